@@ -1,0 +1,26 @@
+// Builds igloo: one ESM bundle for the CLI and one for the library API (esbuild,
+// with code splitting so each CLI command is a chunk loaded on demand), and the
+// native helper from source with the host's C compiler.
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+
+const root = new URL('..', import.meta.url).pathname;
+rmSync(`${root}dist`, { recursive: true, force: true });
+await build({
+  entryPoints: { igloo: `${root}src/cli/main.ts`, api: `${root}src/api/index.ts` },
+  outdir: `${root}dist`,
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  outExtension: { '.js': '.mjs' },
+  chunkNames: 'chunks/[name]-[hash]',
+  sourcemap: 'linked',
+  logLevel: 'warning',
+});
+mkdirSync(`${root}dist/libexec`, { recursive: true });
+execFileSync('make', ['-s', '-C', `${root}src/native`, `OUT=${root}dist/libexec`], {
+  stdio: 'inherit',
+});
