@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs igloo on a Debian/Ubuntu host, as root: the host tools igloo uses,
+# the npm dependencies, the build (bundle + native helper), `igloo` on PATH,
+# and a block of subordinate ids for the user who ran sudo (and for root).
+# Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+  echo "install.sh: run as root (sudo ./scripts/install.sh): it installs packages and edits /etc/subuid" >&2
+  exit 1
+fi
+
+# Host tools: newuidmap/newgidmap (uidmap), the static busybox the default
+# image is built from, a C compiler for the helper, setpriv/su (util-linux,
+# login), ps (procps), ip (iproute2).
+packages=(uidmap busybox-static gcc libc6-dev make util-linux procps iproute2 passwd login)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+command -v node >/dev/null || { echo "install.sh: Node.js 20 or newer is required (apt-get install nodejs npm)" >&2; exit 1; }
+npm ci --no-audit --no-fund --loglevel=error
+npm run -s build
+ln -sf "$PWD/dist/igloo.mjs" /usr/local/bin/igloo
+
+# A block of ids for root and for the user who called sudo, unless they have one.
+for user in root ${SUDO_USER:-}; do
+  if ! grep -qE "^($user|$(id -u "$user")):" /etc/subuid 2>/dev/null; then
+    igloo subid grant "$user" --count 1000000
+  fi
+done
+igloo check || true

@@ -1,0 +1,217 @@
+/**
+ * The per-container config file: `key = value` lines, one setting per line,
+ * repeatable keys repeated, `#` comments. igloo's own keys are `igloo.*`; the
+ * LXC keys that mean the same thing are accepted too (so an LXC container's
+ * config can be read), and LXC keys igloo knows but does not support are
+ * reported as warnings, never confused with typos. One table holds every key
+ * (LXC's config_jump_table idea); a test walks the whole table.
+ */
+import { IglooError } from '../errors.ts';
+import { formatIdmapSpec, parseIdmapSpec, type IdMapEntry } from '../idmap/index.ts';
+import { ALL_NAMESPACES, DEFAULT_ENV, type BindMount, type ContainerConfig, type NamespaceKind, type Rlimit } from './model.ts';
+import { validateConfig } from './validate.ts';
+
+/** A config under construction: every field optional until validation. */
+export interface ConfigDraft {
+  name?: string;
+  rootfs?: string;
+  uidmap: IdMapEntry[];
+  gidmap: IdMapEntry[];
+  hostname?: string;
+  init?: string[];
+  env: string[];
+  cwd?: string;
+  uid?: number;
+  gid?: number;
+  namespaces?: NamespaceKind[];
+  haltSignal?: string;
+  mounts: BindMount[];
+  rlimits: Rlimit[];
+}
+
+export function emptyDraft(): ConfigDraft {
+  return { uidmap: [], gidmap: [], env: [], mounts: [], rlimits: [] };
+}
+
+class ValueError extends Error {}
+
+function words(value: string): string[] {
+  return value.split(/\s+/).filter(Boolean);
+}
+
+function nonNegativeInt(value: string): number {
+  if (!/^\d{1,10}$/.test(value) || Number(value) > 4294967294) throw new ValueError(`"${value}" is not an id`);
+  return Number(value);
+}
+
+function limit(value: string): number | 'unlimited' {
+  if (value === 'unlimited' || value === 'infinity') return 'unlimited';
+  if (!/^\d{1,19}$/.test(value)) throw new ValueError(`"${value}" is not a limit`);
+  return Number(value);
+}
+
+interface KeyHandler {
+  /** Applies one line's value to the draft. */
+  set(draft: ConfigDraft, value: string): void;
+  /** The lines this key contributes when a config is written (igloo keys only). */
+  get?(config: ContainerConfig): string[];
+}
+
+const iglooKeys: Record<string, KeyHandler> = {
+  'igloo.name': { set: (d, v) => void (d.name = v), get: (c) => [c.name] },
+  'igloo.rootfs': { set: (d, v) => void (d.rootfs = v), get: (c) => [c.rootfs] },
+  'igloo.idmap': {
+    set: (d, v) => {
+      const maps = parseIdmapSpec(v);
+      d.uidmap.push(...maps.uid);
+      d.gidmap.push(...maps.gid);
+    },
+    get: (c) => [
+      ...c.idmap.uid.map((e) => formatIdmapSpec({ uid: [e], gid: [] })),
+      ...c.idmap.gid.map((e) => formatIdmapSpec({ uid: [], gid: [e] })),
+    ],
+  },
+  'igloo.hostname': { set: (d, v) => void (d.hostname = v), get: (c) => [c.hostname] },
+  'igloo.init': {
+    set: (d, v) => void (d.init = words(v)),
+    get: (c) => [c.init.join(' ')],
+  },
+  'igloo.env': { set: (d, v) => void d.env.push(v), get: (c) => [...c.env] },
+  'igloo.cwd': { set: (d, v) => void (d.cwd = v), get: (c) => [c.cwd] },
+  'igloo.user': {
+    set: (d, v) => {
+      const [u = '', g] = v.split(':');
+      d.uid = nonNegativeInt(u);
+      d.gid = g === undefined ? d.uid : nonNegativeInt(g);
+    },
+    get: (c) => [`${c.user.uid}:${c.user.gid}`],
+  },
+  'igloo.namespaces': {
+    set: (d, v) => {
+      const list = v.split(',').map((s) => s.trim()).filter(Boolean);
+      for (const ns of list) {
+        if (!(ALL_NAMESPACES as readonly string[]).includes(ns)) throw new ValueError(`unknown namespace "${ns}" (known: ${ALL_NAMESPACES.join(', ')})`);
+      }
+      d.namespaces = list as NamespaceKind[];
+    },
+    get: (c) => [c.namespaces.join(',')],
+  },
+  'igloo.halt_signal': { set: (d, v) => void (d.haltSignal = v), get: (c) => [c.haltSignal] },
+  'igloo.mount': {
+    set: (d, v) => {
+      const [source, target, ...opts] = words(v);
+      if (!source || !target) throw new ValueError('expected "SOURCE TARGET [ro|rw]"');
+      for (const o of opts) if (o !== 'ro' && o !== 'rw') throw new ValueError(`unknown mount option "${o}" (ro or rw)`);
+      d.mounts.push({ source, target, readonly: opts.includes('ro') });
+    },
+    get: (c) => c.mounts.map((m) => `${m.source} ${m.target} ${m.readonly ? 'ro' : 'rw'}`),
+  },
+  'igloo.rlimit': {
+    set: (d, v) => {
+      const [type, soft, hard] = words(v);
+      if (!type || soft === undefined) throw new ValueError('expected "RLIMIT_NAME SOFT [HARD]"');
+      d.rlimits.push({ type, soft: limit(soft), hard: limit(hard ?? soft) });
+    },
+    get: (c) => c.rlimits.map((r) => `${r.type} ${r.soft} ${r.hard}`),
+  },
+};
+
+/** LXC keys with the same meaning as an igloo key. */
+const lxcKeys: Record<string, KeyHandler> = {
+  'lxc.idmap': iglooKeys['igloo.idmap']!,
+  'lxc.id_map': iglooKeys['igloo.idmap']!,
+  'lxc.uts.name': iglooKeys['igloo.hostname']!,
+  'lxc.utsname': iglooKeys['igloo.hostname']!,
+  'lxc.rootfs.path': { set: (d, v) => void (d.rootfs = v.replace(/^dir:/, '')) },
+  'lxc.rootfs': { set: (d, v) => void (d.rootfs = v.replace(/^dir:/, '')) },
+  'lxc.init.cmd': iglooKeys['igloo.init']!,
+  'lxc.init.cwd': iglooKeys['igloo.cwd']!,
+  'lxc.init.uid': { set: (d, v) => void (d.uid = nonNegativeInt(v)) },
+  'lxc.init.gid': { set: (d, v) => void (d.gid = nonNegativeInt(v)) },
+  'lxc.environment': iglooKeys['igloo.env']!,
+  'lxc.signal.halt': iglooKeys['igloo.halt_signal']!,
+};
+
+/** Every key the file accepts; exported so a test can walk the whole table. */
+export const CONFIG_KEYS: Readonly<Record<string, KeyHandler>> = { ...iglooKeys, ...lxcKeys };
+export const IGLOO_KEYS: readonly string[] = Object.keys(iglooKeys);
+
+export interface ParsedConfig {
+  readonly draft: ConfigDraft;
+  /** Known LXC keys igloo ignores, with their lines. */
+  readonly warnings: string[];
+}
+
+/** Parses config text into a draft. Errors name the path, the line and the key. */
+export function parseConfigText(text: string, opts: { path?: string } = {}): ParsedConfig {
+  const where = opts.path ?? 'config';
+  const draft = emptyDraft();
+  const warnings: string[] = [];
+  const lines = text.split('\n');
+  for (const [i, raw] of lines.entries()) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const fail = (why: string, hint?: string): never => {
+      throw new IglooError('EPARSE', `Cannot parse ${where} line ${i + 1} "${line}": ${why}`, {
+        op: 'parse config',
+        ...(opts.path !== undefined && { path: opts.path }),
+        line: i + 1,
+        subject: line,
+        ...(hint !== undefined && { hint }),
+      });
+    };
+    const eq = line.indexOf('=');
+    if (eq < 0) fail('expected "key = value"');
+    const key = line.slice(0, eq).trim();
+    const value = line.slice(eq + 1).trim();
+    const handler = CONFIG_KEYS[key];
+    if (!handler) {
+      if (key.startsWith('lxc.')) {
+        warnings.push(`${where} line ${i + 1}: ${key} is not supported by igloo and was ignored`);
+        continue;
+      }
+      fail(`unknown key "${key}"`, `Known keys: ${IGLOO_KEYS.join(', ')}`);
+    }
+    try {
+      handler!.set(draft, value);
+    } catch (err) {
+      if (err instanceof ValueError) fail(err.message);
+      if (err instanceof IglooError) fail(err.message.replace(/^Cannot parse [^:]*: /, ''));
+      throw err;
+    }
+  }
+  return { draft, warnings };
+}
+
+/** Fills defaults and validates: the draft becomes a ContainerConfig or an error. */
+export function finishConfig(draft: ConfigDraft, opts: { path?: string } = {}): ContainerConfig {
+  const name = draft.name ?? '';
+  const config: ContainerConfig = {
+    name,
+    rootfs: draft.rootfs ?? '',
+    idmap: { uid: draft.uidmap, gid: draft.gidmap },
+    hostname: draft.hostname ?? name,
+    init: draft.init ?? ['/sbin/init'],
+    env: draft.env.length ? draft.env : DEFAULT_ENV,
+    cwd: draft.cwd ?? '/',
+    user: { uid: draft.uid ?? 0, gid: draft.gid ?? draft.uid ?? 0, groups: [] },
+    namespaces: draft.namespaces ?? ALL_NAMESPACES,
+    haltSignal: draft.haltSignal ?? 'SIGUSR2',
+    mounts: draft.mounts,
+    rlimits: draft.rlimits,
+  };
+  return validateConfig(config, opts);
+}
+
+export function parseConfig(text: string, opts: { path?: string } = {}): ContainerConfig {
+  return finishConfig(parseConfigText(text, opts).draft, opts);
+}
+
+/** Writes a config in igloo's own keys; parseConfig(formatConfig(c)) equals c. */
+export function formatConfig(config: ContainerConfig): string {
+  const out = [`# igloo container config (see 'igloo create --help'); edit while the container is stopped`];
+  for (const key of IGLOO_KEYS) {
+    for (const value of iglooKeys[key]!.get!(config)) out.push(`${key} = ${value}`);
+  }
+  return out.join('\n') + '\n';
+}

@@ -1,0 +1,188 @@
+/**
+ * ContainerConfig -> LaunchPlan. The plan is plain data: which namespaces to
+ * create, the id maps the parent writes, and the ordered steps the native
+ * helper executes in the new process. It is serialisable and snapshot-tested;
+ * the helper makes no decisions of its own.
+ */
+import type { ContainerConfig, NamespaceKind } from '../config/model.ts';
+import { tryToOutside, type IdMaps } from '../idmap/index.ts';
+import { mountFlags } from './mount-flags.ts';
+
+export type Step =
+  | { op: 'rootfs'; path: string }
+  | { op: 'mount'; source: string; target: string; fstype: string; flags: number; data: string }
+  | { op: 'bind'; source: string; target: string; flags: number }
+  | { op: 'mkdir'; path: string; mode: number }
+  | { op: 'symlink'; target: string; path: string }
+  | { op: 'pivot' }
+  | { op: 'hostname'; name: string }
+  | { op: 'chdir'; path: string }
+  | { op: 'rlimit'; resource: string; soft: number | 'unlimited'; hard: number | 'unlimited' }
+  | { op: 'ids'; uid: number; gid: number; groups: readonly number[] }
+  | { op: 'exec'; file: string; argv: readonly string[]; env: readonly string[] };
+
+export type Console = 'inherit' | 'pty' | 'null';
+
+export interface LaunchPlan {
+  readonly version: 1;
+  readonly kind: 'start' | 'exec';
+  readonly mode: 'foreground' | 'detached';
+  /** start: namespaces to create. exec: namespaces of `joinPid` to join. */
+  readonly namespaces: readonly NamespaceKind[];
+  readonly joinPid?: number;
+  readonly console: Console;
+  readonly rundir?: string;
+  /** Written by the parent (newuidmap or /proc) while the child waits. Empty for exec. */
+  readonly idmap: IdMaps;
+  readonly steps: readonly Step[];
+}
+
+/** Host devices every container gets, bound read-write from the host's /dev. */
+export const HOST_DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'] as const;
+
+/** The mounts of a system container, in the order they must happen (see PROTOCOL.md). */
+export function containerMounts(config: ContainerConfig): Step[] {
+  const steps: Step[] = [{ op: 'rootfs', path: config.rootfs }];
+  steps.push({ op: 'mount', source: 'proc', target: '/proc', fstype: 'proc', flags: mountFlags('NOSUID', 'NODEV', 'NOEXEC'), data: '' });
+  steps.push({ op: 'mount', source: 'tmpfs', target: '/dev', fstype: 'tmpfs', flags: mountFlags('NOSUID', 'STRICTATIME'), data: 'mode=755,size=65536k' });
+  for (const dev of HOST_DEVICES) {
+    steps.push({ op: 'bind', source: `/dev/${dev}`, target: `/dev/${dev}`, flags: mountFlags('NOSUID', 'NOEXEC') });
+  }
+  // devpts: a private instance, so the container's ptys are its own. gid=5
+  // (tty) only when the container maps it, or the mount is refused.
+  const ttyGid = tryToOutside(config.idmap.gid, 5) !== undefined ? ',gid=5' : '';
+  steps.push({ op: 'mount', source: 'devpts', target: '/dev/pts', fstype: 'devpts', flags: mountFlags('NOSUID', 'NOEXEC'), data: `newinstance,ptmxmode=0666,mode=0620${ttyGid}` });
+  steps.push({ op: 'symlink', target: 'pts/ptmx', path: '/dev/ptmx' });
+  steps.push({ op: 'mount', source: 'shm', target: '/dev/shm', fstype: 'tmpfs', flags: mountFlags('NOSUID', 'NODEV', 'NOEXEC'), data: 'mode=1777,size=65536k' });
+  if (config.namespaces.includes('ipc')) {
+    steps.push({ op: 'mount', source: 'mqueue', target: '/dev/mqueue', fstype: 'mqueue', flags: mountFlags('NOSUID', 'NODEV', 'NOEXEC'), data: '' });
+  }
+  steps.push({ op: 'symlink', target: '/proc/self/fd', path: '/dev/fd' });
+  for (const [i, name] of ['stdin', 'stdout', 'stderr'].entries()) {
+    steps.push({ op: 'symlink', target: `/proc/self/fd/${i}`, path: `/dev/${name}` });
+  }
+  // sysfs may only be mounted by the owner of the network namespace; without
+  // a new one, the host's /sys is bound read-only instead.
+  if (config.namespaces.includes('net')) {
+    steps.push({ op: 'mount', source: 'sysfs', target: '/sys', fstype: 'sysfs', flags: mountFlags('RDONLY', 'NOSUID', 'NODEV', 'NOEXEC'), data: '' });
+  } else {
+    steps.push({ op: 'bind', source: '/sys', target: '/sys', flags: mountFlags('REC', 'RDONLY', 'NOSUID', 'NODEV', 'NOEXEC') });
+  }
+  for (const m of config.mounts) {
+    steps.push({ op: 'bind', source: m.source, target: m.target, flags: mountFlags('REC', 'NOSUID', 'NODEV') | (m.readonly ? mountFlags('RDONLY') : 0) });
+  }
+  return steps;
+}
+
+export interface StartOptions {
+  readonly mode: 'foreground' | 'detached';
+  readonly console: Console;
+  readonly rundir?: string;
+  /** Replaces the config's init command (igloo run -- CMD). */
+  readonly command?: readonly string[];
+}
+
+export function planStart(config: ContainerConfig, opts: StartOptions): LaunchPlan {
+  const argv = opts.command ?? config.init;
+  const steps: Step[] = [
+    ...containerMounts(config),
+    { op: 'pivot' },
+    ...(config.namespaces.includes('uts') ? [{ op: 'hostname' as const, name: config.hostname }] : []),
+    { op: 'chdir', path: config.cwd },
+    ...config.rlimits.map((r) => ({ op: 'rlimit' as const, resource: r.type, soft: r.soft, hard: r.hard })),
+    { op: 'ids', uid: config.user.uid, gid: config.user.gid, groups: config.user.groups },
+    { op: 'exec', file: argv[0]!, argv, env: config.env },
+  ];
+  return {
+    version: 1,
+    kind: 'start',
+    mode: opts.mode,
+    namespaces: config.namespaces,
+    console: opts.console,
+    ...(opts.rundir !== undefined && { rundir: opts.rundir }),
+    idmap: config.idmap,
+    steps,
+  };
+}
+
+export interface ExecOptions {
+  readonly pid: number;
+  readonly argv: readonly string[];
+  readonly env: readonly string[];
+  readonly cwd: string;
+  readonly user: { uid: number; gid: number; groups: readonly number[] };
+  readonly tty: boolean;
+}
+
+export function planExec(config: ContainerConfig, opts: ExecOptions): LaunchPlan {
+  return {
+    version: 1,
+    kind: 'exec',
+    mode: 'foreground',
+    namespaces: config.namespaces,
+    joinPid: opts.pid,
+    console: opts.tty ? 'pty' : 'inherit',
+    idmap: { uid: [], gid: [] },
+    steps: [
+      { op: 'chdir', path: opts.cwd },
+      ...config.rlimits.map((r) => ({ op: 'rlimit' as const, resource: r.type, soft: r.soft, hard: r.hard })),
+      { op: 'ids', uid: opts.user.uid, gid: opts.user.gid, groups: opts.user.groups },
+      { op: 'exec', file: opts.argv[0]!, argv: opts.argv, env: opts.env },
+    ],
+  };
+}
+
+/**
+ * A plain user namespace with the given maps, no other namespace and no
+ * mounts: the process runs as root of that namespace in the host's file
+ * system. igloo uses it to make and remove files that belong to a
+ * container's ids (as LXC's unprivileged templates and `podman unshare` do).
+ */
+export function planUserns(idmap: IdMaps, argv: readonly string[], env: readonly string[], cwd: string): LaunchPlan {
+  return {
+    version: 1,
+    kind: 'start',
+    mode: 'foreground',
+    namespaces: ['user'],
+    console: 'inherit',
+    idmap,
+    steps: [
+      { op: 'chdir', path: cwd },
+      { op: 'ids', uid: 0, gid: 0, groups: [] },
+      { op: 'exec', file: argv[0]!, argv, env },
+    ],
+  };
+}
+
+/** Encodes a plan for the helper: NUL-terminated strings (PROTOCOL.md). */
+export function encodePlan(plan: LaunchPlan): string {
+  const out: string[] = ['igloo-plan', '1'];
+  const rec = (...fields: Array<string | number>) => {
+    for (const f of fields) {
+      const s = String(f);
+      if (s.includes('\0')) throw new Error(`plan field contains NUL: ${JSON.stringify(s)}`);
+      out.push(s);
+    }
+  };
+  if (plan.kind === 'exec') rec('join', plan.joinPid ?? 0, plan.namespaces.join(','));
+  else rec('namespaces', plan.namespaces.join(','));
+  rec('mode', plan.mode);
+  rec('console', plan.console);
+  if (plan.rundir !== undefined) rec('rundir', plan.rundir);
+  for (const s of plan.steps) {
+    switch (s.op) {
+      case 'rootfs': rec('rootfs', s.path); break;
+      case 'mount': rec('mount', s.source, s.target, s.fstype, s.flags, s.data); break;
+      case 'bind': rec('bind', s.source, s.target, s.flags); break;
+      case 'mkdir': rec('mkdir', s.path, s.mode.toString(8)); break;
+      case 'symlink': rec('symlink', s.target, s.path); break;
+      case 'pivot': rec('pivot'); break;
+      case 'hostname': rec('hostname', s.name); break;
+      case 'chdir': rec('chdir', s.path); break;
+      case 'rlimit': rec('rlimit', s.resource, s.soft, s.hard); break;
+      case 'ids': rec('ids', s.uid, s.gid, s.groups.length, ...s.groups); break;
+      case 'exec': rec('exec', s.file, s.argv.length, ...s.argv, s.env.length, ...s.env); break;
+    }
+  }
+  return out.map((s) => `${s}\0`).join('');
+}

@@ -1,0 +1,76 @@
+/**
+ * The default image: a small system built from the host's static busybox,
+ * with busybox init as /sbin/init, a shell on the console, and the files a
+ * system expects. It runs inside the container's user namespace (see
+ * lifecycle/userns-task.ts), so every file belongs to the container's ids.
+ * Nothing from the rootfs is executed: the host's busybox lists its applets.
+ */
+import { execFile } from 'node:child_process';
+import { copyFile, chmod, mkdir, symlink, writeFile } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import { promisify } from 'node:util';
+import { IglooError } from '../core/errors.ts';
+
+const run = promisify(execFile);
+export const HOST_BUSYBOX_CANDIDATES = ['/bin/busybox', '/usr/bin/busybox'];
+
+const INITTAB = `# busybox init (igloo's default image)
+::sysinit:/bin/mount -o remount,rw / 2>/dev/null
+::respawn:-/bin/sh
+::ctrlaltdel:/sbin/reboot
+::shutdown:/bin/sync
+`;
+
+export async function buildBusyboxRootfs(rootfs: string, hostname: string): Promise<void> {
+  let busybox: string | undefined;
+  for (const candidate of HOST_BUSYBOX_CANDIDATES) {
+    try {
+      await run(candidate, ['true']);
+      busybox = candidate;
+      break;
+    } catch {
+      // next
+    }
+  }
+  if (!busybox) {
+    throw new IglooError('EHOST', 'Cannot build the busybox image: the host has no busybox', {
+      op: 'build image',
+      hint: 'apt-get install busybox-static',
+    });
+  }
+  const dirs: Array<[string, number]> = [
+    ['bin', 0o755], ['sbin', 0o755], ['usr/bin', 0o755], ['usr/sbin', 0o755], ['etc', 0o755], ['proc', 0o555],
+    ['sys', 0o555], ['dev', 0o755], ['tmp', 0o1777], ['root', 0o700], ['home', 0o755], ['run', 0o755],
+    ['var/log', 0o755], ['var/tmp', 0o1777], ['mnt', 0o755],
+  ];
+  await mkdir(rootfs, { mode: 0o755 });
+  for (const [dir, mode] of dirs) {
+    await mkdir(join(rootfs, dir), { recursive: true });
+    await chmod(join(rootfs, dir), mode);
+  }
+  await copyFile(busybox, join(rootfs, 'bin/busybox'));
+  await chmod(join(rootfs, 'bin/busybox'), 0o755);
+  const { stdout } = await run(busybox, ['--list-full']);
+  for (const applet of stdout.split('\n').filter(Boolean)) {
+    if (applet === 'bin/busybox' || applet.includes('..')) continue;
+    const path = join(rootfs, applet);
+    await mkdir(dirname(path), { recursive: true });
+    await symlink(relative(dirname(`/${applet}`), '/bin/busybox'), path).catch((err: { code?: string }) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
+  }
+  const files: Array<[string, string, number]> = [
+    ['etc/passwd', 'root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon:/:/bin/false\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n', 0o644],
+    ['etc/group', 'root:x:0:\ndaemon:x:1:\ntty:x:5:\nusers:x:100:\nnogroup:x:65534:\n', 0o644],
+    ['etc/shadow', 'root:*:19000:0:99999:7:::\n', 0o600],
+    ['etc/inittab', INITTAB, 0o644],
+    ['etc/hostname', `${hostname}\n`, 0o644],
+    ['etc/hosts', `127.0.0.1\tlocalhost\n127.0.1.1\t${hostname}\n::1\tlocalhost\n`, 0o644],
+    ['etc/profile', 'export PS1="\\u@\\h:\\w\\$ "\n', 0o644],
+    ['etc/fstab', '', 0o644],
+  ];
+  for (const [path, text, mode] of files) {
+    await writeFile(join(rootfs, path), text, { mode });
+    await chmod(join(rootfs, path), mode);
+  }
+}

@@ -1,0 +1,375 @@
+/**
+ * The container lifecycle: create, start, stop, kill, exec, destroy, list.
+ * Every operation validates its input before touching a path, holds the
+ * container's lock while it changes state, and undoes half-done work.
+ *
+ *   created --start--> running --(init exits / stop / kill)--> stopped --start--> running
+ *   any state but running --destroy--> (gone); running --destroy --force--> (gone)
+ */
+import { mkdir, readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { formatConfig } from '../core/config/file.ts';
+import { validateName } from '../core/config/name.ts';
+import { ALL_NAMESPACES, DEFAULT_ENV, type ContainerConfig } from '../core/config/model.ts';
+import { validateConfig } from '../core/config/validate.ts';
+import { IglooError } from '../core/errors.ts';
+import {
+  checkMapDelegated,
+  chooseSlice,
+  intersectRanges,
+  outsideRanges,
+  parseIdmapSpec,
+  sliceMap,
+  type IdMaps,
+  type IdRange,
+} from '../core/idmap/index.ts';
+import { parseGroup, parsePasswd, resolveUser } from '../core/passwd.ts';
+import { planExec, planStart } from '../core/plan/plan.ts';
+import { errnoOf, sysError } from '../host/errno.ts';
+import { replaceFileAtomically, withFileLock } from '../host/files.ts';
+import { processStartTime } from '../host/proc.ts';
+import { readDelegation } from '../host/subid.ts';
+import { currentUser } from '../host/users.ts';
+import { runHelper } from '../native/spawn.ts';
+import { containerPaths, ensurePrivateDir, iglooDirs, type ContainerPaths, type IglooDirs } from './paths.ts';
+import { Reverter } from './reverter.ts';
+import { liveState, readConfig, readState, removeRunDir, withContainerLock, writeState, type StateFile } from './store.ts';
+import { runUsernsTask } from './userns-task.ts';
+
+export interface CreateOptions {
+  /** "busybox" (default) or the absolute path of a directory to copy. */
+  image?: string;
+  /** "auto" (default) or an explicit map, e.g. "u 0 2000000 65536 g 0 2000000 65536". */
+  idmap?: string;
+  /** Slice size and placement for auto maps. */
+  sliceSize?: number;
+  sliceStride?: number;
+  sliceStart?: number;
+  init?: string[];
+  env?: string[];
+  hostname?: string;
+}
+
+export interface Owner {
+  readonly name: string;
+  readonly uid: number;
+  readonly gid: number;
+}
+
+export class Igloo {
+  readonly dirs: IglooDirs;
+  private ownerCache: Owner | undefined;
+
+  constructor(dirs: IglooDirs = iglooDirs()) {
+    this.dirs = dirs;
+  }
+
+  async owner(): Promise<Owner> {
+    this.ownerCache ??= await currentUser();
+    return this.ownerCache;
+  }
+
+  paths(name: string): ContainerPaths {
+    return containerPaths(this.dirs, name);
+  }
+
+  private get containersDir(): string {
+    return join(this.dirs.data, 'containers');
+  }
+
+  /** Names of this user's containers. */
+  async names(): Promise<string[]> {
+    try {
+      return (await readdir(this.containersDir, { withFileTypes: true }))
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name)
+        .sort();
+    } catch (err) {
+      if (errnoOf(err) === 'ENOENT') return [];
+      throw sysError(err, 'list', this.containersDir);
+    }
+  }
+
+  /** The host id ranges used by this user's containers (to keep slices isolated). */
+  private async takenRanges(): Promise<IdRange[]> {
+    const taken: IdRange[] = [];
+    for (const name of await this.names()) {
+      try {
+        const config = await readConfig(this.paths(name), name);
+        taken.push(...outsideRanges(config.idmap.uid), ...outsideRanges(config.idmap.gid));
+      } catch {
+        // A broken container still holds its directory; its ids are unknown and skipped.
+      }
+    }
+    return taken;
+  }
+
+  private async chooseIdmap(opts: CreateOptions): Promise<IdMaps> {
+    const owner = await this.owner();
+    const delegation = await readDelegation(owner);
+    if (opts.idmap && opts.idmap !== 'auto') {
+      const maps = parseIdmapSpec(opts.idmap, { path: '--idmap' });
+      checkMapDelegated(maps.uid, 'uid', delegation.uid, { owner: owner.name });
+      checkMapDelegated(maps.gid, 'gid', delegation.gid, { owner: owner.name });
+      return maps;
+    }
+    // One slice, the same for uids and gids, that no other container of this
+    // user shares (the blocks of different users are disjoint by delegation).
+    const both = intersectRanges(delegation.uid, delegation.gid);
+    if (both.length === 0) {
+      throw new IglooError('ENOTDELEGATED', `Cannot create a container for "${owner.name}": no subordinate ids are delegated to them`, {
+        op: 'create',
+        subject: owner.name,
+        hint: `Ask the administrator to run: igloo subid grant ${owner.name}   (then igloo check)`,
+      });
+    }
+    const slice = chooseSlice(both, await this.takenRanges(), {
+      ...(opts.sliceSize !== undefined && { size: opts.sliceSize }),
+      ...(opts.sliceStride !== undefined && { stride: opts.sliceStride }),
+      ...(opts.sliceStart !== undefined && { start: opts.sliceStart }),
+    });
+    const map = sliceMap(slice);
+    return { uid: map, gid: map };
+  }
+
+  async create(name: string, opts: CreateOptions = {}): Promise<ContainerConfig> {
+    validateName(name);
+    const paths = this.paths(name);
+    let image: string | undefined;
+    if (opts.image && opts.image !== 'busybox') {
+      if (!opts.image.startsWith('/')) {
+        throw new IglooError('EINVAL', `Cannot use image "${opts.image}": give "busybox" or an absolute path to a root file system directory`, { op: 'create', subject: opts.image });
+      }
+      image = await realpath(opts.image).catch(() => undefined);
+      const st = image ? await stat(image) : undefined;
+      if (!image || !st?.isDirectory()) {
+        throw new IglooError('ENOENT', `Cannot use image ${opts.image}: no such directory`, { op: 'create', path: opts.image, hint: 'Give the path of a root file system directory, or --image busybox' });
+      }
+    }
+    await ensurePrivateDir(this.dirs.data);
+    await mkdir(this.containersDir, { recursive: true, mode: 0o700 });
+    const owner = await this.owner();
+    // The user-wide lock makes choosing a slice and claiming the name atomic.
+    return withFileLock(this.containersDir, async () => {
+      if (await stat(paths.dir).then(() => true, () => false)) {
+        throw new IglooError('EEXIST', `Cannot create container "${name}": it exists already`, { op: 'create', path: paths.dir, subject: name, hint: `Choose another name, or: igloo destroy ${name}` });
+      }
+      const idmap = await this.chooseIdmap(opts);
+      const config = validateConfig({
+        name,
+        rootfs: paths.rootfs,
+        idmap,
+        hostname: opts.hostname ?? name,
+        init: opts.init ?? ['/sbin/init'],
+        env: opts.env ?? DEFAULT_ENV,
+        cwd: '/',
+        user: { uid: 0, gid: 0, groups: [] },
+        namespaces: ALL_NAMESPACES,
+        haltSignal: 'SIGUSR2',
+        mounts: [],
+        rlimits: [],
+      });
+      const revert = new Reverter();
+      try {
+        // 0700: other containers' ids (and other users) cannot traverse it.
+        await mkdir(paths.dir, { mode: 0o700 });
+        revert.add(() => rm(paths.dir, { recursive: true, force: true }));
+        await replaceFileAtomically(paths.config, formatConfig(config), { mode: 0o644 });
+        revert.add(() => runUsernsTask(idmap, owner, { kind: 'remove', path: paths.rootfs }));
+        await runUsernsTask(idmap, owner, image ? { kind: 'copy-rootfs', from: image, rootfs: paths.rootfs } : { kind: 'busybox-rootfs', rootfs: paths.rootfs, hostname: config.hostname });
+        await writeState(paths, { version: 1, status: 'created' });
+        revert.success();
+        return config;
+      } catch (err) {
+        await revert.revert();
+        throw err;
+      }
+    });
+  }
+
+  async config(name: string): Promise<ContainerConfig> {
+    return readConfig(this.paths(name), name);
+  }
+
+  async state(name: string): Promise<StateFile> {
+    const paths = this.paths(name);
+    await readConfig(paths, name); // ENOENT with a clear message if there is no such container
+    return liveState(paths);
+  }
+
+  /**
+   * Starts init in the background, monitored by the helper. With `command`,
+   * runs that instead of init, in the foreground (igloo run).
+   */
+  async start(name: string): Promise<StateFile> {
+    const paths = this.paths(name);
+    return withContainerLock(paths, async () => {
+      const config = await readConfig(paths, name);
+      const state = await liveState(paths);
+      if (state.status === 'running') {
+        throw new IglooError('ESTATE', `Cannot start "${name}": it is running already (init is pid ${state.pid})`, { op: 'start', subject: name, hint: `Stop it first: igloo stop ${name}` });
+      }
+      await ensurePrivateDir(this.dirs.run);
+      await removeRunDir(paths);
+      await mkdir(paths.rundir, { mode: 0o700 });
+      const plan = planStart(config, { mode: 'detached', console: 'pty', rundir: paths.rundir });
+      let running: StateFile | undefined;
+      try {
+        await runHelper(plan, `start container "${name}"`, {
+          onReady: async (pid) => {
+            running = { version: 1, status: 'running', pid, pidStart: (await processStartTime(pid)) ?? 0, startedAt: new Date().toISOString() };
+            await writeState(paths, running);
+          },
+        });
+      } catch (err) {
+        await removeRunDir(paths);
+        throw err;
+      }
+      return running!;
+    });
+  }
+
+  /** One-shot run of a command in a container, in the foreground, with the caller's stdio. */
+  async runForeground(name: string, command: readonly string[]): Promise<{ exitCode: number; status: string }> {
+    const paths = this.paths(name);
+    const config = await readConfig(paths, name);
+    await ensurePrivateDir(this.dirs.run);
+    const plan = planStart(config, { mode: 'foreground', console: 'inherit', command });
+    const result = await withContainerLock(paths, async () => {
+      const state = await liveState(paths);
+      if (state.status === 'running') throw new IglooError('ESTATE', `Cannot run in "${name}": it is running already`, { op: 'run', subject: name, hint: `Use: igloo exec ${name} -- CMD` });
+      // The lock is released once the process runs; state says who runs it.
+      return runHelper(plan, `run in container "${name}"`, {
+        onReady: async (pid) => {
+          await writeState(paths, { version: 1, status: 'running', pid, pidStart: (await processStartTime(pid)) ?? 0, startedAt: new Date().toISOString() });
+        },
+      });
+    });
+    const status = result.status ?? `exited ${result.exitCode ?? 1}`;
+    await withContainerLock(paths, () => writeState(paths, { version: 1, status: 'stopped', lastExit: status, stoppedAt: new Date().toISOString() }));
+    return { exitCode: result.exitCode ?? 1, status };
+  }
+
+  private async running(name: string): Promise<{ config: ContainerConfig; state: StateFile & { pid: number } }> {
+    const paths = this.paths(name);
+    const config = await readConfig(paths, name);
+    const state = await liveState(paths);
+    if (state.status !== 'running' || state.pid === undefined) {
+      throw new IglooError('ESTATE', `Container "${name}" is not running (it is ${state.status})`, { op: 'find init', subject: name, hint: `Start it: igloo start ${name}` });
+    }
+    return { config, state: state as StateFile & { pid: number } };
+  }
+
+  async kill(name: string, signal: string = 'SIGTERM'): Promise<void> {
+    const { state } = await this.running(name);
+    try {
+      process.kill(state.pid, signal as NodeJS.Signals);
+    } catch (err) {
+      if (errnoOf(err) === 'ESRCH') return;
+      if (err instanceof TypeError || errnoOf(err) === 'ERR_UNKNOWN_SIGNAL') {
+        throw new IglooError('EINVAL', `Cannot send "${signal}" to "${name}": unknown signal`, { op: 'kill', subject: signal, hint: 'Use a name like SIGTERM, SIGKILL, SIGUSR1' });
+      }
+      throw sysError(err, 'kill', `pid ${state.pid}`);
+    }
+  }
+
+  /**
+   * Asks init to halt with its halt signal, waits up to `timeoutSeconds`, then
+   * kills it. Resolves when init is gone and the monitor has recorded its exit.
+   */
+  async stop(name: string, timeoutSeconds = 10): Promise<StateFile> {
+    const paths = this.paths(name);
+    const config = await readConfig(paths, name);
+    const state = await liveState(paths);
+    if (state.status !== 'running' || state.pid === undefined) return state;
+    const gone = () => liveState(paths).then((s) => s.status !== 'running');
+    const waitGone = async (ms: number) => {
+      const deadline = Date.now() + ms;
+      while (Date.now() < deadline) {
+        if (await gone()) return true;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return gone();
+    };
+    const send = (sig: string) => {
+      try {
+        process.kill(state.pid!, sig as NodeJS.Signals);
+      } catch (err) {
+        if (errnoOf(err) !== 'ESRCH') throw sysError(err, 'signal', `pid ${state.pid}`);
+      }
+    };
+    send(config.haltSignal);
+    if (!(await waitGone(timeoutSeconds * 1000))) {
+      send('SIGKILL');
+      await waitGone(10_000);
+    }
+    // The monitor writes the exit file just after init is reaped.
+    for (let i = 0; i < 100 && !(await readFile(paths.exitFile).then(() => true, () => false)); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return withContainerLock(paths, async () => {
+      const now = await liveState(paths);
+      await writeState(paths, now);
+      return now;
+    });
+  }
+
+  async exec(
+    name: string,
+    argv: readonly string[],
+    opts: { tty?: boolean; user?: string; env?: string[]; cwd?: string } = {},
+  ): Promise<{ exitCode: number; status: string }> {
+    if (argv.length === 0) throw new IglooError('EINVAL', 'exec: no command given', { op: 'exec', hint: 'igloo exec NAME -- CMD [ARG...]' });
+    const { config, state } = await this.running(name);
+    let user = { uid: 0, gid: 0, groups: [] as number[] };
+    if (opts.user !== undefined) {
+      const [passwd, group] = await Promise.all([this.readRootfsFile(config, '/etc/passwd'), this.readRootfsFile(config, '/etc/group')]);
+      const u = resolveUser(opts.user, parsePasswd(passwd), parseGroup(group), `${name}:/etc/passwd`);
+      user = { uid: u.uid, gid: u.gid, groups: [] };
+    }
+    const env = [...config.env.filter((e) => !(opts.env ?? []).some((o) => o.split('=')[0] === e.split('=')[0])), ...(opts.env ?? [])];
+    const plan = planExec(config, { pid: state.pid, argv, env, cwd: opts.cwd ?? '/', user, tty: opts.tty === true });
+    const result = await runHelper(plan, `exec in "${name}"`);
+    return { exitCode: result.exitCode ?? 1, status: result.status ?? 'unknown' };
+  }
+
+  /**
+   * Reads a small text file from the rootfs for names (passwd, group). The
+   * path must stay inside the rootfs: a symlink pointing out is refused.
+   */
+  private async readRootfsFile(config: ContainerConfig, path: string): Promise<string> {
+    const full = join(config.rootfs, path);
+    const real = await realpath(full).catch(() => undefined);
+    if (!real || !(real === config.rootfs || real.startsWith(`${config.rootfs}/`))) return '';
+    return readFile(real, 'utf8').catch(() => '');
+  }
+
+  async destroy(name: string, opts: { force?: boolean } = {}): Promise<void> {
+    const paths = this.paths(name);
+    const owner = await this.owner();
+    const config = await readConfig(paths, name);
+    let state = await liveState(paths);
+    if (state.status === 'running') {
+      if (!opts.force) throw new IglooError('ESTATE', `Cannot destroy "${name}": it is running`, { op: 'destroy', subject: name, hint: `Stop it first (igloo stop ${name}), or use --force` });
+      state = await this.stop(name, 0);
+    }
+    await withContainerLock(paths, async () => {
+      await runUsernsTask(config.idmap, owner, { kind: 'remove', path: paths.rootfs });
+      await removeRunDir(paths);
+    });
+    await rm(paths.dir, { recursive: true, force: true });
+  }
+
+  async list(): Promise<Array<{ name: string; config?: ContainerConfig; state: StateFile; error?: string }>> {
+    const out = [];
+    for (const name of await this.names()) {
+      const paths = this.paths(name);
+      try {
+        out.push({ name, config: await readConfig(paths, name), state: await liveState(paths) });
+      } catch (err) {
+        out.push({ name, state: await readState(paths).catch(() => ({ version: 1 as const, status: 'stopped' as const })), error: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * A container's persisted state: state.json beside its config, always
+ * written atomically (temp file + rename) under the container's lock. The
+ * live state is derived: a container recorded as running whose init is gone
+ * is stopped, with the exit status its monitor wrote.
+ */
+import { readFile, rm } from 'node:fs/promises';
+import { IglooError } from '../core/errors.ts';
+import { parseConfig } from '../core/config/file.ts';
+import type { ContainerConfig } from '../core/config/model.ts';
+import { errnoOf, sysError } from '../host/errno.ts';
+import { replaceFileAtomically, withFileLock } from '../host/files.ts';
+import { processAlive } from '../host/proc.ts';
+import type { ContainerPaths } from './paths.ts';
+
+export type ContainerStatus = 'created' | 'running' | 'stopped';
+
+export interface StateFile {
+  readonly version: 1;
+  readonly status: ContainerStatus;
+  /** Host pid of init, and its start time (to tell a reused pid). */
+  readonly pid?: number;
+  readonly pidStart?: number;
+  /** Host pid of the helper that monitors init. */
+  readonly monitorPid?: number;
+  readonly startedAt?: string;
+  /** How init ended last time: "exited 0", "signaled SIGKILL". */
+  readonly lastExit?: string;
+  readonly stoppedAt?: string;
+}
+
+export async function readState(paths: ContainerPaths): Promise<StateFile> {
+  try {
+    return JSON.parse(await readFile(paths.state, 'utf8')) as StateFile;
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return { version: 1, status: 'created' };
+    throw sysError(err, 'read', paths.state);
+  }
+}
+
+export async function writeState(paths: ContainerPaths, state: StateFile): Promise<void> {
+  await replaceFileAtomically(paths.state, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
+}
+
+/** Reads the exit file the monitor writes when init ends. */
+export async function readExitFile(paths: ContainerPaths): Promise<{ status: string; at?: string } | undefined> {
+  try {
+    const [status = '', seconds] = (await readFile(paths.exitFile, 'utf8')).split('\n');
+    return seconds ? { status, at: new Date(Number(seconds) * 1000).toISOString() } : { status };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The state as it is now: "running" only while the recorded init is alive. */
+export async function liveState(paths: ContainerPaths): Promise<StateFile> {
+  const state = await readState(paths);
+  if (state.status !== 'running' || state.pid === undefined) return state;
+  if (await processAlive(state.pid, state.pidStart)) return state;
+  const exit = await readExitFile(paths);
+  return {
+    version: 1,
+    status: 'stopped',
+    ...(state.startedAt !== undefined && { startedAt: state.startedAt }),
+    lastExit: exit?.status ?? 'unknown (no exit status was recorded)',
+    ...(exit?.at !== undefined && { stoppedAt: exit.at }),
+  };
+}
+
+export async function readConfig(paths: ContainerPaths, name: string): Promise<ContainerConfig> {
+  let text: string;
+  try {
+    text = await readFile(paths.config, 'utf8');
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') {
+      throw new IglooError('ENOENT', `No container named "${name}"`, {
+        op: 'find container',
+        path: paths.dir,
+        subject: name,
+        hint: 'See your containers with: igloo ls',
+      });
+    }
+    throw sysError(err, 'read', paths.config);
+  }
+  return parseConfig(text, { path: paths.config });
+}
+
+/** Runs fn holding the container's lock (state.lock). */
+export function withContainerLock<T>(paths: ContainerPaths, fn: () => Promise<T>): Promise<T> {
+  return withFileLock(paths.state, fn, { timeoutMs: 30_000 });
+}
+
+export async function removeRunDir(paths: ContainerPaths): Promise<void> {
+  await rm(paths.rundir, { recursive: true, force: true });
+}

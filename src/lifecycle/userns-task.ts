@@ -1,0 +1,68 @@
+/**
+ * Work on files that belong to a container's ids, done as root of a user
+ * namespace with the container's map plus the owner's own id (so the
+ * owner's directory is writable from inside). This is how an unprivileged
+ * user makes a rootfs owned by 2000000.. and removes it again, with no
+ * setuid code of igloo's own (LXC's unprivileged templates and `podman
+ * unshare` work the same way). igloo re-runs itself inside that namespace
+ * with the hidden `__userns` command.
+ */
+import { cp, rm } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { IglooError } from '../core/errors.ts';
+import { insideRanges, normalizeRanges, type IdMaps } from '../core/idmap/index.ts';
+import { planUserns } from '../core/plan/plan.ts';
+import { buildBusyboxRootfs } from '../host/busybox-rootfs.ts';
+import { runHelper } from '../native/spawn.ts';
+
+export type UsernsTask =
+  | { kind: 'busybox-rootfs'; rootfs: string; hostname: string }
+  | { kind: 'copy-rootfs'; from: string; rootfs: string }
+  | { kind: 'remove'; path: string };
+
+/** The container's map plus the owner's uid and gid as the next inside id. */
+export function setupMap(idmap: IdMaps, owner: { uid: number; gid: number }): IdMaps {
+  const next = (map: IdMaps['uid']) => {
+    const ranges = normalizeRanges(insideRanges(map));
+    const last = ranges[ranges.length - 1]!;
+    return last.start + last.count;
+  };
+  return {
+    uid: [...idmap.uid, { inside: next(idmap.uid), outside: owner.uid, count: 1 }],
+    gid: [...idmap.gid, { inside: next(idmap.gid), outside: owner.gid, count: 1 }],
+  };
+}
+
+/** The CLI bundle beside this chunk (dist/igloo.mjs). */
+function cliPath(): string {
+  return process.env.IGLOO_CLI ?? fileURLToPath(new URL('./igloo.mjs', import.meta.url));
+}
+
+export async function runUsernsTask(idmap: IdMaps, owner: { uid: number; gid: number }, task: UsernsTask): Promise<void> {
+  const plan = planUserns(
+    setupMap(idmap, owner),
+    [process.execPath, cliPath(), '__userns', JSON.stringify(task)],
+    ['PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/', 'LANG=C.UTF-8'],
+    '/',
+  );
+  const result = await runHelper(plan, `${task.kind.replace('-', ' ')} in the container's user namespace`);
+  if (result.exitCode !== 0) {
+    throw new IglooError('ESYS', `Cannot ${task.kind.replace('-', ' ')}: the task in the container's user namespace ${result.status ?? 'failed'}`, {
+      op: task.kind,
+      hint: 'The message above says what went wrong',
+    });
+  }
+}
+
+/** Runs inside the namespace (the `__userns` command). */
+export async function performUsernsTask(task: UsernsTask): Promise<void> {
+  switch (task.kind) {
+    case 'busybox-rootfs':
+      return buildBusyboxRootfs(task.rootfs, task.hostname);
+    case 'copy-rootfs':
+      // No ownership is preserved: every file becomes the container root's.
+      return cp(task.from, task.rootfs, { recursive: true, verbatimSymlinks: true, errorOnExist: true, force: false });
+    case 'remove':
+      return rm(task.path, { recursive: true, force: true });
+  }
+}

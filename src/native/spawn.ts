@@ -1,0 +1,140 @@
+/**
+ * The only TypeScript that knows the native helper exists. It starts
+ * igloo-helper with a LaunchPlan on fd 3, runs the sync protocol on fd 4
+ * (PROTOCOL.md), installs the id maps when the helper asks, and turns the
+ * helper's ERROR lines into IglooErrors with advice.
+ */
+import { spawn, type StdioOptions } from 'node:child_process';
+import type { Socket } from 'node:net';
+import { IglooError } from '../core/errors.ts';
+import { encodePlan, type LaunchPlan } from '../core/plan/plan.ts';
+import { helperPath } from '../host/install.ts';
+import { writeIdMaps } from '../host/idmap-writer.ts';
+
+const advice: Record<string, string> = {
+  EPERM: 'The kernel refused a privileged step; run `igloo check` to see whether user namespaces are allowed here',
+  EACCES: 'A path is not accessible to the container\'s ids; check its permissions',
+  ENOENT: 'A file the plan needs is missing: check the rootfs and the command',
+  ENOSPC: 'A namespace limit was reached (see /proc/sys/user/max_*_namespaces)',
+  EINVAL: 'The kernel does not support a requested feature',
+  ELOOP: 'A symlink in the rootfs points where it should not',
+};
+
+export interface HelperResult {
+  /** Host pid of the container's first process. */
+  readonly pid: number;
+  /** foreground/exec: how it ended, e.g. "exited 0" or "signaled SIGKILL". */
+  readonly status?: string;
+  /** foreground/exec: the helper's own exit code (status, or 128+signal). */
+  readonly exitCode?: number;
+}
+
+export interface HelperOptions {
+  /** Called with the host pid as soon as the process exists (before it runs). */
+  onPid?: (pid: number) => Promise<void> | void;
+  /** Called once the process has exec'd, with its host pid. */
+  onReady?: (pid: number) => Promise<void> | void;
+  env?: NodeJS.ProcessEnv;
+}
+
+function helperError(line: string, what: string): IglooError {
+  const m = /^ERROR (\d+) (\S+) (\S+) (.*)$/.exec(line);
+  if (!m) return new IglooError('ESYS', `Cannot ${what}: the helper said "${line}"`, { op: what });
+  const [, , op, errno, message] = m;
+  return new IglooError(errno === 'ENOENT' ? 'ENOENT' : 'ESYS', `Cannot ${what}: ${message}`, {
+    op: `${what}: ${op}`,
+    errno: errno!,
+    ...(advice[errno!] !== undefined && { hint: advice[errno!] }),
+  });
+}
+
+/**
+ * Runs the helper for a plan. Resolves when the process has exec'd (detached)
+ * or when it has exited (foreground and exec). Rejects with the helper's
+ * ERROR, or if the maps cannot be installed.
+ */
+export function runHelper(plan: LaunchPlan, what: string, opts: HelperOptions = {}): Promise<HelperResult> {
+  const detached = plan.mode === 'detached';
+  const stdio: StdioOptions = detached ? ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] : ['inherit', 'inherit', 'inherit', 'pipe', 'pipe'];
+  const child = spawn(helperPath(), [plan.kind], { stdio, detached, env: opts.env ?? process.env });
+  const planSocket = child.stdio[3] as Socket;
+  const sync = child.stdio[4] as Socket;
+  planSocket.on('error', () => undefined);
+  planSocket.end(encodePlan(plan));
+
+  return new Promise<HelperResult>((resolve, reject) => {
+    let pid = 0;
+    let status: string | undefined;
+    let failure: IglooError | undefined;
+    let settled = false;
+    let buffer = '';
+    const finish = (err: IglooError | undefined, result?: HelperResult) => {
+      if (settled) return;
+      settled = true;
+      if (err) reject(err);
+      else resolve(result!);
+    };
+    const send = (line: string) => {
+      if (!sync.destroyed) sync.write(`${line}\n`);
+    };
+
+    const handle = async (line: string): Promise<void> => {
+      if (line.startsWith('PID ')) {
+        pid = Number(line.slice(4));
+        try {
+          if (plan.namespaces.includes('user') && plan.kind === 'start') await writeIdMaps(pid, plan.idmap);
+          await opts.onPid?.(pid);
+          send('MAPPED');
+        } catch (err) {
+          send('ABORT');
+          failure = err instanceof IglooError ? err : new IglooError('ESYS', `Cannot ${what}: ${String(err)}`, { op: what, cause: err });
+        }
+      } else if (line.startsWith('READY ')) {
+        pid = Number(line.slice(6));
+        try {
+          await opts.onReady?.(pid);
+        } catch (err) {
+          failure = err instanceof IglooError ? err : new IglooError('ESYS', `Cannot ${what}: ${String(err)}`, { op: what, cause: err });
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // already gone
+          }
+        }
+        if (detached && !failure) {
+          sync.destroy();
+          child.unref();
+          finish(undefined, { pid });
+        }
+      } else if (line.startsWith('ERROR ')) {
+        failure ??= helperError(line, what);
+      } else if (line.startsWith('EXIT ')) {
+        status = line.slice(5);
+      }
+    };
+
+    let queue = Promise.resolve();
+    sync.setEncoding('utf8');
+    sync.on('data', (chunk: string) => {
+      buffer += chunk;
+      let nl: number;
+      while ((nl = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        queue = queue.then(() => handle(line));
+      }
+    });
+    sync.on('error', () => undefined);
+    child.on('error', (err) => finish(new IglooError('EHOST', `Cannot ${what}: cannot run the helper: ${err.message}`, { op: what, hint: 'npm run build' })));
+    child.on('exit', (code, signal) => {
+      void queue.then(() => {
+        if (failure) return finish(failure);
+        if (settled) return;
+        if (pid === 0 || (detached && code !== 0)) {
+          return finish(new IglooError('ESYS', `Cannot ${what}: the helper ended (${signal ?? `exit ${code}`}) before the container started`, { op: what, hint: 'Run `igloo check`' }));
+        }
+        finish(undefined, { pid, ...(status !== undefined && { status }), exitCode: code ?? 128 });
+      });
+    });
+  });
+}

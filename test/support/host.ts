@@ -1,0 +1,175 @@
+/**
+ * Test fixtures that touch the real host: test users (always named igloo-…),
+ * their delegated ranges, temporary directories, and running the built CLI as
+ * a given user. Every creator registers its own undo with a Cleanup, and
+ * tests call cleanup.run() in an after() hook, so a failing test still
+ * removes what it made.
+ */
+import { execFile, spawn, spawnSync, type SpawnOptions } from 'node:child_process';
+import { mkdtempSync, rmSync, chmodSync, cpSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const execFileP = promisify(execFile);
+export const root = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
+
+/** Undo actions run in reverse order; errors are collected, not swallowed. */
+export class Cleanup {
+  private readonly undo: Array<{ what: string; fn: () => void | Promise<void> }> = [];
+  add(what: string, fn: () => void | Promise<void>): void {
+    this.undo.push({ what, fn });
+  }
+  async run(): Promise<void> {
+    const errors: string[] = [];
+    while (this.undo.length) {
+      const { what, fn } = this.undo.pop()!;
+      try {
+        await fn();
+      } catch (err) {
+        errors.push(`${what}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    if (errors.length) throw new Error(`cleanup failed:\n${errors.join('\n')}`);
+  }
+}
+
+/** Fails loudly (never skips) when the suite is not run as root. */
+export function requireRoot(): void {
+  if (process.getuid?.() !== 0) {
+    throw new Error('integration tests must run as root (CI does): they create users and containers');
+  }
+}
+
+export function tempDir(cleanup: Cleanup, prefix = 'igloo-test-', mode = 0o755): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  chmodSync(dir, mode);
+  cleanup.add(`remove ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export interface TestUser {
+  readonly name: string;
+  readonly uid: number;
+  readonly gid: number;
+  readonly home: string;
+}
+
+function idOf(flag: '-u' | '-g', name: string): number {
+  return Number(spawnSync('id', [flag, name], { encoding: 'utf8' }).stdout.trim());
+}
+
+/** Removes lines for `name` from the real /etc/subuid and /etc/subgid. */
+function dropSubidLines(name: string, uid: number): void {
+  for (const path of ['/etc/subuid', '/etc/subgid']) {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch {
+      continue;
+    }
+    const kept = text.split('\n').filter((l) => !l.startsWith(`${name}:`) && !l.startsWith(`${uid}:`));
+    if (kept.join('\n') !== text) spawnSync('sh', ['-c', `cat > ${path}.igloo-test && mv ${path}.igloo-test ${path}`], { input: kept.join('\n') });
+  }
+}
+
+/**
+ * Creates a real user. useradd is told not to allocate subordinate ids, so
+ * the test decides the delegation. The user and any /etc/subuid and
+ * /etc/subgid lines it gets are removed by cleanup.
+ */
+export function createUser(cleanup: Cleanup, name: string): TestUser {
+  if (!name.startsWith('igloo-')) throw new Error(`test users are named igloo-…, not ${name}`);
+  // A leftover from a crashed run would make useradd fail: remove it first.
+  if (spawnSync('id', [name]).status === 0) {
+    const uid = idOf('-u', name);
+    spawnSync('pkill', ['-KILL', '-u', name]);
+    spawnSync('userdel', ['-r', '-f', name], { stdio: 'ignore' });
+    dropSubidLines(name, uid);
+  }
+  const homeParent = tempDir(cleanup, 'igloo-home-');
+  const home = join(homeParent, name);
+  const r = spawnSync('useradd', ['-K', 'SUB_UID_COUNT=0', '-K', 'SUB_GID_COUNT=0', '-m', '-d', home, '-s', '/bin/sh', name], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`useradd ${name} failed: ${r.stderr}`);
+  const user = { name, uid: idOf('-u', name), gid: idOf('-g', name), home };
+  cleanup.add(`remove user ${name}`, () => {
+    spawnSync('pkill', ['-KILL', '-u', name]);
+    const d = spawnSync('userdel', ['-f', name], { encoding: 'utf8' });
+    if (d.status !== 0 && d.status !== 6) throw new Error(`userdel ${name}: ${d.stderr}`);
+    dropSubidLines(name, user.uid);
+  });
+  return user;
+}
+
+/** Adds `name:start:count` to the real /etc/subuid and /etc/subgid (removed by the user's cleanup). */
+export async function delegate(user: TestUser, start: number, count: number): Promise<void> {
+  await execFileP('usermod', ['--add-subuids', `${start}-${start + count - 1}`, '--add-subgids', `${start}-${start + count - 1}`, user.name]);
+}
+
+/**
+ * A copy of dist/ that every user can read and run (the clone itself may
+ * sit under a directory other users cannot enter, such as /root).
+ */
+let staged: string | undefined;
+export function stagedCli(cleanup: Cleanup): string {
+  if (!staged) {
+    const dir = tempDir(cleanup, 'igloo-dist-');
+    cpSync(join(root, 'dist'), dir, { recursive: true });
+    spawnSync('chmod', ['-R', 'a+rX', dir]);
+    staged = join(dir, 'igloo.mjs');
+    cleanup.add('forget staged cli', () => {
+      staged = undefined;
+    });
+  }
+  return staged;
+}
+
+export interface RunResult {
+  readonly status: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a command as `user` (via setpriv, with a clean login-like environment), or as root. */
+export function runAs(
+  user: TestUser | 'root',
+  argv: readonly string[],
+  opts: { env?: Record<string, string>; input?: string; timeoutMs?: number; cwd?: string } = {},
+): Promise<RunResult> {
+  const base: Record<string, string> = {
+    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    LANG: 'C.UTF-8',
+  };
+  let command: string;
+  let args: string[];
+  if (user === 'root') {
+    Object.assign(base, { HOME: '/root', USER: 'root' });
+    command = argv[0]!;
+    args = argv.slice(1);
+  } else {
+    Object.assign(base, { HOME: user.home, USER: user.name, LOGNAME: user.name });
+    command = 'setpriv';
+    args = [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups', '--', ...argv];
+  }
+  const spawnOpts: SpawnOptions = { env: { ...base, ...opts.env }, cwd: opts.cwd ?? '/', stdio: ['pipe', 'pipe', 'pipe'] };
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, spawnOpts);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+    child.on('error', reject);
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({ status, signal, stdout, stderr });
+    });
+    child.stdin!.end(opts.input ?? '');
+  });
+}
+
+/** Runs the built igloo CLI as `user`. */
+export function igloo(cleanup: Cleanup, user: TestUser | 'root', args: readonly string[], opts: Parameters<typeof runAs>[2] = {}): Promise<RunResult> {
+  return runAs(user, [process.execPath, stagedCli(cleanup), ...args], opts);
+}
