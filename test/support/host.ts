@@ -173,3 +173,77 @@ export function runAs(
 export function igloo(cleanup: Cleanup, user: TestUser | 'root', args: readonly string[], opts: Parameters<typeof runAs>[2] = {}): Promise<RunResult> {
   return runAs(user, [process.execPath, stagedCli(cleanup), ...args], opts);
 }
+
+/** A running command as `user`, for interactive tests (console). */
+export function spawnAs(user: TestUser | 'root', argv: readonly string[]) {
+  const env: Record<string, string> = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' };
+  const [command, args] =
+    user === 'root'
+      ? [argv[0]!, argv.slice(1)]
+      : ['setpriv', [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups', '--', ...argv]];
+  Object.assign(env, user === 'root' ? { HOME: '/root', USER: 'root' } : { HOME: user.home, USER: user.name });
+  const child = spawn(command, args, { env, cwd: '/', stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  return {
+    child,
+    get stdout() {
+      return stdout;
+    },
+    get stderr() {
+      return stderr;
+    },
+    exited,
+    /** Waits until stdout matches, or fails after timeoutMs with what was seen. */
+    async waitFor(pattern: RegExp, timeoutMs = 10_000): Promise<void> {
+      const deadline = Date.now() + timeoutMs;
+      while (!pattern.test(stdout)) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}; stdout: ${JSON.stringify(stdout)} stderr: ${JSON.stringify(stderr)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+  };
+}
+
+/** Fails loudly if any subid line already overlaps [start, start+count). */
+export function assertRangeFree(start: number, count: number): void {
+  for (const path of ['/etc/subuid', '/etc/subgid']) {
+    let text = '';
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n')) {
+      const [owner, s, c] = line.split(':');
+      if (!s || !c) continue;
+      if (Number(s) < start + count && start < Number(s) + Number(c)) {
+        throw new Error(`${path} already has ${line}, which overlaps the test's range ${start}+${count}: remove the leftover`);
+      }
+      void owner;
+    }
+  }
+}
+
+/**
+ * Root's containers take their slices from root's own block. The install
+ * script grants one; when it is missing, the test adds one and removes it.
+ */
+export async function ensureRootDelegation(cleanup: Cleanup, start = 8_000_000, count = 1_000_000): Promise<void> {
+  const has = (path: string) => {
+    try {
+      return readFileSync(path, 'utf8').split('\n').some((l) => l.startsWith('root:') || l.startsWith('0:'));
+    } catch {
+      return false;
+    }
+  };
+  if (has('/etc/subuid') && has('/etc/subgid')) return;
+  assertRangeFree(start, count);
+  await execFileP('usermod', ['--add-subuids', `${start}-${start + count - 1}`, '--add-subgids', `${start}-${start + count - 1}`, 'root']);
+  cleanup.add('remove root test delegation', () => {
+    spawnSync('usermod', ['--del-subuids', `${start}-${start + count - 1}`, '--del-subgids', `${start}-${start + count - 1}`, 'root']);
+  });
+}

@@ -1,0 +1,19 @@
+/**
+ * igloo's library API. Everything a program needs is exported here and
+ * nothing else is public:
+ *
+ *   import { Igloo } from 'igloo';
+ *   const igloo = new Igloo();
+ *   await igloo.create('web', { image: 'busybox' });
+ *   await igloo.start('web');
+ *   const { exitCode } = await igloo.exec('web', ['/bin/true']);
+ */
+export { Igloo, type CreateOptions, type Owner } from '../lifecycle/containers.ts';
+export type { StateFile, ContainerStatus } from '../lifecycle/store.ts';
+export { iglooDirs, type IglooDirs } from '../lifecycle/paths.ts';
+export { IglooError, isIglooError, type ErrorCode } from '../core/errors.ts';
+export type { ContainerConfig } from '../core/config/model.ts';
+export { parseConfig, formatConfig } from '../core/config/file.ts';
+export * as idmap from '../core/idmap/index.ts';
+export { grant, revoke, readSubidReport, subidPaths, type Grant, type Revocation } from '../host/subid.ts';
+export { runChecks, type CheckResult } from '../host/check.ts';
