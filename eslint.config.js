@@ -4,8 +4,22 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 const ioModules = [
-  'fs', 'fs/promises', 'child_process', 'os', 'net', 'dgram', 'cluster', 'worker_threads',
-  'process', 'http', 'https', 'tty', 'readline', 'dns', 'crypto', 'perf_hooks',
+  'fs',
+  'fs/promises',
+  'child_process',
+  'os',
+  'net',
+  'dgram',
+  'cluster',
+  'worker_threads',
+  'process',
+  'http',
+  'https',
+  'tty',
+  'readline',
+  'dns',
+  'crypto',
+  'perf_hooks',
 ].flatMap((m) => [m, `node:${m}`]);
 
 export default tseslint.config(
@@ -14,7 +28,10 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
@@ -22,11 +39,31 @@ export default tseslint.config(
     files: ['src/core/**/*.ts'],
     ignores: ['src/core/**/*.test.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        paths: ioModules.map((name) => ({ name, message: 'src/core is pure: do I/O in src/host and pass data in.' })),
-        patterns: [{ group: ['../../*', '../host/*', '../native/*', '../lifecycle/*', '../cli/*', '../api/*', '../inspect/*'], message: 'src/core imports only src/core.' }],
-      }],
-      'no-restricted-globals': ['error',
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: ioModules.map((name) => ({
+            name,
+            message: 'src/core is pure: do I/O in src/host and pass data in.',
+          })),
+          patterns: [
+            {
+              group: [
+                '../../*',
+                '../host/*',
+                '../native/*',
+                '../lifecycle/*',
+                '../cli/*',
+                '../api/*',
+                '../inspect/*',
+              ],
+              message: 'src/core imports only src/core.',
+            },
+          ],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
         { name: 'process', message: 'src/core is pure: no process state.' },
         { name: 'Date', message: 'src/core is pure: pass the time in.' },
       ],

@@ -24,7 +24,10 @@ const unitOnly = args.includes('--unit');
 const named = args.filter((a) => !a.startsWith('--'));
 const files = named.length
   ? named
-  : [...find(join(root, 'src'), /\.test\.ts$/), ...(unitOnly ? [] : find(join(root, 'test'), /\.test\.ts$/))];
+  : [
+      ...find(join(root, 'src'), /\.test\.ts$/),
+      ...(unitOnly ? [] : find(join(root, 'test'), /\.test\.ts$/)),
+    ];
 const result = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=1', ...files],

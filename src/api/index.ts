@@ -15,5 +15,12 @@ export { IglooError, isIglooError, type ErrorCode } from '../core/errors.ts';
 export type { ContainerConfig } from '../core/config/model.ts';
 export { parseConfig, formatConfig } from '../core/config/file.ts';
 export * as idmap from '../core/idmap/index.ts';
-export { grant, revoke, readSubidReport, subidPaths, type Grant, type Revocation } from '../host/subid.ts';
+export {
+  grant,
+  revoke,
+  readSubidReport,
+  subidPaths,
+  type Grant,
+  type Revocation,
+} from '../host/subid.ts';
 export { runChecks, type CheckResult } from '../host/check.ts';

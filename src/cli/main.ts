@@ -14,25 +14,45 @@ const containerVerb = async (verb: string): Promise<CommandModule> => {
 };
 
 const commands: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
-  check: { summary: 'Check that this host can run unprivileged containers', load: () => import('./commands/check.ts') },
-  create: { summary: 'Create a container with its own slice of your ids', load: () => containerVerb('create') },
-  start: { summary: 'Start a container\'s init in the background', load: () => containerVerb('start') },
-  stop: { summary: 'Halt a container (its halt signal, then SIGKILL)', load: () => containerVerb('stop') },
-  kill: { summary: 'Send a signal to a container\'s init', load: () => containerVerb('kill') },
+  check: {
+    summary: 'Check that this host can run unprivileged containers',
+    load: () => import('./commands/check.ts'),
+  },
+  create: {
+    summary: 'Create a container with its own slice of your ids',
+    load: () => containerVerb('create'),
+  },
+  start: {
+    summary: "Start a container's init in the background",
+    load: () => containerVerb('start'),
+  },
+  stop: {
+    summary: 'Halt a container (its halt signal, then SIGKILL)',
+    load: () => containerVerb('stop'),
+  },
+  kill: { summary: "Send a signal to a container's init", load: () => containerVerb('kill') },
   exec: { summary: 'Run a command inside a running container', load: () => containerVerb('exec') },
-  console: { summary: 'Attach to a container\'s console', load: () => containerVerb('console') },
-  run: { summary: 'Run one command in a new container, in the foreground', load: () => containerVerb('run') },
+  console: { summary: "Attach to a container's console", load: () => containerVerb('console') },
+  run: {
+    summary: 'Run one command in a new container, in the foreground',
+    load: () => containerVerb('run'),
+  },
   ls: { summary: 'List your containers', load: () => containerVerb('ls') },
-  info: { summary: 'Show a container\'s config and state', load: () => containerVerb('info') },
+  info: { summary: "Show a container's config and state", load: () => containerVerb('info') },
   destroy: { summary: 'Remove a container and its files', load: () => containerVerb('destroy') },
-  subid: { summary: 'Show, grant and revoke subordinate id blocks (/etc/subuid, /etc/subgid)', load: () => import('./commands/subid.ts') },
+  subid: {
+    summary: 'Show, grant and revoke subordinate id blocks (/etc/subuid, /etc/subgid)',
+    load: () => import('./commands/subid.ts'),
+  },
 };
 
 export const VERSION = '0.1.0';
 
 function usage(): string {
   const width = Math.max(...Object.keys(commands).map((c) => c.length));
-  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  const lines = Object.entries(commands).map(
+    ([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`,
+  );
   return `Usage: igloo <command> [options]\n\nUnprivileged Linux containers for every user of a shared host.\n\nCommands:\n${lines.join('\n')}\n\nRun 'igloo <command> --help' for a command's options.\n`;
 }
 

@@ -5,7 +5,11 @@ import { IglooError } from '../core/errors.ts';
 const useColour = (stream: NodeJS.WriteStream): boolean =>
   stream.isTTY === true && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
 
-export function paint(code: 'red' | 'yellow' | 'green' | 'dim' | 'bold', text: string, stream = process.stdout): string {
+export function paint(
+  code: 'red' | 'yellow' | 'green' | 'dim' | 'bold',
+  text: string,
+  stream = process.stdout,
+): string {
   if (!useColour(stream)) return text;
   const codes = { red: 31, yellow: 33, green: 32, dim: 2, bold: 1 } as const;
   return `\x1b[${codes[code]}m${text}\x1b[0m`;
@@ -15,7 +19,10 @@ export function paint(code: 'red' | 'yellow' | 'green' | 'dim' | 'bold', text: s
 export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]) =>
-    cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
   return [paint('bold', line(headers)), ...rows.map(line)].join('\n') + '\n';
 }
 
@@ -34,7 +41,9 @@ export function printError(err: unknown, json: boolean): number {
     return err.code === 'EINVAL' ? 2 : 1;
   }
   const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
-  process.stderr.write(`igloo: internal error: ${message}\n  hint: this is a bug in igloo; please report it\n`);
+  process.stderr.write(
+    `igloo: internal error: ${message}\n  hint: this is a bug in igloo; please report it\n`,
+  );
   return 70;
 }
 
@@ -47,11 +56,20 @@ export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options'
   allowPositionals = true,
 ) {
   try {
-    return parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true });
-  } catch (err) {
-    throw new IglooError('EINVAL', `${command}: ${err instanceof Error ? err.message : String(err)}`, {
-      op: command,
-      hint: `Usage: ${help.split('\n')[0]}`,
+    return parseArgs({
+      args,
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals,
+      strict: true,
     });
+  } catch (err) {
+    throw new IglooError(
+      'EINVAL',
+      `${command}: ${err instanceof Error ? err.message : String(err)}`,
+      {
+        op: command,
+        hint: `Usage: ${help.split('\n')[0]}`,
+      },
+    );
   }
 }

@@ -27,7 +27,13 @@ export function parsePasswd(text: string): PasswdEntry[] {
   for (const line of text.split('\n')) {
     const f = line.split(':');
     if (f.length < 7 || !f[0] || !ID.test(f[2] ?? '') || !ID.test(f[3] ?? '')) continue;
-    out.push({ name: f[0], uid: Number(f[2]), gid: Number(f[3]), home: f[5] ?? '', shell: f[6] ?? '' });
+    out.push({
+      name: f[0],
+      uid: Number(f[2]),
+      gid: Number(f[3]),
+      home: f[5] ?? '',
+      shell: f[6] ?? '',
+    });
   }
   return out;
 }

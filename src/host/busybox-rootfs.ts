@@ -39,9 +39,21 @@ export async function buildBusyboxRootfs(rootfs: string, hostname: string): Prom
     });
   }
   const dirs: Array<[string, number]> = [
-    ['bin', 0o755], ['sbin', 0o755], ['usr/bin', 0o755], ['usr/sbin', 0o755], ['etc', 0o755], ['proc', 0o555],
-    ['sys', 0o555], ['dev', 0o755], ['tmp', 0o1777], ['root', 0o700], ['home', 0o755], ['run', 0o755],
-    ['var/log', 0o755], ['var/tmp', 0o1777], ['mnt', 0o755],
+    ['bin', 0o755],
+    ['sbin', 0o755],
+    ['usr/bin', 0o755],
+    ['usr/sbin', 0o755],
+    ['etc', 0o755],
+    ['proc', 0o555],
+    ['sys', 0o555],
+    ['dev', 0o755],
+    ['tmp', 0o1777],
+    ['root', 0o700],
+    ['home', 0o755],
+    ['run', 0o755],
+    ['var/log', 0o755],
+    ['var/tmp', 0o1777],
+    ['mnt', 0o755],
   ];
   await mkdir(rootfs, { mode: 0o755 });
   for (const [dir, mode] of dirs) {
@@ -55,12 +67,18 @@ export async function buildBusyboxRootfs(rootfs: string, hostname: string): Prom
     if (applet === 'bin/busybox' || applet.includes('..')) continue;
     const path = join(rootfs, applet);
     await mkdir(dirname(path), { recursive: true });
-    await symlink(relative(dirname(`/${applet}`), '/bin/busybox'), path).catch((err: { code?: string }) => {
-      if (err.code !== 'EEXIST') throw err;
-    });
+    await symlink(relative(dirname(`/${applet}`), '/bin/busybox'), path).catch(
+      (err: { code?: string }) => {
+        if (err.code !== 'EEXIST') throw err;
+      },
+    );
   }
   const files: Array<[string, string, number]> = [
-    ['etc/passwd', 'root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon:/:/bin/false\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n', 0o644],
+    [
+      'etc/passwd',
+      'root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon:/:/bin/false\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n',
+      0o644,
+    ],
     ['etc/group', 'root:x:0:\ndaemon:x:1:\ntty:x:5:\nusers:x:100:\nnogroup:x:65534:\n', 0o644],
     ['etc/shadow', 'root:*:19000:0:99999:7:::\n', 0o600],
     ['etc/inittab', INITTAB, 0o644],

@@ -17,11 +17,16 @@ export async function detectCgroups(mountsText?: string): Promise<CgroupLayout> 
     if (fstype === 'cgroup2' && mountPoint) unified ??= mountPoint;
     if (fstype === 'cgroup' && options) {
       for (const opt of options.split(',')) {
-        if (['rw', 'ro', 'relatime', 'nosuid', 'nodev', 'noexec', 'clone_children'].includes(opt) || opt.startsWith('release_agent')) continue;
+        if (
+          ['rw', 'ro', 'relatime', 'nosuid', 'nodev', 'noexec', 'clone_children'].includes(opt) ||
+          opt.startsWith('release_agent')
+        )
+          continue;
         v1.push(opt);
       }
     }
   }
-  const layout = unified && v1.length === 0 ? 'unified' : unified ? 'hybrid' : v1.length ? 'legacy' : 'none';
+  const layout =
+    unified && v1.length === 0 ? 'unified' : unified ? 'hybrid' : v1.length ? 'legacy' : 'none';
   return { layout, unified, v1Controllers: v1 };
 }

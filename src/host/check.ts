@@ -30,7 +30,9 @@ async function readNumber(path: string): Promise<number | undefined> {
 }
 
 export async function findOnPath(name: string): Promise<string | undefined> {
-  for (const dir of (process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
+  for (const dir of (
+    process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+  ).split(':')) {
     if (!dir) continue;
     const path = `${dir}/${name}`;
     try {
@@ -48,25 +50,56 @@ async function checkUserNamespaces(): Promise<CheckResult[]> {
   const max = await readNumber('/proc/sys/user/max_user_namespaces');
   out.push(
     max === undefined
-      ? { name: 'user namespaces', status: 'fail', detail: 'kernel has no user namespaces (/proc/sys/user/max_user_namespaces missing)', fix: 'Use a kernel built with CONFIG_USER_NS=y' }
+      ? {
+          name: 'user namespaces',
+          status: 'fail',
+          detail: 'kernel has no user namespaces (/proc/sys/user/max_user_namespaces missing)',
+          fix: 'Use a kernel built with CONFIG_USER_NS=y',
+        }
       : max > 0
         ? { name: 'user namespaces', status: 'ok', detail: `enabled, max_user_namespaces=${max}` }
-        : { name: 'user namespaces', status: 'fail', detail: 'max_user_namespaces is 0', fix: 'sysctl -w user.max_user_namespaces=15000' },
+        : {
+            name: 'user namespaces',
+            status: 'fail',
+            detail: 'max_user_namespaces is 0',
+            fix: 'sysctl -w user.max_user_namespaces=15000',
+          },
   );
   const debianKnob = await readNumber('/proc/sys/kernel/unprivileged_userns_clone');
   if (debianKnob !== undefined) {
-    out.push(debianKnob === 1
-      ? { name: 'unprivileged userns', status: 'ok', detail: 'kernel.unprivileged_userns_clone=1' }
-      : { name: 'unprivileged userns', status: 'fail', detail: 'kernel.unprivileged_userns_clone=0', fix: 'sysctl -w kernel.unprivileged_userns_clone=1' });
+    out.push(
+      debianKnob === 1
+        ? {
+            name: 'unprivileged userns',
+            status: 'ok',
+            detail: 'kernel.unprivileged_userns_clone=1',
+          }
+        : {
+            name: 'unprivileged userns',
+            status: 'fail',
+            detail: 'kernel.unprivileged_userns_clone=0',
+            fix: 'sysctl -w kernel.unprivileged_userns_clone=1',
+          },
+    );
   }
   const apparmor = await readNumber('/proc/sys/kernel/apparmor_restrict_unprivileged_userns');
   if (apparmor !== undefined && apparmor !== 0) {
-    out.push({ name: 'apparmor userns restriction', status: 'fail', detail: 'kernel.apparmor_restrict_unprivileged_userns=1', fix: 'sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or give igloo-helper an AppArmor profile with "userns,"' });
+    out.push({
+      name: 'apparmor userns restriction',
+      status: 'fail',
+      detail: 'kernel.apparmor_restrict_unprivileged_userns=1',
+      fix: 'sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or give igloo-helper an AppArmor profile with "userns,"',
+    });
   }
   for (const ns of ['pid', 'mnt', 'net', 'ipc', 'uts', 'cgroup']) {
     const n = await readNumber(`/proc/sys/user/max_${ns}_namespaces`);
     if (n !== undefined && n < 100) {
-      out.push({ name: `${ns} namespaces`, status: n === 0 ? 'fail' : 'warn', detail: `max_${ns}_namespaces=${n}`, fix: `sysctl -w user.max_${ns}_namespaces=15000` });
+      out.push({
+        name: `${ns} namespaces`,
+        status: n === 0 ? 'fail' : 'warn',
+        detail: `max_${ns}_namespaces=${n}`,
+        fix: `sysctl -w user.max_${ns}_namespaces=15000`,
+      });
     }
   }
   return out;
@@ -74,25 +107,45 @@ async function checkUserNamespaces(): Promise<CheckResult[]> {
 
 async function checkIdmapTool(name: 'newuidmap' | 'newgidmap'): Promise<CheckResult> {
   const path = await findOnPath(name);
-  if (!path) return { name, status: 'fail', detail: 'not installed', fix: 'apt-get install uidmap' };
+  if (!path)
+    return { name, status: 'fail', detail: 'not installed', fix: 'apt-get install uidmap' };
   const st = await stat(path);
-  if (st.uid === 0 && st.mode & 0o4000) return { name, status: 'ok', detail: `${path} is setuid root` };
-  return { name, status: 'warn', detail: `${path} is not setuid root (it may use file capabilities)`, fix: `check with getcap ${path}; or chmod u+s ${path}` };
+  if (st.uid === 0 && st.mode & 0o4000)
+    return { name, status: 'ok', detail: `${path} is setuid root` };
+  return {
+    name,
+    status: 'warn',
+    detail: `${path} is not setuid root (it may use file capabilities)`,
+    fix: `check with getcap ${path}; or chmod u+s ${path}`,
+  };
 }
 
 async function checkDelegation(): Promise<CheckResult[]> {
   const me = await currentUser();
   const paths = subidPaths();
   const out: CheckResult[] = [];
-  for (const [kind, path] of [['uid', paths.uid], ['gid', paths.gid]] as const) {
+  for (const [kind, path] of [
+    ['uid', paths.uid],
+    ['gid', paths.gid],
+  ] as const) {
     const report = await readSubidReport(path);
     if (report.problems.length > 0) {
       const p = report.problems[0]!;
-      out.push({ name: `${path} syntax`, status: 'fail', detail: `line ${p.line}: ${p.reason}`, fix: `fix or remove that line of ${path}` });
+      out.push({
+        name: `${path} syntax`,
+        status: 'fail',
+        detail: `line ${p.line}: ${p.reason}`,
+        fix: `fix or remove that line of ${path}`,
+      });
     }
     if (report.overlaps.length > 0) {
       const o = report.overlaps[0]!;
-      out.push({ name: `${path} overlaps`, status: 'fail', detail: `${o.a.owner} (line ${o.a.line}) overlaps ${o.b.owner} (line ${o.b.line})`, fix: 'give each user a disjoint block: igloo subid revoke/grant' });
+      out.push({
+        name: `${path} overlaps`,
+        status: 'fail',
+        detail: `${o.a.owner} (line ${o.a.line}) overlaps ${o.b.owner} (line ${o.b.line})`,
+        fix: 'give each user a disjoint block: igloo subid revoke/grant',
+      });
     }
     void kind;
   }
@@ -102,8 +155,20 @@ async function checkDelegation(): Promise<CheckResult[]> {
     const n = countIds(ranges);
     out.push(
       n >= 65536
-        ? { name: `sub${kind}s of ${me.name}`, status: 'ok', detail: `${n} ids: ${ranges.map(formatRange).join(', ')} (${Math.floor(n / 65536)} containers of 65536)` }
-        : { name: `sub${kind}s of ${me.name}`, status: 'fail', detail: n === 0 ? `none delegated in ${paths[kind]}` : `only ${n} ids delegated; a container needs 65536`, fix: `as root: igloo subid grant ${me.name} --count 1000000` },
+        ? {
+            name: `sub${kind}s of ${me.name}`,
+            status: 'ok',
+            detail: `${n} ids: ${ranges.map(formatRange).join(', ')} (${Math.floor(n / 65536)} containers of 65536)`,
+          }
+        : {
+            name: `sub${kind}s of ${me.name}`,
+            status: 'fail',
+            detail:
+              n === 0
+                ? `none delegated in ${paths[kind]}`
+                : `only ${n} ids delegated; a container needs 65536`,
+            fix: `as root: igloo subid grant ${me.name} --count 1000000`,
+          },
     );
   }
   return out;
@@ -114,24 +179,50 @@ async function checkCgroups(): Promise<CheckResult> {
   const detail = cg.unified
     ? `${cg.layout}: cgroup v2 at ${cg.unified}${cg.v1Controllers.length ? `, v1 controllers ${cg.v1Controllers.join(',')}` : ''}`
     : `${cg.layout}: v1 controllers ${cg.v1Controllers.join(',')}`;
-  if (cg.layout === 'none') return { name: 'cgroups', status: 'warn', detail: 'no cgroup file system mounted', fix: 'mount cgroup2 on /sys/fs/cgroup' };
+  if (cg.layout === 'none')
+    return {
+      name: 'cgroups',
+      status: 'warn',
+      detail: 'no cgroup file system mounted',
+      fix: 'mount cgroup2 on /sys/fs/cgroup',
+    };
   if (cg.layout === 'unified') return { name: 'cgroups', status: 'ok', detail };
-  return { name: 'cgroups', status: 'warn', detail, fix: 'resource limits need cgroup v2 (systemd.unified_cgroup_hierarchy=1); containers still run' };
+  return {
+    name: 'cgroups',
+    status: 'warn',
+    detail,
+    fix: 'resource limits need cgroup v2 (systemd.unified_cgroup_hierarchy=1); containers still run',
+  };
 }
 
 async function checkCriu(): Promise<CheckResult> {
   const path = await findOnPath('criu');
-  if (!path) return { name: 'criu', status: 'warn', detail: 'not installed: checkpoint/restore unavailable', fix: 'install criu >= 4.1 (kernels >= 6.13 need it)' };
+  if (!path)
+    return {
+      name: 'criu',
+      status: 'warn',
+      detail: 'not installed: checkpoint/restore unavailable',
+      fix: 'install criu >= 4.1 (kernels >= 6.13 need it)',
+    };
   try {
     const { stdout } = await run(path, ['--version']);
     const m = /Version:\s*(\d+)\.(\d+)/.exec(stdout);
     const version = m ? `${m[1]}.${m[2]}` : stdout.trim();
     const old = m && (Number(m[1]) < 4 || (Number(m[1]) === 4 && Number(m[2]) < 1));
     return old
-      ? { name: 'criu', status: 'warn', detail: `${path} is ${version}; kernels >= 6.13 need criu >= 4.1`, fix: 'install criu >= 4.1' }
+      ? {
+          name: 'criu',
+          status: 'warn',
+          detail: `${path} is ${version}; kernels >= 6.13 need criu >= 4.1`,
+          fix: 'install criu >= 4.1',
+        }
       : { name: 'criu', status: 'ok', detail: `${path} ${version}` };
   } catch (err) {
-    return { name: 'criu', status: 'warn', detail: `${path} --version failed: ${err instanceof Error ? err.message : String(err)}` };
+    return {
+      name: 'criu',
+      status: 'warn',
+      detail: `${path} --version failed: ${err instanceof Error ? err.message : String(err)}`,
+    };
   }
 }
 
@@ -141,17 +232,37 @@ async function checkHelper(): Promise<CheckResult> {
     const { stdout } = await run(path, ['--version']);
     return { name: 'igloo-helper', status: 'ok', detail: `${path} (${stdout.trim()})` };
   } catch (err) {
-    return { name: 'igloo-helper', status: 'fail', detail: err instanceof Error ? err.message : String(err), fix: 'npm run build' };
+    return {
+      name: 'igloo-helper',
+      status: 'fail',
+      detail: err instanceof Error ? err.message : String(err),
+      fix: 'npm run build',
+    };
   }
 }
 
 async function checkBusybox(): Promise<CheckResult> {
-  const path = (await stat('/bin/busybox').then(() => '/bin/busybox', () => undefined)) ?? (await findOnPath('busybox'));
-  if (!path) return { name: 'busybox', status: 'warn', detail: 'not installed: the default image cannot be built', fix: 'apt-get install busybox-static' };
+  const path =
+    (await stat('/bin/busybox').then(
+      () => '/bin/busybox',
+      () => undefined,
+    )) ?? (await findOnPath('busybox'));
+  if (!path)
+    return {
+      name: 'busybox',
+      status: 'warn',
+      detail: 'not installed: the default image cannot be built',
+      fix: 'apt-get install busybox-static',
+    };
   const head = await readFile(path).then((b) => b.subarray(0, 4096).toString('latin1'));
   const dynamic = head.includes('/lib64/ld-linux') || head.includes('ld-linux');
   return dynamic
-    ? { name: 'busybox', status: 'warn', detail: `${path} is dynamically linked`, fix: 'apt-get install busybox-static' }
+    ? {
+        name: 'busybox',
+        status: 'warn',
+        detail: `${path} is dynamically linked`,
+        fix: 'apt-get install busybox-static',
+      }
     : { name: 'busybox', status: 'ok', detail: `${path} (static)` };
 }
 

@@ -23,9 +23,13 @@ const hints: Record<string, string> = {
 export function sysError(err: unknown, op: string, path?: string, hint?: string): IglooError {
   if (err instanceof IglooError) return err;
   const errno = errnoOf(err);
-  const reason = err instanceof Error ? err.message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '') : String(err);
+  const reason =
+    err instanceof Error
+      ? err.message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '')
+      : String(err);
   const hintText = hint ?? (errno ? hints[errno] : undefined);
-  const code = errno === 'ENOENT' ? 'ENOENT' : errno === 'EACCES' || errno === 'EPERM' ? 'EPERM' : 'ESYS';
+  const code =
+    errno === 'ENOENT' ? 'ENOENT' : errno === 'EACCES' || errno === 'EPERM' ? 'EPERM' : 'ESYS';
   return new IglooError(code, `Cannot ${op}${path ? ` ${path}` : ''}: ${reason}`, {
     op,
     ...(path !== undefined && { path }),

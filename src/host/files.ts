@@ -98,7 +98,11 @@ export async function replaceFileAtomically(
   const old = await stat(path).catch(() => undefined);
   const tmp = `${path}.igloo-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
-    const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, old?.mode ?? defaults.mode);
+    const fh = await open(
+      tmp,
+      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL,
+      old?.mode ?? defaults.mode,
+    );
     try {
       await fh.writeFile(text);
       await fh.chmod((old?.mode ?? defaults.mode) & 0o7777);

@@ -16,21 +16,34 @@ function runTool(tool: string, args: string[]): Promise<void> {
       if (!err) return resolve();
       const code = (err as { code?: unknown }).code;
       if (code === 'ENOENT') {
-        return reject(new IglooError('EHOST', `Cannot map ids: ${tool} is not installed`, { op: 'map ids', subject: tool, hint: 'apt-get install uidmap' }));
+        return reject(
+          new IglooError('EHOST', `Cannot map ids: ${tool} is not installed`, {
+            op: 'map ids',
+            subject: tool,
+            hint: 'apt-get install uidmap',
+          }),
+        );
       }
       const kind = tool === 'newuidmap' ? 'uid' : 'gid';
       reject(
-        new IglooError('ENOTDELEGATED', `Cannot map ids with ${tool} ${args.join(' ')}: ${stderr.trim() || err.message}`, {
-          op: 'map ids',
-          subject: args.slice(1).join(' '),
-          hint: `The map must use only ids delegated to you in /etc/sub${kind} (see igloo subid ls)`,
-        }),
+        new IglooError(
+          'ENOTDELEGATED',
+          `Cannot map ids with ${tool} ${args.join(' ')}: ${stderr.trim() || err.message}`,
+          {
+            op: 'map ids',
+            subject: args.slice(1).join(' '),
+            hint: `The map must use only ids delegated to you in /etc/sub${kind} (see igloo subid ls)`,
+          },
+        ),
       );
     });
   });
 }
 
-const toolArgs = (pid: number, map: readonly IdMapEntry[]) => [String(pid), ...map.flatMap((e) => [String(e.inside), String(e.outside), String(e.count)])];
+const toolArgs = (pid: number, map: readonly IdMapEntry[]) => [
+  String(pid),
+  ...map.flatMap((e) => [String(e.inside), String(e.outside), String(e.count)]),
+];
 
 export async function writeIdMaps(pid: number, maps: IdMaps): Promise<void> {
   if ((process.geteuid?.() ?? 0) === 0) {
@@ -39,7 +52,12 @@ export async function writeIdMaps(pid: number, maps: IdMaps): Promise<void> {
       try {
         await writeFile(path, formatProcIdMap(maps[kind]));
       } catch (err) {
-        throw sysError(err, 'write', path, 'The kernel refused the map: check that no two entries overlap');
+        throw sysError(
+          err,
+          'write',
+          path,
+          'The kernel refused the map: check that no two entries overlap',
+        );
       }
     }
     return;

@@ -22,8 +22,12 @@ export function helperPath(): string {
       // try the next place
     }
   }
-  throw new IglooError('EHOST', `Cannot find the native helper igloo-helper (looked in ${candidates.join(', ')})`, {
-    op: 'find helper',
-    hint: 'Build it: npm run build (needs a C compiler: apt-get install build-essential)',
-  });
+  throw new IglooError(
+    'EHOST',
+    `Cannot find the native helper igloo-helper (looked in ${candidates.join(', ')})`,
+    {
+      op: 'find helper',
+      hint: 'Build it: npm run build (needs a C compiler: apt-get install build-essential)',
+    },
+  );
 }

@@ -60,11 +60,15 @@ export async function readDelegation(
 
 function requireRoot(op: string, user: string): void {
   if ((process.geteuid?.() ?? 0) !== 0) {
-    throw new IglooError('EPERM', `Cannot ${op} ids for "${user}": only root may change /etc/subuid and /etc/subgid`, {
-      op,
-      subject: user,
-      hint: `Ask the administrator to run: sudo igloo subid ${op} ${user}`,
-    });
+    throw new IglooError(
+      'EPERM',
+      `Cannot ${op} ids for "${user}": only root may change /etc/subuid and /etc/subgid`,
+      {
+        op,
+        subject: user,
+        hint: `Ask the administrator to run: sudo igloo subid ${op} ${user}`,
+      },
+    );
   }
 }
 
@@ -83,7 +87,11 @@ export interface Grant {
  * Refuses (and writes nothing) when a file has a malformed line, the user
  * already has a block, or an explicit start overlaps another block.
  */
-export async function grant(userName: string, opts: GrantOptions = {}, paths = subidPaths()): Promise<Grant> {
+export async function grant(
+  userName: string,
+  opts: GrantOptions = {},
+  paths = subidPaths(),
+): Promise<Grant> {
   requireRoot('grant', userName);
   const user = await lookupHostUser(userName);
   return withBothLocked(paths, async () => {
@@ -91,17 +99,24 @@ export async function grant(userName: string, opts: GrantOptions = {}, paths = s
     const gidText = await readTextOrEmpty(paths.gid);
     const uidEntries = parseSubidStrict(uidText, { path: paths.uid });
     const gidEntries = parseSubidStrict(gidText, { path: paths.gid });
-    for (const [path, entries] of [[paths.uid, uidEntries], [paths.gid, gidEntries]] as const) {
+    for (const [path, entries] of [
+      [paths.uid, uidEntries],
+      [paths.gid, gidEntries],
+    ] as const) {
       const mine = entriesFor(entries, user);
       if (mine.length > 0) {
         const first = mine[0]!;
-        throw new IglooError('EEXIST', `Cannot grant ids to "${user.name}": ${path} line ${first.line} already gives them ${first.start}-${first.start + first.count - 1}`, {
-          op: 'grant',
-          path,
-          line: first.line,
-          subject: user.name,
-          hint: `Revoke the old block first: igloo subid revoke ${user.name}`,
-        });
+        throw new IglooError(
+          'EEXIST',
+          `Cannot grant ids to "${user.name}": ${path} line ${first.line} already gives them ${first.start}-${first.start + first.count - 1}`,
+          {
+            op: 'grant',
+            path,
+            line: first.line,
+            subject: user.name,
+            hint: `Revoke the old block first: igloo subid revoke ${user.name}`,
+          },
+        );
       }
     }
     // One block free in both files, so uids and gids line up.
@@ -133,11 +148,15 @@ export async function revoke(userName: string, paths = subidPaths()): Promise<Re
     const u = removeSubidOwner(uidText, owners);
     const g = removeSubidOwner(gidText, owners);
     if (u.removed.length === 0 && g.removed.length === 0) {
-      throw new IglooError('ENOENT', `Cannot revoke ids of "${user.name}": neither ${paths.uid} nor ${paths.gid} has a block for them`, {
-        op: 'revoke',
-        subject: user.name,
-        hint: 'See the blocks with: igloo subid ls',
-      });
+      throw new IglooError(
+        'ENOENT',
+        `Cannot revoke ids of "${user.name}": neither ${paths.uid} nor ${paths.gid} has a block for them`,
+        {
+          op: 'revoke',
+          subject: user.name,
+          hint: 'See the blocks with: igloo subid ls',
+        },
+      );
     }
     if (u.removed.length) await replaceFileAtomically(paths.uid, u.text);
     if (g.removed.length) {

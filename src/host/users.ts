@@ -27,7 +27,12 @@ export async function lookupHostUser(nameOrUid: string): Promise<PasswdEntry> {
 }
 
 /** The user running igloo, with a fallback name when it has no passwd entry. */
-export async function currentUser(): Promise<{ name: string; uid: number; gid: number; home: string }> {
+export async function currentUser(): Promise<{
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+}> {
   const uid = process.getuid?.() ?? 0;
   const gid = process.getgid?.() ?? 0;
   const entry = (await readPasswd()).find((u) => u.uid === uid);

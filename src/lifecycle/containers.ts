@@ -31,9 +31,23 @@ import { processStartTime } from '../host/proc.ts';
 import { readDelegation } from '../host/subid.ts';
 import { currentUser } from '../host/users.ts';
 import { runHelper } from '../native/spawn.ts';
-import { containerPaths, ensurePrivateDir, iglooDirs, type ContainerPaths, type IglooDirs } from './paths.ts';
+import {
+  containerPaths,
+  ensurePrivateDir,
+  iglooDirs,
+  type ContainerPaths,
+  type IglooDirs,
+} from './paths.ts';
 import { Reverter } from './reverter.ts';
-import { liveState, readConfig, readState, removeRunDir, withContainerLock, writeState, type StateFile } from './store.ts';
+import {
+  liveState,
+  readConfig,
+  readState,
+  removeRunDir,
+  withContainerLock,
+  writeState,
+  type StateFile,
+} from './store.ts';
 import { runUsernsTask } from './userns-task.ts';
 
 export interface CreateOptions {
@@ -117,11 +131,15 @@ export class Igloo {
     // user shares (the blocks of different users are disjoint by delegation).
     const both = intersectRanges(delegation.uid, delegation.gid);
     if (both.length === 0) {
-      throw new IglooError('ENOTDELEGATED', `Cannot create a container for "${owner.name}": no subordinate ids are delegated to them`, {
-        op: 'create',
-        subject: owner.name,
-        hint: `Ask the administrator to run: igloo subid grant ${owner.name}   (then igloo check)`,
-      });
+      throw new IglooError(
+        'ENOTDELEGATED',
+        `Cannot create a container for "${owner.name}": no subordinate ids are delegated to them`,
+        {
+          op: 'create',
+          subject: owner.name,
+          hint: `Ask the administrator to run: igloo subid grant ${owner.name}   (then igloo check)`,
+        },
+      );
     }
     const slice = chooseSlice(both, await this.takenRanges(), {
       ...(opts.sliceSize !== undefined && { size: opts.sliceSize }),
@@ -138,12 +156,20 @@ export class Igloo {
     let image: string | undefined;
     if (opts.image && opts.image !== 'busybox') {
       if (!opts.image.startsWith('/')) {
-        throw new IglooError('EINVAL', `Cannot use image "${opts.image}": give "busybox" or an absolute path to a root file system directory`, { op: 'create', subject: opts.image });
+        throw new IglooError(
+          'EINVAL',
+          `Cannot use image "${opts.image}": give "busybox" or an absolute path to a root file system directory`,
+          { op: 'create', subject: opts.image },
+        );
       }
       image = await realpath(opts.image).catch(() => undefined);
       const st = image ? await stat(image) : undefined;
       if (!image || !st?.isDirectory()) {
-        throw new IglooError('ENOENT', `Cannot use image ${opts.image}: no such directory`, { op: 'create', path: opts.image, hint: 'Give the path of a root file system directory, or --image busybox' });
+        throw new IglooError('ENOENT', `Cannot use image ${opts.image}: no such directory`, {
+          op: 'create',
+          path: opts.image,
+          hint: 'Give the path of a root file system directory, or --image busybox',
+        });
       }
     }
     await ensurePrivateDir(this.dirs.data);
@@ -151,8 +177,18 @@ export class Igloo {
     const owner = await this.owner();
     // The user-wide lock makes choosing a slice and claiming the name atomic.
     return withFileLock(this.containersDir, async () => {
-      if (await stat(paths.dir).then(() => true, () => false)) {
-        throw new IglooError('EEXIST', `Cannot create container "${name}": it exists already`, { op: 'create', path: paths.dir, subject: name, hint: `Choose another name, or: igloo destroy ${name}` });
+      if (
+        await stat(paths.dir).then(
+          () => true,
+          () => false,
+        )
+      ) {
+        throw new IglooError('EEXIST', `Cannot create container "${name}": it exists already`, {
+          op: 'create',
+          path: paths.dir,
+          subject: name,
+          hint: `Choose another name, or: igloo destroy ${name}`,
+        });
       }
       const idmap = await this.chooseIdmap(opts);
       const config = validateConfig({
@@ -176,7 +212,13 @@ export class Igloo {
         revert.add(() => rm(paths.dir, { recursive: true, force: true }));
         await replaceFileAtomically(paths.config, formatConfig(config), { mode: 0o644 });
         revert.add(() => runUsernsTask(idmap, owner, { kind: 'remove', path: paths.rootfs }));
-        await runUsernsTask(idmap, owner, image ? { kind: 'copy-rootfs', from: image, rootfs: paths.rootfs } : { kind: 'busybox-rootfs', rootfs: paths.rootfs, hostname: config.hostname });
+        await runUsernsTask(
+          idmap,
+          owner,
+          image
+            ? { kind: 'copy-rootfs', from: image, rootfs: paths.rootfs }
+            : { kind: 'busybox-rootfs', rootfs: paths.rootfs, hostname: config.hostname },
+        );
         await writeState(paths, { version: 1, status: 'created' });
         revert.success();
         return config;
@@ -207,7 +249,11 @@ export class Igloo {
       const config = await readConfig(paths, name);
       const state = await liveState(paths);
       if (state.status === 'running') {
-        throw new IglooError('ESTATE', `Cannot start "${name}": it is running already (init is pid ${state.pid})`, { op: 'start', subject: name, hint: `Stop it first: igloo stop ${name}` });
+        throw new IglooError(
+          'ESTATE',
+          `Cannot start "${name}": it is running already (init is pid ${state.pid})`,
+          { op: 'start', subject: name, hint: `Stop it first: igloo stop ${name}` },
+        );
       }
       await ensurePrivateDir(this.dirs.run);
       await removeRunDir(paths);
@@ -217,7 +263,13 @@ export class Igloo {
       try {
         await runHelper(plan, `start container "${name}"`, {
           onReady: async (pid) => {
-            running = { version: 1, status: 'running', pid, pidStart: (await processStartTime(pid)) ?? 0, startedAt: new Date().toISOString() };
+            running = {
+              version: 1,
+              status: 'running',
+              pid,
+              pidStart: (await processStartTime(pid)) ?? 0,
+              startedAt: new Date().toISOString(),
+            };
             await writeState(paths, running);
           },
         });
@@ -230,32 +282,59 @@ export class Igloo {
   }
 
   /** One-shot run of a command in a container, in the foreground, with the caller's stdio. */
-  async runForeground(name: string, command: readonly string[]): Promise<{ exitCode: number; status: string }> {
+  async runForeground(
+    name: string,
+    command: readonly string[],
+  ): Promise<{ exitCode: number; status: string }> {
     const paths = this.paths(name);
     const config = await readConfig(paths, name);
     await ensurePrivateDir(this.dirs.run);
     const plan = planStart(config, { mode: 'foreground', console: 'inherit', command });
     const result = await withContainerLock(paths, async () => {
       const state = await liveState(paths);
-      if (state.status === 'running') throw new IglooError('ESTATE', `Cannot run in "${name}": it is running already`, { op: 'run', subject: name, hint: `Use: igloo exec ${name} -- CMD` });
+      if (state.status === 'running')
+        throw new IglooError('ESTATE', `Cannot run in "${name}": it is running already`, {
+          op: 'run',
+          subject: name,
+          hint: `Use: igloo exec ${name} -- CMD`,
+        });
       // The lock is released once the process runs; state says who runs it.
       return runHelper(plan, `run in container "${name}"`, {
         onReady: async (pid) => {
-          await writeState(paths, { version: 1, status: 'running', pid, pidStart: (await processStartTime(pid)) ?? 0, startedAt: new Date().toISOString() });
+          await writeState(paths, {
+            version: 1,
+            status: 'running',
+            pid,
+            pidStart: (await processStartTime(pid)) ?? 0,
+            startedAt: new Date().toISOString(),
+          });
         },
       });
     });
     const status = result.status ?? `exited ${result.exitCode ?? 1}`;
-    await withContainerLock(paths, () => writeState(paths, { version: 1, status: 'stopped', lastExit: status, stoppedAt: new Date().toISOString() }));
+    await withContainerLock(paths, () =>
+      writeState(paths, {
+        version: 1,
+        status: 'stopped',
+        lastExit: status,
+        stoppedAt: new Date().toISOString(),
+      }),
+    );
     return { exitCode: result.exitCode ?? 1, status };
   }
 
-  private async running(name: string): Promise<{ config: ContainerConfig; state: StateFile & { pid: number } }> {
+  private async running(
+    name: string,
+  ): Promise<{ config: ContainerConfig; state: StateFile & { pid: number } }> {
     const paths = this.paths(name);
     const config = await readConfig(paths, name);
     const state = await liveState(paths);
     if (state.status !== 'running' || state.pid === undefined) {
-      throw new IglooError('ESTATE', `Container "${name}" is not running (it is ${state.status})`, { op: 'find init', subject: name, hint: `Start it: igloo start ${name}` });
+      throw new IglooError('ESTATE', `Container "${name}" is not running (it is ${state.status})`, {
+        op: 'find init',
+        subject: name,
+        hint: `Start it: igloo start ${name}`,
+      });
     }
     return { config, state: state as StateFile & { pid: number } };
   }
@@ -267,7 +346,11 @@ export class Igloo {
     } catch (err) {
       if (errnoOf(err) === 'ESRCH') return;
       if (err instanceof TypeError || errnoOf(err) === 'ERR_UNKNOWN_SIGNAL') {
-        throw new IglooError('EINVAL', `Cannot send "${signal}" to "${name}": unknown signal`, { op: 'kill', subject: signal, hint: 'Use a name like SIGTERM, SIGKILL, SIGUSR1' });
+        throw new IglooError('EINVAL', `Cannot send "${signal}" to "${name}": unknown signal`, {
+          op: 'kill',
+          subject: signal,
+          hint: 'Use a name like SIGTERM, SIGKILL, SIGUSR1',
+        });
       }
       throw sysError(err, 'kill', `pid ${state.pid}`);
     }
@@ -304,7 +387,15 @@ export class Igloo {
       await waitGone(10_000);
     }
     // The monitor writes the exit file just after init is reaped.
-    for (let i = 0; i < 100 && !(await readFile(paths.exitFile).then(() => true, () => false)); i++) {
+    for (
+      let i = 0;
+      i < 100 &&
+      !(await readFile(paths.exitFile).then(
+        () => true,
+        () => false,
+      ));
+      i++
+    ) {
       await new Promise((r) => setTimeout(r, 20));
     }
     return withContainerLock(paths, async () => {
@@ -319,16 +410,40 @@ export class Igloo {
     argv: readonly string[],
     opts: { tty?: boolean; user?: string; env?: string[]; cwd?: string } = {},
   ): Promise<{ exitCode: number; status: string }> {
-    if (argv.length === 0) throw new IglooError('EINVAL', 'exec: no command given', { op: 'exec', hint: 'igloo exec NAME -- CMD [ARG...]' });
+    if (argv.length === 0)
+      throw new IglooError('EINVAL', 'exec: no command given', {
+        op: 'exec',
+        hint: 'igloo exec NAME -- CMD [ARG...]',
+      });
     const { config, state } = await this.running(name);
     let user = { uid: 0, gid: 0, groups: [] as number[] };
     if (opts.user !== undefined) {
-      const [passwd, group] = await Promise.all([this.readRootfsFile(config, '/etc/passwd'), this.readRootfsFile(config, '/etc/group')]);
-      const u = resolveUser(opts.user, parsePasswd(passwd), parseGroup(group), `${name}:/etc/passwd`);
+      const [passwd, group] = await Promise.all([
+        this.readRootfsFile(config, '/etc/passwd'),
+        this.readRootfsFile(config, '/etc/group'),
+      ]);
+      const u = resolveUser(
+        opts.user,
+        parsePasswd(passwd),
+        parseGroup(group),
+        `${name}:/etc/passwd`,
+      );
       user = { uid: u.uid, gid: u.gid, groups: [] };
     }
-    const env = [...config.env.filter((e) => !(opts.env ?? []).some((o) => o.split('=')[0] === e.split('=')[0])), ...(opts.env ?? [])];
-    const plan = planExec(config, { pid: state.pid, argv, env, cwd: opts.cwd ?? '/', user, tty: opts.tty === true });
+    const env = [
+      ...config.env.filter(
+        (e) => !(opts.env ?? []).some((o) => o.split('=')[0] === e.split('=')[0]),
+      ),
+      ...(opts.env ?? []),
+    ];
+    const plan = planExec(config, {
+      pid: state.pid,
+      argv,
+      env,
+      cwd: opts.cwd ?? '/',
+      user,
+      tty: opts.tty === true,
+    });
     const result = await runHelper(plan, `exec in "${name}"`);
     return { exitCode: result.exitCode ?? 1, status: result.status ?? 'unknown' };
   }
@@ -350,7 +465,12 @@ export class Igloo {
     const config = await readConfig(paths, name);
     let state = await liveState(paths);
     if (state.status === 'running') {
-      if (!opts.force) throw new IglooError('ESTATE', `Cannot destroy "${name}": it is running`, { op: 'destroy', subject: name, hint: `Stop it first (igloo stop ${name}), or use --force` });
+      if (!opts.force)
+        throw new IglooError('ESTATE', `Cannot destroy "${name}": it is running`, {
+          op: 'destroy',
+          subject: name,
+          hint: `Stop it first (igloo stop ${name}), or use --force`,
+        });
       state = await this.stop(name, 0);
     }
     await withContainerLock(paths, async () => {
@@ -360,14 +480,23 @@ export class Igloo {
     await rm(paths.dir, { recursive: true, force: true });
   }
 
-  async list(): Promise<Array<{ name: string; config?: ContainerConfig; state: StateFile; error?: string }>> {
+  async list(): Promise<
+    Array<{ name: string; config?: ContainerConfig; state: StateFile; error?: string }>
+  > {
     const out = [];
     for (const name of await this.names()) {
       const paths = this.paths(name);
       try {
         out.push({ name, config: await readConfig(paths, name), state: await liveState(paths) });
       } catch (err) {
-        out.push({ name, state: await readState(paths).catch(() => ({ version: 1 as const, status: 'stopped' as const })), error: err instanceof Error ? err.message : String(err) });
+        out.push({
+          name,
+          state: await readState(paths).catch(() => ({
+            version: 1 as const,
+            status: 'stopped' as const,
+          })),
+          error: err instanceof Error ? err.message : String(err),
+        });
       }
     }
     return out;

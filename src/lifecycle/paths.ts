@@ -14,8 +14,12 @@ export interface IglooDirs {
   readonly run: string;
 }
 
-export function iglooDirs(env: NodeJS.ProcessEnv = process.env, uid = process.geteuid?.() ?? 0): IglooDirs {
-  if (env.IGLOO_DATA_DIR && env.IGLOO_RUN_DIR) return { data: env.IGLOO_DATA_DIR, run: env.IGLOO_RUN_DIR };
+export function iglooDirs(
+  env: NodeJS.ProcessEnv = process.env,
+  uid = process.geteuid?.() ?? 0,
+): IglooDirs {
+  if (env.IGLOO_DATA_DIR && env.IGLOO_RUN_DIR)
+    return { data: env.IGLOO_DATA_DIR, run: env.IGLOO_RUN_DIR };
   if (uid === 0) return { data: '/var/lib/igloo', run: '/run/igloo' };
   const home = env.HOME ?? '/';
   const data = join(env.XDG_DATA_HOME || join(home, '.local/share'), 'igloo');

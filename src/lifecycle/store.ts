@@ -43,7 +43,9 @@ export async function writeState(paths: ContainerPaths, state: StateFile): Promi
 }
 
 /** Reads the exit file the monitor writes when init ends. */
-export async function readExitFile(paths: ContainerPaths): Promise<{ status: string; at?: string } | undefined> {
+export async function readExitFile(
+  paths: ContainerPaths,
+): Promise<{ status: string; at?: string } | undefined> {
   try {
     const [status = '', seconds] = (await readFile(paths.exitFile, 'utf8')).split('\n');
     return seconds ? { status, at: new Date(Number(seconds) * 1000).toISOString() } : { status };

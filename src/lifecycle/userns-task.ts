@@ -38,19 +38,30 @@ function cliPath(): string {
   return process.env.IGLOO_CLI ?? fileURLToPath(new URL('./igloo.mjs', import.meta.url));
 }
 
-export async function runUsernsTask(idmap: IdMaps, owner: { uid: number; gid: number }, task: UsernsTask): Promise<void> {
+export async function runUsernsTask(
+  idmap: IdMaps,
+  owner: { uid: number; gid: number },
+  task: UsernsTask,
+): Promise<void> {
   const plan = planUserns(
     setupMap(idmap, owner),
     [process.execPath, cliPath(), '__userns', JSON.stringify(task)],
     ['PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/', 'LANG=C.UTF-8'],
     '/',
   );
-  const result = await runHelper(plan, `${task.kind.replace('-', ' ')} in the container's user namespace`);
+  const result = await runHelper(
+    plan,
+    `${task.kind.replace('-', ' ')} in the container's user namespace`,
+  );
   if (result.exitCode !== 0) {
-    throw new IglooError('ESYS', `Cannot ${task.kind.replace('-', ' ')}: the task in the container's user namespace ${result.status ?? 'failed'}`, {
-      op: task.kind,
-      hint: 'The message above says what went wrong',
-    });
+    throw new IglooError(
+      'ESYS',
+      `Cannot ${task.kind.replace('-', ' ')}: the task in the container's user namespace ${result.status ?? 'failed'}`,
+      {
+        op: task.kind,
+        hint: 'The message above says what went wrong',
+      },
+    );
   }
 }
 
@@ -61,7 +72,12 @@ export async function performUsernsTask(task: UsernsTask): Promise<void> {
       return buildBusyboxRootfs(task.rootfs, task.hostname);
     case 'copy-rootfs':
       // No ownership is preserved: every file becomes the container root's.
-      return cp(task.from, task.rootfs, { recursive: true, verbatimSymlinks: true, errorOnExist: true, force: false });
+      return cp(task.from, task.rootfs, {
+        recursive: true,
+        verbatimSymlinks: true,
+        errorOnExist: true,
+        force: false,
+      });
     case 'remove':
       return rm(task.path, { recursive: true, force: true });
   }

@@ -12,8 +12,9 @@ import { helperPath } from '../host/install.ts';
 import { writeIdMaps } from '../host/idmap-writer.ts';
 
 const advice: Record<string, string> = {
-  EPERM: 'The kernel refused a privileged step; run `igloo check` to see whether user namespaces are allowed here',
-  EACCES: 'A path is not accessible to the container\'s ids; check its permissions',
+  EPERM:
+    'The kernel refused a privileged step; run `igloo check` to see whether user namespaces are allowed here',
+  EACCES: "A path is not accessible to the container's ids; check its permissions",
   ENOENT: 'A file the plan needs is missing: check the rootfs and the command',
   ENOSPC: 'A namespace limit was reached (see /proc/sys/user/max_*_namespaces)',
   EINVAL: 'The kernel does not support a requested feature',
@@ -53,9 +54,15 @@ function helperError(line: string, what: string): IglooError {
  * or when it has exited (foreground and exec). Rejects with the helper's
  * ERROR, or if the maps cannot be installed.
  */
-export function runHelper(plan: LaunchPlan, what: string, opts: HelperOptions = {}): Promise<HelperResult> {
+export function runHelper(
+  plan: LaunchPlan,
+  what: string,
+  opts: HelperOptions = {},
+): Promise<HelperResult> {
   const detached = plan.mode === 'detached';
-  const stdio: StdioOptions = detached ? ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] : ['inherit', 'inherit', 'inherit', 'pipe', 'pipe'];
+  const stdio: StdioOptions = detached
+    ? ['ignore', 'ignore', 'ignore', 'pipe', 'pipe']
+    : ['inherit', 'inherit', 'inherit', 'pipe', 'pipe'];
   const child = spawn(helperPath(), [plan.kind], { stdio, detached, env: opts.env ?? process.env });
   const planSocket = child.stdio[3] as Socket;
   const sync = child.stdio[4] as Socket;
@@ -82,19 +89,26 @@ export function runHelper(plan: LaunchPlan, what: string, opts: HelperOptions = 
       if (line.startsWith('PID ')) {
         pid = Number(line.slice(4));
         try {
-          if (plan.namespaces.includes('user') && plan.kind === 'start') await writeIdMaps(pid, plan.idmap);
+          if (plan.namespaces.includes('user') && plan.kind === 'start')
+            await writeIdMaps(pid, plan.idmap);
           await opts.onPid?.(pid);
           send('MAPPED');
         } catch (err) {
           send('ABORT');
-          failure = err instanceof IglooError ? err : new IglooError('ESYS', `Cannot ${what}: ${String(err)}`, { op: what, cause: err });
+          failure =
+            err instanceof IglooError
+              ? err
+              : new IglooError('ESYS', `Cannot ${what}: ${String(err)}`, { op: what, cause: err });
         }
       } else if (line.startsWith('READY ')) {
         pid = Number(line.slice(6));
         try {
           await opts.onReady?.(pid);
         } catch (err) {
-          failure = err instanceof IglooError ? err : new IglooError('ESYS', `Cannot ${what}: ${String(err)}`, { op: what, cause: err });
+          failure =
+            err instanceof IglooError
+              ? err
+              : new IglooError('ESYS', `Cannot ${what}: ${String(err)}`, { op: what, cause: err });
           try {
             process.kill(pid, 'SIGKILL');
           } catch {
@@ -125,13 +139,26 @@ export function runHelper(plan: LaunchPlan, what: string, opts: HelperOptions = 
       }
     });
     sync.on('error', () => undefined);
-    child.on('error', (err) => finish(new IglooError('EHOST', `Cannot ${what}: cannot run the helper: ${err.message}`, { op: what, hint: 'npm run build' })));
+    child.on('error', (err) =>
+      finish(
+        new IglooError('EHOST', `Cannot ${what}: cannot run the helper: ${err.message}`, {
+          op: what,
+          hint: 'npm run build',
+        }),
+      ),
+    );
     child.on('exit', (code, signal) => {
       void queue.then(() => {
         if (failure) return finish(failure);
         if (settled) return;
         if (pid === 0 || (detached && code !== 0)) {
-          return finish(new IglooError('ESYS', `Cannot ${what}: the helper ended (${signal ?? `exit ${code}`}) before the container started`, { op: what, hint: 'Run `igloo check`' }));
+          return finish(
+            new IglooError(
+              'ESYS',
+              `Cannot ${what}: the helper ended (${signal ?? `exit ${code}`}) before the container started`,
+              { op: what, hint: 'Run `igloo check`' },
+            ),
+          );
         }
         finish(undefined, { pid, ...(status !== undefined && { status }), exitCode: code ?? 128 });
       });

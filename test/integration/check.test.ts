@@ -1,7 +1,14 @@
 /** `igloo check` on this real host, for a user with a delegation and one without. */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Cleanup, createUser, delegate, igloo, requireRoot, type TestUser } from '../support/host.ts';
+import {
+  Cleanup,
+  createUser,
+  delegate,
+  igloo,
+  requireRoot,
+  type TestUser,
+} from '../support/host.ts';
 
 const cleanup = new Cleanup();
 let withIds: TestUser;
@@ -36,7 +43,10 @@ test('igloo check passes for a user with a delegation, naming their block', asyn
 test('igloo check fails for a user without a delegation and says how to fix it', async () => {
   const r = await igloo(cleanup, withoutIds, ['check']);
   assert.equal(r.status, 1);
-  assert.match(r.stdout, new RegExp(`FAIL\\s+subuids of ${withoutIds.name}\\s+none delegated in /etc/subuid`));
+  assert.match(
+    r.stdout,
+    new RegExp(`FAIL\\s+subuids of ${withoutIds.name}\\s+none delegated in /etc/subuid`),
+  );
   assert.match(r.stdout, new RegExp(`fix: as root: igloo subid grant ${withoutIds.name}`));
 });
 

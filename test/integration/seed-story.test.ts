@@ -6,10 +6,30 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readlinkSync, statSync, writeFileSync, chmodSync, chownSync } from 'node:fs';
+import {
+  existsSync,
+  readFileSync,
+  readlinkSync,
+  statSync,
+  writeFileSync,
+  chmodSync,
+  chownSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Cleanup, assertRangeFree, createUser, delegate, ensureRootDelegation, igloo, requireRoot, runAs, spawnAs, stagedCli, type TestUser } from '../support/host.ts';
+import {
+  Cleanup,
+  assertRangeFree,
+  createUser,
+  delegate,
+  ensureRootDelegation,
+  igloo,
+  requireRoot,
+  runAs,
+  spawnAs,
+  stagedCli,
+  type TestUser,
+} from '../support/host.ts';
 
 const cleanup = new Cleanup();
 let anna: TestUser;
@@ -18,7 +38,10 @@ let elsa: TestUser;
 interface Info {
   name: string;
   state: { status: string; pid?: number; lastExit?: string };
-  config: { rootfs: string; idmap: { uid: Array<{ inside: number; outside: number; count: number }> } };
+  config: {
+    rootfs: string;
+    idmap: { uid: Array<{ inside: number; outside: number; count: number }> };
+  };
   paths: { dir: string };
 }
 
@@ -68,12 +91,18 @@ after(() => cleanup.run());
 
 describe('the seed story, as unprivileged users', () => {
   test('each container gets its own slice: anna-c1 2000000, anna-c2 2100000, elsa-c1 3000000', () => {
-    assert.deepEqual(containers['anna-c1']!.config.idmap.uid, [{ inside: 0, outside: 2_000_000, count: 65536 }]);
-    assert.deepEqual(containers['anna-c2']!.config.idmap.uid, [{ inside: 0, outside: 2_100_000, count: 65536 }]);
-    assert.deepEqual(containers['elsa-c1']!.config.idmap.uid, [{ inside: 0, outside: 3_000_000, count: 65536 }]);
+    assert.deepEqual(containers['anna-c1']!.config.idmap.uid, [
+      { inside: 0, outside: 2_000_000, count: 65536 },
+    ]);
+    assert.deepEqual(containers['anna-c2']!.config.idmap.uid, [
+      { inside: 0, outside: 2_100_000, count: 65536 },
+    ]);
+    assert.deepEqual(containers['elsa-c1']!.config.idmap.uid, [
+      { inside: 0, outside: 3_000_000, count: 65536 },
+    ]);
   });
 
-  test('init is pid 1 inside and another pid outside (NSpid), running as the slice\'s first id', async () => {
+  test("init is pid 1 inside and another pid outside (NSpid), running as the slice's first id", async () => {
     for (const [name, c] of Object.entries(containers)) {
       assert.equal(c.state.status, 'running', name);
       const pid = c.state.pid!;
@@ -84,28 +113,43 @@ describe('the seed story, as unprivileged users', () => {
       assert.equal(s.Gid!.split('\t')[0], String(first), `${name}: host gid of init`);
       assert.equal(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), '/sbin/init\0');
       const user = name.startsWith('anna') ? anna : elsa;
-      const inside = await igloo(cleanup, user, ['exec', name, '--', '/bin/sh', '-c', 'cat /proc/1/cmdline; echo; id -u; id -g; hostname; grep NSpid /proc/self/status']);
+      const inside = await igloo(cleanup, user, [
+        'exec',
+        name,
+        '--',
+        '/bin/sh',
+        '-c',
+        'cat /proc/1/cmdline; echo; id -u; id -g; hostname; grep NSpid /proc/self/status',
+      ]);
       assert.equal(inside.status, 0, inside.stderr);
       const [cmd, uid, gid, host, nspid] = inside.stdout.trim().split('\n');
       assert.equal(cmd, '/sbin/init\0'.replace('\0', ''));
       assert.equal(uid, '0');
       assert.equal(gid, '0');
       assert.equal(host, name);
-      assert.match(nspid!, /^NSpid:\s+\d+\s+\d+$/, 'an exec\'d process has a pid inside and outside too');
+      assert.match(
+        nspid!,
+        /^NSpid:\s+\d+\s+\d+$/,
+        "an exec'd process has a pid inside and outside too",
+      );
     }
   });
 
   test('every container has its own user-namespace inode, also as ps shows it', () => {
-    const inodes = Object.values(containers).map((c) => readlinkSync(`/proc/${c.state.pid}/ns/user`));
+    const inodes = Object.values(containers).map((c) =>
+      readlinkSync(`/proc/${c.state.pid}/ns/user`),
+    );
     inodes.push(readlinkSync('/proc/self/ns/user'));
     assert.equal(new Set(inodes).size, 4, inodes.join(' '));
     for (const c of Object.values(containers)) {
-      const ps = spawnSync('ps', ['-o', 'userns=', '-p', String(c.state.pid)], { encoding: 'utf8' }).stdout.trim();
+      const ps = spawnSync('ps', ['-o', 'userns=', '-p', String(c.state.pid)], {
+        encoding: 'utf8',
+      }).stdout.trim();
       assert.equal(`user:[${ps}]`, readlinkSync(`/proc/${c.state.pid}/ns/user`));
     }
   });
 
-  test('rootfs files belong to the slice\'s ids', () => {
+  test("rootfs files belong to the slice's ids", () => {
     for (const c of Object.values(containers)) {
       const first = c.config.idmap.uid[0]!.outside;
       for (const path of ['', 'bin/busybox', 'etc/passwd', 'root']) {
@@ -117,29 +161,69 @@ describe('the seed story, as unprivileged users', () => {
     }
   });
 
-  test('an escape from anna-c2 (host uid 2100000) reads neither anna\'s files nor anna-c1\'s', async () => {
+  test("an escape from anna-c2 (host uid 2100000) reads neither anna's files nor anna-c1's", async () => {
     const secret = join(anna.home, 'secret');
     writeFileSync(secret, 'anna only\n');
     chownSync(secret, anna.uid, anna.gid);
     chmodSync(secret, 0o600);
-    const inC1 = await igloo(cleanup, anna, ['exec', 'anna-c1', '--', '/bin/sh', '-c', 'echo c1 > /root/secret && chmod 640 /root/secret && echo c1 > /secret-0640 && chmod 640 /secret-0640']);
+    const inC1 = await igloo(cleanup, anna, [
+      'exec',
+      'anna-c1',
+      '--',
+      '/bin/sh',
+      '-c',
+      'echo c1 > /root/secret && chmod 640 /root/secret && echo c1 > /secret-0640 && chmod 640 /secret-0640',
+    ]);
     assert.equal(inC1.status, 0, inC1.stderr);
     const c1 = containers['anna-c1']!.config.rootfs;
-    const escaped = ['setpriv', '--reuid=2100000', '--regid=2100000', '--clear-groups', '--', 'cat'];
+    const escaped = [
+      'setpriv',
+      '--reuid=2100000',
+      '--regid=2100000',
+      '--clear-groups',
+      '--',
+      'cat',
+    ];
     for (const path of [secret, join(c1, 'root/secret'), join(c1, 'secret-0640')]) {
       const r = await runAs('root', [...escaped, path]);
       assert.notEqual(r.status, 0, `uid 2100000 must not read ${path}`);
       assert.match(r.stderr, /Permission denied/, path);
     }
     // The same files are readable by their owners: the refusal is about ids, not missing files.
-    assert.equal((await runAs('root', ['setpriv', '--reuid=2000000', '--regid=2000000', '--clear-groups', '--', 'cat', '/proc/self/status'])).status, 0);
+    assert.equal(
+      (
+        await runAs('root', [
+          'setpriv',
+          '--reuid=2000000',
+          '--regid=2000000',
+          '--clear-groups',
+          '--',
+          'cat',
+          '/proc/self/status',
+        ])
+      ).status,
+      0,
+    );
     assert.equal((await runAs(anna, ['cat', secret])).stdout, 'anna only\n');
   });
 
-  test('exec returns the command\'s exit status and runs as --user', async () => {
+  test("exec returns the command's exit status and runs as --user", async () => {
     let r = await igloo(cleanup, anna, ['exec', 'anna-c1', '--', '/bin/sh', '-c', 'exit 7']);
     assert.equal(r.status, 7);
-    r = await igloo(cleanup, anna, ['exec', '--user', 'nobody', '--cwd', '/tmp', '--env', 'GREETING=hej', 'anna-c1', '--', '/bin/sh', '-c', 'id -u; pwd; echo $GREETING']);
+    r = await igloo(cleanup, anna, [
+      'exec',
+      '--user',
+      'nobody',
+      '--cwd',
+      '/tmp',
+      '--env',
+      'GREETING=hej',
+      'anna-c1',
+      '--',
+      '/bin/sh',
+      '-c',
+      'id -u; pwd; echo $GREETING',
+    ]);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, '65534\n/tmp\nhej\n');
     r = await igloo(cleanup, anna, ['exec', 'anna-c1', '--', '/no/such/command']);
@@ -147,7 +231,7 @@ describe('the seed story, as unprivileged users', () => {
     assert.match(r.stderr, /\/no\/such\/command/);
   });
 
-  test('the console reaches init\'s shell and detaches with Ctrl-a q', async () => {
+  test("the console reaches init's shell and detaches with Ctrl-a q", async () => {
     const session = spawnAs(anna, [process.execPath, stagedCli(cleanup), 'console', 'anna-c1']);
     try {
       session.child.stdin.write('echo hi-$((40+2))\n');
@@ -157,23 +241,43 @@ describe('the seed story, as unprivileged users', () => {
     } finally {
       session.child.kill('SIGKILL');
     }
-    assert.equal((await info(anna, 'anna-c1')).state.status, 'running', 'detaching leaves the container running');
+    assert.equal(
+      (await info(anna, 'anna-c1')).state.status,
+      'running',
+      'detaching leaves the container running',
+    );
   });
 
   test('ls shows each user only their own containers', async () => {
     const r = await igloo(cleanup, anna, ['ls', '--json']);
-    const list = JSON.parse(r.stdout) as Array<{ name: string; state: string; pid: number; owner: string }>;
-    assert.deepEqual(list.map((c) => c.name), ['anna-c1', 'anna-c2']);
+    const list = JSON.parse(r.stdout) as Array<{
+      name: string;
+      state: string;
+      pid: number;
+      owner: string;
+    }>;
+    assert.deepEqual(
+      list.map((c) => c.name),
+      ['anna-c1', 'anna-c2'],
+    );
     assert.ok(list.every((c) => c.state === 'running' && c.owner === anna.name && c.pid > 0));
     const text = await igloo(cleanup, elsa, ['ls']);
-    assert.match(text.stdout, /^NAME\s+STATE\s+PID\s+OWNER\s+IDMAP\nelsa-c1\s+running\s+\d+\s+igloo-elsa\s+u 0 3000000 65536 g 0 3000000 65536\n$/);
+    assert.match(
+      text.stdout,
+      /^NAME\s+STATE\s+PID\s+OWNER\s+IDMAP\nelsa-c1\s+running\s+\d+\s+igloo-elsa\s+u 0 3000000 65536 g 0 3000000 65536\n$/,
+    );
   });
 
   test('stop halts init through its halt signal and records how it ended; start again works', async () => {
     const pid = containers['anna-c2']!.state.pid!;
     const r = await igloo(cleanup, anna, ['stop', 'anna-c2', '--timeout', '10']);
     assert.equal(r.status, 0, r.stderr);
-    assert.equal(existsSync(`/proc/${pid}/status`) && !/State:\s+Z/.test(readFileSync(`/proc/${pid}/status`, 'utf8')), false, 'init is gone');
+    assert.equal(
+      existsSync(`/proc/${pid}/status`) &&
+        !/State:\s+Z/.test(readFileSync(`/proc/${pid}/status`, 'utf8')),
+      false,
+      'init is gone',
+    );
     const stopped = await info(anna, 'anna-c2');
     assert.equal(stopped.state.status, 'stopped');
     assert.match(stopped.state.lastExit ?? '', /^(exited|signaled) /);
@@ -190,29 +294,52 @@ describe('the seed story, as unprivileged users', () => {
     assert.match(r.stderr, /it is running/);
     r = await igloo(cleanup, anna, ['kill', 'anna-c2', 'KILL']);
     assert.equal(r.status, 0, r.stderr);
-    for (let i = 0; i < 100 && (await info(anna, 'anna-c2')).state.status === 'running'; i++) await new Promise((res) => setTimeout(res, 50));
+    for (let i = 0; i < 100 && (await info(anna, 'anna-c2')).state.status === 'running'; i++)
+      await new Promise((res) => setTimeout(res, 50));
     const killed = await info(anna, 'anna-c2');
     assert.equal(killed.state.status, 'stopped');
     assert.equal(killed.state.lastExit, 'signaled SIGKILL');
     r = await igloo(cleanup, anna, ['destroy', 'anna-c2']);
     assert.equal(r.status, 0, r.stderr);
-    assert.equal(existsSync(killed.paths.dir), false, 'destroy removes every file, also those owned by the slice');
+    assert.equal(
+      existsSync(killed.paths.dir),
+      false,
+      'destroy removes every file, also those owned by the slice',
+    );
   });
 });
 
 describe('one-shot runs and bad input', () => {
-  test('igloo run returns the command\'s status and leaves nothing behind', async () => {
-    let r = await igloo(cleanup, elsa, ['run', '--', '/bin/sh', '-c', 'echo pid $$ uid $(id -u); exit 3']);
+  test("igloo run returns the command's status and leaves nothing behind", async () => {
+    let r = await igloo(cleanup, elsa, [
+      'run',
+      '--',
+      '/bin/sh',
+      '-c',
+      'echo pid $$ uid $(id -u); exit 3',
+    ]);
     assert.equal(r.status, 3, r.stderr);
     assert.equal(r.stdout, 'pid 1 uid 0\n');
     r = await igloo(cleanup, elsa, ['run', '--', '/bin/true']);
     assert.equal(r.status, 0, r.stderr);
-    const ls = JSON.parse((await igloo(cleanup, elsa, ['ls', '--json'])).stdout) as Array<{ name: string }>;
-    assert.deepEqual(ls.map((c) => c.name), ['elsa-c1']);
+    const ls = JSON.parse((await igloo(cleanup, elsa, ['ls', '--json'])).stdout) as Array<{
+      name: string;
+    }>;
+    assert.deepEqual(
+      ls.map((c) => c.name),
+      ['elsa-c1'],
+    );
   });
 
   test('root runs containers too, from its own delegation', async () => {
-    const r = await igloo(cleanup, 'root', ['run', '--rm', '--', '/bin/sh', '-c', 'echo $$ $(id -u) $(cat /proc/self/uid_map)']);
+    const r = await igloo(cleanup, 'root', [
+      'run',
+      '--rm',
+      '--',
+      '/bin/sh',
+      '-c',
+      'echo $$ $(id -u) $(cat /proc/self/uid_map)',
+    ]);
     assert.equal(r.status, 0, r.stderr);
     const [pid, uid, inside, outside, count] = r.stdout.trim().split(/\s+/);
     assert.equal(pid, '1');
@@ -239,6 +366,10 @@ describe('one-shot runs and bad input', () => {
     assert.match(r.stderr, /exists already/);
     r = await igloo(cleanup, anna, ['start', 'nope']);
     assert.match(r.stderr, /No container named "nope"/);
-    assert.equal((await igloo(cleanup, anna, ['ls', '--json'])).stdout, before, 'nothing was created');
+    assert.equal(
+      (await igloo(cleanup, anna, ['ls', '--json'])).stdout,
+      before,
+      'nothing was created',
+    );
   });
 });

@@ -7,7 +7,14 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Cleanup, createUser, igloo, requireRoot, tempDir, type TestUser } from '../support/host.ts';
+import {
+  Cleanup,
+  createUser,
+  igloo,
+  requireRoot,
+  tempDir,
+  type TestUser,
+} from '../support/host.ts';
 
 const cleanup = new Cleanup();
 let dir: string;
@@ -26,12 +33,18 @@ function parse(text: string) {
 }
 
 function freshCopies(extra = ''): void {
-  for (const [name, path] of [['subuid', files.IGLOO_SUBUID], ['subgid', files.IGLOO_SUBGID]] as const) {
+  for (const [name, path] of [
+    ['subuid', files.IGLOO_SUBUID],
+    ['subgid', files.IGLOO_SUBGID],
+  ] as const) {
     if (existsSync(`/etc/${name}`)) copyFileSync(`/etc/${name}`, path);
     else writeFileSync(path, '');
     // Lines the tool must keep byte for byte: a comment, a user with a
     // numeric id, odd spacing is not valid subuid syntax, so none of that.
-    writeFileSync(path, readFileSync(path, 'utf8') + `# kept comment\n4242:5000000:65536\n${extra}`);
+    writeFileSync(
+      path,
+      readFileSync(path, 'utf8') + `# kept comment\n4242:5000000:65536\n${extra}`,
+    );
   }
 }
 
@@ -46,9 +59,16 @@ after(() => cleanup.run());
 describe('igloo subid grant', () => {
   test(`${PARALLEL} parallel grants lose no line and never overlap`, async () => {
     freshCopies();
-    const before = { uid: readFileSync(files.IGLOO_SUBUID, 'utf8'), gid: readFileSync(files.IGLOO_SUBGID, 'utf8') };
+    const before = {
+      uid: readFileSync(files.IGLOO_SUBUID, 'utf8'),
+      gid: readFileSync(files.IGLOO_SUBGID, 'utf8'),
+    };
     const results = await Promise.all(
-      users.map((u) => igloo(cleanup, 'root', ['subid', 'grant', u.name, '--count', '65536', '--json'], { env: files })),
+      users.map((u) =>
+        igloo(cleanup, 'root', ['subid', 'grant', u.name, '--count', '65536', '--json'], {
+          env: files,
+        }),
+      ),
     );
     for (const r of results) assert.equal(r.status, 0, r.stderr);
     for (const kind of ['uid', 'gid'] as const) {
@@ -61,7 +81,10 @@ describe('igloo subid grant', () => {
         for (let j = i + 1; j < all.length; j++) {
           const a = all[i]!;
           const b = all[j]!;
-          assert.ok(a.start + a.count <= b.start || b.start + b.count <= a.start, `${a.owner} and ${b.owner} overlap`);
+          assert.ok(
+            a.start + a.count <= b.start || b.start + b.count <= a.start,
+            `${a.owner} and ${b.owner} overlap`,
+          );
         }
       }
       for (const e of added) assert.equal(e.count, 65536);
@@ -71,8 +94,14 @@ describe('igloo subid grant', () => {
     const gids = parse(readFileSync(files.IGLOO_SUBGID, 'utf8'));
     for (const r of results) {
       const said = JSON.parse(r.stdout) as { user: string; start: number; count: number };
-      assert.deepEqual(uids.find((e) => e.owner === said.user), { owner: said.user, start: said.start, count: said.count });
-      assert.deepEqual(gids.find((e) => e.owner === said.user), { owner: said.user, start: said.start, count: said.count });
+      assert.deepEqual(
+        uids.find((e) => e.owner === said.user),
+        { owner: said.user, start: said.start, count: said.count },
+      );
+      assert.deepEqual(
+        gids.find((e) => e.owner === said.user),
+        { owner: said.user, start: said.start, count: said.count },
+      );
     }
     assert.ok(!existsSync(`${files.IGLOO_SUBUID}.lock`), 'the lock is released');
   });
@@ -80,13 +109,28 @@ describe('igloo subid grant', () => {
   test('grant --start reproduces the talk layout and refuses an overlap, writing nothing', async () => {
     freshCopies();
     const [anna, elsa] = users;
-    let r = await igloo(cleanup, 'root', ['subid', 'grant', anna!.name, '--start', '2000000', '--count', '1000000'], { env: files });
+    let r = await igloo(
+      cleanup,
+      'root',
+      ['subid', 'grant', anna!.name, '--start', '2000000', '--count', '1000000'],
+      { env: files },
+    );
     assert.equal(r.status, 0, r.stderr);
-    r = await igloo(cleanup, 'root', ['subid', 'grant', elsa!.name, '--start', '3000000', '--count', '1000000'], { env: files });
+    r = await igloo(
+      cleanup,
+      'root',
+      ['subid', 'grant', elsa!.name, '--start', '3000000', '--count', '1000000'],
+      { env: files },
+    );
     assert.equal(r.status, 0, r.stderr);
-    assert.match(readFileSync(files.IGLOO_SUBUID, 'utf8'), new RegExp(`^${anna!.name}:2000000:1000000\n${elsa!.name}:3000000:1000000\n$`, 'm'));
+    assert.match(
+      readFileSync(files.IGLOO_SUBUID, 'utf8'),
+      new RegExp(`^${anna!.name}:2000000:1000000\n${elsa!.name}:3000000:1000000\n$`, 'm'),
+    );
     const snapshot = readFileSync(files.IGLOO_SUBUID, 'utf8');
-    r = await igloo(cleanup, 'root', ['subid', 'grant', users[2]!.name, '--start', '2500000'], { env: files });
+    r = await igloo(cleanup, 'root', ['subid', 'grant', users[2]!.name, '--start', '2500000'], {
+      env: files,
+    });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /overlap/i);
     assert.match(r.stderr, new RegExp(anna!.name));
@@ -108,8 +152,14 @@ describe('igloo subid grant', () => {
     assert.equal(readFileSync(files.IGLOO_SUBUID, 'utf8'), snapshot);
     const ls = await igloo(cleanup, 'root', ['subid', 'ls', '--json'], { env: files });
     assert.equal(ls.status, 1, 'ls exits 1 when a file has problems');
-    const report = JSON.parse(ls.stdout) as Array<{ kind: string; problems: Array<{ line: number }> }>;
-    assert.deepEqual(report.find((r) => r.kind === 'uid')!.problems.map((p) => p.line), [line]);
+    const report = JSON.parse(ls.stdout) as Array<{
+      kind: string;
+      problems: Array<{ line: number }>;
+    }>;
+    assert.deepEqual(
+      report.find((r) => r.kind === 'uid')!.problems.map((p) => p.line),
+      [line],
+    );
   });
 
   test('an unknown user and a non-root caller are refused, and nothing is written', async () => {
@@ -130,9 +180,15 @@ describe('igloo subid revoke and ls', () => {
     freshCopies();
     const original = readFileSync(files.IGLOO_SUBUID, 'utf8');
     const u = users[5]!;
-    assert.equal((await igloo(cleanup, 'root', ['subid', 'grant', u.name], { env: files })).status, 0);
+    assert.equal(
+      (await igloo(cleanup, 'root', ['subid', 'grant', u.name], { env: files })).status,
+      0,
+    );
     const ls = await igloo(cleanup, 'root', ['subid', 'ls', '--json'], { env: files });
-    const report = JSON.parse(ls.stdout) as Array<{ kind: string; entries: Array<{ owner: string }> }>;
+    const report = JSON.parse(ls.stdout) as Array<{
+      kind: string;
+      entries: Array<{ owner: string }>;
+    }>;
     assert.ok(report.every((r) => r.entries.some((e) => e.owner === u.name)));
     const r = await igloo(cleanup, 'root', ['subid', 'revoke', u.name], { env: files });
     assert.equal(r.status, 0, r.stderr);

@@ -37,7 +37,9 @@ export class Cleanup {
 /** Fails loudly (never skips) when the suite is not run as root. */
 export function requireRoot(): void {
   if (process.getuid?.() !== 0) {
-    throw new Error('integration tests must run as root (CI does): they create users and containers');
+    throw new Error(
+      'integration tests must run as root (CI does): they create users and containers',
+    );
   }
 }
 
@@ -68,8 +70,13 @@ function dropSubidLines(name: string, uid: number): void {
     } catch {
       continue;
     }
-    const kept = text.split('\n').filter((l) => !l.startsWith(`${name}:`) && !l.startsWith(`${uid}:`));
-    if (kept.join('\n') !== text) spawnSync('sh', ['-c', `cat > ${path}.igloo-test && mv ${path}.igloo-test ${path}`], { input: kept.join('\n') });
+    const kept = text
+      .split('\n')
+      .filter((l) => !l.startsWith(`${name}:`) && !l.startsWith(`${uid}:`));
+    if (kept.join('\n') !== text)
+      spawnSync('sh', ['-c', `cat > ${path}.igloo-test && mv ${path}.igloo-test ${path}`], {
+        input: kept.join('\n'),
+      });
   }
 }
 
@@ -89,7 +96,11 @@ export function createUser(cleanup: Cleanup, name: string): TestUser {
   }
   const homeParent = tempDir(cleanup, 'igloo-home-');
   const home = join(homeParent, name);
-  const r = spawnSync('useradd', ['-K', 'SUB_UID_COUNT=0', '-K', 'SUB_GID_COUNT=0', '-m', '-d', home, '-s', '/bin/sh', name], { encoding: 'utf8' });
+  const r = spawnSync(
+    'useradd',
+    ['-K', 'SUB_UID_COUNT=0', '-K', 'SUB_GID_COUNT=0', '-m', '-d', home, '-s', '/bin/sh', name],
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0) throw new Error(`useradd ${name} failed: ${r.stderr}`);
   const user = { name, uid: idOf('-u', name), gid: idOf('-g', name), home };
   cleanup.add(`remove user ${name}`, () => {
@@ -103,7 +114,13 @@ export function createUser(cleanup: Cleanup, name: string): TestUser {
 
 /** Adds `name:start:count` to the real /etc/subuid and /etc/subgid (removed by the user's cleanup). */
 export async function delegate(user: TestUser, start: number, count: number): Promise<void> {
-  await execFileP('usermod', ['--add-subuids', `${start}-${start + count - 1}`, '--add-subgids', `${start}-${start + count - 1}`, user.name]);
+  await execFileP('usermod', [
+    '--add-subuids',
+    `${start}-${start + count - 1}`,
+    '--add-subgids',
+    `${start}-${start + count - 1}`,
+    user.name,
+  ]);
 }
 
 /**
@@ -152,7 +169,11 @@ export function runAs(
     command = 'setpriv';
     args = [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups', '--', ...argv];
   }
-  const spawnOpts: SpawnOptions = { env: { ...base, ...opts.env }, cwd: opts.cwd ?? '/', stdio: ['pipe', 'pipe', 'pipe'] };
+  const spawnOpts: SpawnOptions = {
+    env: { ...base, ...opts.env },
+    cwd: opts.cwd ?? '/',
+    stdio: ['pipe', 'pipe', 'pipe'],
+  };
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, spawnOpts);
     let stdout = '';
@@ -170,24 +191,37 @@ export function runAs(
 }
 
 /** Runs the built igloo CLI as `user`. */
-export function igloo(cleanup: Cleanup, user: TestUser | 'root', args: readonly string[], opts: Parameters<typeof runAs>[2] = {}): Promise<RunResult> {
+export function igloo(
+  cleanup: Cleanup,
+  user: TestUser | 'root',
+  args: readonly string[],
+  opts: Parameters<typeof runAs>[2] = {},
+): Promise<RunResult> {
   return runAs(user, [process.execPath, stagedCli(cleanup), ...args], opts);
 }
 
 /** A running command as `user`, for interactive tests (console). */
 export function spawnAs(user: TestUser | 'root', argv: readonly string[]) {
-  const env: Record<string, string> = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' };
+  const env: Record<string, string> = {
+    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    LANG: 'C.UTF-8',
+  };
   const [command, args] =
     user === 'root'
       ? [argv[0]!, argv.slice(1)]
       : ['setpriv', [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups', '--', ...argv]];
-  Object.assign(env, user === 'root' ? { HOME: '/root', USER: 'root' } : { HOME: user.home, USER: user.name });
+  Object.assign(
+    env,
+    user === 'root' ? { HOME: '/root', USER: 'root' } : { HOME: user.home, USER: user.name },
+  );
   const child = spawn(command, args, { env, cwd: '/', stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('close', (code) => resolve(code)),
+  );
   return {
     child,
     get stdout() {
@@ -201,7 +235,10 @@ export function spawnAs(user: TestUser | 'root', argv: readonly string[]) {
     async waitFor(pattern: RegExp, timeoutMs = 10_000): Promise<void> {
       const deadline = Date.now() + timeoutMs;
       while (!pattern.test(stdout)) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}; stdout: ${JSON.stringify(stdout)} stderr: ${JSON.stringify(stderr)}`);
+        if (Date.now() > deadline)
+          throw new Error(
+            `timed out waiting for ${pattern}; stdout: ${JSON.stringify(stdout)} stderr: ${JSON.stringify(stderr)}`,
+          );
         await new Promise((r) => setTimeout(r, 50));
       }
     },
@@ -221,7 +258,9 @@ export function assertRangeFree(start: number, count: number): void {
       const [owner, s, c] = line.split(':');
       if (!s || !c) continue;
       if (Number(s) < start + count && start < Number(s) + Number(c)) {
-        throw new Error(`${path} already has ${line}, which overlaps the test's range ${start}+${count}: remove the leftover`);
+        throw new Error(
+          `${path} already has ${line}, which overlaps the test's range ${start}+${count}: remove the leftover`,
+        );
       }
       void owner;
     }
@@ -232,18 +271,36 @@ export function assertRangeFree(start: number, count: number): void {
  * Root's containers take their slices from root's own block. The install
  * script grants one; when it is missing, the test adds one and removes it.
  */
-export async function ensureRootDelegation(cleanup: Cleanup, start = 8_000_000, count = 1_000_000): Promise<void> {
+export async function ensureRootDelegation(
+  cleanup: Cleanup,
+  start = 8_000_000,
+  count = 1_000_000,
+): Promise<void> {
   const has = (path: string) => {
     try {
-      return readFileSync(path, 'utf8').split('\n').some((l) => l.startsWith('root:') || l.startsWith('0:'));
+      return readFileSync(path, 'utf8')
+        .split('\n')
+        .some((l) => l.startsWith('root:') || l.startsWith('0:'));
     } catch {
       return false;
     }
   };
   if (has('/etc/subuid') && has('/etc/subgid')) return;
   assertRangeFree(start, count);
-  await execFileP('usermod', ['--add-subuids', `${start}-${start + count - 1}`, '--add-subgids', `${start}-${start + count - 1}`, 'root']);
+  await execFileP('usermod', [
+    '--add-subuids',
+    `${start}-${start + count - 1}`,
+    '--add-subgids',
+    `${start}-${start + count - 1}`,
+    'root',
+  ]);
   cleanup.add('remove root test delegation', () => {
-    spawnSync('usermod', ['--del-subuids', `${start}-${start + count - 1}`, '--del-subgids', `${start}-${start + count - 1}`, 'root']);
+    spawnSync('usermod', [
+      '--del-subuids',
+      `${start}-${start + count - 1}`,
+      '--del-subgids',
+      `${start}-${start + count - 1}`,
+      'root',
+    ]);
   });
 }

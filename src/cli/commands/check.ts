@@ -20,9 +20,15 @@ export async function run(args: string[]): Promise<number> {
   else {
     const width = Math.max(...results.map((r) => r.name.length));
     for (const r of results) {
-      const mark = r.status === 'ok' ? paint('green', 'ok  ') : r.status === 'warn' ? paint('yellow', 'warn') : paint('red', 'FAIL');
+      const mark =
+        r.status === 'ok'
+          ? paint('green', 'ok  ')
+          : r.status === 'warn'
+            ? paint('yellow', 'warn')
+            : paint('red', 'FAIL');
       process.stdout.write(`${mark}  ${r.name.padEnd(width)}  ${r.detail}\n`);
-      if (r.fix && r.status !== 'ok') process.stdout.write(`      ${' '.repeat(width)}  fix: ${r.fix}\n`);
+      if (r.fix && r.status !== 'ok')
+        process.stdout.write(`      ${' '.repeat(width)}  fix: ${r.fix}\n`);
     }
   }
   return failed ? 1 : 0;

@@ -12,16 +12,17 @@ const help: Record<string, string> = {
   Creates a container with its own slice of your subordinate ids (isolated from
   every other container), and a root file system owned by those ids.
 `,
-  start: 'igloo start NAME [--json]\n  Starts the container\'s init in the background.\n',
+  start: "igloo start NAME [--json]\n  Starts the container's init in the background.\n",
   stop: 'igloo stop NAME [--timeout S]\n  Sends init its halt signal, and SIGKILL after S seconds (default 10).\n',
-  kill: 'igloo kill NAME [SIGNAL]\n  Sends SIGNAL (default SIGTERM) to the container\'s init.\n',
+  kill: "igloo kill NAME [SIGNAL]\n  Sends SIGNAL (default SIGTERM) to the container's init.\n",
   exec: `igloo exec NAME [-t] [--user U] [--env K=V]... [--cwd D] -- CMD [ARG...]
   Runs CMD in all of the container's namespaces and returns its exit status.
 `,
-  console: 'igloo console NAME\n  Attaches to init\'s console. Detach with Ctrl-a q.\n',
+  console: "igloo console NAME\n  Attaches to init's console. Detach with Ctrl-a q.\n",
   ls: 'igloo ls [--json]\n  Lists your containers: name, state, init pid, id map.\n',
-  info: 'igloo info NAME [--json]\n  Shows a container\'s config and state.\n',
-  destroy: 'igloo destroy NAME [--force]\n  Removes a stopped container and its files (--force stops it first).\n',
+  info: "igloo info NAME [--json]\n  Shows a container's config and state.\n",
+  destroy:
+    'igloo destroy NAME [--force]\n  Removes a stopped container and its files (--force stops it first).\n',
   run: `igloo run [--image I] [--name N] [--rm] [--idmap M] -- CMD [ARG...]
   Creates a container (unless --name names an existing one), runs CMD in it in
   the foreground with your terminal, and returns its exit status.
@@ -29,12 +30,16 @@ const help: Record<string, string> = {
 };
 
 function usageError(verb: string, message: string): IglooError {
-  return new IglooError('EINVAL', `${verb}: ${message}`, { op: verb, hint: `Usage: ${help[verb]!.split('\n')[0]}` });
+  return new IglooError('EINVAL', `${verb}: ${message}`, {
+    op: verb,
+    hint: `Usage: ${help[verb]!.split('\n')[0]}`,
+  });
 }
 
 function wholeNumber(verb: string, flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value)) throw usageError(verb, `--${flag} must be a whole number, not "${value}"`);
+  if (!/^\d+$/.test(value))
+    throw usageError(verb, `--${flag} must be a whole number, not "${value}"`);
   return Number(value);
 }
 
@@ -48,15 +53,30 @@ export async function run(verb: string, args: string[]): Promise<number> {
   const igloo = new Igloo();
   const [own, command] = splitCommand(args);
   const one = (positionals: string[]): string => {
-    if (positionals.length !== 1) throw usageError(verb, positionals.length ? `unexpected argument "${positionals[1]}"` : 'missing NAME');
+    if (positionals.length !== 1)
+      throw usageError(
+        verb,
+        positionals.length ? `unexpected argument "${positionals[1]}"` : 'missing NAME',
+      );
     return positionals[0]!;
   };
   switch (verb) {
     case 'create': {
-      const { values, positionals } = parseCommandArgs(verb, own, {
-        image: { type: 'string' }, idmap: { type: 'string' }, 'slice-size': { type: 'string' }, 'slice-stride': { type: 'string' },
-        'slice-start': { type: 'string' }, init: { type: 'string' }, hostname: { type: 'string' }, json: { type: 'boolean' },
-      }, help[verb]!);
+      const { values, positionals } = parseCommandArgs(
+        verb,
+        own,
+        {
+          image: { type: 'string' },
+          idmap: { type: 'string' },
+          'slice-size': { type: 'string' },
+          'slice-stride': { type: 'string' },
+          'slice-start': { type: 'string' },
+          init: { type: 'string' },
+          hostname: { type: 'string' },
+          json: { type: 'boolean' },
+        },
+        help[verb]!,
+      );
       if (values.help) return printHelp(verb);
       const name = one(positionals);
       const sliceSize = wholeNumber(verb, 'slice-size', values['slice-size']);
@@ -76,36 +96,65 @@ export async function run(verb: string, args: string[]): Promise<number> {
       return 0;
     }
     case 'start': {
-      const { values, positionals } = parseCommandArgs(verb, own, { json: { type: 'boolean' } }, help[verb]!);
+      const { values, positionals } = parseCommandArgs(
+        verb,
+        own,
+        { json: { type: 'boolean' } },
+        help[verb]!,
+      );
       if (values.help) return printHelp(verb);
       const state = await igloo.start(one(positionals));
       if (values.json) printJson(state);
-      else process.stdout.write(`Started ${positionals[0]} (init is pid ${state.pid} on the host)\n`);
+      else
+        process.stdout.write(`Started ${positionals[0]} (init is pid ${state.pid} on the host)\n`);
       return 0;
     }
     case 'stop': {
-      const { values, positionals } = parseCommandArgs(verb, own, { timeout: { type: 'string' } }, help[verb]!);
+      const { values, positionals } = parseCommandArgs(
+        verb,
+        own,
+        { timeout: { type: 'string' } },
+        help[verb]!,
+      );
       if (values.help) return printHelp(verb);
-      const state = await igloo.stop(one(positionals), wholeNumber(verb, 'timeout', values.timeout) ?? 10);
-      process.stdout.write(`Stopped ${positionals[0]}${state.lastExit ? ` (init ${state.lastExit})` : ''}\n`);
+      const state = await igloo.stop(
+        one(positionals),
+        wholeNumber(verb, 'timeout', values.timeout) ?? 10,
+      );
+      process.stdout.write(
+        `Stopped ${positionals[0]}${state.lastExit ? ` (init ${state.lastExit})` : ''}\n`,
+      );
       return 0;
     }
     case 'kill': {
       const { values, positionals } = parseCommandArgs(verb, own, {}, help[verb]!);
       if (values.help) return printHelp(verb);
-      if (positionals.length < 1 || positionals.length > 2) throw usageError(verb, 'expected NAME [SIGNAL]');
+      if (positionals.length < 1 || positionals.length > 2)
+        throw usageError(verb, 'expected NAME [SIGNAL]');
       const sig = positionals[1] ?? 'SIGTERM';
-      await igloo.kill(positionals[0]!, /^\d+$/.test(sig) || sig.startsWith('SIG') ? sig : `SIG${sig.toUpperCase()}`);
+      await igloo.kill(
+        positionals[0]!,
+        /^\d+$/.test(sig) || sig.startsWith('SIG') ? sig : `SIG${sig.toUpperCase()}`,
+      );
       return 0;
     }
     case 'exec': {
-      const { values, positionals } = parseCommandArgs(verb, own, {
-        tty: { type: 'boolean', short: 't' }, user: { type: 'string', short: 'u' }, env: { type: 'string', short: 'e', multiple: true }, cwd: { type: 'string', short: 'w' },
-      }, help[verb]!);
+      const { values, positionals } = parseCommandArgs(
+        verb,
+        own,
+        {
+          tty: { type: 'boolean', short: 't' },
+          user: { type: 'string', short: 'u' },
+          env: { type: 'string', short: 'e', multiple: true },
+          cwd: { type: 'string', short: 'w' },
+        },
+        help[verb]!,
+      );
       if (values.help) return printHelp(verb);
       const name = one(positionals);
       if (command.length === 0) throw usageError(verb, 'no command given after --');
-      for (const e of values.env ?? []) if (!e.includes('=')) throw usageError(verb, `--env "${e}" is not K=V`);
+      for (const e of values.env ?? [])
+        if (!e.includes('=')) throw usageError(verb, `--env "${e}" is not K=V`);
       const result = await igloo.exec(name, command, {
         tty: values.tty === true,
         ...(values.user !== undefined && { user: values.user }),
@@ -119,25 +168,61 @@ export async function run(verb: string, args: string[]): Promise<number> {
       if (values.help) return printHelp(verb);
       const name = one(positionals);
       const state = await igloo.state(name);
-      if (state.status !== 'running') throw new IglooError('ESTATE', `Cannot attach to "${name}": it is ${state.status}`, { op: 'console', subject: name, hint: `Start it: igloo start ${name}` });
+      if (state.status !== 'running')
+        throw new IglooError('ESTATE', `Cannot attach to "${name}": it is ${state.status}`, {
+          op: 'console',
+          subject: name,
+          hint: `Start it: igloo start ${name}`,
+        });
       return attachConsole(igloo.paths(name).consoleSocket, name);
     }
     case 'ls': {
-      const { values, positionals } = parseCommandArgs(verb, own, { json: { type: 'boolean' } }, help[verb]!);
+      const { values, positionals } = parseCommandArgs(
+        verb,
+        own,
+        { json: { type: 'boolean' } },
+        help[verb]!,
+      );
       if (values.help) return printHelp(verb);
       if (positionals.length) throw usageError(verb, `unexpected argument "${positionals[0]}"`);
       const owner = await igloo.owner();
       const all = await igloo.list();
       if (values.json) {
-        printJson(all.map((c) => ({ name: c.name, state: c.state.status, pid: c.state.pid ?? null, owner: owner.name, idmap: c.config?.idmap ?? null, lastExit: c.state.lastExit ?? null, ...(c.error && { error: c.error }) })));
+        printJson(
+          all.map((c) => ({
+            name: c.name,
+            state: c.state.status,
+            pid: c.state.pid ?? null,
+            owner: owner.name,
+            idmap: c.config?.idmap ?? null,
+            lastExit: c.state.lastExit ?? null,
+            ...(c.error && { error: c.error }),
+          })),
+        );
       } else {
         const colour = (s: string) => (s === 'running' ? paint('green', s) : s);
-        process.stdout.write(table(['NAME', 'STATE', 'PID', 'OWNER', 'IDMAP'], all.map((c) => [c.name, colour(c.state.status), c.state.pid ? String(c.state.pid) : '-', owner.name, c.config ? formatIdmapSpec(c.config.idmap) : (c.error ?? '?')])));
+        process.stdout.write(
+          table(
+            ['NAME', 'STATE', 'PID', 'OWNER', 'IDMAP'],
+            all.map((c) => [
+              c.name,
+              colour(c.state.status),
+              c.state.pid ? String(c.state.pid) : '-',
+              owner.name,
+              c.config ? formatIdmapSpec(c.config.idmap) : (c.error ?? '?'),
+            ]),
+          ),
+        );
       }
       return 0;
     }
     case 'info': {
-      const { values, positionals } = parseCommandArgs(verb, own, { json: { type: 'boolean' } }, help[verb]!);
+      const { values, positionals } = parseCommandArgs(
+        verb,
+        own,
+        { json: { type: 'boolean' } },
+        help[verb]!,
+      );
       if (values.help) return printHelp(verb);
       const name = one(positionals);
       const config = await igloo.config(name);
@@ -146,16 +231,29 @@ export async function run(verb: string, args: string[]): Promise<number> {
       if (values.json) printJson({ name, state, config, paths });
       else {
         const rows: Array<[string, string]> = [
-          ['name', name], ['state', state.status], ['init pid', state.pid ? String(state.pid) : '-'], ['started', state.startedAt ?? '-'],
-          ['last exit', state.lastExit ?? '-'], ['idmap', formatIdmapSpec(config.idmap)], ['rootfs', config.rootfs], ['init', config.init.join(' ')],
-          ['hostname', config.hostname], ['namespaces', config.namespaces.join(',')], ['config', paths.config],
+          ['name', name],
+          ['state', state.status],
+          ['init pid', state.pid ? String(state.pid) : '-'],
+          ['started', state.startedAt ?? '-'],
+          ['last exit', state.lastExit ?? '-'],
+          ['idmap', formatIdmapSpec(config.idmap)],
+          ['rootfs', config.rootfs],
+          ['init', config.init.join(' ')],
+          ['hostname', config.hostname],
+          ['namespaces', config.namespaces.join(',')],
+          ['config', paths.config],
         ];
         for (const [k, v] of rows) process.stdout.write(`${k.padEnd(11)} ${v}\n`);
       }
       return 0;
     }
     case 'destroy': {
-      const { values, positionals } = parseCommandArgs(verb, own, { force: { type: 'boolean', short: 'f' } }, help[verb]!);
+      const { values, positionals } = parseCommandArgs(
+        verb,
+        own,
+        { force: { type: 'boolean', short: 'f' } },
+        help[verb]!,
+      );
       if (values.help) return printHelp(verb);
       const name = one(positionals);
       await igloo.destroy(name, { force: values.force === true });
@@ -163,14 +261,31 @@ export async function run(verb: string, args: string[]): Promise<number> {
       return 0;
     }
     case 'run': {
-      const { values, positionals } = parseCommandArgs(verb, own, { image: { type: 'string' }, name: { type: 'string' }, rm: { type: 'boolean' }, idmap: { type: 'string' } }, help[verb]!);
+      const { values, positionals } = parseCommandArgs(
+        verb,
+        own,
+        {
+          image: { type: 'string' },
+          name: { type: 'string' },
+          rm: { type: 'boolean' },
+          idmap: { type: 'string' },
+        },
+        help[verb]!,
+      );
       if (values.help) return printHelp(verb);
-      if (positionals.length) throw usageError(verb, `unexpected argument "${positionals[0]}" (put the command after --)`);
+      if (positionals.length)
+        throw usageError(
+          verb,
+          `unexpected argument "${positionals[0]}" (put the command after --)`,
+        );
       if (command.length === 0) throw usageError(verb, 'no command given after --');
       const name = values.name ?? `run-${randomBytes(4).toString('hex')}`;
       const exists = (await igloo.names()).includes(name);
       if (!exists) {
-        await igloo.create(name, { ...(values.image !== undefined && { image: values.image }), ...(values.idmap !== undefined && { idmap: values.idmap }) });
+        await igloo.create(name, {
+          ...(values.image !== undefined && { image: values.image }),
+          ...(values.idmap !== undefined && { idmap: values.idmap }),
+        });
       }
       const removeAfter = values.rm === true || values.name === undefined;
       try {
@@ -200,7 +315,13 @@ function attachConsole(path: string, name: string): Promise<number> {
     };
     socket.on('error', (err) => {
       restore();
-      reject(new IglooError('ESYS', `Cannot attach to the console of "${name}": ${err.message}`, { op: 'console', path, hint: 'Is the container running? (igloo ls)' }));
+      reject(
+        new IglooError('ESYS', `Cannot attach to the console of "${name}": ${err.message}`, {
+          op: 'console',
+          path,
+          hint: 'Is the container running? (igloo ls)',
+        }),
+      );
     });
     socket.on('connect', () => {
       if (stdin.isTTY) {

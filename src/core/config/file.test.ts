@@ -57,18 +57,42 @@ igloo.idmap = u 1000 2001000 1
     assert.deepEqual(c.user, { uid: 1000, gid: 100, groups: [] });
     // every igloo key appears in the written file
     const written = formatConfig(c);
-    for (const key of IGLOO_KEYS) assert.match(written, new RegExp(`^${key.replace('.', '\\.')} = `, 'm'), key);
+    for (const key of IGLOO_KEYS)
+      assert.match(written, new RegExp(`^${key.replace('.', '\\.')} = `, 'm'), key);
   });
 
   test('every key in the table accepts a value and changes the draft', () => {
     const samples: Record<string, string> = {
-      'igloo.name': 'x', 'igloo.rootfs': '/r', 'igloo.idmap': 'b 0 100000 10', 'igloo.hostname': 'h', 'igloo.init': '/init a',
-      'igloo.env': 'A=1', 'igloo.cwd': '/', 'igloo.user': '1:2', 'igloo.namespaces': 'user', 'igloo.halt_signal': 'SIGTERM',
-      'igloo.mount': '/a /b', 'igloo.rlimit': 'RLIMIT_NOFILE 10', 'lxc.idmap': 'u 0 100000 10', 'lxc.id_map': 'g 0 100000 10',
-      'lxc.uts.name': 'h', 'lxc.utsname': 'h', 'lxc.rootfs.path': 'dir:/r', 'lxc.rootfs': '/r', 'lxc.init.cmd': '/sbin/init',
-      'lxc.init.cwd': '/', 'lxc.init.uid': '5', 'lxc.init.gid': '6', 'lxc.environment': 'A=1', 'lxc.signal.halt': 'SIGPWR',
+      'igloo.name': 'x',
+      'igloo.rootfs': '/r',
+      'igloo.idmap': 'b 0 100000 10',
+      'igloo.hostname': 'h',
+      'igloo.init': '/init a',
+      'igloo.env': 'A=1',
+      'igloo.cwd': '/',
+      'igloo.user': '1:2',
+      'igloo.namespaces': 'user',
+      'igloo.halt_signal': 'SIGTERM',
+      'igloo.mount': '/a /b',
+      'igloo.rlimit': 'RLIMIT_NOFILE 10',
+      'lxc.idmap': 'u 0 100000 10',
+      'lxc.id_map': 'g 0 100000 10',
+      'lxc.uts.name': 'h',
+      'lxc.utsname': 'h',
+      'lxc.rootfs.path': 'dir:/r',
+      'lxc.rootfs': '/r',
+      'lxc.init.cmd': '/sbin/init',
+      'lxc.init.cwd': '/',
+      'lxc.init.uid': '5',
+      'lxc.init.gid': '6',
+      'lxc.environment': 'A=1',
+      'lxc.signal.halt': 'SIGPWR',
     };
-    assert.deepEqual(Object.keys(CONFIG_KEYS).sort(), Object.keys(samples).sort(), 'the test covers the whole table');
+    assert.deepEqual(
+      Object.keys(CONFIG_KEYS).sort(),
+      Object.keys(samples).sort(),
+      'the test covers the whole table',
+    );
     for (const [key, value] of Object.entries(samples)) {
       const { draft } = parseConfigText(`${key} = ${value}`);
       const empty = parseConfigText('').draft;
@@ -77,40 +101,73 @@ igloo.idmap = u 1000 2001000 1
   });
 
   test('reads an LXC container config, warning about keys it does not support', () => {
-    const { draft, warnings } = parseConfigText(`# LXC
+    const { draft, warnings } = parseConfigText(
+      `# LXC
 lxc.include = /usr/share/lxc/config/common.conf
 lxc.idmap = u 0 2000000 65536
 lxc.idmap = g 0 2000000 65536
 lxc.rootfs.path = dir:/var/lib/lxc/c1/rootfs
 lxc.uts.name = c1
 lxc.signal.halt = SIGPWR
-`, { path: '/var/lib/lxc/c1/config' });
+`,
+      { path: '/var/lib/lxc/c1/config' },
+    );
     assert.equal(draft.rootfs, '/var/lib/lxc/c1/rootfs');
     assert.equal(draft.hostname, 'c1');
     assert.equal(draft.haltSignal, 'SIGPWR');
-    assert.deepEqual(warnings, ['/var/lib/lxc/c1/config line 2: lxc.include is not supported by igloo and was ignored']);
+    assert.deepEqual(warnings, [
+      '/var/lib/lxc/c1/config line 2: lxc.include is not supported by igloo and was ignored',
+    ]);
   });
 
   test('names the path, line and problem of bad input', () => {
-    rejects(() => parseConfig(`${base}igloo.bogus = 1\n`, { path: '/c' }), 'EPARSE', /^Cannot parse \/c line 5 "igloo.bogus = 1": unknown key "igloo.bogus"$/);
-    rejects(() => parseConfig(`${base}no equals sign\n`), 'EPARSE', /line 5 .*expected "key = value"/);
+    rejects(
+      () => parseConfig(`${base}igloo.bogus = 1\n`, { path: '/c' }),
+      'EPARSE',
+      /^Cannot parse \/c line 5 "igloo.bogus = 1": unknown key "igloo.bogus"$/,
+    );
+    rejects(
+      () => parseConfig(`${base}no equals sign\n`),
+      'EPARSE',
+      /line 5 .*expected "key = value"/,
+    );
     rejects(() => parseConfig(`${base}igloo.idmap = x 0 1 2\n`), 'EPARSE', /line 5/);
     rejects(() => parseConfig(`${base}igloo.user = root\n`), 'EPARSE', /"root" is not an id/);
-    rejects(() => parseConfig(`${base}igloo.namespaces = user,time\n`), 'EPARSE', /unknown namespace "time"/);
+    rejects(
+      () => parseConfig(`${base}igloo.namespaces = user,time\n`),
+      'EPARSE',
+      /unknown namespace "time"/,
+    );
     rejects(() => parseConfig(`${base}igloo.mount = /a\n`), 'EPARSE', /SOURCE TARGET/);
-    rejects(() => parseConfig(`${base}igloo.mount = /a /b rx\n`), 'EPARSE', /unknown mount option "rx"/);
-    rejects(() => parseConfig(`${base}igloo.rlimit = RLIMIT_NOFILE lots\n`), 'EPARSE', /"lots" is not a limit/);
+    rejects(
+      () => parseConfig(`${base}igloo.mount = /a /b rx\n`),
+      'EPARSE',
+      /unknown mount option "rx"/,
+    );
+    rejects(
+      () => parseConfig(`${base}igloo.rlimit = RLIMIT_NOFILE lots\n`),
+      'EPARSE',
+      /"lots" is not a limit/,
+    );
   });
 });
 
 describe('validateConfig() checks', () => {
   const cases: Array<[string, string, RegExp]> = [
     ['bad name', base.replace('anna-c1\n', '../x\n'), /name "..\/x" is not valid/],
-    ['relative rootfs', base.replace(/rootfs = .*/, 'rootfs = rootfs'), /rootfs "rootfs" is not an absolute path/],
+    [
+      'relative rootfs',
+      base.replace(/rootfs = .*/, 'rootfs = rootfs'),
+      /rootfs "rootfs" is not an absolute path/,
+    ],
     ['rootfs with ..', base.replace(/rootfs = .*/, 'rootfs = /a/../b'), /not an absolute path/],
     ['no user namespace', `${base}igloo.namespaces = pid,mnt\n`, /do not include "user"/],
     ['no gid map', base.replace('igloo.idmap = g 0 2000000 65536\n', ''), /no gid map/],
-    ['root unmapped', base.replace('u 0 2000000', 'u 1 2000000'), /uid 0 \(root in the container\) is not mapped/],
+    [
+      'root unmapped',
+      base.replace('u 0 2000000', 'u 1 2000000'),
+      /uid 0 \(root in the container\) is not mapped/,
+    ],
     ['host root mapped', `${base}igloo.idmap = u 70000 0 1\n`, /includes host uid 0/],
     ['init user unmapped', `${base}igloo.user = 70000\n`, /init's uid 70000 is not mapped/],
     ['bad hostname', `${base}igloo.hostname = a_b\n`, /hostname "a_b"/],
@@ -120,9 +177,14 @@ describe('validateConfig() checks', () => {
     ['relative mount source', `${base}igloo.mount = a /b\n`, /mount source "a"/],
     ['mount over /', `${base}igloo.mount = /a /\n`, /mount target "\/"/],
     ['unknown rlimit', `${base}igloo.rlimit = RLIMIT_FOO 1\n`, /unknown rlimit "RLIMIT_FOO"/],
-    ['soft above hard', `${base}igloo.rlimit = RLIMIT_NOFILE 10 5\n`, /soft limit 10 is above its hard limit 5/],
+    [
+      'soft above hard',
+      `${base}igloo.rlimit = RLIMIT_NOFILE 10 5\n`,
+      /soft limit 10 is above its hard limit 5/,
+    ],
   ];
-  test('refuses an overlapping map with EOVERLAP', () => rejects(() => parseConfig(`${base}igloo.idmap = u 65535 3000000 2\n`), 'EOVERLAP', /overlap/i));
+  test('refuses an overlapping map with EOVERLAP', () =>
+    rejects(() => parseConfig(`${base}igloo.idmap = u 65535 3000000 2\n`), 'EOVERLAP', /overlap/i));
   for (const [what, text, pattern] of cases) {
     test(`refuses ${what}`, () => rejects(() => parseConfig(text), 'EINVAL', pattern));
   }
@@ -130,10 +192,23 @@ describe('validateConfig() checks', () => {
 
 describe('validateName()', () => {
   test('accepts names made of the allowed characters', () => {
-    for (const name of ['a', 'anna-c1', 'A.b_c-9', '0', 'x'.repeat(64)]) assert.equal(validateName(name), name);
+    for (const name of ['a', 'anna-c1', 'A.b_c-9', '0', 'x'.repeat(64)])
+      assert.equal(validateName(name), name);
   });
   test('refuses names that could escape or confuse, before any path is made', () => {
-    for (const name of ['', '.', '..', '../x', 'a/b', '-a', '.hidden', 'a b', 'x'.repeat(65), 'a\0b', 'é']) {
+    for (const name of [
+      '',
+      '.',
+      '..',
+      '../x',
+      'a/b',
+      '-a',
+      '.hidden',
+      'a b',
+      'x'.repeat(65),
+      'a\0b',
+      'é',
+    ]) {
       rejects(() => validateName(name), 'EINVAL', /Invalid container name/);
     }
   });

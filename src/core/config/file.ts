@@ -8,7 +8,14 @@
  */
 import { IglooError } from '../errors.ts';
 import { formatIdmapSpec, parseIdmapSpec, type IdMapEntry } from '../idmap/index.ts';
-import { ALL_NAMESPACES, DEFAULT_ENV, type BindMount, type ContainerConfig, type NamespaceKind, type Rlimit } from './model.ts';
+import {
+  ALL_NAMESPACES,
+  DEFAULT_ENV,
+  type BindMount,
+  type ContainerConfig,
+  type NamespaceKind,
+  type Rlimit,
+} from './model.ts';
 import { validateConfig } from './validate.ts';
 
 /** A config under construction: every field optional until validation. */
@@ -40,7 +47,8 @@ function words(value: string): string[] {
 }
 
 function nonNegativeInt(value: string): number {
-  if (!/^\d{1,10}$/.test(value) || Number(value) > 4294967294) throw new ValueError(`"${value}" is not an id`);
+  if (!/^\d{1,10}$/.test(value) || Number(value) > 4294967294)
+    throw new ValueError(`"${value}" is not an id`);
   return Number(value);
 }
 
@@ -88,9 +96,13 @@ const iglooKeys: Record<string, KeyHandler> = {
   },
   'igloo.namespaces': {
     set: (d, v) => {
-      const list = v.split(',').map((s) => s.trim()).filter(Boolean);
+      const list = v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
       for (const ns of list) {
-        if (!(ALL_NAMESPACES as readonly string[]).includes(ns)) throw new ValueError(`unknown namespace "${ns}" (known: ${ALL_NAMESPACES.join(', ')})`);
+        if (!(ALL_NAMESPACES as readonly string[]).includes(ns))
+          throw new ValueError(`unknown namespace "${ns}" (known: ${ALL_NAMESPACES.join(', ')})`);
       }
       d.namespaces = list as NamespaceKind[];
     },
@@ -101,7 +113,9 @@ const iglooKeys: Record<string, KeyHandler> = {
     set: (d, v) => {
       const [source, target, ...opts] = words(v);
       if (!source || !target) throw new ValueError('expected "SOURCE TARGET [ro|rw]"');
-      for (const o of opts) if (o !== 'ro' && o !== 'rw') throw new ValueError(`unknown mount option "${o}" (ro or rw)`);
+      for (const o of opts)
+        if (o !== 'ro' && o !== 'rw')
+          throw new ValueError(`unknown mount option "${o}" (ro or rw)`);
       d.mounts.push({ source, target, readonly: opts.includes('ro') });
     },
     get: (c) => c.mounts.map((m) => `${m.source} ${m.target} ${m.readonly ? 'ro' : 'rw'}`),
@@ -209,7 +223,9 @@ export function parseConfig(text: string, opts: { path?: string } = {}): Contain
 
 /** Writes a config in igloo's own keys; parseConfig(formatConfig(c)) equals c. */
 export function formatConfig(config: ContainerConfig): string {
-  const out = [`# igloo container config (see 'igloo create --help'); edit while the container is stopped`];
+  const out = [
+    `# igloo container config (see 'igloo create --help'); edit while the container is stopped`,
+  ];
   for (const key of IGLOO_KEYS) {
     for (const value of iglooKeys[key]!.get!(config)) out.push(`${key} = ${value}`);
   }

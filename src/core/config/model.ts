@@ -6,7 +6,15 @@
 import type { IdMaps } from '../idmap/index.ts';
 
 export type NamespaceKind = 'user' | 'pid' | 'mnt' | 'uts' | 'ipc' | 'net' | 'cgroup';
-export const ALL_NAMESPACES: readonly NamespaceKind[] = ['user', 'pid', 'mnt', 'uts', 'ipc', 'net', 'cgroup'];
+export const ALL_NAMESPACES: readonly NamespaceKind[] = [
+  'user',
+  'pid',
+  'mnt',
+  'uts',
+  'ipc',
+  'net',
+  'cgroup',
+];
 
 export interface BindMount {
   /** Absolute host path. */

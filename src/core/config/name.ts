@@ -9,11 +9,15 @@ export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
  */
 export function validateName(name: string, what = 'container'): string {
   if (!NAME_PATTERN.test(name)) {
-    throw new IglooError('EINVAL', `Invalid ${what} name "${name}": it must match ${NAME_PATTERN.source}`, {
-      op: `name ${what}`,
-      subject: name,
-      hint: 'Use 1-64 letters, digits, "_", "." or "-", starting with a letter or digit',
-    });
+    throw new IglooError(
+      'EINVAL',
+      `Invalid ${what} name "${name}": it must match ${NAME_PATTERN.source}`,
+      {
+        op: `name ${what}`,
+        subject: name,
+        hint: 'Use 1-64 letters, digits, "_", "." or "-", starting with a letter or digit',
+      },
+    );
   }
   return name;
 }

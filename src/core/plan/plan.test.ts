@@ -19,23 +19,72 @@ function fields(encoded: string): string[] {
 
 describe('planStart()', () => {
   test('a system container: the whole plan (snapshot)', () => {
-    const plan = planStart(config, { mode: 'detached', console: 'pty', rundir: '/run/igloo/anna-c1' });
+    const plan = planStart(config, {
+      mode: 'detached',
+      console: 'pty',
+      rundir: '/run/igloo/anna-c1',
+    });
     const nsd = MS.NOSUID | MS.NODEV | MS.NOEXEC;
     const expected: Step[] = [
       { op: 'rootfs', path: '/var/lib/igloo/containers/anna-c1/rootfs' },
       { op: 'mount', source: 'proc', target: '/proc', fstype: 'proc', flags: nsd, data: '' },
-      { op: 'mount', source: 'tmpfs', target: '/dev', fstype: 'tmpfs', flags: MS.NOSUID | MS.STRICTATIME, data: 'mode=755,size=65536k' },
-      ...['null', 'zero', 'full', 'random', 'urandom', 'tty'].map((d): Step => ({ op: 'bind', source: `/dev/${d}`, target: `/dev/${d}`, flags: MS.NOSUID | MS.NOEXEC })),
-      { op: 'mount', source: 'devpts', target: '/dev/pts', fstype: 'devpts', flags: MS.NOSUID | MS.NOEXEC, data: 'newinstance,ptmxmode=0666,mode=0620,gid=5' },
+      {
+        op: 'mount',
+        source: 'tmpfs',
+        target: '/dev',
+        fstype: 'tmpfs',
+        flags: MS.NOSUID | MS.STRICTATIME,
+        data: 'mode=755,size=65536k',
+      },
+      ...['null', 'zero', 'full', 'random', 'urandom', 'tty'].map((d): Step => ({
+        op: 'bind',
+        source: `/dev/${d}`,
+        target: `/dev/${d}`,
+        flags: MS.NOSUID | MS.NOEXEC,
+      })),
+      {
+        op: 'mount',
+        source: 'devpts',
+        target: '/dev/pts',
+        fstype: 'devpts',
+        flags: MS.NOSUID | MS.NOEXEC,
+        data: 'newinstance,ptmxmode=0666,mode=0620,gid=5',
+      },
       { op: 'symlink', target: 'pts/ptmx', path: '/dev/ptmx' },
-      { op: 'mount', source: 'shm', target: '/dev/shm', fstype: 'tmpfs', flags: nsd, data: 'mode=1777,size=65536k' },
-      { op: 'mount', source: 'mqueue', target: '/dev/mqueue', fstype: 'mqueue', flags: nsd, data: '' },
+      {
+        op: 'mount',
+        source: 'shm',
+        target: '/dev/shm',
+        fstype: 'tmpfs',
+        flags: nsd,
+        data: 'mode=1777,size=65536k',
+      },
+      {
+        op: 'mount',
+        source: 'mqueue',
+        target: '/dev/mqueue',
+        fstype: 'mqueue',
+        flags: nsd,
+        data: '',
+      },
       { op: 'symlink', target: '/proc/self/fd', path: '/dev/fd' },
       { op: 'symlink', target: '/proc/self/fd/0', path: '/dev/stdin' },
       { op: 'symlink', target: '/proc/self/fd/1', path: '/dev/stdout' },
       { op: 'symlink', target: '/proc/self/fd/2', path: '/dev/stderr' },
-      { op: 'mount', source: 'sysfs', target: '/sys', fstype: 'sysfs', flags: MS.RDONLY | nsd, data: '' },
-      { op: 'bind', source: '/srv', target: '/srv', flags: MS.REC | MS.NOSUID | MS.NODEV | MS.RDONLY },
+      {
+        op: 'mount',
+        source: 'sysfs',
+        target: '/sys',
+        fstype: 'sysfs',
+        flags: MS.RDONLY | nsd,
+        data: '',
+      },
+      {
+        op: 'bind',
+        source: '/srv',
+        target: '/srv',
+        flags: MS.REC | MS.NOSUID | MS.NODEV | MS.RDONLY,
+      },
       { op: 'pivot' },
       { op: 'hostname', name: 'anna-c1' },
       { op: 'chdir', path: '/' },
@@ -50,36 +99,76 @@ describe('planStart()', () => {
   });
 
   test('/proc comes before /dev and /sys, every mount before pivot, ids just before exec', () => {
-    const ops = planStart(config, { mode: 'foreground', console: 'inherit' }).steps.map((s) => (s.op === 'mount' ? `mount ${s.target}` : s.op));
+    const ops = planStart(config, { mode: 'foreground', console: 'inherit' }).steps.map((s) =>
+      s.op === 'mount' ? `mount ${s.target}` : s.op,
+    );
     assert.ok(ops.indexOf('mount /proc') < ops.indexOf('mount /dev'));
     assert.ok(ops.indexOf('mount /dev') < ops.indexOf('mount /sys'));
     assert.ok(ops.lastIndexOf('bind') < ops.indexOf('pivot'));
     assert.deepEqual(ops.slice(-2), ['ids', 'exec']);
   });
 
-  test('without a network namespace /sys is the host\'s, bound read-only; without uts no hostname', () => {
+  test("without a network namespace /sys is the host's, bound read-only; without uts no hostname", () => {
     const c = { ...config, namespaces: ['user', 'pid', 'mnt'] as const };
-    const steps = planStart({ ...c, namespaces: [...c.namespaces] }, { mode: 'foreground', console: 'inherit' }).steps;
-    assert.deepEqual(steps.find((s) => 'target' in s && s.target === '/sys'), { op: 'bind', source: '/sys', target: '/sys', flags: MS.REC | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC });
-    assert.equal(steps.some((s) => s.op === 'hostname'), false);
-    assert.equal(steps.some((s) => 'target' in s && s.target === '/dev/mqueue'), false);
+    const steps = planStart(
+      { ...c, namespaces: [...c.namespaces] },
+      { mode: 'foreground', console: 'inherit' },
+    ).steps;
+    assert.deepEqual(
+      steps.find((s) => 'target' in s && s.target === '/sys'),
+      {
+        op: 'bind',
+        source: '/sys',
+        target: '/sys',
+        flags: MS.REC | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC,
+      },
+    );
+    assert.equal(
+      steps.some((s) => s.op === 'hostname'),
+      false,
+    );
+    assert.equal(
+      steps.some((s) => 'target' in s && s.target === '/dev/mqueue'),
+      false,
+    );
   });
 
   test('devpts has no gid=5 when the container does not map gid 5', () => {
-    const c = { ...config, idmap: { uid: config.idmap.uid, gid: [{ inside: 0, outside: 2000000, count: 1 }] } };
-    const devpts = planStart(c, { mode: 'foreground', console: 'inherit' }).steps.find((s) => s.op === 'mount' && s.fstype === 'devpts');
+    const c = {
+      ...config,
+      idmap: { uid: config.idmap.uid, gid: [{ inside: 0, outside: 2000000, count: 1 }] },
+    };
+    const devpts = planStart(c, { mode: 'foreground', console: 'inherit' }).steps.find(
+      (s) => s.op === 'mount' && s.fstype === 'devpts',
+    );
     assert.ok(devpts && devpts.op === 'mount' && !devpts.data.includes('gid='));
   });
 
   test('igloo run replaces init with the command', () => {
-    const plan = planStart(config, { mode: 'foreground', console: 'inherit', command: ['/bin/echo', 'hi'] });
-    assert.deepEqual(plan.steps.at(-1), { op: 'exec', file: '/bin/echo', argv: ['/bin/echo', 'hi'], env: ['PATH=/bin'] });
+    const plan = planStart(config, {
+      mode: 'foreground',
+      console: 'inherit',
+      command: ['/bin/echo', 'hi'],
+    });
+    assert.deepEqual(plan.steps.at(-1), {
+      op: 'exec',
+      file: '/bin/echo',
+      argv: ['/bin/echo', 'hi'],
+      env: ['PATH=/bin'],
+    });
   });
 });
 
 describe('planExec() and planUserns()', () => {
   test('exec joins the container and runs as the given user', () => {
-    const plan = planExec(config, { pid: 6900, argv: ['id'], env: ['A=1'], cwd: '/tmp', user: { uid: 1000, gid: 100, groups: [5] }, tty: true });
+    const plan = planExec(config, {
+      pid: 6900,
+      argv: ['id'],
+      env: ['A=1'],
+      cwd: '/tmp',
+      user: { uid: 1000, gid: 100, groups: [5] },
+      tty: true,
+    });
     assert.equal(plan.kind, 'exec');
     assert.equal(plan.joinPid, 6900);
     assert.equal(plan.console, 'pty');
@@ -93,30 +182,94 @@ describe('planExec() and planUserns()', () => {
   test('a user-namespace task has only the user namespace and no mounts', () => {
     const plan = planUserns(config.idmap, ['/bin/rm', '-rf', '/x'], [], '/');
     assert.deepEqual(plan.namespaces, ['user']);
-    assert.equal(plan.steps.some((s) => s.op === 'mount' || s.op === 'rootfs' || s.op === 'pivot'), false);
+    assert.equal(
+      plan.steps.some((s) => s.op === 'mount' || s.op === 'rootfs' || s.op === 'pivot'),
+      false,
+    );
   });
 });
 
 describe('encodePlan()', () => {
   test('writes the header and each record as NUL-terminated strings', () => {
-    const plan = planExec(config, { pid: 42, argv: ['sh', '-c', 'echo a b'], env: ['X=1'], cwd: '/', user: { uid: 0, gid: 0, groups: [] }, tty: false });
+    const plan = planExec(config, {
+      pid: 42,
+      argv: ['sh', '-c', 'echo a b'],
+      env: ['X=1'],
+      cwd: '/',
+      user: { uid: 0, gid: 0, groups: [] },
+      tty: false,
+    });
     assert.deepEqual(fields(encodePlan(plan)), [
-      'igloo-plan', '1', 'join', '42', 'user,pid,mnt,uts,ipc,net,cgroup', 'mode', 'foreground', 'console', 'inherit',
-      'chdir', '/', 'ids', '0', '0', '0', 'exec', 'sh', '3', 'sh', '-c', 'echo a b', '1', 'X=1',
+      'igloo-plan',
+      '1',
+      'join',
+      '42',
+      'user,pid,mnt,uts,ipc,net,cgroup',
+      'mode',
+      'foreground',
+      'console',
+      'inherit',
+      'chdir',
+      '/',
+      'ids',
+      '0',
+      '0',
+      '0',
+      'exec',
+      'sh',
+      '3',
+      'sh',
+      '-c',
+      'echo a b',
+      '1',
+      'X=1',
     ]);
   });
   test('encodes every step kind', () => {
-    const plan = planStart({ ...config, rlimits: [{ type: 'RLIMIT_NOFILE', soft: 10, hard: 'unlimited' }] }, { mode: 'detached', console: 'pty', rundir: '/run/x' });
+    const plan = planStart(
+      { ...config, rlimits: [{ type: 'RLIMIT_NOFILE', soft: 10, hard: 'unlimited' }] },
+      { mode: 'detached', console: 'pty', rundir: '/run/x' },
+    );
     const f = fields(encodePlan(plan));
-    assert.deepEqual(f.slice(0, 10), ['igloo-plan', '1', 'namespaces', 'user,pid,mnt,uts,ipc,net,cgroup', 'mode', 'detached', 'console', 'pty', 'rundir', '/run/x']);
-    for (const op of ['rootfs', 'mount', 'bind', 'symlink', 'pivot', 'hostname', 'chdir', 'rlimit', 'ids', 'exec']) assert.ok(f.includes(op), op);
+    assert.deepEqual(f.slice(0, 10), [
+      'igloo-plan',
+      '1',
+      'namespaces',
+      'user,pid,mnt,uts,ipc,net,cgroup',
+      'mode',
+      'detached',
+      'console',
+      'pty',
+      'rundir',
+      '/run/x',
+    ]);
+    for (const op of [
+      'rootfs',
+      'mount',
+      'bind',
+      'symlink',
+      'pivot',
+      'hostname',
+      'chdir',
+      'rlimit',
+      'ids',
+      'exec',
+    ])
+      assert.ok(f.includes(op), op);
     const r = f.indexOf('rlimit');
     assert.deepEqual(f.slice(r, r + 4), ['rlimit', 'RLIMIT_NOFILE', '10', 'unlimited']);
     const mk = encodePlan({ ...plan, steps: [{ op: 'mkdir', path: '/x', mode: 0o755 }] });
     assert.deepEqual(fields(mk).slice(-3), ['mkdir', '/x', '755']);
   });
   test('refuses a field containing NUL', () => {
-    const plan = planExec(config, { pid: 1, argv: ['a\0b'], env: [], cwd: '/', user: { uid: 0, gid: 0, groups: [] }, tty: false });
+    const plan = planExec(config, {
+      pid: 1,
+      argv: ['a\0b'],
+      env: [],
+      cwd: '/',
+      user: { uid: 0, gid: 0, groups: [] },
+      tty: false,
+    });
     assert.throws(() => encodePlan(plan), /NUL/);
   });
 });

@@ -43,19 +43,59 @@ export const HOST_DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty']
 /** The mounts of a system container, in the order they must happen (see PROTOCOL.md). */
 export function containerMounts(config: ContainerConfig): Step[] {
   const steps: Step[] = [{ op: 'rootfs', path: config.rootfs }];
-  steps.push({ op: 'mount', source: 'proc', target: '/proc', fstype: 'proc', flags: mountFlags('NOSUID', 'NODEV', 'NOEXEC'), data: '' });
-  steps.push({ op: 'mount', source: 'tmpfs', target: '/dev', fstype: 'tmpfs', flags: mountFlags('NOSUID', 'STRICTATIME'), data: 'mode=755,size=65536k' });
+  steps.push({
+    op: 'mount',
+    source: 'proc',
+    target: '/proc',
+    fstype: 'proc',
+    flags: mountFlags('NOSUID', 'NODEV', 'NOEXEC'),
+    data: '',
+  });
+  steps.push({
+    op: 'mount',
+    source: 'tmpfs',
+    target: '/dev',
+    fstype: 'tmpfs',
+    flags: mountFlags('NOSUID', 'STRICTATIME'),
+    data: 'mode=755,size=65536k',
+  });
   for (const dev of HOST_DEVICES) {
-    steps.push({ op: 'bind', source: `/dev/${dev}`, target: `/dev/${dev}`, flags: mountFlags('NOSUID', 'NOEXEC') });
+    steps.push({
+      op: 'bind',
+      source: `/dev/${dev}`,
+      target: `/dev/${dev}`,
+      flags: mountFlags('NOSUID', 'NOEXEC'),
+    });
   }
   // devpts: a private instance, so the container's ptys are its own. gid=5
   // (tty) only when the container maps it, or the mount is refused.
   const ttyGid = tryToOutside(config.idmap.gid, 5) !== undefined ? ',gid=5' : '';
-  steps.push({ op: 'mount', source: 'devpts', target: '/dev/pts', fstype: 'devpts', flags: mountFlags('NOSUID', 'NOEXEC'), data: `newinstance,ptmxmode=0666,mode=0620${ttyGid}` });
+  steps.push({
+    op: 'mount',
+    source: 'devpts',
+    target: '/dev/pts',
+    fstype: 'devpts',
+    flags: mountFlags('NOSUID', 'NOEXEC'),
+    data: `newinstance,ptmxmode=0666,mode=0620${ttyGid}`,
+  });
   steps.push({ op: 'symlink', target: 'pts/ptmx', path: '/dev/ptmx' });
-  steps.push({ op: 'mount', source: 'shm', target: '/dev/shm', fstype: 'tmpfs', flags: mountFlags('NOSUID', 'NODEV', 'NOEXEC'), data: 'mode=1777,size=65536k' });
+  steps.push({
+    op: 'mount',
+    source: 'shm',
+    target: '/dev/shm',
+    fstype: 'tmpfs',
+    flags: mountFlags('NOSUID', 'NODEV', 'NOEXEC'),
+    data: 'mode=1777,size=65536k',
+  });
   if (config.namespaces.includes('ipc')) {
-    steps.push({ op: 'mount', source: 'mqueue', target: '/dev/mqueue', fstype: 'mqueue', flags: mountFlags('NOSUID', 'NODEV', 'NOEXEC'), data: '' });
+    steps.push({
+      op: 'mount',
+      source: 'mqueue',
+      target: '/dev/mqueue',
+      fstype: 'mqueue',
+      flags: mountFlags('NOSUID', 'NODEV', 'NOEXEC'),
+      data: '',
+    });
   }
   steps.push({ op: 'symlink', target: '/proc/self/fd', path: '/dev/fd' });
   for (const [i, name] of ['stdin', 'stdout', 'stderr'].entries()) {
@@ -64,12 +104,29 @@ export function containerMounts(config: ContainerConfig): Step[] {
   // sysfs may only be mounted by the owner of the network namespace; without
   // a new one, the host's /sys is bound read-only instead.
   if (config.namespaces.includes('net')) {
-    steps.push({ op: 'mount', source: 'sysfs', target: '/sys', fstype: 'sysfs', flags: mountFlags('RDONLY', 'NOSUID', 'NODEV', 'NOEXEC'), data: '' });
+    steps.push({
+      op: 'mount',
+      source: 'sysfs',
+      target: '/sys',
+      fstype: 'sysfs',
+      flags: mountFlags('RDONLY', 'NOSUID', 'NODEV', 'NOEXEC'),
+      data: '',
+    });
   } else {
-    steps.push({ op: 'bind', source: '/sys', target: '/sys', flags: mountFlags('REC', 'RDONLY', 'NOSUID', 'NODEV', 'NOEXEC') });
+    steps.push({
+      op: 'bind',
+      source: '/sys',
+      target: '/sys',
+      flags: mountFlags('REC', 'RDONLY', 'NOSUID', 'NODEV', 'NOEXEC'),
+    });
   }
   for (const m of config.mounts) {
-    steps.push({ op: 'bind', source: m.source, target: m.target, flags: mountFlags('REC', 'NOSUID', 'NODEV') | (m.readonly ? mountFlags('RDONLY') : 0) });
+    steps.push({
+      op: 'bind',
+      source: m.source,
+      target: m.target,
+      flags: mountFlags('REC', 'NOSUID', 'NODEV') | (m.readonly ? mountFlags('RDONLY') : 0),
+    });
   }
   return steps;
 }
@@ -87,9 +144,16 @@ export function planStart(config: ContainerConfig, opts: StartOptions): LaunchPl
   const steps: Step[] = [
     ...containerMounts(config),
     { op: 'pivot' },
-    ...(config.namespaces.includes('uts') ? [{ op: 'hostname' as const, name: config.hostname }] : []),
+    ...(config.namespaces.includes('uts')
+      ? [{ op: 'hostname' as const, name: config.hostname }]
+      : []),
     { op: 'chdir', path: config.cwd },
-    ...config.rlimits.map((r) => ({ op: 'rlimit' as const, resource: r.type, soft: r.soft, hard: r.hard })),
+    ...config.rlimits.map((r) => ({
+      op: 'rlimit' as const,
+      resource: r.type,
+      soft: r.soft,
+      hard: r.hard,
+    })),
     { op: 'ids', uid: config.user.uid, gid: config.user.gid, groups: config.user.groups },
     { op: 'exec', file: argv[0]!, argv, env: config.env },
   ];
@@ -125,7 +189,12 @@ export function planExec(config: ContainerConfig, opts: ExecOptions): LaunchPlan
     idmap: { uid: [], gid: [] },
     steps: [
       { op: 'chdir', path: opts.cwd },
-      ...config.rlimits.map((r) => ({ op: 'rlimit' as const, resource: r.type, soft: r.soft, hard: r.hard })),
+      ...config.rlimits.map((r) => ({
+        op: 'rlimit' as const,
+        resource: r.type,
+        soft: r.soft,
+        hard: r.hard,
+      })),
       { op: 'ids', uid: opts.user.uid, gid: opts.user.gid, groups: opts.user.groups },
       { op: 'exec', file: opts.argv[0]!, argv: opts.argv, env: opts.env },
     ],
@@ -138,7 +207,12 @@ export function planExec(config: ContainerConfig, opts: ExecOptions): LaunchPlan
  * system. igloo uses it to make and remove files that belong to a
  * container's ids (as LXC's unprivileged templates and `podman unshare` do).
  */
-export function planUserns(idmap: IdMaps, argv: readonly string[], env: readonly string[], cwd: string): LaunchPlan {
+export function planUserns(
+  idmap: IdMaps,
+  argv: readonly string[],
+  env: readonly string[],
+  cwd: string,
+): LaunchPlan {
   return {
     version: 1,
     kind: 'start',
@@ -171,17 +245,39 @@ export function encodePlan(plan: LaunchPlan): string {
   if (plan.rundir !== undefined) rec('rundir', plan.rundir);
   for (const s of plan.steps) {
     switch (s.op) {
-      case 'rootfs': rec('rootfs', s.path); break;
-      case 'mount': rec('mount', s.source, s.target, s.fstype, s.flags, s.data); break;
-      case 'bind': rec('bind', s.source, s.target, s.flags); break;
-      case 'mkdir': rec('mkdir', s.path, s.mode.toString(8)); break;
-      case 'symlink': rec('symlink', s.target, s.path); break;
-      case 'pivot': rec('pivot'); break;
-      case 'hostname': rec('hostname', s.name); break;
-      case 'chdir': rec('chdir', s.path); break;
-      case 'rlimit': rec('rlimit', s.resource, s.soft, s.hard); break;
-      case 'ids': rec('ids', s.uid, s.gid, s.groups.length, ...s.groups); break;
-      case 'exec': rec('exec', s.file, s.argv.length, ...s.argv, s.env.length, ...s.env); break;
+      case 'rootfs':
+        rec('rootfs', s.path);
+        break;
+      case 'mount':
+        rec('mount', s.source, s.target, s.fstype, s.flags, s.data);
+        break;
+      case 'bind':
+        rec('bind', s.source, s.target, s.flags);
+        break;
+      case 'mkdir':
+        rec('mkdir', s.path, s.mode.toString(8));
+        break;
+      case 'symlink':
+        rec('symlink', s.target, s.path);
+        break;
+      case 'pivot':
+        rec('pivot');
+        break;
+      case 'hostname':
+        rec('hostname', s.name);
+        break;
+      case 'chdir':
+        rec('chdir', s.path);
+        break;
+      case 'rlimit':
+        rec('rlimit', s.resource, s.soft, s.hard);
+        break;
+      case 'ids':
+        rec('ids', s.uid, s.gid, s.groups.length, ...s.groups);
+        break;
+      case 'exec':
+        rec('exec', s.file, s.argv.length, ...s.argv, s.env.length, ...s.env);
+        break;
     }
   }
   return out.map((s) => `${s}\0`).join('');

@@ -1,0 +1,364 @@
+#!/usr/bin/env python3
+"""C-level smoke test driver for igloo-helper (run by smoke-test.sh).
+
+Plays the TypeScript side of PROTOCOL.md: writes plans (NUL-separated
+strings) on fd 3, talks on the sync socket (fd 4), writes the id maps (root)
+or calls newuidmap/newgidmap (unprivileged), and checks what comes back.
+
+usage: smoke-test.py HELPER WORKDIR USER
+"""
+import os
+import socket
+import subprocess
+import sys
+import time
+
+HELPER, WORK, USER = sys.argv[1], sys.argv[2], sys.argv[3]
+ROOTFS = os.path.join(WORK, "rootfs")
+MAP = "0 2000000 65536"
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC = 1, 2, 4, 8, 16384
+PASSED, FAILED = [], []
+children = []  # Popen objects to clean up
+
+
+def check(name, cond, detail=""):
+    (PASSED if cond else FAILED).append(name)
+    print(("ok   " if cond else "FAIL ") + name + ("" if cond else "\n     " + str(detail)))
+    sys.stdout.flush()
+
+
+def encode(records):
+    out = []
+    for rec in records:
+        out.extend(str(x) for x in rec)
+    return b"".join(s.encode() + b"\0" for s in out)
+
+
+def exec_rec(file, argv, env=("PATH=/bin",)):
+    return ["exec", file, len(argv), *argv, len(env), *env]
+
+
+def container_plan(mode="foreground", console="inherit", rundir=None, cmd=None,
+                   extra=(), hostname="smoke", ns="user,pid,mnt,uts,ipc,net"):
+    recs = [["igloo-plan", 1], ["namespaces", ns], ["mode", mode], ["console", console]]
+    if rundir:
+        recs.append(["rundir", rundir])
+    recs += [
+        ["rootfs", ROOTFS],
+        ["mount", "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, ""],
+        ["mount", "tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755"],
+        ["bind", "/dev/null", "/dev/null", 0],
+        ["bind", "/dev/zero", "/dev/zero", MS_NOSUID | MS_NOEXEC],
+        ["bind", "/dev/urandom", "/dev/urandom", 0],
+        ["mount", "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+         "newinstance,ptmxmode=0666,mode=0620"],
+        ["symlink", "pts/ptmx", "/dev/ptmx"],
+        ["mount", "sysfs", "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, ""],
+        ["mkdir", "/tmp", "1777"],
+        *extra,
+        ["pivot"],
+        ["hostname", hostname],
+        ["chdir", "/"],
+        ["rlimit", "RLIMIT_NOFILE", 1024, 4096],
+        ["ids", 0, 0, 0],
+        exec_rec("/bin/sh", ["sh", "-c", cmd or "true"]),
+    ]
+    return recs
+
+
+def as_user(argv):
+    return ["setpriv", f"--reuid={USER}", f"--regid={USER}", "--init-groups", *argv]
+
+
+class Run:
+    """One helper process with its plan pipe and sync socket."""
+
+    def __init__(self, cmd, records, user=False, stdin=subprocess.DEVNULL,
+                 detached=False, raw_plan=None):
+        plan = raw_plan if raw_plan is not None else encode(records)
+        pr, pw = os.pipe()
+        self.sock, child_sock = socket.socketpair()
+        os.write(pw, plan)
+        os.close(pw)
+        fds = (pr, child_sock.fileno())
+
+        def setup():
+            a = os.dup(fds[0]) if fds[0] in (3, 4) else fds[0]
+            b = os.dup(fds[1]) if fds[1] in (3, 4) else fds[1]
+            b2 = os.dup(b)
+            os.dup2(a, 3)
+            os.dup2(b2, 4)
+
+        argv = [HELPER, cmd]
+        if user:
+            argv = as_user(argv)
+        self.user = user
+        self.p = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, pass_fds=(3, 4),
+                                  preexec_fn=setup, start_new_session=detached)
+        children.append(self.p)
+        os.close(pr)
+        child_sock.close()
+        self.f = self.sock.makefile("r")
+        self.lines = []
+
+    def line(self):
+        ln = self.f.readline()
+        if ln:
+            self.lines.append(ln.rstrip("\n"))
+            return ln.rstrip("\n")
+        return None
+
+    def map_and_go(self, pid):
+        if self.user:
+            for tool in ("newuidmap", "newgidmap"):
+                r = subprocess.run(as_user([tool, str(pid), *MAP.split()]),
+                                   capture_output=True, text=True)
+                if r.returncode != 0:
+                    self.sock.sendall(b"ABORT\n")
+                    raise RuntimeError(f"{tool}: {r.stderr}")
+        else:
+            for f in ("uid_map", "gid_map"):
+                with open(f"/proc/{pid}/{f}", "w") as fh:
+                    fh.write(MAP + "\n")
+        self.sock.sendall(b"MAPPED\n")
+
+    def until_ready(self, mapped=True):
+        """Handle PID/MAPPED; return ('READY', pid) or ('ERROR', line)."""
+        while True:
+            ln = self.line()
+            if ln is None:
+                return ("EOF", None)
+            if ln.startswith("PID "):
+                if mapped:
+                    self.map_and_go(int(ln.split()[1]))
+            elif ln.startswith("READY "):
+                return ("READY", int(ln.split()[1]))
+            elif ln.startswith("ERROR "):
+                return ("ERROR", ln)
+
+    def finish(self, timeout=20):
+        out, err = self.p.communicate(timeout=timeout)
+        while self.line() is not None:
+            pass
+        return self.p.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+
+
+def foreground_test(tag, user):
+    marker = os.path.join(WORK, "robind")
+    cmd = ("echo pid=$$; echo uid=$(id -u); echo host=$(hostname); "
+           "grep NSpid /proc/self/status; ls /proc/1/fd | tr '\\n' ' '; echo; "
+           "grep -E ' /(proc|sys|dev|mnt/ro) ' /proc/self/mountinfo; "
+           "touch /mnt/ro/x 2>/dev/null && echo ro=writable || echo ro=readonly; "
+           "echo nofile=$(ulimit -n); echo zero=$(head -c 3 /dev/zero | wc -c); "
+           "ls -ld /dev/pts /tmp")
+    r = Run("start", container_plan(cmd=cmd, extra=[
+        ["bind", marker, "/mnt/ro", MS_RDONLY | MS_NOSUID | MS_NODEV]]), user=user)
+    state, pid = r.until_ready()
+    code, out, err = r.finish()
+    check(f"{tag}: READY", state == "READY", (r.lines, err))
+    check(f"{tag}: exit 0 and EXIT exited 0", code == 0 and "EXIT exited 0" in r.lines,
+          (code, r.lines, err))
+    check(f"{tag}: pid 1 inside", "pid=1" in out, out)
+    check(f"{tag}: uid 0 inside", "uid=0" in out, out)
+    check(f"{tag}: hostname", "host=smoke" in out, out)
+    nspid = [ln for ln in out.splitlines() if ln.startswith("NSpid")]
+    check(f"{tag}: NSpid host pid + 1", bool(nspid) and nspid[0].split()[-1] == "1"
+          and nspid[0].split()[1] == str(pid), (nspid, pid))
+    fdline = next((ln for ln in out.splitlines() if ln.strip() and
+                   all(t.isdigit() for t in ln.split())), "")
+    check(f"{tag}: init has only fds 0 1 2", fdline.split() == ["0", "1", "2"], out)
+    check(f"{tag}: read-only bind", "ro=readonly" in out, out)
+    check(f"{tag}: rlimit", "nofile=1024" in out, out)
+    check(f"{tag}: /dev/zero bound", "zero=3" in out, out)
+    print("     --- output ---\n" + "\n".join("     " + ln for ln in out.splitlines()))
+
+
+def detached_test(user):
+    rundir = os.path.join(WORK, "run-det")
+    os.makedirs(rundir, exist_ok=True)
+    if user:
+        subprocess.run(["chown", USER, rundir], check=True)
+    cmd = "echo hello-console; read x; echo got:$x; exit 7"
+    r = Run("start", container_plan(mode="detached", console="pty", rundir=rundir, cmd=cmd),
+            user=user, detached=True)
+    state, pid = r.until_ready()
+    check("detached: READY", state == "READY", (r.lines,))
+    # the monitor closes fd 4 after READY
+    check("detached: fd 4 closed after READY", r.line() is None, r.lines)
+    sockpath = os.path.join(rundir, "console.sock")
+    check("detached: console.sock exists, mode 0600",
+          os.path.exists(sockpath) and (os.stat(sockpath).st_mode & 0o777) == 0o600)
+    time.sleep(0.5)
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.connect(sockpath)
+    c.settimeout(5)
+    buf = b""
+    while b"hello-console" not in buf:
+        d = c.recv(4096)
+        if not d:
+            break
+        buf += d
+    check("detached: ring buffer replays output to a late client", b"hello-console" in buf, buf)
+    c.sendall(b"abc\n")
+    while b"got:abc" not in buf:
+        d = c.recv(4096)
+        if not d:
+            break
+        buf += d
+    check("detached: input relayed through the console", b"got:abc" in buf, buf)
+    c.close()
+    try:
+        code = r.p.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        code = None
+    check("detached: monitor exits 0", code == 0, code)
+    try:
+        text = open(os.path.join(rundir, "exit")).read().split("\n")
+    except OSError as e:
+        text = [str(e)]
+    check("detached: exit file 'exited 7' + epoch", text[0] == "exited 7" and
+          text[1].isdigit() and abs(int(text[1]) - time.time()) < 60, text)
+    check("detached: console.sock removed", not os.path.exists(sockpath))
+    check("detached: no exit.tmp left", not os.path.exists(os.path.join(rundir, "exit.tmp")))
+
+
+def exec_test(user):
+    rundir = os.path.join(WORK, "run-exec")
+    os.makedirs(rundir, exist_ok=True)
+    if user:
+        subprocess.run(["chown", USER, rundir], check=True)
+    r = Run("start", container_plan(mode="detached", console="null", rundir=rundir,
+                                    cmd="exec sleep 1000", hostname="target"),
+            user=user, detached=True)
+    state, pid = r.until_ready()
+    check("exec: target container READY", state == "READY", r.lines)
+    if state != "READY":
+        return
+    join = ["join", pid, "user,pid,mnt,uts,ipc,net"]
+    cmd = "echo host=$(hostname); echo pid=$$; ls /proc | grep -c '^[0-9]'; exit 3"
+    e = Run("exec", [["igloo-plan", 1], join, ["mode", "foreground"], ["console", "inherit"],
+                     ["chdir", "/tmp"], ["rlimit", "RLIMIT_NOFILE", 512, 512], ["ids", 0, 0, 0],
+                     exec_rec("/bin/sh", ["sh", "-c", cmd])], user=user)
+    st, gpid = e.until_ready(mapped=False)
+    code, out, err = e.finish()
+    check("exec: READY", st == "READY", (e.lines, err))
+    check("exec: exit code 3 propagated", code == 3 and "EXIT exited 3" in e.lines,
+          (code, e.lines, err))
+    check("exec: in the container's uts ns", "host=target" in out, out)
+    check("exec: in the container's pid ns (pid != 1, small)",
+          "pid=" in out and out.split("pid=")[1].split()[0] not in ("1", str(gpid)), (out, gpid))
+    # with a pty: the process gets a terminal from the container's devpts
+    e2 = Run("exec", [["igloo-plan", 1], join, ["console", "pty"], ["ids", 0, 0, 0],
+                      exec_rec("/bin/sh", ["sh", "-c", "tty; exit 5"])], user=user)
+    st2, _ = e2.until_ready(mapped=False)
+    code2, out2, err2 = e2.finish()
+    check("exec pty: tty is /dev/pts/0 and exit 5", st2 == "READY" and code2 == 5 and
+          "/dev/pts/0" in out2, (code2, out2, e2.lines, err2))
+    # killed by a signal: forwarded SIGTERM to a process that does not catch it
+    e3 = Run("exec", [["igloo-plan", 1], join, ["ids", 0, 0, 0],
+                      exec_rec("/bin/sleep", ["sleep", "100"])], user=user)
+    st3, _ = e3.until_ready(mapped=False)
+    time.sleep(0.3)
+    e3.p.send_signal(15)
+    code3, _, err3 = e3.finish()
+    check("exec: SIGTERM forwarded, 128+15 and EXIT signaled SIGTERM",
+          code3 == 143 and "EXIT signaled SIGTERM" in e3.lines, (code3, e3.lines, err3))
+    # exec error: missing binary
+    e4 = Run("exec", [["igloo-plan", 1], join, ["ids", 0, 0, 0],
+                      exec_rec("/bin/nope", ["nope"])], user=user)
+    st4, line4 = e4.until_ready(mapped=False)
+    code4, _, _ = e4.finish()
+    check("exec: missing binary -> ERROR 3 exec ENOENT", st4 == "ERROR" and
+          line4.startswith("ERROR 3 exec ENOENT ") and code4 == 1, (line4, code4))
+    # stop the container: the monitor records the signal
+    os.kill(pid, 9)
+    try:
+        mcode = r.p.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        mcode = None
+    text = open(os.path.join(rundir, "exit")).read().split("\n") if os.path.exists(
+        os.path.join(rundir, "exit")) else []
+    check("exec: killed init -> exit file 'signaled SIGKILL'", mcode == 0 and text[:1] == ["signaled SIGKILL"],
+          (mcode, text))
+
+
+def error_tests(user):
+    # missing binary at start
+    r = Run("start", container_plan(cmd=None)[:-1] + [exec_rec("/bin/missing", ["missing"])],
+            user=user)
+    state, line = r.until_ready()
+    code, out, err = r.finish()
+    idx = len(container_plan()) - 1
+    check("error: missing binary -> ERROR exec ENOENT",
+          state == "ERROR" and line.startswith(f"ERROR {idx} exec ENOENT exec /bin/missing:") and code == 1,
+          (line, code, err))
+    # symlink to /etc in the rootfs used as a mount target and as a mkdir path
+    evil = os.path.join(ROOTFS, "evil")
+    if not os.path.islink(evil):
+        os.symlink("/etc", evil)
+    hostmark = "/etc/igloo-smoke-marker"
+    recs = container_plan(cmd="grep ' /etc ' /proc/self/mountinfo; ls -d /etc/igloo-smoke-marker",
+                          extra=[["mkdir", "/evil/igloo-smoke-marker", "0755"],
+                                 ["mount", "tmpfs", "/evil", "tmpfs", MS_NOSUID, "mode=700"]])
+    r = Run("start", recs, user=user)
+    state, _ = r.until_ready()
+    code, out, err = r.finish()
+    check("error: symlink /evil -> /etc: mkdir landed in the rootfs, not the host",
+          not os.path.exists(hostmark) and os.path.isdir(os.path.join(ROOTFS, "etc/igloo-smoke-marker")),
+          (out, err))
+    check("error: symlink /evil -> /etc: tmpfs mounted on the rootfs's /etc",
+          state == "READY" and " /etc " in out and "tmpfs" in out, (out, r.lines, err))
+    # a dangling symlink to a host path is not created through
+    dang = os.path.join(ROOTFS, "dangle")
+    if not os.path.islink(dang):
+        os.symlink("/igloo-smoke-nowhere/x", dang)
+    recs = container_plan(extra=[["mount", "tmpfs", "/dangle", "tmpfs", 0, ""]])
+    r = Run("start", recs, user=user)
+    state, line = r.until_ready()
+    r.finish()
+    check("error: dangling symlink target -> ERROR mount ENOENT, nothing created on host",
+          state == "ERROR" and " mount ENOENT " in line and not os.path.exists("/igloo-smoke-nowhere"),
+          line)
+    # unknown op
+    r = Run("start", None, user=user, raw_plan=encode([["igloo-plan", 1], ["bogus", "x"]]))
+    state, line = r.until_ready()
+    code, _, _ = r.finish()
+    check("error: unknown op -> ERROR 1 bogus EINVAL", state == "ERROR" and
+          line.startswith("ERROR 1 bogus EINVAL") and code == 1, (line, code))
+    # ABORT before MAPPED
+    r = Run("start", container_plan(), user=user)
+    ln = r.line()
+    r.sock.sendall(b"ABORT\n")
+    code, _, _ = r.finish()
+    pid = int(ln.split()[1]) if ln and ln.startswith("PID ") else 0
+    check("error: ABORT kills the child, exit 1",
+          code == 1 and pid and not os.path.exists(f"/proc/{pid}/status"), (ln, code))
+
+
+def main():
+    which = sys.argv[4:] or ["root", "user"]
+    v = subprocess.run([HELPER, "--version"], capture_output=True, text=True)
+    check("--version", v.stdout == "igloo-helper 1\n", v.stdout)
+    for who in which:
+        user = who == "user"
+        print(f"== as {'unprivileged ' + USER if user else 'root'} ==")
+        foreground_test(f"foreground ({who})", user)
+        detached_test(user)
+        exec_test(user)
+        error_tests(user)
+    print(f"\n{len(PASSED)} passed, {len(FAILED)} failed")
+    for n in FAILED:
+        print("  failed: " + n)
+    return 1 if FAILED else 0
+
+
+if __name__ == "__main__":
+    try:
+        rc = main()
+    finally:
+        for p in children:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    sys.exit(rc)
