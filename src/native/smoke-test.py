@@ -8,6 +8,7 @@ or calls newuidmap/newgidmap (unprivileged), and checks what comes back.
 usage: smoke-test.py HELPER WORKDIR USER
 """
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -39,7 +40,8 @@ def exec_rec(file, argv, env=("PATH=/bin",)):
 
 
 def container_plan(mode="foreground", console="inherit", rundir=None, cmd=None,
-                   extra=(), hostname="smoke", ns="user,pid,mnt,uts,ipc,net"):
+                   extra=(), hostname="smoke", ns="user,pid,mnt,uts,ipc,net",
+                   groups=(0,)):
     recs = [["igloo-plan", 1], ["namespaces", ns], ["mode", mode], ["console", console]]
     if rundir:
         recs.append(["rundir", rundir])
@@ -60,7 +62,7 @@ def container_plan(mode="foreground", console="inherit", rundir=None, cmd=None,
         ["hostname", hostname],
         ["chdir", "/"],
         ["rlimit", "RLIMIT_NOFILE", 1024, 4096],
-        ["ids", 0, 0, 0],
+        ["ids", 0, 0, *groups],
         exec_rec("/bin/sh", ["sh", "-c", cmd or "true"]),
     ]
     return recs
@@ -124,14 +126,21 @@ class Run:
         self.sock.sendall(b"MAPPED\n")
 
     def until_ready(self, mapped=True):
-        """Handle PID/MAPPED; return ('READY', pid) or ('ERROR', line)."""
+        """Handle PID/MAPPED (mapped=False: MAPPED without writing maps);
+        return ('READY', pid) or ('ERROR', line)."""
         while True:
             ln = self.line()
             if ln is None:
                 return ("EOF", None)
+            if ln.startswith(("PID ", "READY ")):
+                # smoke-test.sh kills these (by pid) on exit
+                with open(os.path.join(WORK, "pids"), "a") as fh:
+                    fh.write(ln.split()[1] + "\n")
             if ln.startswith("PID "):
                 if mapped:
                     self.map_and_go(int(ln.split()[1]))
+                else:
+                    self.sock.sendall(b"MAPPED\n")
             elif ln.startswith("READY "):
                 return ("READY", int(ln.split()[1]))
             elif ln.startswith("ERROR "):
@@ -146,15 +155,19 @@ class Run:
 
 def foreground_test(tag, user):
     marker = os.path.join(WORK, "robind")
-    cmd = ("echo pid=$$; echo uid=$(id -u); echo host=$(hostname); "
-           "grep NSpid /proc/self/status; ls /proc/1/fd | tr '\\n' ' '; echo; "
+    cmd = ("sleep 0.3; echo pid=$$; echo uid=$(id -u); echo host=$(hostname); "
+           "grep NSpid /proc/1/status; ls /proc/1/fd | tr '\\n' ' '; echo; "
            "grep -E ' /(proc|sys|dev|mnt/ro) ' /proc/self/mountinfo; "
            "touch /mnt/ro/x 2>/dev/null && echo ro=writable || echo ro=readonly; "
            "echo nofile=$(ulimit -n); echo zero=$(head -c 3 /dev/zero | wc -c); "
-           "ls -ld /dev/pts /tmp")
-    r = Run("start", container_plan(cmd=cmd, extra=[
+           "ls -ld /dev/pts /tmp; echo setgroups=$(cat /proc/self/setgroups); echo groups=$(id -G)")
+    r = Run("start", container_plan(cmd=cmd, groups=(2, 0, 5), extra=[
         ["bind", marker, "/mnt/ro", MS_RDONLY | MS_NOSUID | MS_NODEV]]), user=user)
     state, pid = r.until_ready()
+    try:
+        host_nspid = [ln for ln in open(f"/proc/{pid}/status") if ln.startswith("NSpid")]
+    except (OSError, TypeError) as e:
+        host_nspid = [str(e)]
     code, out, err = r.finish()
     check(f"{tag}: READY", state == "READY", (r.lines, err))
     check(f"{tag}: exit 0 and EXIT exited 0", code == 0 and "EXIT exited 0" in r.lines,
@@ -163,8 +176,9 @@ def foreground_test(tag, user):
     check(f"{tag}: uid 0 inside", "uid=0" in out, out)
     check(f"{tag}: hostname", "host=smoke" in out, out)
     nspid = [ln for ln in out.splitlines() if ln.startswith("NSpid")]
-    check(f"{tag}: NSpid host pid + 1", bool(nspid) and nspid[0].split()[-1] == "1"
-          and nspid[0].split()[1] == str(pid), (nspid, pid))
+    check(f"{tag}: NSpid inside is 1", nspid and nspid[0].split()[1:] == ["1"], nspid)
+    check(f"{tag}: NSpid on the host is '<host pid> 1'",
+          host_nspid[0].split()[1:] == [str(pid), "1"], (host_nspid, pid))
     fdline = next((ln for ln in out.splitlines() if ln.strip() and
                    all(t.isdigit() for t in ln.split())), "")
     check(f"{tag}: init has only fds 0 1 2", fdline.split() == ["0", "1", "2"], out)
@@ -172,6 +186,58 @@ def foreground_test(tag, user):
     check(f"{tag}: rlimit", "nofile=1024" in out, out)
     check(f"{tag}: /dev/zero bound", "zero=3" in out, out)
     print("     --- output ---\n" + "\n".join("     " + ln for ln in out.splitlines()))
+
+
+def pty_foreground_test(user):
+    r = Run("start", container_plan(console="pty", cmd="tty; echo fds=$(ls /proc/self/fd | tr '\\n' ' '); exit 4"),
+            user=user)
+    state, _ = r.until_ready()
+    code, out, err = r.finish()
+    check("foreground pty: /dev/pts/0, exit 4, EXIT exited 4",
+          state == "READY" and code == 4 and "/dev/pts/0" in out and "EXIT exited 4" in r.lines,
+          (code, out, r.lines, err))
+    check("foreground pty: no stray fds", "fds=0 1 2 3" in out, out)
+
+
+def core_plan_test(user):
+    """The mounts src/core/plan makes for a container without a net
+    namespace: /sys is then the host's, bound recursively read-only."""
+    recs = [["igloo-plan", 1], ["namespaces", "user,pid,mnt,uts,ipc"], ["mode", "foreground"],
+            ["console", "inherit"], ["rootfs", ROOTFS],
+            ["mount", "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, ""],
+            ["mount", "tmpfs", "/dev", "tmpfs", MS_NOSUID | (1 << 24), "mode=755,size=65536k"]]
+    for dev in ("null", "zero", "full", "random", "urandom", "tty"):
+        recs.append(["bind", "/dev/" + dev, "/dev/" + dev, MS_NOSUID | MS_NOEXEC])
+    recs += [["mount", "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+              "newinstance,ptmxmode=0666,mode=0620,gid=5"],
+             ["symlink", "pts/ptmx", "/dev/ptmx"],
+             ["mount", "shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k"],
+             ["mount", "mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, ""],
+             ["symlink", "/proc/self/fd", "/dev/fd"],
+             ["bind", "/sys", "/sys", MS_REC | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC],
+             ["pivot"], ["hostname", "core"], ["chdir", "/"], ["ids", 0, 0, 0],
+             exec_rec("/bin/sh", ["sh", "-c", "grep ' /sys' /proc/self/mountinfo | cut -d' ' -f5,6; "
+                                  "echo x > /dev/null && echo devnull=ok; ls /dev/fd/ >/dev/null && echo fd=ok"])]
+    r = Run("start", recs, user=user)
+    state, _ = r.until_ready()
+    code, out, err = r.finish()
+    sys_lines = [ln for ln in out.splitlines() if ln.startswith("/sys")]
+    check(f"core plan ({'user' if user else 'root'}): READY, exit 0", state == "READY" and code == 0,
+          (r.lines, err))
+    check("core plan: /sys and every submount read-only", len(sys_lines) > 1 and
+          all(ln.split()[1].startswith("ro,") for ln in sys_lines), out)
+    check("core plan: /dev/null usable, /dev/fd", "devnull=ok" in out and "fd=ok" in out, out)
+
+
+def no_userns_test():
+    r = Run("start", container_plan(ns="pid,mnt,uts,ipc", cmd="echo pid=$$ uid=$(id -u); cat /proc/self/uid_map",
+                                    extra=[]))
+    r.lines = []
+    state, _ = r.until_ready(mapped=False)
+    code, out, err = r.finish()
+    check("root without a user namespace: PID, MAPPED (no maps), pid 1",
+          state == "READY" and code == 0 and "pid=1 uid=0" in out and r.lines[0].startswith("PID "),
+          (code, out, r.lines, err))
 
 
 def detached_test(user):
@@ -236,16 +302,18 @@ def exec_test(user):
     if state != "READY":
         return
     join = ["join", pid, "user,pid,mnt,uts,ipc,net"]
-    cmd = "echo host=$(hostname); echo pid=$$; ls /proc | grep -c '^[0-9]'; exit 3"
+    cmd = "echo host=$(hostname); echo pid=$$; echo fds=$(ls /proc/self/fd | tr '\\n' ' '); exit 3"
     e = Run("exec", [["igloo-plan", 1], join, ["mode", "foreground"], ["console", "inherit"],
                      ["chdir", "/tmp"], ["rlimit", "RLIMIT_NOFILE", 512, 512], ["ids", 0, 0, 0],
                      exec_rec("/bin/sh", ["sh", "-c", cmd])], user=user)
     st, gpid = e.until_ready(mapped=False)
     code, out, err = e.finish()
-    check("exec: READY", st == "READY", (e.lines, err))
+    check("exec: READY, and no PID line", st == "READY" and e.lines[0].startswith("READY "),
+          (e.lines, err))
     check("exec: exit code 3 propagated", code == 3 and "EXIT exited 3" in e.lines,
           (code, e.lines, err))
     check("exec: in the container's uts ns", "host=target" in out, out)
+    check("exec: no stray fds (ls sees 0 1 2 + its own 3)", "fds=0 1 2 3" in out, out)
     check("exec: in the container's pid ns (pid != 1, small)",
           "pid=" in out and out.split("pid=")[1].split()[0] not in ("1", str(gpid)), (out, gpid))
     # with a pty: the process gets a terminal from the container's devpts
@@ -344,6 +412,10 @@ def main():
         user = who == "user"
         print(f"== as {'unprivileged ' + USER if user else 'root'} ==")
         foreground_test(f"foreground ({who})", user)
+        pty_foreground_test(user)
+        core_plan_test(user)
+        if not user:
+            no_userns_test()
         detached_test(user)
         exec_test(user)
         error_tests(user)
@@ -353,12 +425,34 @@ def main():
     return 1 if FAILED else 0
 
 
+def cleanup():
+    """Kill the containers first (their monitors then reap them and exit),
+    then any helper still running; wait for all, so nothing is left to the
+    host's pid 1 (which does not reap here)."""
+    pidfile = os.path.join(WORK, "pids")
+    if os.path.exists(pidfile):
+        for ln in open(pidfile):
+            try:
+                os.kill(int(ln), signal.SIGKILL)
+            except (ValueError, OSError):
+                pass
+    for p in children:
+        try:
+            p.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
 if __name__ == "__main__":
+    def on_signal(sig, _frame):
+        raise SystemExit(128 + sig)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    rc = 1
     try:
         rc = main()
     finally:
-        for p in children:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        cleanup()
     sys.exit(rc)

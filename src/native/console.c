@@ -1,0 +1,423 @@
+/*
+ * igloo-helper: waiting for the container's process.
+ *
+ * run_foreground(): the helper of a foreground start, or the host-side
+ *   parent of an exec. Forwards signals, reaps, and with `console pty`
+ *   relays between its own stdin/stdout and the pty master (raw mode on the
+ *   caller's terminal, window size on SIGWINCH).
+ * run_monitor(): the detached monitor. Reaps everything, serves the pty on
+ *   RUNDIR/console.sock (one client at a time, 64 KiB of output replayed to
+ *   a new client), writes RUNDIR/exit when init exits.
+ *
+ * One poll() loop each; signals arrive on a signalfd (they are blocked from
+ * the start so none is lost between clone and the loop).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "helper.h"
+
+#define RING_SIZE (64 * 1024)
+
+static int is_forwarded(int sig)
+{
+	return sig == SIGINT || sig == SIGTERM || sig == SIGHUP ||
+	       sig == SIGQUIT || sig == SIGUSR1 || sig == SIGUSR2;
+}
+
+static void set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+/* Reap every child that has exited; returns 1 and sets *status when
+ * `target` was among them. */
+static int reap(pid_t target, int *status)
+{
+	int found = 0;
+	for (;;) {
+		int ws;
+		pid_t p = waitpid(-1, &ws, WNOHANG);
+		if (p < 0 && errno == EINTR)
+			continue;
+		if (p <= 0)
+			break;
+		if (p == target) {
+			*status = ws;
+			found = 1;
+		}
+	}
+	return found;
+}
+
+static void copy_winsize(int master)
+{
+	struct winsize ws;
+	if (master >= 0 && isatty(0) && ioctl(0, TIOCGWINSZ, &ws) == 0)
+		(void)ioctl(master, TIOCSWINSZ, &ws);
+}
+
+/* Read whatever the pty still holds (after the process exited). */
+static void drain_master(int master, int out)
+{
+	char buf[8192];
+	for (;;) {
+		ssize_t r = read(master, buf, sizeof(buf));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return;
+		if (out >= 0 && write_all(out, buf, (size_t)r) < 0)
+			return;
+	}
+}
+
+int run_foreground(struct fg_state *st)
+{
+	struct termios saved;
+	int raw = 0;
+	char in[4096];
+	size_t inlen = 0, inoff = 0;
+	int stdin_open = st->master >= 0;
+	int status = 0, done = 0;
+
+	if (st->master >= 0) {
+		set_nonblock(st->master);
+		if (isatty(0) && tcgetattr(0, &saved) == 0) {
+			struct termios t = saved;
+			cfmakeraw(&t);
+			if (tcsetattr(0, TCSANOW, &t) == 0)
+				raw = 1;
+		}
+		copy_winsize(st->master);
+	}
+
+	while (!done) {
+		struct pollfd pf[3];
+		int n = 0, im = -1, ii = -1;
+		pf[n++] = (struct pollfd){.fd = st->sigfd, .events = POLLIN};
+		if (st->master >= 0) {
+			im = n;
+			pf[n++] = (struct pollfd){
+				.fd = st->master,
+				.events = (short)(POLLIN | (inlen ? POLLOUT : 0))};
+		}
+		if (stdin_open && inlen == 0) {
+			ii = n;
+			pf[n++] = (struct pollfd){.fd = 0, .events = POLLIN};
+		}
+		if (poll(pf, (nfds_t)n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pf[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			while (read(st->sigfd, &si, sizeof(si)) == sizeof(si)) {
+				int sig = (int)si.ssi_signo;
+				if (sig == SIGCHLD) {
+					if (reap(st->child, &status))
+						done = 1;
+				} else if (sig == SIGWINCH) {
+					copy_winsize(st->master);
+				} else if (is_forwarded(sig)) {
+					(void)kill(st->child, sig);
+				}
+			}
+		}
+		if (im >= 0 && (pf[im].revents & (POLLIN | POLLHUP | POLLERR))) {
+			char buf[8192];
+			ssize_t r = read(st->master, buf, sizeof(buf));
+			if (r > 0) {
+				(void)write_all(1, buf, (size_t)r);
+			} else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+				/* EIO: every slave fd is closed */
+				close(st->master);
+				st->master = -1;
+				stdin_open = 0;
+			}
+		}
+		if (im >= 0 && st->master >= 0 && (pf[im].revents & POLLOUT) && inlen) {
+			ssize_t w = write(st->master, in + inoff, inlen - inoff);
+			if (w > 0) {
+				inoff += (size_t)w;
+				if (inoff == inlen)
+					inlen = inoff = 0;
+			} else if (w < 0 && errno != EAGAIN && errno != EINTR) {
+				inlen = inoff = 0;
+			}
+		}
+		if (ii >= 0 && (pf[ii].revents & (POLLIN | POLLHUP | POLLERR))) {
+			ssize_t r = read(0, in, sizeof(in));
+			if (r > 0) {
+				inlen = (size_t)r;
+				inoff = 0;
+			} else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+				/* End of input: pass an end-of-file character on. */
+				struct termios t;
+				stdin_open = 0;
+				if (st->master >= 0 && tcgetattr(st->master, &t) == 0) {
+					in[0] = (char)t.c_cc[VEOF];
+					inlen = 1;
+					inoff = 0;
+				}
+			}
+		}
+	}
+	if (st->master >= 0) {
+		drain_master(st->master, 1);
+		close(st->master);
+		st->master = -1;
+	}
+	if (raw)
+		(void)tcsetattr(0, TCSANOW, &saved);
+	return status;
+}
+
+/* ---- detached monitor ------------------------------------------------ */
+
+/* Create RUNDIR/console.sock (mode 0600) and listen on it. Done before
+ * READY so that Node can connect as soon as it sees READY. */
+int console_listen(int rundirfd)
+{
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s < 0)
+		return -1;
+	struct sockaddr_un sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	strcpy(sa.sun_path, "console.sock");
+	/* bind() takes a path: do it relative to the rundir fd. */
+	if (fchdir(rundirfd) < 0)
+		goto fail;
+	if (unlinkat(rundirfd, "console.sock", 0) < 0 && errno != ENOENT)
+		goto fail;
+	mode_t old = umask(0177);
+	int r = bind(s, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r < 0)
+		goto fail;
+	if (fchmodat(rundirfd, "console.sock", 0600, 0) < 0)
+		goto fail;
+	if (listen(s, 4) < 0)
+		goto fail;
+	if (chdir("/") < 0)
+		goto fail;
+	return s;
+fail:;
+	int e = errno;
+	close(s);
+	(void)!chdir("/");
+	errno = e;
+	return -1;
+}
+
+static void write_exit_file(int rundirfd, int status)
+{
+	char text[64], line[128];
+	status_text(status, text, sizeof(text));
+	int n = snprintf(line, sizeof(line), "%s\n%lld\n", text,
+			 (long long)time(NULL));
+	int fd = openat(rundirfd, "exit.tmp",
+			O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	int ok = write_all(fd, line, (size_t)n) == 0 && fsync(fd) == 0;
+	if (close(fd) < 0)
+		ok = 0;
+	if (ok)
+		(void)renameat(rundirfd, "exit.tmp", rundirfd, "exit");
+	else
+		(void)unlinkat(rundirfd, "exit.tmp", 0);
+}
+
+struct ring {
+	char buf[RING_SIZE];
+	unsigned long long total; /* bytes ever written */
+};
+
+static void ring_put(struct ring *r, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		r->buf[(r->total + i) % RING_SIZE] = p[i];
+	r->total += n;
+}
+
+/* Send the client what it has not seen yet (as far as the ring still holds
+ * it). Returns -1 when the client is gone. */
+static int ring_flush(struct ring *r, int client, unsigned long long *pos)
+{
+	if (r->total - *pos > RING_SIZE)
+		*pos = r->total - RING_SIZE;
+	while (*pos < r->total) {
+		size_t off = (size_t)(*pos % RING_SIZE);
+		size_t chunk = (size_t)(r->total - *pos);
+		if (chunk > RING_SIZE - off)
+			chunk = RING_SIZE - off;
+		ssize_t w = send(client, r->buf + off, chunk, MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return 0;
+			return -1;
+		}
+		*pos += (unsigned long long)w;
+	}
+	return 0;
+}
+
+void run_monitor(pid_t init, int master, int sigfd, int rundirfd, int listenfd)
+{
+	static struct ring ring;
+	int client = -1;
+	unsigned long long cpos = 0;
+	char in[4096];
+	size_t inlen = 0, inoff = 0;
+	int status = 0;
+
+	if (master >= 0)
+		set_nonblock(master);
+	for (;;) {
+		struct pollfd pf[4];
+		int n = 0, im = -1, il = -1, ic = -1;
+		pf[n++] = (struct pollfd){.fd = sigfd, .events = POLLIN};
+		if (master >= 0) {
+			im = n;
+			pf[n++] = (struct pollfd){
+				.fd = master,
+				.events = (short)(POLLIN | (inlen ? POLLOUT : 0))};
+		}
+		if (listenfd >= 0) {
+			il = n;
+			pf[n++] = (struct pollfd){.fd = listenfd, .events = POLLIN};
+		}
+		if (client >= 0) {
+			ic = n;
+			pf[n++] = (struct pollfd){
+				.fd = client,
+				.events = (short)((inlen == 0 ? POLLIN : 0) |
+						  (cpos < ring.total ? POLLOUT : 0))};
+		}
+		if (poll(pf, (nfds_t)n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pf[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			int exited = 0;
+			while (read(sigfd, &si, sizeof(si)) == sizeof(si)) {
+				int sig = (int)si.ssi_signo;
+				if (sig == SIGCHLD)
+					exited |= reap(init, &status);
+				else if (is_forwarded(sig))
+					(void)kill(init, sig);
+			}
+			if (exited)
+				break;
+		}
+		if (im >= 0 && (pf[im].revents & (POLLIN | POLLHUP | POLLERR))) {
+			char buf[8192];
+			ssize_t r = read(master, buf, sizeof(buf));
+			if (r > 0) {
+				ring_put(&ring, buf, (size_t)r);
+			} else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+				close(master);
+				master = -1;
+			}
+		}
+		if (im >= 0 && master >= 0 && (pf[im].revents & POLLOUT) && inlen) {
+			ssize_t w = write(master, in + inoff, inlen - inoff);
+			if (w > 0) {
+				inoff += (size_t)w;
+				if (inoff == inlen)
+					inlen = inoff = 0;
+			} else if (w < 0 && errno != EAGAIN && errno != EINTR) {
+				inlen = inoff = 0;
+			}
+		}
+		if (il >= 0 && (pf[il].revents & POLLIN)) {
+			int s = accept4(listenfd, NULL, NULL,
+					SOCK_CLOEXEC | SOCK_NONBLOCK);
+			if (s >= 0) {
+				if (client >= 0) {
+					/* one client at a time: refuse */
+					static const char busy[] =
+						"igloo: the console is in use\r\n";
+					(void)!send(s, busy, sizeof(busy) - 1,
+						    MSG_NOSIGNAL);
+					close(s);
+				} else {
+					client = s;
+					cpos = ring.total > RING_SIZE
+						       ? ring.total - RING_SIZE
+						       : 0;
+				}
+			}
+		}
+		if (ic >= 0 && client >= 0 && (pf[ic].revents & (POLLIN | POLLHUP | POLLERR))) {
+			ssize_t r = read(client, in, sizeof(in));
+			if (r > 0) {
+				if (master >= 0) {
+					inlen = (size_t)r;
+					inoff = 0;
+				}
+			} else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+				close(client);
+				client = -1;
+				inlen = inoff = 0;
+			}
+		}
+		if (client >= 0 && cpos < ring.total &&
+		    ring_flush(&ring, client, &cpos) < 0) {
+			close(client);
+			client = -1;
+			inlen = inoff = 0;
+		}
+	}
+
+	/* init exited: last output to the client, then the exit file. */
+	if (master >= 0) {
+		char buf[8192];
+		ssize_t r;
+		while ((r = read(master, buf, sizeof(buf))) > 0)
+			ring_put(&ring, buf, (size_t)r);
+		close(master);
+	}
+	if (client >= 0) {
+		/* blocking, but at most a second per send */
+		struct timeval tv = {.tv_sec = 1, .tv_usec = 0};
+		int fl = fcntl(client, F_GETFL);
+		if (fl >= 0)
+			(void)fcntl(client, F_SETFL, fl & ~O_NONBLOCK);
+		(void)setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		(void)ring_flush(&ring, client, &cpos);
+		close(client);
+	}
+	write_exit_file(rundirfd, status);
+	if (listenfd >= 0) {
+		(void)unlinkat(rundirfd, "console.sock", 0);
+		close(listenfd);
+	}
+	/* Reap whatever else has exited already; the rest, if any (no pid
+	 * namespace), goes to our own reaper. */
+	(void)reap(-1, &status);
+	exit(0);
+}

@@ -1,0 +1,547 @@
+/*
+ * igloo-helper: main and the process structure of `start` and `exec`.
+ *
+ * start:
+ *
+ *   helper ──clone(namespaces)──> child (the container's init)
+ *     │ PID <pid> on fd 4                │ waits on the "mapped" pipe
+ *     │ Node writes uid_map/gid_map,     │
+ *     │ sends MAPPED; helper relays ───> │ becomes uid/gid 0 of the namespace
+ *     │                                  │ runs the steps, exec
+ *     │ <── error pipe: a step_error, or EOF when exec succeeded
+ *     │ READY <pid> / ERROR ...
+ *     └ foreground: wait, forward signals, EXIT;  detached: monitor
+ *
+ * exec:
+ *
+ *   helper (stays on the host) ──fork──> middle ──setns(user first, mnt
+ *     last)──clone(CLONE_PARENT)──> process (inside the pid namespace,
+ *     but the helper's child, so the helper can wait for it)
+ *
+ * All pipes and sockets are close-on-exec; the container's process closes
+ * every fd >= 3 but the error pipe before exec, and fd 4 right away.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "helper.h"
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+/* struct clone_args, VER0 layout (64 bytes) */
+struct clone_args_v0 {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack,
+		stack_size, tls;
+};
+
+/* Fork-like clone: the child continues on a copy of our stack. clone3 is
+ * needed for CLONE_NEWTIME; a seccomp filter (e.g. when nested in another
+ * runtime's container) may answer ENOSYS to clone3, so fall back. */
+static pid_t clone_fork(unsigned long flags)
+{
+	struct clone_args_v0 a;
+	memset(&a, 0, sizeof(a));
+	a.flags = flags;
+	a.exit_signal = SIGCHLD;
+	long r = syscall(SYS_clone3, &a, sizeof(a));
+	if (r < 0 && errno == ENOSYS && !(flags & CLONE_NEWTIME))
+		r = syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+	return (pid_t)r;
+}
+
+static int sigfd_setup(void)
+{
+	/* Block the signals we handle before any child exists, so that none
+	 * is lost; the children unblock them (reset_signals). */
+	sigset_t set;
+	sigemptyset(&set);
+	int sigs[] = {SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1,
+		      SIGUSR2, SIGWINCH};
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaddset(&set, sigs[i]);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		fail(0, "igloo-plan", errno, "sigprocmask: %s", strerror(errno));
+	int fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (fd < 0)
+		fail(0, "igloo-plan", errno, "signalfd: %s", strerror(errno));
+	/* A vanished reader of fd 4 or of stdout must not kill the helper. */
+	signal(SIGPIPE, SIG_IGN);
+	return fd;
+}
+
+static void pipe_cloexec(int p[2])
+{
+	if (pipe2(p, O_CLOEXEC) < 0)
+		fail(0, "igloo-plan", errno, "pipe: %s", strerror(errno));
+}
+
+static void killwait(pid_t pid)
+{
+	(void)kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+/* Read one line from the sync socket (byte by byte: the lines are tiny and
+ * nothing may be read beyond the line). Returns 0 on EOF or error. */
+static int sync_read_line(char *buf, size_t n)
+{
+	size_t len = 0;
+	for (;;) {
+		char ch;
+		ssize_t r = read(sync_fd, &ch, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return 0;
+		if (ch == '\n')
+			break;
+		if (len + 1 < n)
+			buf[len++] = ch;
+	}
+	buf[len] = '\0';
+	return 1;
+}
+
+/* Wait for Node's MAPPED (relayed to the child) or ABORT / EOF (child
+ * killed, exit 1). If the child dies meanwhile, return: wait_exec() reads
+ * why. */
+static void wait_mapped(pid_t pid, int mapped_w, int err_r)
+{
+	if (sync_fd < 0) {
+		killwait(pid);
+		fail(0, "igloo-plan", EBADF,
+		     "fd 4 is not open: nobody can send MAPPED");
+	}
+	for (;;) {
+		struct pollfd pf[2] = {{.fd = sync_fd, .events = POLLIN},
+				       {.fd = err_r, .events = POLLIN}};
+		if (poll(pf, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			killwait(pid);
+			exit(1);
+		}
+		if (pf[1].revents)
+			return;
+		if (!pf[0].revents)
+			continue;
+		char line[64];
+		if (!sync_read_line(line, sizeof(line)) || strcmp(line, "ABORT") == 0) {
+			killwait(pid);
+			exit(1);
+		}
+		if (strcmp(line, "MAPPED") == 0) {
+			if (write_all(mapped_w, "M", 1) < 0) {
+				/* the child is gone: wait_exec() says why */
+			}
+			return;
+		}
+		/* anything else: ignore */
+	}
+}
+
+/* Wait for the exec: EOF on the error pipe is success; a step_error is
+ * reported as ERROR and the helper exits 1 (after reaping `pid`). */
+static void wait_exec(int err_r, pid_t pid)
+{
+	struct step_error e;
+	ssize_t n = read_full(err_r, &e, sizeof(e));
+	close(err_r);
+	if (n == 0)
+		return;
+	if (n == (ssize_t)sizeof(e)) {
+		e.op[sizeof(e.op) - 1] = '\0';
+		e.msg[sizeof(e.msg) - 1] = '\0';
+		report_error(e.index, e.op, e.err, e.msg);
+	} else {
+		report_error(0, "igloo-plan", EIO,
+			     "short read on the error pipe");
+	}
+	if (pid > 0)
+		killwait(pid);
+	exit(1);
+}
+
+/* fds 0-2 must exist, or our own pipes would land on them. */
+static void ensure_stdio(void)
+{
+	for (int fd = 0; fd < 3; fd++) {
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+			int n = open("/dev/null", O_RDWR);
+			if (n < 0)
+				exit(1);
+			if (n != fd) {
+				if (dup2(n, fd) < 0)
+					exit(1);
+				close(n);
+			}
+		}
+	}
+}
+
+/* ---- start ------------------------------------------------------------ */
+
+/* The container's process, right after clone(). */
+static void start_child(const struct plan *p, int mapped_r, int err_w,
+			int cons_w, int nullfd)
+{
+	reset_signals();
+	/* Die with the helper until exec (cleared in the exec step). */
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (sync_fd >= 0)
+		close(sync_fd); /* never ours to pass on */
+	sync_fd = -1;
+
+	/* 1. Wait for MAPPED. Until the maps are written we have no ids and
+	 *    our capabilities in the namespace are useless for files. Without
+	 *    a user namespace we wait too: Node may act on the pid first
+	 *    (e.g. move it into a cgroup) before anything runs. */
+	char ch;
+	ssize_t r;
+	do
+		r = read(mapped_r, &ch, 1);
+	while (r < 0 && errno == EINTR);
+	if (r != 1)
+		_exit(1); /* the helper gave up (ABORT, EOF, death) */
+	if (p->ns_flags & CLONE_NEWUSER) {
+		/* 2. Become root of the new namespace (when 0 is mapped), so
+		 *    that what the steps create (mount targets, files on the
+		 *    container's own tmpfs, which refuses unmapped owners with
+		 *    EOVERFLOW) belongs to the container's root, not to the
+		 *    unmapped host uid. The `ids` step sets the final ids. */
+		if (setresgid(0, 0, 0) < 0 && errno != EINVAL)
+			child_fail_at(err_w, p->ns_index, "namespaces", errno,
+				      "setresgid 0 in the new user namespace: %s",
+				      strerror(errno));
+		if (setresuid(0, 0, 0) < 0 && errno != EINVAL)
+			child_fail_at(err_w, p->ns_index, "namespaces", errno,
+				      "setresuid 0 in the new user namespace: %s",
+				      strerror(errno));
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	}
+	close(mapped_r);
+
+	struct child_ctx c = {
+		.plan = p,
+		.errfd = err_w,
+		.consfd = cons_w,
+		.nullfd = nullfd,
+		.rootfd = -1,
+		.own_mntns = (p->ns_flags & CLONE_NEWNS) != 0,
+		.own_utsns = (p->ns_flags & CLONE_NEWUTS) != 0,
+		.cur = NULL,
+	};
+	/* Steps create files with the modes the plan says; the caller's
+	 * umask comes back just before exec. */
+	c.umask = umask(0);
+	run_steps(&c);
+}
+
+static int cmd_start(void)
+{
+	struct plan p;
+	plan_read(&p, PLAN_FD, 0);
+	int sigfd = sigfd_setup();
+
+	/* Orphans (of a container without a pid namespace) come to us. */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		fail(0, "igloo-plan", errno, "PR_SET_CHILD_SUBREAPER: %s",
+		     strerror(errno));
+
+	int nullfd = -1, rundirfd = -1;
+	if (p.console == CONSOLE_NULL || p.mode == MODE_DETACHED) {
+		nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (nullfd < 0)
+			fail(0, "console", errno, "open /dev/null: %s",
+			     strerror(errno));
+	}
+	if (p.mode == MODE_DETACHED) {
+		rundirfd = open(p.rundir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (rundirfd < 0)
+			fail(p.rundir_index, "rundir", errno, "open %s: %s",
+			     p.rundir, strerror(errno));
+	}
+	int mapped[2], errp[2], cons[2] = {-1, -1};
+	pipe_cloexec(mapped);
+	pipe_cloexec(errp);
+	if (p.console == CONSOLE_PTY &&
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cons) < 0)
+		fail(0, "console", errno, "socketpair: %s", strerror(errno));
+
+	pid_t pid = clone_fork(p.ns_flags);
+	if (pid < 0) {
+		int e = errno;
+		const char *list = "";
+		for (size_t i = 0; i < p.first_step; i++)
+			if (strcmp(p.recs[i].op, "namespaces") == 0)
+				list = p.recs[i].argv[0];
+		fail(p.ns_index >= 0 ? p.ns_index : 0,
+		     p.ns_index >= 0 ? "namespaces" : "igloo-plan", e,
+		     "clone (namespaces %s): %s", list, strerror(e));
+	}
+	if (pid == 0) {
+		close(sigfd);
+		close(mapped[1]);
+		close(errp[0]);
+		if (cons[0] >= 0)
+			close(cons[0]);
+		if (rundirfd >= 0)
+			close(rundirfd);
+		start_child(&p, mapped[0], errp[1], cons[1], nullfd);
+		_exit(1); /* not reached */
+	}
+	close(mapped[0]);
+	close(errp[1]);
+	if (cons[1] >= 0)
+		close(cons[1]);
+
+	sync_send("PID %d", (int)pid);
+	wait_mapped(pid, mapped[1], errp[0]);
+	close(mapped[1]);
+	wait_exec(errp[0], pid);
+
+	int master = -1;
+	if (p.console == CONSOLE_PTY) {
+		master = recv_fd(cons[0]);
+		if (master < 0) {
+			int e = errno;
+			killwait(pid);
+			fail(p.exec_index, "exec", e,
+			     "receive the pty master: %s", strerror(e));
+		}
+		close(cons[0]);
+	}
+	int listenfd = -1;
+	if (p.mode == MODE_DETACHED && master >= 0) {
+		listenfd = console_listen(rundirfd);
+		if (listenfd < 0) {
+			int e = errno;
+			killwait(pid);
+			fail(p.rundir_index, "rundir", e, "listen on %s/console.sock: %s",
+			     p.rundir, strerror(e));
+		}
+	}
+	sync_send("READY %d", (int)pid);
+
+	if (p.mode == MODE_DETACHED) {
+		/* The monitor: no tie to Node or to a terminal any more. */
+		if (sync_fd >= 0)
+			close(sync_fd);
+		sync_fd = -1;
+		if (chdir("/") < 0) {
+			/* not fatal: the monitor uses no relative path */
+		}
+		for (int i = 0; i < 3; i++)
+			(void)dup2(nullfd, i);
+		close(nullfd);
+		(void)setsid(); /* fails harmlessly if Node made us a leader */
+		run_monitor(pid, master, sigfd, rundirfd, listenfd);
+	}
+	struct fg_state st = {.child = pid, .master = master, .sigfd = sigfd};
+	int status = run_foreground(&st);
+	char text[64];
+	status_text(status, text, sizeof(text));
+	sync_send("EXIT %s", text);
+	return status_exit_code(status);
+}
+
+/* ---- exec ------------------------------------------------------------- */
+
+/* Joining order: user first (it gives the capabilities needed for the
+ * others), mnt last (after it, /proc/PID is the container's), pid and time
+ * take effect for children only: hence the second fork. */
+static const char *const join_order[] = {"user", "ipc", "uts", "net",
+					 "cgroup", "time", "pid", "mnt"};
+#define NJOIN (sizeof(join_order) / sizeof(join_order[0]))
+
+static int same_ns(int fd, const char *name)
+{
+	char path[64];
+	struct stat a, b;
+	snprintf(path, sizeof(path), "/proc/self/ns/%s", name);
+	if (fstat(fd, &a) < 0 || stat(path, &b) < 0)
+		return 0;
+	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+static void exec_middle(const struct plan *p, int err_w, int pid_w, int cons_w,
+			int nullfd)
+{
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (sync_fd >= 0)
+		close(sync_fd); /* never ours to pass on */
+	sync_fd = -1;
+
+	/* Open all namespace files first: after joining the mount namespace
+	 * /proc is the container's. */
+	int fds[NJOIN];
+	for (size_t i = 0; i < NJOIN; i++) {
+		fds[i] = -1;
+		if (!(p->join_flags & ns_flag(join_order[i])))
+			continue;
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)p->join_pid,
+			 join_order[i]);
+		fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+		if (fds[i] < 0)
+			child_fail_at(err_w, p->join_index, "join", errno,
+				      "open %s: %s", path, strerror(errno));
+	}
+	for (size_t i = 0; i < NJOIN; i++) {
+		if (fds[i] < 0)
+			continue;
+		/* setns into the user namespace we are already in is EINVAL */
+		if (i == 0 && same_ns(fds[i], "user")) {
+			close(fds[i]);
+			continue;
+		}
+		if (setns(fds[i], 0) < 0)
+			child_fail_at(err_w, p->join_index, "join", errno,
+				      "setns %s of pid %d: %s", join_order[i],
+				      (int)p->join_pid, strerror(errno));
+		close(fds[i]);
+	}
+	if ((p->join_flags & CLONE_NEWNS) && chdir("/") < 0)
+		child_fail_at(err_w, p->join_index, "join", errno, "chdir /: %s",
+			      strerror(errno));
+
+	/* CLONE_PARENT: the process becomes the helper's child (so the helper
+	 * can wait for it and forward signals) while being created in the
+	 * joined pid namespace. */
+	pid_t g = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL,
+				 NULL, NULL);
+	if (g < 0)
+		child_fail_at(err_w, p->join_index, "join", errno, "clone: %s",
+			      strerror(errno));
+	if (g == 0) {
+		reset_signals();
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(pid_w);
+		struct child_ctx c = {
+			.plan = p,
+			.errfd = err_w,
+			.consfd = cons_w,
+			.nullfd = nullfd,
+			.rootfd = -1,
+			.own_mntns = (p->join_flags & CLONE_NEWNS) != 0,
+			.own_utsns = (p->join_flags & CLONE_NEWUTS) != 0,
+			.cur = NULL,
+		};
+		c.umask = umask(0);
+		run_steps(&c);
+	}
+	int v = (int)g;
+	if (write_all(pid_w, &v, sizeof(v)) < 0)
+		_exit(1);
+	_exit(0);
+}
+
+static int cmd_exec(void)
+{
+	struct plan p;
+	plan_read(&p, PLAN_FD, 1);
+	int sigfd = sigfd_setup();
+	(void)prctl(PR_SET_CHILD_SUBREAPER, 1);
+
+	int nullfd = -1;
+	if (p.console == CONSOLE_NULL) {
+		nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (nullfd < 0)
+			fail(0, "console", errno, "open /dev/null: %s",
+			     strerror(errno));
+	}
+	int errp[2], pidp[2], cons[2] = {-1, -1};
+	pipe_cloexec(errp);
+	pipe_cloexec(pidp);
+	if (p.console == CONSOLE_PTY &&
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cons) < 0)
+		fail(0, "console", errno, "socketpair: %s", strerror(errno));
+
+	/* The helper itself never joins anything: it stays on the host with
+	 * the caller's terminal. */
+	pid_t mid = fork();
+	if (mid < 0)
+		fail(p.join_index, "join", errno, "fork: %s", strerror(errno));
+	if (mid == 0) {
+		close(sigfd);
+		close(errp[0]);
+		close(pidp[0]);
+		if (cons[0] >= 0)
+			close(cons[0]);
+		exec_middle(&p, errp[1], pidp[1], cons[1], nullfd);
+		_exit(1);
+	}
+	close(errp[1]);
+	close(pidp[1]);
+	if (cons[1] >= 0)
+		close(cons[1]);
+
+	int g = -1;
+	ssize_t n = read_full(pidp[0], &g, sizeof(g));
+	close(pidp[0]);
+	while (waitpid(mid, NULL, 0) < 0 && errno == EINTR)
+		;
+	if (n != (ssize_t)sizeof(g)) {
+		/* the middle process failed: its error is on the pipe */
+		wait_exec(errp[0], -1);
+		fail(p.join_index, "join", EIO, "the joining process died");
+	}
+	wait_exec(errp[0], g);
+
+	int master = -1;
+	if (p.console == CONSOLE_PTY) {
+		master = recv_fd(cons[0]);
+		if (master < 0) {
+			int e = errno;
+			killwait(g);
+			fail(p.exec_index, "exec", e, "receive the pty master: %s",
+			     strerror(e));
+		}
+		close(cons[0]);
+	}
+	sync_send("READY %d", g);
+	struct fg_state st = {.child = g, .master = master, .sigfd = sigfd};
+	int status = run_foreground(&st);
+	char text[64];
+	status_text(status, text, sizeof(text));
+	sync_send("EXIT %s", text);
+	return status_exit_code(status);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		printf("igloo-helper %s\n", HELPER_VERSION);
+		return 0;
+	}
+	if (argc != 2 ||
+	    (strcmp(argv[1], "start") != 0 && strcmp(argv[1], "exec") != 0)) {
+		fprintf(stderr, "usage: igloo-helper start|exec|--version\n"
+				"  (plan on fd 3, sync socket on fd 4; see PROTOCOL.md)\n");
+		return 2;
+	}
+	ensure_stdio();
+	/* fd 4 must not reach anything we exec. */
+	if (fcntl(SYNC_FD, F_SETFD, FD_CLOEXEC) < 0)
+		sync_fd = -1;
+	if (fcntl(PLAN_FD, F_GETFD) < 0)
+		fail(0, "igloo-plan", EBADF, "fd 3 (the plan) is not open");
+	if (strcmp(argv[1], "start") == 0)
+		return cmd_start();
+	return cmd_exec();
+}

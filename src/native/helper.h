@@ -1,0 +1,125 @@
+/*
+ * igloo-helper: shared declarations.
+ *
+ * The helper is split into:
+ *   helper.c   main(), the `start` and `exec` commands (process structure)
+ *   plan.c     reading and checking the plan (fd 3)
+ *   steps.c    one function per step record, run in the container's process
+ *   console.c  the pty relay (foreground/exec) and the detached monitor
+ *   util.c     errno/signal names, I/O loops, SCM_RIGHTS, error reporting
+ *
+ * See PROTOCOL.md for the contract with the TypeScript side.
+ */
+#ifndef IGLOO_HELPER_H
+#define IGLOO_HELPER_H
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define HELPER_VERSION "1"
+#define PLAN_FD 3
+#define SYNC_FD 4
+#define PLAN_MAX (1024 * 1024) /* bound on the plan size */
+#define MSG_MAX 1024           /* bound on one error message */
+
+enum mode { MODE_FOREGROUND, MODE_DETACHED };
+enum console { CONSOLE_INHERIT, CONSOLE_PTY, CONSOLE_NULL };
+
+/* One record of the plan: op name and its arguments (pointers into the
+ * plan buffer). index counts records from 0, headers included. */
+struct record {
+	int index;
+	const char *op;
+	int argc;
+	char **argv;
+};
+
+struct plan {
+	char *buf;
+	size_t len;
+	char **strs;
+	size_t nstrs;
+	struct record *recs;
+	size_t nrecs;
+	size_t first_step; /* index into recs of the first step record */
+
+	/* header */
+	int ns_index; /* record index of `namespaces`, -1 if absent */
+	unsigned long ns_flags;
+	int join_index; /* record index of `join`, -1 if absent */
+	pid_t join_pid;
+	unsigned long join_flags;
+	enum mode mode;
+	enum console console;
+	const char *rundir;
+	int rundir_index;
+	int exec_index; /* record index of the final exec */
+};
+
+/* What the container's process writes on the error pipe when a step fails.
+ * Fixed size and smaller than PIPE_BUF, so one write is atomic. */
+struct step_error {
+	int err;
+	int index;
+	char op[32];
+	char msg[MSG_MAX];
+};
+
+/* Context of the process that runs the steps (the container's process). */
+struct child_ctx {
+	const struct plan *plan;
+	int errfd;     /* write end of the close-on-exec error pipe */
+	int consfd;    /* socket to send the pty master on, or -1 */
+	int nullfd;    /* /dev/null for `console null`, or -1 */
+	int rootfd;    /* O_PATH fd of the rootfs (after `rootfs`), or -1 */
+	int own_mntns; /* mounts are allowed: we are in a private mount ns */
+	int own_utsns; /* hostname is allowed: we are in a private uts ns */
+	mode_t umask;  /* umask to restore before exec */
+	const struct record *cur; /* record being executed (for errors) */
+};
+
+/* plan.c */
+void plan_read(struct plan *p, int fd, int is_exec);
+unsigned long ns_flag(const char *name);
+
+/* steps.c */
+void run_steps(struct child_ctx *c) __attribute__((noreturn));
+void child_fail(struct child_ctx *c, int err, const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 3, 4)));
+void child_fail_at(int errfd, int index, const char *op, int err,
+		   const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 5, 6)));
+void reset_signals(void);
+
+/* console.c */
+struct fg_state {
+	pid_t child;   /* the process we wait for */
+	int master;    /* pty master or -1 */
+	int sigfd;     /* signalfd */
+};
+int run_foreground(struct fg_state *st); /* returns the wait status */
+void run_monitor(pid_t init, int master, int sigfd, int rundirfd,
+		 int listenfd) __attribute__((noreturn));
+int console_listen(int rundirfd);
+
+/* util.c */
+const char *errno_name(int err, char *buf, size_t n);
+const char *signal_name(int sig, char *buf, size_t n);
+int write_all(int fd, const void *buf, size_t n);
+ssize_t read_full(int fd, void *buf, size_t n);
+int send_fd(int sock, int fd);
+int recv_fd(int sock);
+int parse_ulong(const char *s, int base, unsigned long *out);
+void sync_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void report_error(int index, const char *op, int err, const char *msg);
+void fail(int index, const char *op, int err, const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 4, 5)));
+void status_text(int status, char *buf, size_t n);
+int status_exit_code(int status);
+void sanitize_line(char *s);
+extern int sync_fd; /* SYNC_FD, or -1 once closed */
+
+#endif

@@ -1,0 +1,286 @@
+/*
+ * igloo-helper: reading the plan.
+ *
+ * The plan is a bounded sequence of NUL-terminated strings on fd 3. We read
+ * it whole, split it into strings, then into records (the op name fixes the
+ * number of arguments, except for `ids` and `exec` which carry counts), and
+ * check the header. Every problem is reported as
+ *   ERROR <index> <op> EINVAL <what>
+ * against the record concerned; problems with the plan as a whole are
+ * reported against record 0 (`igloo-plan`). Nothing is executed here.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include "helper.h"
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+enum kind { HEADER, STEP };
+
+static const struct {
+	const char *name;
+	int nargs; /* -1: counted (ids, exec) */
+	enum kind kind;
+} ops[] = {
+	{"igloo-plan", 1, HEADER}, {"namespaces", 1, HEADER},
+	{"join", 2, HEADER},       {"mode", 1, HEADER},
+	{"console", 1, HEADER},    {"rundir", 1, HEADER},
+	{"rootfs", 1, STEP},       {"mount", 5, STEP},
+	{"bind", 3, STEP},         {"mkdir", 2, STEP},
+	{"symlink", 2, STEP},      {"pivot", 0, STEP},
+	{"hostname", 1, STEP},     {"chdir", 1, STEP},
+	{"rlimit", 3, STEP},       {"ids", -1, STEP},
+	{"exec", -1, STEP},
+};
+
+static const struct {
+	const char *name;
+	unsigned long flag;
+} namespaces[] = {
+	{"user", CLONE_NEWUSER}, {"pid", CLONE_NEWPID},
+	{"mnt", CLONE_NEWNS},    {"uts", CLONE_NEWUTS},
+	{"ipc", CLONE_NEWIPC},   {"net", CLONE_NEWNET},
+	{"cgroup", CLONE_NEWCGROUP}, {"time", CLONE_NEWTIME},
+};
+
+unsigned long ns_flag(const char *name)
+{
+	for (size_t i = 0; i < sizeof(namespaces) / sizeof(namespaces[0]); i++)
+		if (strcmp(namespaces[i].name, name) == 0)
+			return namespaces[i].flag;
+	return 0;
+}
+
+/* "user,pid,mnt" -> CLONE_* bits; an empty list is no namespace. */
+static int parse_ns_list(const char *list, unsigned long *flags)
+{
+	char buf[256];
+	*flags = 0;
+	if (strlen(list) >= sizeof(buf))
+		return -1;
+	strcpy(buf, list);
+	if (!buf[0])
+		return 0;
+	char *save = NULL;
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		unsigned long f = ns_flag(t);
+		if (!f)
+			return -1;
+		*flags |= f;
+	}
+	return 0;
+}
+
+static void read_all(struct plan *p, int fd)
+{
+	size_t cap = 64 * 1024;
+	p->buf = malloc(cap + 1);
+	if (!p->buf)
+		fail(0, "igloo-plan", ENOMEM, "reading the plan: out of memory");
+	p->len = 0;
+	for (;;) {
+		if (p->len == cap) {
+			if (cap >= PLAN_MAX)
+				fail(0, "igloo-plan", E2BIG,
+				     "plan is larger than %d bytes", PLAN_MAX);
+			cap *= 2;
+			char *nb = realloc(p->buf, cap + 1);
+			if (!nb)
+				fail(0, "igloo-plan", ENOMEM,
+				     "reading the plan: out of memory");
+			p->buf = nb;
+		}
+		ssize_t r = read(fd, p->buf + p->len, cap - p->len);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			fail(0, "igloo-plan", errno, "read plan from fd %d: %s", fd,
+			     strerror(errno));
+		}
+		if (r == 0)
+			break;
+		p->len += (size_t)r;
+		if (p->len > PLAN_MAX)
+			fail(0, "igloo-plan", E2BIG, "plan is larger than %d bytes",
+			     PLAN_MAX);
+	}
+	if (close(fd) < 0)
+		fail(0, "igloo-plan", errno, "close plan fd: %s", strerror(errno));
+	if (p->len == 0)
+		fail(0, "igloo-plan", EINVAL, "empty plan");
+	if (p->buf[p->len - 1] != '\0')
+		fail(0, "igloo-plan", EINVAL, "plan does not end with a NUL");
+}
+
+static void split_strings(struct plan *p)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < p->len; i++)
+		if (p->buf[i] == '\0')
+			n++;
+	p->strs = calloc(n + 1, sizeof(char *));
+	/* at most one record per string */
+	p->recs = calloc(n + 1, sizeof(struct record));
+	if (!p->strs || !p->recs)
+		fail(0, "igloo-plan", ENOMEM, "splitting the plan: out of memory");
+	size_t k = 0;
+	char *s = p->buf;
+	for (size_t i = 0; i < p->len; i++) {
+		if (p->buf[i] == '\0') {
+			p->strs[k++] = s;
+			s = p->buf + i + 1;
+		}
+	}
+	p->nstrs = n;
+}
+
+/* A count argument (`ids N`, `exec ARGC`, `exec ENVC`). */
+static size_t count_at(struct plan *p, size_t pos, int index, const char *op,
+		       const char *what)
+{
+	unsigned long v;
+	if (pos >= p->nstrs)
+		fail(index, op, EINVAL, "record %s is truncated (missing %s)", op,
+		     what);
+	if (parse_ulong(p->strs[pos], 10, &v) < 0 || v > p->nstrs)
+		fail(index, op, EINVAL, "bad %s '%s'", what, p->strs[pos]);
+	return (size_t)v;
+}
+
+static void split_records(struct plan *p)
+{
+	size_t pos = 0;
+	int index = 0;
+	int seen_step = 0;
+	while (pos < p->nstrs) {
+		const char *op = p->strs[pos];
+		int k = -1;
+		for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+			if (strcmp(ops[i].name, op) == 0)
+				k = (int)i;
+		if (k < 0)
+			fail(index, op[0] ? op : "?", EINVAL, "unknown op '%s'", op);
+		size_t nargs;
+		if (ops[k].nargs >= 0) {
+			nargs = (size_t)ops[k].nargs;
+		} else if (strcmp(op, "ids") == 0) {
+			/* UID GID N G1..GN */
+			nargs = 3 + count_at(p, pos + 3, index, op, "group count");
+		} else {
+			/* FILE ARGC ARG... ENVC ENV... */
+			size_t argc = count_at(p, pos + 2, index, op, "ARGC");
+			size_t envc = count_at(p, pos + 3 + argc, index, op, "ENVC");
+			nargs = 3 + argc + envc;
+		}
+		if (pos + 1 + nargs > p->nstrs)
+			fail(index, op, EINVAL, "record %s is truncated", op);
+		if (ops[k].kind == HEADER && seen_step)
+			fail(index, op, EINVAL, "header record %s after a step", op);
+		if (ops[k].kind == STEP && !seen_step) {
+			seen_step = 1;
+			p->first_step = p->nrecs;
+		}
+		struct record *r = &p->recs[p->nrecs++];
+		r->index = index++;
+		r->op = op;
+		r->argc = (int)nargs;
+		r->argv = &p->strs[pos + 1];
+		pos += 1 + nargs;
+	}
+	if (!seen_step)
+		p->first_step = p->nrecs;
+}
+
+static void check_header(struct plan *p, int is_exec)
+{
+	if (p->nrecs == 0 || strcmp(p->recs[0].op, "igloo-plan") != 0)
+		fail(0, p->nrecs ? p->recs[0].op : "igloo-plan", EINVAL,
+		     "the plan does not start with igloo-plan");
+	if (strcmp(p->recs[0].argv[0], "1") != 0)
+		fail(0, "igloo-plan", EINVAL, "unsupported plan version '%s'",
+		     p->recs[0].argv[0]);
+	p->ns_index = -1;
+	p->join_index = -1;
+	p->mode = MODE_FOREGROUND;
+	p->console = CONSOLE_INHERIT;
+	p->rundir = NULL;
+	for (size_t i = 1; i < p->first_step; i++) {
+		struct record *r = &p->recs[i];
+		const char *a = r->argv[0];
+		if (strcmp(r->op, "namespaces") == 0) {
+			if (is_exec)
+				fail(r->index, r->op, EINVAL,
+				     "namespaces is for start; exec uses join");
+			if (parse_ns_list(a, &p->ns_flags) < 0)
+				fail(r->index, r->op, EINVAL, "bad namespace list '%s'", a);
+			p->ns_index = r->index;
+		} else if (strcmp(r->op, "join") == 0) {
+			unsigned long pid;
+			if (!is_exec)
+				fail(r->index, r->op, EINVAL, "join is for exec");
+			if (parse_ulong(a, 10, &pid) < 0 || pid < 1 || pid > 0x3fffffff)
+				fail(r->index, r->op, EINVAL, "bad pid '%s'", a);
+			if (parse_ns_list(r->argv[1], &p->join_flags) < 0)
+				fail(r->index, r->op, EINVAL, "bad namespace list '%s'",
+				     r->argv[1]);
+			p->join_pid = (pid_t)pid;
+			p->join_index = r->index;
+		} else if (strcmp(r->op, "mode") == 0) {
+			if (strcmp(a, "foreground") == 0)
+				p->mode = MODE_FOREGROUND;
+			else if (strcmp(a, "detached") == 0)
+				p->mode = MODE_DETACHED;
+			else
+				fail(r->index, r->op, EINVAL, "bad mode '%s'", a);
+		} else if (strcmp(r->op, "console") == 0) {
+			if (strcmp(a, "inherit") == 0)
+				p->console = CONSOLE_INHERIT;
+			else if (strcmp(a, "pty") == 0)
+				p->console = CONSOLE_PTY;
+			else if (strcmp(a, "null") == 0)
+				p->console = CONSOLE_NULL;
+			else
+				fail(r->index, r->op, EINVAL, "bad console '%s'", a);
+		} else if (strcmp(r->op, "rundir") == 0) {
+			if (a[0] == '\0')
+				fail(r->index, r->op, EINVAL, "empty rundir");
+			p->rundir = a;
+			p->rundir_index = r->index;
+		} else {
+			fail(r->index, r->op, EINVAL, "%s is not a header record",
+			     r->op);
+		}
+	}
+	if (is_exec && p->join_index < 0)
+		fail(0, "igloo-plan", EINVAL, "exec needs a join record");
+	if (is_exec && p->mode != MODE_FOREGROUND)
+		fail(0, "igloo-plan", EINVAL, "exec supports mode foreground only");
+	if (!is_exec && p->mode == MODE_DETACHED && !p->rundir)
+		fail(0, "igloo-plan", EINVAL, "mode detached needs a rundir record");
+	/* The steps must end with exec, and exec must be the last one: the
+	 * child has nothing else to become. */
+	if (p->nrecs == p->first_step ||
+	    strcmp(p->recs[p->nrecs - 1].op, "exec") != 0)
+		fail(0, "igloo-plan", EINVAL, "the plan does not end with exec");
+	p->exec_index = p->recs[p->nrecs - 1].index;
+	for (size_t i = p->first_step; i + 1 < p->nrecs; i++)
+		if (strcmp(p->recs[i].op, "exec") == 0)
+			fail(p->recs[i].index, "exec", EINVAL,
+			     "exec must be the last record");
+}
+
+void plan_read(struct plan *p, int fd, int is_exec)
+{
+	memset(p, 0, sizeof(*p));
+	read_all(p, fd);
+	split_strings(p);
+	split_records(p);
+	check_header(p, is_exec);
+}

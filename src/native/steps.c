@@ -1,0 +1,657 @@
+/*
+ * igloo-helper: the step records, one function per op.
+ *
+ * Everything here runs in the container's process (the clone()d child for
+ * `start`, the grandchild for `exec`), after the id maps are written. A
+ * failing step writes a struct step_error on the close-on-exec error pipe
+ * and exits 1; the helper parent turns it into an `ERROR` line. Messages
+ * name the call and the path: "mount proc on /proc: Operation not permitted".
+ *
+ * Before `pivot`, every DST is resolved beneath the rootfs fd with
+ * openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS): an absolute symlink or a
+ * ".." in the rootfs stays inside the rootfs, so a hostile image cannot
+ * point a mount at a host path. Mounts then target /proc/self/fd/N of the
+ * resolved O_PATH fd, so the kernel mounts exactly on what we resolved.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "helper.h"
+
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER _IO('T', 0x41)
+#endif
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* ---- failure reporting ---------------------------------------------- */
+
+void child_fail_at(int errfd, int index, const char *op, int err,
+		   const char *fmt, ...)
+{
+	struct step_error e;
+	memset(&e, 0, sizeof(e));
+	e.err = err;
+	e.index = index;
+	snprintf(e.op, sizeof(e.op), "%s", op);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(e.msg, sizeof(e.msg), fmt, ap);
+	va_end(ap);
+	(void)write_all(errfd, &e, sizeof(e));
+	_exit(1);
+}
+
+void child_fail(struct child_ctx *c, int err, const char *fmt, ...)
+{
+	struct step_error e;
+	memset(&e, 0, sizeof(e));
+	e.err = err;
+	e.index = c->cur ? c->cur->index : 0;
+	snprintf(e.op, sizeof(e.op), "%s", c->cur ? c->cur->op : "igloo-plan");
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(e.msg, sizeof(e.msg), fmt, ap);
+	va_end(ap);
+	(void)write_all(c->errfd, &e, sizeof(e));
+	_exit(1);
+}
+
+/* Shorthand: the failing call's errno, and its text at the end. */
+#define FAIL(c, fmt, ...)                                                    \
+	do {                                                                 \
+		int e_ = errno;                                              \
+		child_fail((c), e_, fmt ": %s", ##__VA_ARGS__, strerror(e_)); \
+	} while (0)
+
+/* The helper blocks and ignores signals; the container's process must start
+ * with default dispositions and an empty mask. */
+void reset_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (int s = 1; s < NSIG; s++)
+		(void)sigaction(s, &sa, NULL); /* fails for KILL/STOP: fine */
+	sigset_t none;
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* ---- resolving paths beneath the root -------------------------------- */
+
+/* Open PATH as an O_PATH fd beneath the rootfs (or the current root when
+ * there is no rootfs step, e.g. for exec), never following magic links. */
+static int resolve(struct child_ctx *c, const char *path, int flags)
+{
+	struct open_how how;
+	memset(&how, 0, sizeof(how));
+	how.flags = (uint64_t)(O_PATH | O_CLOEXEC | flags);
+	how.resolve = RESOLVE_NO_MAGICLINKS;
+	int dirfd = AT_FDCWD;
+	if (c->rootfd >= 0) {
+		dirfd = c->rootfd;
+		how.resolve |= RESOLVE_IN_ROOT;
+	}
+	for (int tries = 0;; tries++) {
+		long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+		if (fd >= 0)
+			return (int)fd;
+		/* EAGAIN: a concurrent rename raced with RESOLVE_IN_ROOT */
+		if (errno == EINTR || (errno == EAGAIN && tries < 16))
+			continue;
+		return -1;
+	}
+}
+
+enum kind_wanted { WANT_DIR, WANT_FILE };
+
+/*
+ * Resolve PATH beneath the root, creating what is missing (mkdir -p; the
+ * last component as an empty file for WANT_FILE). Each prefix is resolved
+ * with openat2 in the root, and only a single plain name is ever created,
+ * relative to an fd already resolved in the root: mkdirat() and
+ * O_CREAT|O_EXCL do not follow a (dangling) symlink, so nothing can be
+ * created outside the rootfs. Returns an O_PATH fd of the target.
+ */
+static int ensure_path(struct child_ctx *c, const char *path,
+		       enum kind_wanted want, mode_t mode)
+{
+	if (!*path)
+		child_fail(c, EINVAL, "empty path");
+	int fd = resolve(c, path, 0);
+	if (fd >= 0 || errno != ENOENT) {
+		if (fd < 0)
+			FAIL(c, "open %s", path);
+		return fd;
+	}
+	size_t len = strlen(path);
+	if (len >= PATH_MAX) {
+		errno = ENAMETOOLONG;
+		FAIL(c, "open %s", path);
+	}
+	char prefix[PATH_MAX];
+	char name[PATH_MAX];
+	int parent = resolve(c, path[0] == '/' ? "/" : ".", O_DIRECTORY);
+	if (parent < 0)
+		FAIL(c, "open the root for %s", path);
+	size_t i = 0;
+	for (;;) {
+		while (path[i] == '/')
+			i++;
+		if (!path[i])
+			break;
+		size_t start = i;
+		while (path[i] && path[i] != '/')
+			i++;
+		memcpy(name, path + start, i - start);
+		name[i - start] = '\0';
+		memcpy(prefix, path, i);
+		prefix[i] = '\0';
+		size_t j = i;
+		while (path[j] == '/')
+			j++;
+		int last = path[j] == '\0';
+
+		fd = resolve(c, prefix, 0);
+		if (fd < 0 && errno == ENOENT) {
+			int r;
+			if (last && want == WANT_FILE) {
+				r = openat(parent, name,
+					   O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+						   O_CLOEXEC,
+					   mode);
+				if (r >= 0)
+					close(r);
+			} else {
+				r = mkdirat(parent, name, last ? mode : 0755);
+			}
+			if (r < 0 && errno != EEXIST)
+				FAIL(c, "%s %s", last && want == WANT_FILE ? "create" : "mkdir",
+				     prefix);
+			fd = resolve(c, prefix, 0);
+		}
+		if (fd < 0)
+			FAIL(c, "open %s", prefix);
+		close(parent);
+		parent = fd;
+	}
+	return parent;
+}
+
+static void fd_path(char *buf, size_t n, int fd)
+{
+	snprintf(buf, n, "/proc/self/fd/%d", fd);
+}
+
+static void need_mntns(struct child_ctx *c)
+{
+	/* Never touch the host's mount table by mistake. */
+	if (!c->own_mntns)
+		child_fail(c, EINVAL, "%s needs a private mount namespace",
+			   c->cur->op);
+}
+
+/* ---- the steps ------------------------------------------------------- */
+
+/* rootfs PATH: stop propagation to and from the host (the copied mount
+ * table is still shared with it), then bind the rootfs onto itself so it is
+ * a mount point (pivot_root needs one) and keep an fd of it: every later
+ * DST is resolved beneath that fd. */
+static void op_rootfs(struct child_ctx *c, char **a)
+{
+	need_mntns(c);
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		FAIL(c, "make / rprivate");
+	if (mount(a[0], a[0], NULL, MS_BIND | MS_REC, NULL) < 0)
+		FAIL(c, "bind %s onto itself", a[0]);
+	if (c->rootfd >= 0)
+		close(c->rootfd);
+	c->rootfd = open(a[0], O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (c->rootfd < 0)
+		FAIL(c, "open %s", a[0]);
+}
+
+/* mount SRC DST FSTYPE FLAGS DATA */
+static void op_mount(struct child_ctx *c, char **a)
+{
+	unsigned long flags;
+	need_mntns(c);
+	if (parse_ulong(a[3], 10, &flags) < 0)
+		child_fail(c, EINVAL, "bad mount flags '%s'", a[3]);
+	int fd = ensure_path(c, a[1], WANT_DIR, 0755);
+	char target[64];
+	fd_path(target, sizeof(target), fd);
+	if (mount(a[0], target, a[2], flags, a[4][0] ? a[4] : NULL) < 0)
+		FAIL(c, "mount %s on %s", a[0], a[1]);
+	close(fd);
+}
+
+/* Translate statvfs flags (ST_*) to the MS_* bits a bind remount must
+ * repeat: in a user namespace the kernel refuses to clear flags it has
+ * locked on a mount copied from a more privileged namespace. */
+static unsigned long locked_flags(int fd)
+{
+	struct statvfs sv;
+	if (fstatvfs(fd, &sv) < 0)
+		return 0;
+	static const struct {
+		unsigned long st, ms;
+	} map[] = {
+		{ST_RDONLY, MS_RDONLY},       {ST_NOSUID, MS_NOSUID},
+		{ST_NODEV, MS_NODEV},         {ST_NOEXEC, MS_NOEXEC},
+		{ST_SYNCHRONOUS, MS_SYNCHRONOUS}, {ST_MANDLOCK, MS_MANDLOCK},
+		{ST_NOATIME, MS_NOATIME},     {ST_NODIRATIME, MS_NODIRATIME},
+		{ST_RELATIME, MS_RELATIME},
+	};
+	unsigned long ms = 0;
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (sv.f_flag & map[i].st)
+			ms |= map[i].ms;
+	return ms;
+}
+
+/* bind SRC DST FLAGS: SRC is a host path (open it first so that the mount
+ * and the file/directory decision use the same object). The bind itself
+ * ignores RDONLY/NOSUID/..., so those need a second, remount call on the
+ * new mount. */
+static void op_bind(struct child_ctx *c, char **a)
+{
+	unsigned long flags;
+	need_mntns(c);
+	if (parse_ulong(a[2], 10, &flags) < 0)
+		child_fail(c, EINVAL, "bad bind flags '%s'", a[2]);
+	int src = open(a[0], O_PATH | O_CLOEXEC);
+	if (src < 0)
+		FAIL(c, "open bind source %s", a[0]);
+	struct stat st;
+	if (fstat(src, &st) < 0)
+		FAIL(c, "stat bind source %s", a[0]);
+	int dst = ensure_path(c, a[1], S_ISDIR(st.st_mode) ? WANT_DIR : WANT_FILE,
+			      S_ISDIR(st.st_mode) ? 0755 : 0644);
+	char sp[64], dp[64];
+	fd_path(sp, sizeof(sp), src);
+	fd_path(dp, sizeof(dp), dst);
+	if (mount(sp, dp, NULL, MS_BIND | (flags & MS_REC), NULL) < 0)
+		FAIL(c, "bind %s on %s", a[0], a[1]);
+	close(src);
+	close(dst);
+
+	unsigned long extra = flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+	if (!extra)
+		return;
+	/* Re-resolve: the lookup now ends on the new mount. */
+	int top = resolve(c, a[1], 0);
+	if (top < 0)
+		FAIL(c, "open %s after bind", a[1]);
+	fd_path(dp, sizeof(dp), top);
+	unsigned long keep = locked_flags(top);
+	if (mount(NULL, dp, NULL, MS_REMOUNT | MS_BIND | keep | extra, NULL) < 0)
+		FAIL(c, "remount bind %s on %s with flags %#lx", a[0], a[1],
+		     keep | extra);
+	/* A recursive bind: the remount only changed the top mount; apply the
+	 * attributes to the submounts too where the kernel can (5.12+). */
+	if (flags & MS_REC) {
+		struct mount_attr attr;
+		memset(&attr, 0, sizeof(attr));
+		if (extra & MS_RDONLY)
+			attr.attr_set |= MOUNT_ATTR_RDONLY;
+		if (extra & MS_NOSUID)
+			attr.attr_set |= MOUNT_ATTR_NOSUID;
+		if (extra & MS_NODEV)
+			attr.attr_set |= MOUNT_ATTR_NODEV;
+		if (extra & MS_NOEXEC)
+			attr.attr_set |= MOUNT_ATTR_NOEXEC;
+		if (mount_setattr(top, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
+				  sizeof(attr)) < 0 &&
+		    errno != ENOSYS)
+			FAIL(c, "mount_setattr (recursive) on %s", a[1]);
+	}
+	close(top);
+}
+
+/* mkdir DST MODE (octal); existing directory is fine; parents are made. */
+static void op_mkdir(struct child_ctx *c, char **a)
+{
+	unsigned long mode;
+	if (parse_ulong(a[1], 8, &mode) < 0 || mode > 07777)
+		child_fail(c, EINVAL, "bad mode '%s'", a[1]);
+	int fd = ensure_path(c, a[0], WANT_DIR, (mode_t)mode);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		FAIL(c, "stat %s", a[0]);
+	if (!S_ISDIR(st.st_mode))
+		child_fail(c, ENOTDIR, "mkdir %s: exists and is not a directory",
+			   a[0]);
+	close(fd);
+}
+
+/* symlink TARGET DST; an identical existing link is fine. */
+static void op_symlink(struct child_ctx *c, char **a)
+{
+	const char *dst = a[1];
+	size_t len = strlen(dst);
+	while (len > 1 && dst[len - 1] == '/')
+		len--;
+	if (len >= PATH_MAX)
+		child_fail(c, ENAMETOOLONG, "symlink %s: name too long", dst);
+	char name[PATH_MAX], dir[PATH_MAX];
+	memcpy(name, dst, len);
+	name[len] = '\0';
+	char *slash = strrchr(name, '/');
+	const char *base;
+	if (!slash) {
+		strcpy(dir, ".");
+		base = name;
+	} else {
+		base = slash + 1;
+		size_t dl = slash == name ? 1 : (size_t)(slash - name);
+		memcpy(dir, name, dl);
+		dir[dl] = '\0';
+	}
+	if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+		child_fail(c, EINVAL, "symlink %s: bad link name", dst);
+	int parent = ensure_path(c, dir, WANT_DIR, 0755);
+	if (symlinkat(a[0], parent, base) < 0) {
+		if (errno != EEXIST)
+			FAIL(c, "symlink %s -> %s", dst, a[0]);
+		char cur[PATH_MAX];
+		ssize_t n = readlinkat(parent, base, cur, sizeof(cur) - 1);
+		if (n < 0 || (size_t)n != strlen(a[0]) || memcmp(cur, a[0], (size_t)n)) {
+			errno = EEXIST;
+			FAIL(c, "symlink %s -> %s", dst, a[0]);
+		}
+	}
+	close(parent);
+}
+
+/* pivot: make the rootfs "/" and detach the old root, so that no host path
+ * is reachable any more. pivot_root(".", ".") stacks the old root on top
+ * of the new one; umount2(".", MNT_DETACH) then removes it. */
+static void op_pivot(struct child_ctx *c, char **a)
+{
+	(void)a;
+	need_mntns(c);
+	if (c->rootfd < 0)
+		child_fail(c, EINVAL, "pivot without a rootfs step");
+	if (fchdir(c->rootfd) < 0)
+		FAIL(c, "chdir to the rootfs");
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		FAIL(c, "pivot_root");
+	if (umount2(".", MNT_DETACH) < 0)
+		FAIL(c, "detach the old root");
+	if (chdir("/") < 0)
+		FAIL(c, "chdir /");
+	/* c->rootfd still names the rootfs, which is now "/". */
+}
+
+static void op_hostname(struct child_ctx *c, char **a)
+{
+	if (!c->own_utsns)
+		child_fail(c, EINVAL, "hostname needs a private uts namespace");
+	if (sethostname(a[0], strlen(a[0])) < 0)
+		FAIL(c, "sethostname %s", a[0]);
+}
+
+/* chdir DIR, resolved beneath the root so that the cwd is in the container. */
+static void op_chdir(struct child_ctx *c, char **a)
+{
+	int fd = resolve(c, a[0], O_DIRECTORY);
+	if (fd < 0)
+		FAIL(c, "chdir %s", a[0]);
+	if (fchdir(fd) < 0)
+		FAIL(c, "chdir %s", a[0]);
+	close(fd);
+}
+
+static const struct {
+	const char *name;
+	int res;
+} rlimits[] = {
+	{"RLIMIT_CPU", RLIMIT_CPU},         {"RLIMIT_FSIZE", RLIMIT_FSIZE},
+	{"RLIMIT_DATA", RLIMIT_DATA},       {"RLIMIT_STACK", RLIMIT_STACK},
+	{"RLIMIT_CORE", RLIMIT_CORE},       {"RLIMIT_RSS", RLIMIT_RSS},
+	{"RLIMIT_NPROC", RLIMIT_NPROC},     {"RLIMIT_NOFILE", RLIMIT_NOFILE},
+	{"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK}, {"RLIMIT_AS", RLIMIT_AS},
+	{"RLIMIT_LOCKS", RLIMIT_LOCKS},     {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
+	{"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE}, {"RLIMIT_NICE", RLIMIT_NICE},
+	{"RLIMIT_RTPRIO", RLIMIT_RTPRIO},   {"RLIMIT_RTTIME", RLIMIT_RTTIME},
+};
+
+static int parse_rlim(const char *s, rlim_t *out)
+{
+	unsigned long v;
+	if (strcmp(s, "unlimited") == 0) {
+		*out = RLIM_INFINITY;
+		return 0;
+	}
+	if (parse_ulong(s, 10, &v) < 0)
+		return -1;
+	*out = (rlim_t)v;
+	return 0;
+}
+
+static void op_rlimit(struct child_ctx *c, char **a)
+{
+	int res = -1;
+	for (size_t i = 0; i < sizeof(rlimits) / sizeof(rlimits[0]); i++)
+		if (strcmp(rlimits[i].name, a[0]) == 0)
+			res = rlimits[i].res;
+	if (res < 0)
+		child_fail(c, EINVAL, "unknown rlimit '%s'", a[0]);
+	struct rlimit rl;
+	if (parse_rlim(a[1], &rl.rlim_cur) < 0 || parse_rlim(a[2], &rl.rlim_max) < 0)
+		child_fail(c, EINVAL, "bad rlimit values '%s' '%s'", a[1], a[2]);
+	if (setrlimit(res, &rl) < 0)
+		FAIL(c, "setrlimit %s %s %s", a[0], a[1], a[2]);
+}
+
+/* ids UID GID N G1..GN: groups first, then gid, then uid (after setresuid
+ * to a non-zero uid we no longer could change the others). */
+static void op_ids(struct child_ctx *c, char **a)
+{
+	unsigned long uid, gid, n;
+	if (parse_ulong(a[0], 10, &uid) < 0 || parse_ulong(a[1], 10, &gid) < 0 ||
+	    parse_ulong(a[2], 10, &n) < 0 || uid > 0xfffffffeUL ||
+	    gid > 0xfffffffeUL)
+		child_fail(c, EINVAL, "bad ids '%s' '%s' '%s'", a[0], a[1], a[2]);
+	gid_t *groups = calloc(n ? n : 1, sizeof(gid_t));
+	if (!groups)
+		child_fail(c, ENOMEM, "ids: out of memory");
+	for (unsigned long i = 0; i < n; i++) {
+		unsigned long g;
+		if (parse_ulong(a[3 + i], 10, &g) < 0 || g > 0xfffffffeUL)
+			child_fail(c, EINVAL, "bad group '%s'", a[3 + i]);
+		groups[i] = (gid_t)g;
+	}
+	/* With /proc/PID/setgroups = deny, setgroups fails with EPERM; an
+	 * empty list is then what we have anyway (the unprivileged case). */
+	if (setgroups(n, groups) < 0 && !(errno == EPERM && n == 0))
+		FAIL(c, "setgroups (%lu groups)", n);
+	free(groups);
+	if (setresgid((gid_t)gid, (gid_t)gid, (gid_t)gid) < 0)
+		FAIL(c, "setresgid %lu", gid);
+	if (setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid) < 0)
+		FAIL(c, "setresuid %lu", uid);
+	/* A credential change clears the parent-death signal: re-arm it until
+	 * exec. */
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
+/* console pty: the pty comes from the container's own /dev/ptmx (its
+ * devpts instance), opened after `ids` so the slave belongs to the
+ * container user. The master goes to the helper (SCM_RIGHTS); this process
+ * becomes a session leader with the slave as controlling tty and stdio. */
+static void console_pty(struct child_ctx *c)
+{
+	int m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (m < 0)
+		FAIL(c, "open /dev/ptmx");
+	int unlock = 0;
+	if (ioctl(m, TIOCSPTLCK, &unlock) < 0)
+		FAIL(c, "unlock the pty");
+	int s = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (s < 0)
+		FAIL(c, "open the pty slave");
+	/* Start with the caller's window size if it is a terminal, so that
+	 * the first program does not see 0x0 (the helper follows SIGWINCH). */
+	struct winsize ws;
+	if (isatty(0) && ioctl(0, TIOCGWINSZ, &ws) == 0)
+		(void)ioctl(s, TIOCSWINSZ, &ws);
+	if (send_fd(c->consfd, m) < 0)
+		FAIL(c, "send the pty master to the helper");
+	close(m);
+	close(c->consfd);
+	c->consfd = -1;
+	if (setsid() < 0)
+		FAIL(c, "setsid");
+	if (ioctl(s, TIOCSCTTY, 0) < 0)
+		FAIL(c, "make the pty the controlling terminal");
+	for (int i = 0; i < 3; i++)
+		if (dup2(s, i) < 0)
+			FAIL(c, "dup2 the pty to fd %d", i);
+	if (s > 2)
+		close(s);
+}
+
+static void console_setup(struct child_ctx *c)
+{
+	switch (c->plan->console) {
+	case CONSOLE_INHERIT:
+		break;
+	case CONSOLE_NULL:
+		for (int i = 0; i < 3; i++)
+			if (dup2(c->nullfd, i) < 0)
+				FAIL(c, "dup2 /dev/null to fd %d", i);
+		break;
+	case CONSOLE_PTY:
+		console_pty(c);
+		break;
+	}
+}
+
+/* Close every fd >= 3 except the error pipe (close-on-exec: it reports
+ * the exec's success by EOF). */
+static void close_stray_fds(struct child_ctx *c)
+{
+	int e = c->errfd;
+	if (e > 3 && close_range(3, (unsigned)e - 1, 0) < 0)
+		FAIL(c, "close_range");
+	if (close_range((unsigned)e + 1, ~0U, 0) < 0)
+		FAIL(c, "close_range");
+}
+
+static char *env_path(char **env)
+{
+	for (char **e = env; *e; e++)
+		if (strncmp(*e, "PATH=", 5) == 0)
+			return *e + 5;
+	return NULL;
+}
+
+/* exec FILE ARGC ARG... ENVC ENV...: console, umask back, stray fds closed,
+ * then execve (PATH of the plan's environment when FILE has no slash). */
+static void op_exec(struct child_ctx *c, char **a)
+{
+	unsigned long argc, envc;
+	(void)parse_ulong(a[1], 10, &argc); /* checked by plan.c */
+	(void)parse_ulong(a[2 + argc], 10, &envc);
+	char **argv = calloc(argc + 1, sizeof(char *));
+	char **envp = calloc(envc + 1, sizeof(char *));
+	if (!argv || !envp)
+		child_fail(c, ENOMEM, "exec: out of memory");
+	for (unsigned long i = 0; i < argc; i++)
+		argv[i] = a[2 + i];
+	for (unsigned long i = 0; i < envc; i++)
+		envp[i] = a[3 + argc + i];
+	const char *file = a[0];
+	if (!*file)
+		child_fail(c, ENOENT, "exec: empty file name");
+
+	console_setup(c);
+	umask(c->umask);
+	(void)prctl(PR_SET_PDEATHSIG, 0);
+	close_stray_fds(c);
+
+	if (strchr(file, '/')) {
+		execve(file, argv, envp);
+		FAIL(c, "exec %s", file);
+	}
+	const char *path = env_path(envp);
+	if (!path)
+		path = DEFAULT_PATH;
+	int saw_eacces = 0, err = ENOENT;
+	char full[PATH_MAX];
+	const char *p = path;
+	for (;;) {
+		const char *colon = strchr(p, ':');
+		size_t dl = colon ? (size_t)(colon - p) : strlen(p);
+		if (dl == 0)
+			snprintf(full, sizeof(full), "%s", file);
+		else
+			snprintf(full, sizeof(full), "%.*s/%s", (int)dl, p, file);
+		execve(full, argv, envp);
+		switch (errno) {
+		case EACCES:
+			saw_eacces = 1;
+			/* fall through */
+		case ENOENT:
+		case ENOTDIR:
+		case ENAMETOOLONG:
+		case ELOOP:
+			break;
+		default:
+			err = errno;
+			child_fail(c, err, "exec %s: %s", full, strerror(err));
+		}
+		if (!colon)
+			break;
+		p = colon + 1;
+	}
+	err = saw_eacces ? EACCES : ENOENT;
+	child_fail(c, err, "exec %s (PATH=%s): %s", file, path, strerror(err));
+}
+
+static const struct {
+	const char *name;
+	void (*fn)(struct child_ctx *, char **);
+} step_ops[] = {
+	{"rootfs", op_rootfs},     {"mount", op_mount}, {"bind", op_bind},
+	{"mkdir", op_mkdir},       {"symlink", op_symlink}, {"pivot", op_pivot},
+	{"hostname", op_hostname}, {"chdir", op_chdir}, {"rlimit", op_rlimit},
+	{"ids", op_ids},           {"exec", op_exec},
+};
+
+/* Run the step records in plan order; `exec` (always last, see plan.c)
+ * does not return. The order itself is the plan's: see PROTOCOL.md. */
+void run_steps(struct child_ctx *c)
+{
+	const struct plan *p = c->plan;
+	for (size_t i = p->first_step; i < p->nrecs; i++) {
+		const struct record *r = &p->recs[i];
+		c->cur = r;
+		size_t k;
+		for (k = 0; k < sizeof(step_ops) / sizeof(step_ops[0]); k++)
+			if (strcmp(step_ops[k].name, r->op) == 0)
+				break;
+		if (k == sizeof(step_ops) / sizeof(step_ops[0]))
+			child_fail(c, EINVAL, "unknown op '%s'", r->op);
+		step_ops[k].fn(c, r->argv);
+	}
+	child_fail(c, EINVAL, "the plan does not end with exec");
+}

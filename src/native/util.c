@@ -1,0 +1,271 @@
+/*
+ * igloo-helper: small utilities (names, I/O loops, fd passing, reporting).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "helper.h"
+
+int sync_fd = SYNC_FD;
+
+/* errno names, so that TypeScript can match on them without knowing the
+ * C library's numbering. Unknown values become E<number>. */
+static const struct {
+	int num;
+	const char *name;
+} errnames[] = {
+	{EPERM, "EPERM"},         {ENOENT, "ENOENT"},
+	{ESRCH, "ESRCH"},         {EINTR, "EINTR"},
+	{EIO, "EIO"},             {ENXIO, "ENXIO"},
+	{E2BIG, "E2BIG"},         {ENOEXEC, "ENOEXEC"},
+	{EBADF, "EBADF"},         {ECHILD, "ECHILD"},
+	{EAGAIN, "EAGAIN"},       {ENOMEM, "ENOMEM"},
+	{EACCES, "EACCES"},       {EFAULT, "EFAULT"},
+	{ENOTBLK, "ENOTBLK"},     {EBUSY, "EBUSY"},
+	{EEXIST, "EEXIST"},       {EXDEV, "EXDEV"},
+	{ENODEV, "ENODEV"},       {ENOTDIR, "ENOTDIR"},
+	{EISDIR, "EISDIR"},       {EINVAL, "EINVAL"},
+	{ENFILE, "ENFILE"},       {EMFILE, "EMFILE"},
+	{ENOTTY, "ENOTTY"},       {ETXTBSY, "ETXTBSY"},
+	{EFBIG, "EFBIG"},         {ENOSPC, "ENOSPC"},
+	{ESPIPE, "ESPIPE"},       {EROFS, "EROFS"},
+	{EMLINK, "EMLINK"},       {EPIPE, "EPIPE"},
+	{ERANGE, "ERANGE"},       {ENAMETOOLONG, "ENAMETOOLONG"},
+	{ENOSYS, "ENOSYS"},       {ENOTEMPTY, "ENOTEMPTY"},
+	{ELOOP, "ELOOP"},         {EOVERFLOW, "EOVERFLOW"},
+	{EOPNOTSUPP, "EOPNOTSUPP"}, {EUSERS, "EUSERS"},
+	{ENOTSOCK, "ENOTSOCK"},   {EADDRINUSE, "EADDRINUSE"},
+	{ECONNREFUSED, "ECONNREFUSED"}, {ELIBBAD, "ELIBBAD"},
+	{ESTALE, "ESTALE"},       {EDQUOT, "EDQUOT"},
+	{ECANCELED, "ECANCELED"}, {ENOMEDIUM, "ENOMEDIUM"},
+	{EMEDIUMTYPE, "EMEDIUMTYPE"}, {ENOKEY, "ENOKEY"},
+};
+
+const char *errno_name(int err, char *buf, size_t n)
+{
+	for (size_t i = 0; i < sizeof(errnames) / sizeof(errnames[0]); i++)
+		if (errnames[i].num == err)
+			return errnames[i].name;
+	snprintf(buf, n, "E%d", err);
+	return buf;
+}
+
+static const struct {
+	int num;
+	const char *name;
+} signames[] = {
+	{SIGHUP, "SIGHUP"},   {SIGINT, "SIGINT"},     {SIGQUIT, "SIGQUIT"},
+	{SIGILL, "SIGILL"},   {SIGTRAP, "SIGTRAP"},   {SIGABRT, "SIGABRT"},
+	{SIGBUS, "SIGBUS"},   {SIGFPE, "SIGFPE"},     {SIGKILL, "SIGKILL"},
+	{SIGUSR1, "SIGUSR1"}, {SIGSEGV, "SIGSEGV"},   {SIGUSR2, "SIGUSR2"},
+	{SIGPIPE, "SIGPIPE"}, {SIGALRM, "SIGALRM"},   {SIGTERM, "SIGTERM"},
+	{SIGSTKFLT, "SIGSTKFLT"}, {SIGCHLD, "SIGCHLD"}, {SIGCONT, "SIGCONT"},
+	{SIGSTOP, "SIGSTOP"}, {SIGTSTP, "SIGTSTP"},   {SIGTTIN, "SIGTTIN"},
+	{SIGTTOU, "SIGTTOU"}, {SIGURG, "SIGURG"},     {SIGXCPU, "SIGXCPU"},
+	{SIGXFSZ, "SIGXFSZ"}, {SIGVTALRM, "SIGVTALRM"}, {SIGPROF, "SIGPROF"},
+	{SIGWINCH, "SIGWINCH"}, {SIGIO, "SIGIO"},     {SIGPWR, "SIGPWR"},
+	{SIGSYS, "SIGSYS"},
+};
+
+const char *signal_name(int sig, char *buf, size_t n)
+{
+	for (size_t i = 0; i < sizeof(signames) / sizeof(signames[0]); i++)
+		if (signames[i].num == sig)
+			return signames[i].name;
+	snprintf(buf, n, "SIG%d", sig);
+	return buf;
+}
+
+int write_all(int fd, const void *buf, size_t n)
+{
+	const char *p = buf;
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Read exactly n bytes unless EOF comes first; returns the count read or -1. */
+ssize_t read_full(int fd, void *buf, size_t n)
+{
+	char *p = buf;
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = read(fd, p + got, n - got);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+int send_fd(int sock, int fd)
+{
+	char data = 'F';
+	struct iovec iov = {.iov_base = &data, .iov_len = 1};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	memset(&u, 0, sizeof(u));
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = u.buf,
+		.msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	for (;;) {
+		ssize_t r = sendmsg(sock, &msg, MSG_NOSIGNAL);
+		if (r < 0 && errno == EINTR)
+			continue;
+		return r == 1 ? 0 : -1;
+	}
+}
+
+/* Receive one fd; returns it (close-on-exec) or -1 (errno ENODATA on EOF). */
+int recv_fd(int sock)
+{
+	char data;
+	struct iovec iov = {.iov_base = &data, .iov_len = 1};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = u.buf,
+		.msg_controllen = sizeof(u.buf),
+	};
+	ssize_t r;
+	do
+		r = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -1;
+	if (r == 0) {
+		errno = ENODATA;
+		return -1;
+	}
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm;
+	     cm = CMSG_NXTHDR(&msg, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof(int))) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+			return fd;
+		}
+	}
+	errno = EBADMSG;
+	return -1;
+}
+
+/* Strict decimal/octal parse of an unsigned number. */
+int parse_ulong(const char *s, int base, unsigned long *out)
+{
+	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+		return -1;
+	errno = 0;
+	char *end;
+	unsigned long v = strtoul(s, &end, base);
+	if (errno || *end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Messages travel as one line: no newline may sneak in from a path. */
+void sanitize_line(char *s)
+{
+	for (; *s; s++)
+		if (*s == '\n' || *s == '\r')
+			*s = ' ';
+}
+
+/* Write one line on the sync socket. EPIPE (Node went away) is ignored:
+ * SIGPIPE is ignored in the helper. */
+void sync_send(const char *fmt, ...)
+{
+	char line[MSG_MAX + 128];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(line) - 2)
+		n = (int)sizeof(line) - 2;
+	line[n] = '\0';
+	sanitize_line(line);
+	line[n++] = '\n';
+	if (sync_fd < 0 || write_all(sync_fd, line, (size_t)n) < 0) {
+		/* Nobody listens on fd 4: say it on stderr at least. */
+		if (strncmp(line, "ERROR ", 6) == 0)
+			(void)!write(2, line, (size_t)n);
+	}
+}
+
+void report_error(int index, const char *op, int err, const char *msg)
+{
+	char eb[16];
+	char m[MSG_MAX];
+	snprintf(m, sizeof(m), "%s", msg);
+	sanitize_line(m);
+	sync_send("ERROR %d %s %s %s", index, op, errno_name(err, eb, sizeof(eb)),
+		  m);
+}
+
+/* Report an error of the helper itself (not of a step in the child) and
+ * exit 1. */
+void fail(int index, const char *op, int err, const char *fmt, ...)
+{
+	char msg[MSG_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	report_error(index, op, err, msg);
+	exit(1);
+}
+
+void status_text(int status, char *buf, size_t n)
+{
+	char sb[16];
+	if (WIFSIGNALED(status))
+		snprintf(buf, n, "signaled %s",
+			 signal_name(WTERMSIG(status), sb, sizeof(sb)));
+	else
+		snprintf(buf, n, "exited %d", WEXITSTATUS(status));
+}
+
+/* Shell convention: N, or 128+signal. */
+int status_exit_code(int status)
+{
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}
