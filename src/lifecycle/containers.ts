@@ -30,7 +30,7 @@ import { replaceFileAtomically, withFileLock } from '../host/files.ts';
 import { processStartTime } from '../host/proc.ts';
 import { readDelegation } from '../host/subid.ts';
 import { currentUser } from '../host/users.ts';
-import { runHelper } from '../native/spawn.ts';
+import { runHelper, type HelperResult } from '../native/spawn.ts';
 import {
   containerPaths,
   ensurePrivateDir,
@@ -245,6 +245,7 @@ export class Igloo {
    */
   async start(name: string): Promise<StateFile> {
     const paths = this.paths(name);
+    await readConfig(paths, name); // a clear error for a missing container, before locking
     return withContainerLock(paths, async () => {
       const config = await readConfig(paths, name);
       const state = await liveState(paths);
@@ -290,7 +291,10 @@ export class Igloo {
     const config = await readConfig(paths, name);
     await ensurePrivateDir(this.dirs.run);
     const plan = planStart(config, { mode: 'foreground', console: 'inherit', command });
-    const result = await withContainerLock(paths, async () => {
+    // The lock is held from the state check until the process runs (so two
+    // runs cannot both start), not while it runs: state.json says who runs.
+    let finished: Promise<HelperResult> | undefined;
+    await withContainerLock(paths, async () => {
       const state = await liveState(paths);
       if (state.status === 'running')
         throw new IglooError('ESTATE', `Cannot run in "${name}": it is running already`, {
@@ -298,19 +302,23 @@ export class Igloo {
           subject: name,
           hint: `Use: igloo exec ${name} -- CMD`,
         });
-      // The lock is released once the process runs; state says who runs it.
-      return runHelper(plan, `run in container "${name}"`, {
-        onReady: async (pid) => {
-          await writeState(paths, {
-            version: 1,
-            status: 'running',
-            pid,
-            pidStart: (await processStartTime(pid)) ?? 0,
-            startedAt: new Date().toISOString(),
-          });
-        },
+      await new Promise<void>((ready, failed) => {
+        finished = runHelper(plan, `run in container "${name}"`, {
+          onReady: async (pid) => {
+            await writeState(paths, {
+              version: 1,
+              status: 'running',
+              pid,
+              pidStart: (await processStartTime(pid)) ?? 0,
+              startedAt: new Date().toISOString(),
+            });
+            ready();
+          },
+        });
+        finished.catch(failed);
       });
     });
+    const result = await finished!;
     const status = result.status ?? `exited ${result.exitCode ?? 1}`;
     await withContainerLock(paths, () =>
       writeState(paths, {

@@ -218,6 +218,22 @@ static void start_child(const struct plan *p, int mapped_r, int err_w,
 	while (r < 0 && errno == EINTR);
 	if (r != 1)
 		_exit(1); /* the helper gave up (ABORT, EOF, death) */
+	/* The rootfs is opened while we still have the caller's host ids:
+	 * it usually lies in the owner's private (0700) directory, which the
+	 * container's root must not be able to traverse. */
+	int rootfs_pre = -1;
+	for (size_t i = p->first_step; i < p->nrecs; i++) {
+		if (strcmp(p->recs[i].op, "rootfs") == 0) {
+			rootfs_pre = open(p->recs[i].argv[0],
+					  O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (rootfs_pre < 0)
+				child_fail_at(err_w, p->recs[i].index, "rootfs",
+					      errno, "open %s: %s",
+					      p->recs[i].argv[0],
+					      strerror(errno));
+			break;
+		}
+	}
 	if (p->ns_flags & CLONE_NEWUSER) {
 		/* 2. Become root of the new namespace (when 0 is mapped), so
 		 *    that what the steps create (mount targets, files on the
@@ -242,6 +258,7 @@ static void start_child(const struct plan *p, int mapped_r, int err_w,
 		.consfd = cons_w,
 		.nullfd = nullfd,
 		.rootfd = -1,
+		.rootfs_pre = rootfs_pre,
 		.own_mntns = (p->ns_flags & CLONE_NEWNS) != 0,
 		.own_utsns = (p->ns_flags & CLONE_NEWUTS) != 0,
 		.cur = NULL,

@@ -210,21 +210,39 @@ static void need_mntns(struct child_ctx *c)
 /* ---- the steps ------------------------------------------------------- */
 
 /* rootfs PATH: stop propagation to and from the host (the copied mount
- * table is still shared with it), then bind the rootfs onto itself so it is
- * a mount point (pivot_root needs one) and keep an fd of it: every later
- * DST is resolved beneath that fd. */
+ * table is still shared with it), then make the rootfs a mount point
+ * (pivot_root needs one) and keep an fd of it: every later DST is resolved
+ * beneath that fd.
+ *
+ * The rootfs was opened before we became the namespace's root (see
+ * start_child): its parent directories may not be traversable by the
+ * container's ids. So the mount is made from that fd, without a path:
+ * open_tree() clones it as a detached mount, move_mount() attaches the
+ * clone on top of the directory, and the clone's fd is the new root. */
 static void op_rootfs(struct child_ctx *c, char **a)
 {
 	need_mntns(c);
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		FAIL(c, "make / rprivate");
-	if (mount(a[0], a[0], NULL, MS_BIND | MS_REC, NULL) < 0)
-		FAIL(c, "bind %s onto itself", a[0]);
+	int dir = c->rootfs_pre;
+	if (dir < 0) {
+		dir = open(a[0], O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (dir < 0)
+			FAIL(c, "open %s", a[0]);
+	}
+	int tree = (int)syscall(SYS_open_tree, dir, "",
+				OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+					AT_RECURSIVE | AT_EMPTY_PATH);
+	if (tree < 0)
+		FAIL(c, "open_tree %s", a[0]);
+	if (syscall(SYS_move_mount, tree, "", dir, "",
+		    MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		FAIL(c, "attach %s onto itself", a[0]);
+	close(dir);
+	c->rootfs_pre = -1;
 	if (c->rootfd >= 0)
 		close(c->rootfd);
-	c->rootfd = open(a[0], O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (c->rootfd < 0)
-		FAIL(c, "open %s", a[0]);
+	c->rootfd = tree;
 }
 
 /* mount SRC DST FSTYPE FLAGS DATA */

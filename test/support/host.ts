@@ -108,6 +108,8 @@ export function createUser(cleanup: Cleanup, name: string): TestUser {
     const d = spawnSync('userdel', ['-f', name], { encoding: 'utf8' });
     if (d.status !== 0 && d.status !== 6) throw new Error(`userdel ${name}: ${d.stderr}`);
     dropSubidLines(name, user.uid);
+    // igloo's runtime directory when there is no XDG_RUNTIME_DIR
+    rmSync(`/tmp/igloo-run-${user.uid}`, { recursive: true, force: true });
   });
   return user;
 }

@@ -309,9 +309,12 @@ function attachConsole(path: string, name: string): Promise<number> {
     const socket = connect(path);
     const stdin = process.stdin;
     let prefix = false;
+    // On detach or end, let go of the terminal and the socket entirely, so
+    // nothing keeps this process alive.
     const restore = () => {
       if (stdin.isTTY) stdin.setRawMode(false);
-      stdin.pause();
+      stdin.removeAllListeners('data');
+      stdin.destroy();
     };
     socket.on('error', (err) => {
       restore();
@@ -334,7 +337,7 @@ function attachConsole(path: string, name: string): Promise<number> {
             prefix = false;
             if (byte === 0x71 /* q */) {
               restore();
-              socket.end();
+              socket.destroy();
               resolve(0);
               return;
             }
