@@ -273,36 +273,21 @@ export function assertRangeFree(start: number, count: number): void {
  * Root's containers take their slices from root's own block. The install
  * script grants one; when it is missing, the test adds one and removes it.
  */
-export async function ensureRootDelegation(
-  cleanup: Cleanup,
-  start = 8_000_000,
-  count = 1_000_000,
-): Promise<void> {
+export async function ensureRootDelegation(cleanup: Cleanup, start = 8_000_000, count = 1_000_000): Promise<void> {
   const has = (path: string) => {
     try {
-      return readFileSync(path, 'utf8')
-        .split('\n')
-        .some((l) => l.startsWith('root:') || l.startsWith('0:'));
+      return readFileSync(path, 'utf8').split('\n').some((l) => l.startsWith('root:') || l.startsWith('0:'));
     } catch {
       return false;
     }
   };
   if (has('/etc/subuid') && has('/etc/subgid')) return;
   assertRangeFree(start, count);
-  await execFileP('usermod', [
-    '--add-subuids',
-    `${start}-${start + count - 1}`,
-    '--add-subgids',
-    `${start}-${start + count - 1}`,
-    'root',
-  ]);
-  cleanup.add('remove root test delegation', () => {
-    spawnSync('usermod', [
-      '--del-subuids',
-      `${start}-${start + count - 1}`,
-      '--del-subgids',
-      `${start}-${start + count - 1}`,
-      'root',
-    ]);
+  // usermod refuses to edit root while root has processes; igloo's own grant does not.
+  const granted = await igloo(cleanup, 'root', ['subid', 'grant', 'root', '--start', String(start), '--count', String(count)]);
+  if (granted.status !== 0) throw new Error(`cannot grant root a test block: ${granted.stderr}`);
+  cleanup.add('revoke root test delegation', async () => {
+    const r = await igloo(cleanup, 'root', ['subid', 'revoke', 'root']);
+    if (r.status !== 0) throw new Error(r.stderr);
   });
 }
