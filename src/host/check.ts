@@ -174,25 +174,54 @@ async function checkDelegation(): Promise<CheckResult[]> {
   return out;
 }
 
-async function checkCgroups(): Promise<CheckResult> {
+async function checkCgroups(): Promise<CheckResult[]> {
   const cg = await detectCgroups();
   const detail = cg.unified
     ? `${cg.layout}: cgroup v2 at ${cg.unified}${cg.v1Controllers.length ? `, v1 controllers ${cg.v1Controllers.join(',')}` : ''}`
     : `${cg.layout}: v1 controllers ${cg.v1Controllers.join(',')}`;
+  const out: CheckResult[] = [];
   if (cg.layout === 'none')
-    return {
-      name: 'cgroups',
-      status: 'warn',
-      detail: 'no cgroup file system mounted',
-      fix: 'mount cgroup2 on /sys/fs/cgroup',
-    };
-  if (cg.layout === 'unified') return { name: 'cgroups', status: 'ok', detail };
-  return {
-    name: 'cgroups',
-    status: 'warn',
-    detail,
-    fix: 'resource limits need cgroup v2 (systemd.unified_cgroup_hierarchy=1); containers still run',
-  };
+    return [
+      {
+        name: 'cgroups',
+        status: 'warn',
+        detail: 'no cgroup file system mounted',
+        fix: 'mount cgroup2 on /sys/fs/cgroup',
+      },
+    ];
+  out.push(
+    cg.layout === 'unified'
+      ? { name: 'cgroups', status: 'ok', detail }
+      : {
+          name: 'cgroups',
+          status: 'warn',
+          detail,
+          fix: 'resource limits need a pure cgroup v2 host (systemd.unified_cgroup_hierarchy=1); containers still run',
+        },
+  );
+  if (cg.unified) {
+    // Delegation: the caller may manage its own cgroup when it owns it (what
+    // systemd's Delegate=yes gives a user session); root always may.
+    const own = /^0::(.*)$/m.exec(await readFile('/proc/self/cgroup', 'utf8').catch(() => ''))?.[1];
+    const dir = own === undefined ? undefined : `${cg.unified}${own === '/' ? '' : own}`;
+    const uid = process.geteuid?.() ?? 0;
+    const st = dir ? await stat(dir).catch(() => undefined) : undefined;
+    out.push(
+      uid === 0 || st?.uid === uid
+        ? {
+            name: 'cgroup delegation',
+            status: 'ok',
+            detail: `${dir ?? cg.unified} is yours to manage`,
+          }
+        : {
+            name: 'cgroup delegation',
+            status: 'warn',
+            detail: `${dir ?? 'your cgroup'} is not delegated to uid ${uid}`,
+            fix: 'with systemd: run igloo in a user session (systemd-run --user --scope -p Delegate=yes igloo ...)',
+          },
+    );
+  }
+  return out;
 }
 
 async function checkCriu(): Promise<CheckResult> {
@@ -271,7 +300,8 @@ export async function runChecks(): Promise<CheckResult[]> {
     checkUserNamespaces(),
     Promise.all([checkIdmapTool('newuidmap'), checkIdmapTool('newgidmap')]),
     checkDelegation(),
-    Promise.all([checkCgroups(), checkHelper(), checkBusybox(), checkCriu()]),
+    checkCgroups(),
+    Promise.all([checkHelper(), checkBusybox(), checkCriu()]),
   ]);
   return groups.flat();
 }

@@ -8,11 +8,11 @@
  * with the hidden `__userns` command.
  */
 import { cp, rm } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { IglooError } from '../core/errors.ts';
 import { insideRanges, normalizeRanges, type IdMaps } from '../core/idmap/index.ts';
 import { planUserns } from '../core/plan/plan.ts';
 import { buildBusyboxRootfs } from '../host/busybox-rootfs.ts';
+import { cliPath } from '../host/install.ts';
 import { runHelper } from '../native/spawn.ts';
 
 export type UsernsTask =
@@ -31,11 +31,6 @@ export function setupMap(idmap: IdMaps, owner: { uid: number; gid: number }): Id
     uid: [...idmap.uid, { inside: next(idmap.uid), outside: owner.uid, count: 1 }],
     gid: [...idmap.gid, { inside: next(idmap.gid), outside: owner.gid, count: 1 }],
   };
-}
-
-/** The CLI bundle beside this chunk (dist/igloo.mjs). */
-function cliPath(): string {
-  return process.env.IGLOO_CLI ?? fileURLToPath(new URL('./igloo.mjs', import.meta.url));
 }
 
 export async function runUsernsTask(

@@ -11,7 +11,10 @@ import { requireRoot, root } from '../support/host.ts';
 
 test('igloo-helper passes its smoke test as root and as a user', async (t) => {
   requireRoot();
-  const r = spawnSync('bash', [`${root}/src/native/smoke-test.sh`], { encoding: 'utf8', timeout: 300_000 });
+  const r = spawnSync('bash', [`${root}/src/native/smoke-test.sh`], {
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
   const checks = r.stdout.split('\n').filter((l) => /^(ok|FAIL) /.test(l));
   assert.ok(checks.length >= 50, `the smoke test ran its checks:\n${r.stdout}\n${r.stderr}`);
   for (const line of checks) {

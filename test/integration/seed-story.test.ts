@@ -231,6 +231,22 @@ describe('the seed story, as unprivileged users', () => {
     assert.match(r.stderr, /\/no\/such\/command/);
   });
 
+  test("exec -t gives the command a pty from the container's own devpts", async () => {
+    const r = await igloo(cleanup, anna, [
+      'exec',
+      '-t',
+      'anna-c1',
+      '--',
+      '/bin/sh',
+      '-c',
+      'tty; stat -c %u:%g "$(tty)"',
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    const [tty, owner] = r.stdout.split(/\r?\n/);
+    assert.match(tty!, /^\/dev\/pts\/\d+$/);
+    assert.equal(owner, '0:5', "the pty belongs to container root and the container's tty group");
+  });
+
   test("the console reaches init's shell and detaches with Ctrl-a q", async () => {
     const session = spawnAs(anna, [process.execPath, stagedCli(cleanup), 'console', 'anna-c1']);
     try {

@@ -273,10 +273,16 @@ export function assertRangeFree(start: number, count: number): void {
  * Root's containers take their slices from root's own block. The install
  * script grants one; when it is missing, the test adds one and removes it.
  */
-export async function ensureRootDelegation(cleanup: Cleanup, start = 8_000_000, count = 1_000_000): Promise<void> {
+export async function ensureRootDelegation(
+  cleanup: Cleanup,
+  start = 8_000_000,
+  count = 1_000_000,
+): Promise<void> {
   const has = (path: string) => {
     try {
-      return readFileSync(path, 'utf8').split('\n').some((l) => l.startsWith('root:') || l.startsWith('0:'));
+      return readFileSync(path, 'utf8')
+        .split('\n')
+        .some((l) => l.startsWith('root:') || l.startsWith('0:'));
     } catch {
       return false;
     }
@@ -284,7 +290,15 @@ export async function ensureRootDelegation(cleanup: Cleanup, start = 8_000_000, 
   if (has('/etc/subuid') && has('/etc/subgid')) return;
   assertRangeFree(start, count);
   // usermod refuses to edit root while root has processes; igloo's own grant does not.
-  const granted = await igloo(cleanup, 'root', ['subid', 'grant', 'root', '--start', String(start), '--count', String(count)]);
+  const granted = await igloo(cleanup, 'root', [
+    'subid',
+    'grant',
+    'root',
+    '--start',
+    String(start),
+    '--count',
+    String(count),
+  ]);
   if (granted.status !== 0) throw new Error(`cannot grant root a test block: ${granted.stderr}`);
   cleanup.add('revoke root test delegation', async () => {
     const r = await igloo(cleanup, 'root', ['subid', 'revoke', 'root']);
