@@ -37,8 +37,34 @@ function which(cmd: string): string | undefined {
 }
 
 const cases: Case[] = [
-  { name: 'cold-start', subject: [process.execPath, cli, '--version'], reference: { label: 'node -e 0', argv: [process.execPath, '-e', '0'] }, runs: 30 },
-  { name: 'run-true', subject: [process.execPath, cli, 'run', '--rm', '--', '/bin/true'], reference: which('bwrap') ? { label: 'bwrap --unshare-all (no rootfs build)', argv: ['bwrap', '--unshare-all', '--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev', '/bin/true'] } : undefined, runs: 10 },
+  {
+    name: 'cold-start',
+    subject: [process.execPath, cli, '--version'],
+    reference: { label: 'node -e 0', argv: [process.execPath, '-e', '0'] },
+    runs: 30,
+  },
+  {
+    name: 'run-true',
+    subject: [process.execPath, cli, 'run', '--rm', '--', '/bin/true'],
+    reference: which('bwrap')
+      ? {
+          label: 'bwrap --unshare-all (no rootfs build)',
+          argv: [
+            'bwrap',
+            '--unshare-all',
+            '--ro-bind',
+            '/',
+            '/',
+            '--proc',
+            '/proc',
+            '--dev',
+            '/dev',
+            '/bin/true',
+          ],
+        }
+      : undefined,
+    runs: 10,
+  },
 ];
 
 if (!existsSync(cli)) throw new Error('dist/igloo.mjs is missing: run npm run build');
@@ -47,9 +73,13 @@ console.log('case         igloo median   reference median   ratio   reference');
 for (const c of cases.filter((c) => only.length === 0 || only.includes(c.name))) {
   const subject = median(timeRuns(c.subject, c.runs));
   if (!c.reference) {
-    console.log(`${c.name.padEnd(12)} ${subject.toFixed(1).padStart(9)} ms   ${'-'.padStart(13)}      -     (no reference tool installed)`);
+    console.log(
+      `${c.name.padEnd(12)} ${subject.toFixed(1).padStart(9)} ms   ${'-'.padStart(13)}      -     (no reference tool installed)`,
+    );
     continue;
   }
   const reference = median(timeRuns(c.reference.argv, c.runs));
-  console.log(`${c.name.padEnd(12)} ${subject.toFixed(1).padStart(9)} ms   ${reference.toFixed(1).padStart(13)} ms   ${(subject / reference).toFixed(2).padStart(5)}x  ${c.reference.label}`);
+  console.log(
+    `${c.name.padEnd(12)} ${subject.toFixed(1).padStart(9)} ms   ${reference.toFixed(1).padStart(13)} ms   ${(subject / reference).toFixed(2).padStart(5)}x  ${c.reference.label}`,
+  );
 }
