@@ -197,4 +197,21 @@ describe('igloo subid revoke and ls', () => {
     assert.equal(again.status, 1);
     assert.match(again.stderr, /neither/);
   });
+
+  test('ls flags overlapping blocks in its table and its JSON', async () => {
+    freshCopies('igloo-x:5000100:10\n');
+    const ls = await igloo(cleanup, 'root', ['subid', 'ls'], { env: files });
+    assert.equal(ls.status, 1);
+    assert.match(ls.stdout, /igloo-x .*overlaps 4242 \(line \d+\)/);
+    const json = await igloo(cleanup, 'root', ['subid', 'ls', '--json'], { env: files });
+    const report = JSON.parse(json.stdout) as Array<{
+      kind: string;
+      overlaps: Array<{ a: { owner: string }; b: { owner: string } }>;
+    }>;
+    for (const r of report)
+      assert.deepEqual(
+        r.overlaps.map((o) => [o.a.owner, o.b.owner].sort()),
+        [['4242', 'igloo-x']],
+      );
+  });
 });
