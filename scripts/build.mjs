@@ -6,10 +6,12 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 
 const root = new URL('..', import.meta.url).pathname;
-rmSync(`${root}dist`, { recursive: true, force: true });
+// IGLOO_DIST builds elsewhere (e.g. several developers' test runs side by side).
+const dist = process.env.IGLOO_DIST ?? `${root}dist`;
+rmSync(dist, { recursive: true, force: true });
 await build({
   entryPoints: { igloo: `${root}src/cli/main.ts`, api: `${root}src/api/index.ts` },
-  outdir: `${root}dist`,
+  outdir: dist,
   bundle: true,
   splitting: true,
   format: 'esm',
@@ -20,7 +22,7 @@ await build({
   sourcemap: 'linked',
   logLevel: 'warning',
 });
-mkdirSync(`${root}dist/libexec`, { recursive: true });
-execFileSync('make', ['-s', '-C', `${root}src/native`, `OUT=${root}dist/libexec`], {
+mkdirSync(`${dist}/libexec`, { recursive: true });
+execFileSync('make', ['-s', '-C', `${root}src/native`, `OUT=${dist}/libexec`], {
   stdio: 'inherit',
 });

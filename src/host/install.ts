@@ -2,7 +2,7 @@
  * Where igloo's own built files are. In the bundle every chunk sits in dist/
  * beside dist/igloo.mjs and dist/libexec/; when running from source (tests
  * under tsx) this module is in src/host/ and the built files in dist/.
- * IGLOO_HELPER and IGLOO_CLI override both.
+ * IGLOO_HELPER and IGLOO_CLI override both; IGLOO_DIST names another build.
  */
 import { accessSync, constants } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +31,7 @@ function findBuilt(
 ): string {
   const candidates = [
     override,
+    process.env.IGLOO_DIST && `${process.env.IGLOO_DIST}/${inDist}`,
     fileURLToPath(new URL(`./${inDist}`, import.meta.url)),
     fileURLToPath(new URL(`../../dist/${inDist}`, import.meta.url)),
   ].filter((p): p is string => typeof p === 'string' && p.length > 0);

@@ -133,7 +133,7 @@ let staged: string | undefined;
 export function stagedCli(cleanup: Cleanup): string {
   if (!staged) {
     const dir = tempDir(cleanup, 'igloo-dist-');
-    cpSync(join(root, 'dist'), dir, { recursive: true });
+    cpSync(process.env.IGLOO_DIST ?? join(root, 'dist'), dir, { recursive: true });
     spawnSync('chmod', ['-R', 'a+rX', dir]);
     staged = join(dir, 'igloo.mjs');
     cleanup.add('forget staged cli', () => {
