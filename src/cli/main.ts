@@ -40,6 +40,10 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
   ls: { summary: 'List your containers', load: () => containerVerb('ls') },
   info: { summary: "Show a container's config and state", load: () => containerVerb('info') },
   destroy: { summary: 'Remove a container and its files', load: () => containerVerb('destroy') },
+  image: {
+    summary: 'List, import and remove images (OCI and docker archives, busybox)',
+    load: () => import('./commands/image.ts'),
+  },
   subid: {
     summary: 'Show, grant and revoke subordinate id blocks (/etc/subuid, /etc/subgid)',
     load: () => import('./commands/subid.ts'),

@@ -25,6 +25,8 @@ import {
 } from '../core/idmap/index.ts';
 import { parseGroup, parsePasswd, resolveUser } from '../core/passwd.ts';
 import { planExec, planStart } from '../core/plan/plan.ts';
+import { commandFor } from '../core/image/oci.ts';
+import { BUILTIN_IMAGE, ImageStore, type StoredImage } from '../host/images.ts';
 import { errnoOf, sysError } from '../host/errno.ts';
 import { replaceFileAtomically, withFileLock } from '../host/files.ts';
 import { processStartTime } from '../host/proc.ts';
@@ -51,7 +53,7 @@ import {
 import { runUsernsTask } from './userns-task.ts';
 
 export interface CreateOptions {
-  /** "busybox" (default) or the absolute path of a directory to copy. */
+  /** "busybox" (default), an imported image's name, or the absolute path of a directory to copy. */
   image?: string;
   /** "auto" (default) or an explicit map, e.g. "u 0 2000000 65536 g 0 2000000 65536". */
   idmap?: string;
@@ -62,6 +64,16 @@ export interface CreateOptions {
   init?: string[];
   env?: string[];
   hostname?: string;
+}
+
+type ImageSource =
+  | { kind: 'busybox' }
+  | { kind: 'dir'; path: string }
+  | { kind: 'stored'; image: StoredImage; layers: string[] };
+
+/** An image's environment, with a PATH if it has none. */
+function withPath(env: readonly string[]): string[] {
+  return env.some((e) => e.startsWith('PATH=')) ? [...env] : [DEFAULT_ENV[0]!, ...env];
 }
 
 export interface Owner {
@@ -153,25 +165,7 @@ export class Igloo {
   async create(name: string, opts: CreateOptions = {}): Promise<ContainerConfig> {
     validateName(name);
     const paths = this.paths(name);
-    let image: string | undefined;
-    if (opts.image && opts.image !== 'busybox') {
-      if (!opts.image.startsWith('/')) {
-        throw new IglooError(
-          'EINVAL',
-          `Cannot use image "${opts.image}": give "busybox" or an absolute path to a root file system directory`,
-          { op: 'create', subject: opts.image },
-        );
-      }
-      image = await realpath(opts.image).catch(() => undefined);
-      const st = image ? await stat(image) : undefined;
-      if (!image || !st?.isDirectory()) {
-        throw new IglooError('ENOENT', `Cannot use image ${opts.image}: no such directory`, {
-          op: 'create',
-          path: opts.image,
-          hint: 'Give the path of a root file system directory, or --image busybox',
-        });
-      }
-    }
+    const source = await this.resolveImage(opts.image);
     await ensurePrivateDir(this.dirs.data);
     await mkdir(this.containersDir, { recursive: true, mode: 0o700 });
     const owner = await this.owner();
@@ -191,17 +185,21 @@ export class Igloo {
         });
       }
       const idmap = await this.chooseIdmap(opts);
-      const config = validateConfig({
+      const fromImage = source.kind === 'stored' ? source.image.config : undefined;
+      const imageCommand = fromImage ? commandFor(fromImage, []) : [];
+      let config = validateConfig({
         name,
         rootfs: paths.rootfs,
         idmap,
         hostname: opts.hostname ?? name,
-        init: opts.init ?? ['/sbin/init'],
-        env: opts.env ?? DEFAULT_ENV,
-        cwd: '/',
+        init: opts.init ?? (imageCommand.length ? imageCommand : ['/sbin/init']),
+        env: opts.env ?? (fromImage?.env.length ? withPath(fromImage.env) : DEFAULT_ENV),
+        cwd: fromImage?.workingDir ?? '/',
         user: { uid: 0, gid: 0, groups: [] },
         namespaces: ALL_NAMESPACES,
-        haltSignal: 'SIGUSR2',
+        // busybox init powers off on SIGUSR2; an application image's process
+        // gets SIGTERM, as docker and podman send it.
+        haltSignal: fromImage ? 'SIGTERM' : 'SIGUSR2',
         mounts: [],
         rlimits: [],
       });
@@ -215,10 +213,27 @@ export class Igloo {
         await runUsernsTask(
           idmap,
           owner,
-          image
-            ? { kind: 'copy-rootfs', from: image, rootfs: paths.rootfs }
-            : { kind: 'busybox-rootfs', rootfs: paths.rootfs, hostname: config.hostname },
+          source.kind === 'dir'
+            ? { kind: 'copy-rootfs', from: source.path, rootfs: paths.rootfs }
+            : source.kind === 'stored'
+              ? { kind: 'extract-layers', layers: source.layers, rootfs: paths.rootfs }
+              : { kind: 'busybox-rootfs', rootfs: paths.rootfs, hostname: config.hostname },
         );
+        if (fromImage?.user) {
+          // The image's User may name an account of the image: resolve it now that its files exist.
+          const [passwd, group] = await Promise.all([
+            this.readRootfsFile(config, '/etc/passwd'),
+            this.readRootfsFile(config, '/etc/group'),
+          ]);
+          const u = resolveUser(
+            fromImage.user,
+            parsePasswd(passwd),
+            parseGroup(group),
+            `image ${opts.image}:/etc/passwd`,
+          );
+          config = validateConfig({ ...config, user: { uid: u.uid, gid: u.gid, groups: [] } });
+          await replaceFileAtomically(paths.config, formatConfig(config), { mode: 0o644 });
+        }
         await writeState(paths, { version: 1, status: 'created' });
         revert.success();
         return config;
@@ -227,6 +242,33 @@ export class Igloo {
         throw err;
       }
     });
+  }
+
+  /** The user's image store. */
+  images(): ImageStore {
+    return new ImageStore(this.dirs.data);
+  }
+
+  /**
+   * Where a new container's files come from: the built-in busybox image, a
+   * root file system directory (absolute path), or an imported image.
+   */
+  private async resolveImage(image: string | undefined): Promise<ImageSource> {
+    if (image === undefined || image === BUILTIN_IMAGE) return { kind: 'busybox' };
+    if (image.startsWith('/')) {
+      const path = await realpath(image).catch(() => undefined);
+      const st = path ? await stat(path) : undefined;
+      if (!path || !st?.isDirectory()) {
+        throw new IglooError('ENOENT', `Cannot use image ${image}: no such directory`, {
+          op: 'create',
+          path: image,
+          hint: 'Give the path of a root file system directory; import an archive first with: igloo image import FILE',
+        });
+      }
+      return { kind: 'dir', path };
+    }
+    const stored = await this.images().get(image);
+    return { kind: 'stored', image: stored, layers: this.images().layerPaths(stored) };
   }
 
   async config(name: string): Promise<ContainerConfig> {

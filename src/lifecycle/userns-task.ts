@@ -7,17 +7,19 @@
  * unshare` work the same way). igloo re-runs itself inside that namespace
  * with the hidden `__userns` command.
  */
-import { cp, rm } from 'node:fs/promises';
+import { cp, mkdir, rm } from 'node:fs/promises';
 import { IglooError } from '../core/errors.ts';
 import { insideRanges, normalizeRanges, type IdMaps } from '../core/idmap/index.ts';
 import { planUserns } from '../core/plan/plan.ts';
 import { buildBusyboxRootfs } from '../host/busybox-rootfs.ts';
 import { cliPath } from '../host/install.ts';
+import { applyLayer } from '../host/layers.ts';
 import { runHelper } from '../native/spawn.ts';
 
 export type UsernsTask =
   | { kind: 'busybox-rootfs'; rootfs: string; hostname: string }
   | { kind: 'copy-rootfs'; from: string; rootfs: string }
+  | { kind: 'extract-layers'; layers: string[]; rootfs: string }
   | { kind: 'remove'; path: string };
 
 /** The container's map plus the owner's uid and gid as the next inside id. */
@@ -73,6 +75,13 @@ export async function performUsernsTask(task: UsernsTask): Promise<void> {
         errorOnExist: true,
         force: false,
       });
+    case 'extract-layers': {
+      await mkdir(task.rootfs, { mode: 0o755 });
+      const report = { entries: 0, skipped: [] as string[] };
+      for (const layer of task.layers) await applyLayer(task.rootfs, layer, report);
+      for (const line of report.skipped) process.stderr.write(`igloo: warning: ${line}\n`);
+      return;
+    }
     case 'remove':
       return rm(task.path, { recursive: true, force: true });
   }

@@ -4,10 +4,12 @@ import { randomBytes } from 'node:crypto';
 import { formatIdmapSpec } from '../../core/idmap/index.ts';
 import { IglooError } from '../../core/errors.ts';
 import { Igloo } from '../../lifecycle/containers.ts';
+import { BUILTIN_IMAGE } from '../../host/images.ts';
+import { commandFor } from '../../core/image/oci.ts';
 import { parseCommandArgs, printJson, table, paint } from '../output.ts';
 
 const help: Record<string, string> = {
-  create: `igloo create NAME [--image busybox|PATH] [--idmap auto|"u 0 2000000 65536 g 0 2000000 65536"]
+  create: `igloo create NAME [--image busybox|NAME|PATH] [--idmap auto|"u 0 2000000 65536 g 0 2000000 65536"]
     [--slice-size N] [--slice-stride N] [--slice-start ID] [--init CMD] [--hostname H] [--json]
   Creates a container with its own slice of your subordinate ids (isolated from
   every other container), and a root file system owned by those ids.
@@ -23,7 +25,7 @@ const help: Record<string, string> = {
   info: "igloo info NAME [--json]\n  Shows a container's config and state.\n",
   destroy:
     'igloo destroy NAME [--force]\n  Removes a stopped container and its files (--force stops it first).\n',
-  run: `igloo run [--image I] [--name N] [--rm] [--idmap M] -- CMD [ARG...]
+  run: `igloo run [--image busybox|NAME|PATH] [--name N] [--rm] [--idmap M] [-- CMD [ARG...]]
   Creates a container (unless --name names an existing one), runs CMD in it in
   the foreground with your terminal, and returns its exit status.
 `,
@@ -278,7 +280,17 @@ export async function run(verb: string, args: string[]): Promise<number> {
           verb,
           `unexpected argument "${positionals[0]}" (put the command after --)`,
         );
-      if (command.length === 0) throw usageError(verb, 'no command given after --');
+      // An imported image brings its own command (Entrypoint + Cmd); a
+      // command given after -- replaces Cmd and keeps the Entrypoint.
+      const stored =
+        values.image !== undefined &&
+        values.image !== BUILTIN_IMAGE &&
+        !values.image.startsWith('/')
+          ? await igloo.images().get(values.image)
+          : undefined;
+      const argv = stored ? commandFor(stored.config, command) : command;
+      if (argv.length === 0)
+        throw usageError(verb, 'no command given after -- (and the image has none)');
       const name = values.name ?? `run-${randomBytes(4).toString('hex')}`;
       const exists = (await igloo.names()).includes(name);
       if (!exists) {
@@ -289,7 +301,7 @@ export async function run(verb: string, args: string[]): Promise<number> {
       }
       const removeAfter = values.rm === true || values.name === undefined;
       try {
-        return (await igloo.runForeground(name, command)).exitCode;
+        return (await igloo.runForeground(name, argv)).exitCode;
       } finally {
         if (removeAfter) await igloo.destroy(name, { force: true });
       }

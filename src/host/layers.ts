@@ -1,0 +1,234 @@
+/**
+ * Applies image layers (tar, optionally gzip) to a rootfs, in order, with
+ * OCI whiteouts. It runs as root of the container's user namespace (see
+ * lifecycle/userns-task.ts), so ownership from the archive lands on the
+ * container's ids. Every path is resolved inside the rootfs, with symlinks
+ * followed as if the rootfs were "/" (an absolute link restarts at the
+ * rootfs, ".." stops at it): a layer cannot write outside the rootfs, even
+ * through a symlink planted by an earlier layer. Device nodes cannot be made
+ * in a user namespace and are skipped with a warning (/dev is a tmpfs).
+ */
+import {
+  createReadStream,
+  closeSync,
+  lchownSync,
+  linkSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  openSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeSync,
+  chmodSync,
+  readdirSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { Parser, type ReadEntry } from 'tar';
+import { IglooError } from '../core/errors.ts';
+import { layerEntry } from '../core/image/oci.ts';
+
+/**
+ * Resolves a relative path inside `root` the way the kernel would with root
+ * as "/", returning a host path. The last component is not followed unless
+ * `followLast`. Throws ELOOP after 40 links.
+ */
+export function resolveInRoot(root: string, relative: string, followLast = false): string {
+  let parts = relative.split('/').filter((p) => p !== '' && p !== '.');
+  const done: string[] = [];
+  let hops = 0;
+  while (parts.length > 0) {
+    const name = parts.shift()!;
+    if (name === '..') {
+      done.pop();
+      continue;
+    }
+    const here = join(root, ...done, name);
+    const isLast = parts.length === 0;
+    let st;
+    try {
+      st = lstatSync(here);
+    } catch {
+      done.push(name);
+      continue; // does not exist (yet): nothing to follow
+    }
+    if (st.isSymbolicLink() && (!isLast || followLast)) {
+      if (++hops > 40)
+        throw new IglooError('ESYS', `Cannot resolve ${relative} in the image: too many symlinks`, {
+          op: 'apply layer',
+          subject: relative,
+          errno: 'ELOOP',
+        });
+      const target = readlinkSync(here);
+      const targetParts = target.split('/').filter((p) => p !== '' && p !== '.');
+      if (target.startsWith('/')) done.length = 0;
+      parts = [...targetParts, ...parts];
+      continue;
+    }
+    done.push(name);
+  }
+  return join(root, ...done);
+}
+
+export interface ApplyReport {
+  entries: number;
+  skipped: string[];
+}
+
+function removeExisting(path: string, keepDir: boolean): void {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return;
+  }
+  if (keepDir && st.isDirectory()) return;
+  rmSync(path, { recursive: true, force: true });
+}
+
+function applyEntry(root: string, entry: ReadEntry, report: ApplyReport, layerName: string): void {
+  const action = layerEntry(entry.path);
+  if (action.kind === 'skip') {
+    report.skipped.push(`${layerName}: ${entry.path}: ${action.why}`);
+    entry.resume();
+    return;
+  }
+  if (action.kind === 'whiteout') {
+    removeExisting(resolveInRoot(root, action.path), false);
+    entry.resume();
+    return;
+  }
+  if (action.kind === 'opaque') {
+    const dir = resolveInRoot(root, action.dir, true);
+    try {
+      for (const name of readdirSync(dir))
+        rmSync(join(dir, name), { recursive: true, force: true });
+    } catch {
+      // the directory does not exist yet: nothing to hide
+    }
+    entry.resume();
+    return;
+  }
+  const path = resolveInRoot(root, action.path);
+  const parent = path.slice(0, path.lastIndexOf('/'));
+  if (path === root) {
+    entry.resume();
+    return;
+  }
+  mkdirSync(parent, { recursive: true });
+  const { uid = 0, gid = 0 } = entry;
+  const mode = (entry.mode ?? 0o644) & 0o7777;
+  const mtime = entry.mtime ?? new Date(0);
+  report.entries++;
+  switch (entry.type) {
+    case 'Directory':
+      removeExisting(path, true);
+      mkdirSync(path, { recursive: true });
+      break;
+    case 'File':
+    case 'OldFile':
+    case 'ContiguousFile': {
+      removeExisting(path, false);
+      const fd = openSync(path, 'wx', 0o600);
+      entry.on('data', (chunk: Buffer) => {
+        let off = 0;
+        while (off < chunk.length) off += writeSync(fd, chunk, off);
+      });
+      entry.on('end', () => {
+        closeSync(fd);
+        lchownSync(path, uid, gid);
+        chmodSync(path, mode);
+        lutimesSync(path, mtime, mtime);
+      });
+      return;
+    }
+    case 'SymbolicLink':
+      removeExisting(path, false);
+      symlinkSync(entry.linkpath ?? '', path);
+      lchownSync(path, uid, gid);
+      lutimesSync(path, mtime, mtime);
+      entry.resume();
+      return;
+    case 'Link': {
+      const target = layerEntry(entry.linkpath ?? '');
+      if (target.kind !== 'entry') {
+        report.skipped.push(
+          `${layerName}: ${entry.path}: hard link to "${entry.linkpath}" refused`,
+        );
+        entry.resume();
+        return;
+      }
+      removeExisting(path, false);
+      linkSync(resolveInRoot(root, target.path), path);
+      entry.resume();
+      return;
+    }
+    case 'CharacterDevice':
+    case 'BlockDevice':
+    case 'FIFO':
+      report.entries--;
+      report.skipped.push(
+        `${layerName}: ${entry.path}: ${entry.type} not created (no device nodes in a user namespace)`,
+      );
+      entry.resume();
+      return;
+    default:
+      report.entries--;
+      report.skipped.push(`${layerName}: ${entry.path}: entry type ${entry.type} ignored`);
+      entry.resume();
+      return;
+  }
+  lchownSync(path, uid, gid);
+  chmodSync(path, mode);
+  lutimesSync(path, mtime, mtime);
+  entry.resume();
+}
+
+/** Applies one layer file to the rootfs. */
+export function applyLayer(
+  root: string,
+  layerFile: string,
+  report: ApplyReport = { entries: 0, skipped: [] },
+): Promise<ApplyReport> {
+  return new Promise((resolve, reject) => {
+    let failed: unknown;
+    const parser = new Parser({ strict: true });
+    const fail = (err: unknown) => {
+      if (failed) return;
+      failed = err;
+      const reason = err instanceof Error ? err.message : String(err);
+      reject(
+        err instanceof IglooError
+          ? err
+          : new IglooError('ESYS', `Cannot apply layer ${layerFile}: ${reason}`, {
+              op: 'apply layer',
+              path: layerFile,
+              cause: err,
+              hint: "The layer is corrupt, or uses ids outside the container's map",
+            }),
+      );
+      input.destroy();
+    };
+    parser.on('entry', (entry: ReadEntry) => {
+      if (failed) return entry.resume();
+      try {
+        applyEntry(root, entry, report, layerFile);
+      } catch (err) {
+        entry.resume();
+        fail(err);
+      }
+    });
+    parser.on('warn', (code: string, message: string) => {
+      if (code === 'TAR_ENTRY_INVALID' || code === 'TAR_BAD_ARCHIVE' || code === 'TAR_ABORT')
+        fail(new Error(message));
+    });
+    parser.on('error', fail);
+    parser.on('end', () => {
+      if (!failed) resolve(report);
+    });
+    const input = createReadStream(layerFile);
+    input.on('error', fail);
+    input.pipe(parser);
+  });
+}
