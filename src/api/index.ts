@@ -24,3 +24,5 @@ export {
   type Revocation,
 } from '../host/subid.ts';
 export { runChecks, type CheckResult } from '../host/check.ts';
+export { inspect, type InspectOptions } from '../inspect/index.ts';
+export type { Snapshot, PsRow, TreeNode } from '../core/inspect/model.ts';

@@ -44,6 +44,14 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
     summary: 'List, import and remove images (OCI and docker archives, busybox)',
     load: () => import('./commands/image.ts'),
   },
+  ps: {
+    summary: 'Show processes with their namespaces and ids, outside and inside',
+    load: () => import('./commands/ps.ts'),
+  },
+  tree: {
+    summary: 'Show the tree of user namespaces, their maps and processes',
+    load: () => import('./commands/tree.ts'),
+  },
   subid: {
     summary: 'Show, grant and revoke subordinate id blocks (/etc/subuid, /etc/subgid)',
     load: () => import('./commands/subid.ts'),

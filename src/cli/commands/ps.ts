@@ -1,0 +1,83 @@
+/**
+ * igloo ps [NAME...] [--all] [--json]: a row per process visible in /proc,
+ * with its namespaces and ids seen from outside and from inside.
+ *
+ * JSON schema (version 1; fields are only ever added, never renamed):
+ *
+ *   {
+ *     "version": 1,
+ *     "view": { "userns": number|null, "pidns": number|null, "initial": boolean },
+ *     "processes": [{
+ *       "pid": number,            // in the viewer's pid namespace (the host's on the host)
+ *       "ppid": number,           // 0 when the parent is outside the view
+ *       "nspid": number[],        // NSpid: the viewer's pid first, the process's own pid last
+ *       "pidInside": number,      // nspid's last element
+ *       "pidDepth": number,       // nspid.length - 1
+ *       "uid": { "host": number,  // effective uid in the viewer's ids (what ps shows)
+ *                "hostName": string|null,    // from the viewer's /etc/passwd
+ *                "inside": number|null,      // in the process's own user namespace
+ *                "insideName": string|null,  // from that namespace's /etc/passwd (its root)
+ *                "chain": [{ "userns": number, "id": number|null }] },  // view's child .. own
+ *       "gid": { same fields; names are null },
+ *       "userns": number|null,    // inode of /proc/PID/ns/user; null when it may not be read
+ *       "pidns": number|null,     // inode of /proc/PID/ns/pid
+ *       "depth": number|null,     // user-namespace depth below the viewer's (see igloo tree)
+ *       "container": { "kind": "igloo"|"foreign"|"host",
+ *                      "name": string|null,      // igloo's container name
+ *                      "owner": string|null,     // igloo: its owner; foreign: the namespace's creator
+ *                      "ownerUid": number|null },
+ *       "state": string, "comm": string, "command": string,
+ *       "startTime": number|null, // clock ticks after boot (/proc/PID/stat field 22)
+ *       "restricted": string[]    // what could not be read: "cmdline", "ns/user", "ns/pid"
+ *     }]
+ *   }
+ *
+ * docs/inspect.md explains the derivations (parent namespaces, creators).
+ */
+import { filterRows, PS_HEADERS, psCells } from '../../core/inspect/format.ts';
+import { IglooError } from '../../core/errors.ts';
+import { inspect } from '../../inspect/index.ts';
+import { paint, parseCommandArgs, printJson, table } from '../output.ts';
+
+const help = `igloo ps [NAME...] [--all] [--json]
+  Shows every process this view can see: host pid and the NSpid chain, the
+  user outside and inside (through the id maps), the user- and pid-namespace
+  inodes, the container (yours; "(foreign)" for other tools' namespaces,
+  "(host)" for plain host processes) and its owner, the user-namespace depth
+  and the command. NAME... limits the rows to those containers (NAME or
+  OWNER/NAME). Run inside a container, it shows what the container sees.
+  --all   (root) match every user's igloo containers, not only root's
+  --json  the documented JSON form (docs/inspect.md)
+`;
+
+export async function run(args: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs(
+    'ps',
+    args,
+    { json: { type: 'boolean' }, all: { type: 'boolean' } },
+    help,
+  );
+  if (values.help) {
+    process.stdout.write(help);
+    return 0;
+  }
+  if (values.all && (process.geteuid?.() ?? 0) !== 0) {
+    throw new IglooError('EPERM', "Cannot list every user's containers: ps --all needs root", {
+      op: 'ps',
+      hint: 'Run it as root (sudo igloo ps --all), or drop --all to match your own containers',
+    });
+  }
+  const snapshot = await inspect({ all: values.all === true });
+  const rows = filterRows(snapshot.processes, positionals);
+  if (values.json) {
+    printJson({ ...snapshot, processes: rows, tree: undefined });
+    return 0;
+  }
+  const cells = rows.map((r) => {
+    const c = psCells(r);
+    if (r.container.kind !== 'igloo') c[6] = paint('dim', c[6] ?? '');
+    return c;
+  });
+  process.stdout.write(table(PS_HEADERS, cells));
+  return 0;
+}

@@ -1,0 +1,72 @@
+/**
+ * igloo tree [--json]: the user namespaces this view can see, nested below
+ * their parents, each with its creator, its id maps (as numbers and as the
+ * owner's slice of /etc/subuid), its pid namespaces, processes and containers.
+ *
+ * JSON schema (version 1; fields are only ever added, never renamed):
+ *
+ *   {
+ *     "version": 1,
+ *     "view": { "userns": number|null, "pidns": number|null, "initial": boolean },
+ *     "tree": Node
+ *   }
+ *   Node = {
+ *     "userns": number,               // inode of the user namespace
+ *     "parent": number|null,          // null for the view's own namespace (the root)
+ *     "parentBasis": "map"|"map+pid-depth"|"view"|"unknown-map"|null,
+ *                                     // how the parent was derived (docs/inspect.md)
+ *     "depth": number,                // 0 for the view's namespace
+ *     "view": boolean,
+ *     "creator": { "uid": number|null, "name": string|null,
+ *                  "basis": "initial"|"container-owner"|"parent-process"|"unknown" },
+ *                                     // NS_GET_OWNER_UID is not reachable from Node: derived
+ *     "uidMap": MapLine[]|null,       // inside -> viewer's ids; the view's own: in its parent's ids
+ *     "gidMap": MapLine[]|null,       // null: unreadable; []: not written yet
+ *     "containers": [{ "kind": "igloo"|"foreign"|"host", "name": string|null, "owner": string|null }],
+ *     "pidNamespaces": [{ "pidns": number|null, "pidDepth": number, "processes": number[] }],
+ *     "processes": number[],          // host pids (viewer's pid namespace)
+ *     "children": Node[]
+ *   }
+ *   MapLine = { "inside": number, "outside": number, "count": number,
+ *               "slice": null | { "owner": string, "blockStart": number, "blockCount": number,
+ *                                 "from": number, "to": number,
+ *                                 "text": "anna's block 2000000+0..65535" } }
+ */
+import { treeLines } from '../../core/inspect/format.ts';
+import { inspect } from '../../inspect/index.ts';
+import { paint, parseCommandArgs, printJson } from '../output.ts';
+
+const help = `igloo tree [--all] [--json]
+  Shows the tree of user namespaces this view can see: each with its
+  creator, its id maps as numbers and as the owner's slice of /etc/subuid
+  ("anna's block 2000000+0..65535"), its pid namespaces and processes, and
+  its container; nested namespaces below their parents.
+  --all   (root) name every user's igloo containers, not only root's
+  --json  the documented JSON form (docs/inspect.md)
+`;
+
+export async function run(args: string[]): Promise<number> {
+  const { values } = parseCommandArgs(
+    'tree',
+    args,
+    { json: { type: 'boolean' }, all: { type: 'boolean' } },
+    help,
+    false,
+  );
+  if (values.help) {
+    process.stdout.write(help);
+    return 0;
+  }
+  // Naming other users' containers needs their private directories: only root can.
+  const snapshot = await inspect({ all: values.all === true && (process.geteuid?.() ?? 0) === 0 });
+  if (values.json) {
+    printJson({ version: snapshot.version, view: snapshot.view, tree: snapshot.tree });
+    return 0;
+  }
+  const commands = new Map(snapshot.processes.map((p) => [p.pid, p.comm]));
+  for (const line of treeLines(snapshot.tree, (pid) => commands.get(pid) ?? '')) {
+    const text = line.kind === 'head' ? paint('bold', line.text) : paint('dim', line.text);
+    process.stdout.write(`${paint('dim', line.prefix)}${text}\n`);
+  }
+  return 0;
+}
