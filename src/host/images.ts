@@ -40,6 +40,8 @@ export interface StoredImage {
   readonly imported: string;
   readonly config: ImageRunConfig;
   readonly layers: readonly StoredLayer[];
+  /** A system image (its command is an init): how to ask it to halt. */
+  readonly system?: { readonly haltSignal: string };
 }
 
 /** The image igloo builds from the host's busybox; no stored image may take its name. */

@@ -33,6 +33,7 @@ import { processStartTime } from '../host/proc.ts';
 import { readDelegation } from '../host/subid.ts';
 import { currentUser } from '../host/users.ts';
 import { runHelper, type HelperResult } from '../native/spawn.ts';
+import { loadSeccompProfile } from '../host/seccomp.ts'; // hardening: OCI seccomp profiles
 import {
   containerPaths,
   ensurePrivateDir,
@@ -199,7 +200,7 @@ export class Igloo {
         namespaces: ALL_NAMESPACES,
         // busybox init powers off on SIGUSR2; an application image's process
         // gets SIGTERM, as docker and podman send it.
-        haltSignal: fromImage ? 'SIGTERM' : 'SIGUSR2',
+        haltSignal: source.kind === 'stored' ? (source.image.system?.haltSignal ?? 'SIGTERM') : 'SIGUSR2',
         mounts: [],
         rlimits: [],
       });
@@ -301,7 +302,11 @@ export class Igloo {
       await ensurePrivateDir(this.dirs.run);
       await removeRunDir(paths);
       await mkdir(paths.rundir, { mode: 0o700 });
-      const plan = planStart(config, { mode: 'detached', console: 'pty', rundir: paths.rundir });
+      const plan = planStart(await loadSeccompProfile(config), {
+        mode: 'detached',
+        console: 'pty',
+        rundir: paths.rundir,
+      }); // hardening: loadSeccompProfile
       let running: StateFile | undefined;
       try {
         await runHelper(plan, `start container "${name}"`, {
@@ -332,7 +337,11 @@ export class Igloo {
     const paths = this.paths(name);
     const config = await readConfig(paths, name);
     await ensurePrivateDir(this.dirs.run);
-    const plan = planStart(config, { mode: 'foreground', console: 'inherit', command });
+    const plan = planStart(await loadSeccompProfile(config), {
+      mode: 'foreground',
+      console: 'inherit',
+      command,
+    }); // hardening: loadSeccompProfile
     // The lock is held from the state check until the process runs (so two
     // runs cannot both start), not while it runs: state.json says who runs.
     let finished: Promise<HelperResult> | undefined;
@@ -486,7 +495,7 @@ export class Igloo {
       ),
       ...(opts.env ?? []),
     ];
-    const plan = planExec(config, {
+    const plan = planExec(await loadSeccompProfile(config), { // hardening: loadSeccompProfile
       pid: state.pid,
       argv,
       env,

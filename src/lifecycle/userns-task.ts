@@ -14,12 +14,14 @@ import { planUserns } from '../core/plan/plan.ts';
 import { buildBusyboxRootfs } from '../host/busybox-rootfs.ts';
 import { cliPath } from '../host/install.ts';
 import { applyLayer } from '../host/layers.ts';
+import { packDebian, type DebianTask } from './debian.ts';
 import { runHelper } from '../native/spawn.ts';
 
 export type UsernsTask =
   | { kind: 'busybox-rootfs'; rootfs: string; hostname: string }
   | { kind: 'copy-rootfs'; from: string; rootfs: string }
   | { kind: 'extract-layers'; layers: string[]; rootfs: string }
+  | DebianTask
   | { kind: 'remove'; path: string };
 
 /** The container's map plus the owner's uid and gid as the next inside id. */
@@ -82,6 +84,8 @@ export async function performUsernsTask(task: UsernsTask): Promise<void> {
       for (const line of report.skipped) process.stderr.write(`igloo: warning: ${line}\n`);
       return;
     }
+    case 'pack-debian':
+      return packDebian(task);
     case 'remove':
       return rm(task.path, { recursive: true, force: true });
   }

@@ -7,13 +7,21 @@ const help = `igloo image ls|import|rm ...
   igloo image ls [--json]                  your images (and the built-in "busybox")
   igloo image import PATH [--name N]       an oci-archive or docker-archive tarball, or an OCI layout directory
   igloo image rm NAME                      remove an image (containers made from it keep their files)
+  igloo image build debian [--suite S] [--name N] [--mirror URL] [--include PKG,...]
+                                           a Debian system image (sysvinit) made with debootstrap
 `;
 
 export async function run(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(
     'image',
     args,
-    { json: { type: 'boolean' }, name: { type: 'string' } },
+    {
+      json: { type: 'boolean' },
+      name: { type: 'string' },
+      suite: { type: 'string' },
+      mirror: { type: 'string' },
+      include: { type: 'string' },
+    },
     help,
   );
   const [action, arg, ...extra] = positionals;
@@ -87,10 +95,31 @@ export async function run(args: string[]): Promise<number> {
       process.stdout.write(`Removed image ${arg}\n`);
       return 0;
     }
+    case 'build': {
+      if (arg !== 'debian')
+        throw new IglooError('EINVAL', `image build: unknown kind "${arg ?? ''}"`, {
+          op: 'image build',
+          hint: 'igloo image build debian [--suite bookworm]',
+        });
+      const { buildDebian } = await import('../../lifecycle/debian.ts');
+      const image = await buildDebian(new Igloo(), {
+        ...(values.suite !== undefined && { suite: values.suite }),
+        ...(values.name !== undefined && { name: values.name }),
+        ...(values.mirror !== undefined && { mirror: values.mirror }),
+        ...(values.include !== undefined && { include: values.include.split(',').filter(Boolean) }),
+        progress: (line) => process.stderr.write(`igloo: ${line}\n`),
+      });
+      if (values.json) printJson(image);
+      else
+        process.stdout.write(
+          `Built ${image.name} (${(image.layers[0]!.size / 1e6).toFixed(0)} MB)\n`,
+        );
+      return 0;
+    }
     default:
       throw new IglooError('EINVAL', `image: unknown action "${action}"`, {
         op: 'image',
-        hint: 'Use ls, import or rm',
+        hint: 'Use ls, import, rm or build',
       });
   }
 }

@@ -1,0 +1,233 @@
+/**
+ * `igloo image build debian`: a Debian system image made with the host's
+ * debootstrap, as an unprivileged user, inside a user namespace (plus a
+ * mount and a pid namespace, where debootstrap mounts /proc for the second
+ * stage). debootstrap is told it runs in an LXC container so it binds
+ * device nodes instead of making them. The tree is then packed into one
+ * layer with ids as seen inside (0 = root), so any container's slice can
+ * extract it, and stored like an imported image.
+ *
+ * Init: sysvinit. It boots unprivileged without cgroup delegation (systemd
+ * wants a writable cgroup tree, which this cgroup-v1 host cannot delegate),
+ * its gettys are plain processes, and SIGPWR + a powerwait line give
+ * `igloo stop` a clean shutdown through the rc scripts.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { chmod, chown, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { c as createTar } from 'tar';
+import { validateName } from '../core/config/name.ts';
+import { IglooError } from '../core/errors.ts';
+import { chooseSlice, intersectRanges, sliceMap } from '../core/idmap/index.ts';
+import { planUserns } from '../core/plan/plan.ts';
+import { findOnPath } from '../host/check.ts';
+import { BUILTIN_IMAGE, type StoredImage } from '../host/images.ts';
+import { readDelegation } from '../host/subid.ts';
+import { runHelper } from '../native/spawn.ts';
+import type { Igloo } from './containers.ts';
+import { runUsernsTask, setupMap } from './userns-task.ts';
+
+export interface DebianOptions {
+  suite?: string;
+  name?: string;
+  mirror?: string;
+  /** Extra packages, besides sysvinit-core and the minbase set. */
+  include?: string[];
+  progress?: (line: string) => void;
+}
+
+/** The Debian mirror the host's apt uses, or deb.debian.org. */
+export async function hostMirror(): Promise<string> {
+  const texts = await Promise.all(
+    ['/etc/apt/sources.list.d/debian.sources', '/etc/apt/sources.list'].map((p) =>
+      readFile(p, 'utf8').catch(() => ''),
+    ),
+  );
+  for (const text of texts) {
+    const deb822 = /^URIs:\s*(\S+)/m.exec(text);
+    if (deb822 && !deb822[1]!.includes('security')) return deb822[1]!;
+    const line = /^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+\S+/m.exec(text);
+    if (line) return line[1]!;
+  }
+  return 'http://deb.debian.org/debian';
+}
+
+const INITTAB = `# igloo: sysvinit in a container
+id:2:initdefault:
+si::sysinit:/etc/init.d/rcS
+l0:0:wait:/etc/init.d/rc 0
+l1:1:wait:/etc/init.d/rc 1
+l2:2:wait:/etc/init.d/rc 2
+l3:3:wait:/etc/init.d/rc 3
+l4:4:wait:/etc/init.d/rc 4
+l5:5:wait:/etc/init.d/rc 5
+l6:6:wait:/etc/init.d/rc 6
+z6:6:respawn:/sbin/sulogin --force
+# igloo stop sends SIGPWR: shut down through the rc scripts
+pf::powerwait:/sbin/shutdown -h -t 0 now
+ca:12345:ctrlaltdel:/sbin/shutdown -r -t 0 now
+# the console is the container's first pty (igloo console)
+co:2345:respawn:/sbin/getty --noclear -L pts/0 115200 vt100
+`;
+
+export type DebianTask = {
+  kind: 'pack-debian';
+  rootfs: string;
+  layer: string;
+  owner: number;
+  suite: string;
+};
+
+/** Runs in the build namespace: make the tree a container system, pack it, remove it. */
+export async function packDebian(task: DebianTask): Promise<void> {
+  const r = task.rootfs;
+  await writeFile(join(r, 'etc/inittab'), INITTAB);
+  await writeFile(join(r, 'etc/hostname'), 'debian\n');
+  await writeFile(join(r, 'etc/fstab'), '# igloo mounts /proc, /sys and /dev\n');
+  // No hardware to set up, and nothing may touch the host's clock.
+  for (const script of [
+    'hwclock.sh',
+    'udev',
+    'kmod',
+    'procps',
+    'mountkernfs.sh',
+    'mountdevsubfs.sh',
+    'checkroot.sh',
+    'checkfs.sh',
+  ]) {
+    await rm(join(r, 'etc/rcS.d', `S01${script}`), { force: true });
+  }
+  await rm(join(r, 'debootstrap'), { recursive: true, force: true });
+  await createTar(
+    { cwd: r, file: task.layer, portable: false, preservePaths: false, noDirRecurse: false },
+    ['.'],
+  );
+  await chown(task.layer, task.owner, task.owner); // the owner's own id: readable from any slice's namespace
+  await chmod(task.layer, 0o600);
+  await rm(r, { recursive: true, force: true });
+}
+
+export async function buildDebian(igloo: Igloo, opts: DebianOptions = {}): Promise<StoredImage> {
+  const suite = opts.suite ?? 'bookworm';
+  if (!/^[a-z][a-z0-9-]{1,30}$/.test(suite))
+    throw new IglooError('EINVAL', `Invalid Debian suite "${suite}"`, {
+      op: 'build image',
+      subject: suite,
+      hint: 'e.g. bookworm or trixie',
+    });
+  const name = validateName(opts.name ?? `debian-${suite}`, 'image');
+  if (name === BUILTIN_IMAGE)
+    throw new IglooError('EINVAL', `Cannot name an image "${name}"`, {
+      op: 'build image',
+      subject: name,
+    });
+  const debootstrap = (await findOnPath('debootstrap')) ?? '/usr/sbin/debootstrap';
+  if (
+    !(await stat(debootstrap).then(
+      () => true,
+      () => false,
+    ))
+  ) {
+    throw new IglooError('EHOST', 'Cannot build a Debian image: debootstrap is not installed', {
+      op: 'build image',
+      hint: 'apt-get install debootstrap',
+    });
+  }
+  const store = igloo.images();
+  if (
+    await stat(join(store.dir, name)).then(
+      () => true,
+      () => false,
+    )
+  ) {
+    throw new IglooError('EEXIST', `Cannot build image "${name}": it exists already`, {
+      op: 'build image',
+      subject: name,
+      hint: `Remove it first: igloo image rm ${name}`,
+    });
+  }
+  const owner = await igloo.owner();
+  const delegation = await readDelegation(owner);
+  // Any slice of the owner's will do: the build's files live in the owner's
+  // private directory, out of reach of every container.
+  const slice = chooseSlice(intersectRanges(delegation.uid, delegation.gid), []);
+  const map = sliceMap(slice);
+  const idmap = { uid: map, gid: map };
+  const ownerInside = map.reduce((n, e) => Math.max(n, e.inside + e.count), 0);
+  await mkdir(store.dir, { recursive: true, mode: 0o700 });
+  const staging = join(store.dir, `.build-${randomBytes(6).toString('hex')}`);
+  const rootfs = join(staging, 'rootfs');
+  const layer = join(staging, 'layers', '0.tar');
+  await mkdir(join(staging, 'layers'), { recursive: true, mode: 0o700 });
+  try {
+    const mirror = opts.mirror ?? (await hostMirror());
+    const include = ['sysvinit-core', 'procps', ...(opts.include ?? [])].join(',');
+    const plan = {
+      ...planUserns(
+        setupMap(idmap, owner),
+        [debootstrap, '--variant=minbase', `--include=${include}`, suite, rootfs, mirror],
+        [
+          'PATH=/usr/sbin:/usr/bin:/sbin:/bin',
+          'LANG=C.UTF-8',
+          'container=lxc',
+          'DEBIAN_FRONTEND=noninteractive',
+        ],
+        '/',
+      ),
+      namespaces: ['user', 'mnt', 'pid'] as const,
+    };
+    opts.progress?.(`debootstrap ${suite} from ${mirror}`);
+    const result = await runHelper(
+      { ...plan, namespaces: [...plan.namespaces] },
+      'build a Debian image',
+    );
+    if (result.exitCode !== 0) {
+      throw new IglooError(
+        'ESYS',
+        `Cannot build a Debian image: debootstrap ${result.status ?? 'failed'}`,
+        {
+          op: 'build image',
+          hint: `See debootstrap's messages above, and ${rootfs}/debootstrap/debootstrap.log`,
+        },
+      );
+    }
+    opts.progress?.('packing the image');
+    await runUsernsTask(idmap, owner, {
+      kind: 'pack-debian',
+      rootfs,
+      layer,
+      owner: ownerInside,
+      suite,
+    });
+    const hash = createHash('sha256');
+    let size = 0;
+    for await (const chunk of createReadStream(layer)) {
+      hash.update(chunk as Buffer);
+      size += (chunk as Buffer).length;
+    }
+    const image: StoredImage = {
+      name,
+      source: `debootstrap ${suite} ${mirror}`,
+      format: 'oci',
+      tags: [],
+      imported: new Date().toISOString(),
+      config: {
+        entrypoint: [],
+        cmd: ['/sbin/init'],
+        env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
+        workingDir: '/',
+        user: '',
+      },
+      layers: [{ file: '0.tar', digest: `sha256:${hash.digest('hex')}`, size }],
+      system: { haltSignal: 'SIGPWR' },
+    };
+    await writeFile(join(staging, 'image.json'), JSON.stringify(image, null, 2) + '\n');
+    await rename(staging, join(store.dir, name));
+    return image;
+  } catch (err) {
+    await runUsernsTask(idmap, owner, { kind: 'remove', path: staging }).catch(() => undefined);
+    await rm(staging, { recursive: true, force: true }).catch(() => undefined);
+    throw err;
+  }
+}
