@@ -181,6 +181,7 @@ export async function buildDebian(igloo: Igloo, opts: DebianOptions = {}): Promi
     const result = await runHelper(
       { ...plan, namespaces: [...plan.namespaces] },
       'build a Debian image',
+      { stdoutToStderr: true },
     );
     if (result.exitCode !== 0) {
       throw new IglooError(

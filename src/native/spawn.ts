@@ -36,6 +36,8 @@ export interface HelperOptions {
   /** Called once the process has exec'd, with its host pid. */
   onReady?: (pid: number) => Promise<void> | void;
   env?: NodeJS.ProcessEnv;
+  /** foreground: send the process's stdout to igloo's stderr (progress of a build, not a result). */
+  stdoutToStderr?: boolean;
 }
 
 function helperError(line: string, what: string): IglooError {
@@ -62,7 +64,7 @@ export function runHelper(
   const detached = plan.mode === 'detached';
   const stdio: StdioOptions = detached
     ? ['ignore', 'ignore', 'ignore', 'pipe', 'pipe']
-    : ['inherit', 'inherit', 'inherit', 'pipe', 'pipe'];
+    : ['inherit', opts.stdoutToStderr ? process.stderr : 'inherit', 'inherit', 'pipe', 'pipe'];
   const child = spawn(helperPath(), [plan.kind], { stdio, detached, env: opts.env ?? process.env });
   const planSocket = child.stdio[3] as Socket;
   const sync = child.stdio[4] as Socket;
