@@ -52,6 +52,7 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
     summary: 'Show the tree of user namespaces, their maps and processes',
     load: () => import('./commands/tree.ts'),
   },
+  audit: { summary: 'Look for isolation problems', load: () => import('./commands/audit.ts') },
   subid: {
     summary: 'Show, grant and revoke subordinate id blocks (/etc/subuid, /etc/subgid)',
     load: () => import('./commands/subid.ts'),

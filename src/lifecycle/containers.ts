@@ -200,7 +200,8 @@ export class Igloo {
         namespaces: ALL_NAMESPACES,
         // busybox init powers off on SIGUSR2; an application image's process
         // gets SIGTERM, as docker and podman send it.
-        haltSignal: source.kind === 'stored' ? (source.image.system?.haltSignal ?? 'SIGTERM') : 'SIGUSR2',
+        haltSignal:
+          source.kind === 'stored' ? (source.image.system?.haltSignal ?? 'SIGTERM') : 'SIGUSR2',
         mounts: [],
         rlimits: [],
       });
@@ -495,7 +496,8 @@ export class Igloo {
       ),
       ...(opts.env ?? []),
     ];
-    const plan = planExec(await loadSeccompProfile(config), { // hardening: loadSeccompProfile
+    // hardening: loadSeccompProfile
+    const plan = planExec(await loadSeccompProfile(config), {
       pid: state.pid,
       argv,
       env,

@@ -37,7 +37,9 @@ static const struct {
 	{"symlink", 2, STEP},      {"pivot", 0, STEP},
 	{"hostname", 1, STEP},     {"chdir", 1, STEP},
 	{"rlimit", 3, STEP},       {"ids", -1, STEP},
-	{"exec", -1, STEP},
+	{"mask", 1, STEP},         {"readonly", 1, STEP},
+	{"caps", 1, STEP},         {"nnp", 0, STEP},
+	{"seccomp", 1, STEP},      {"exec", -1, STEP},
 };
 
 static const struct {

@@ -41,7 +41,7 @@ def exec_rec(file, argv, env=("PATH=/bin",)):
 
 def container_plan(mode="foreground", console="inherit", rundir=None, cmd=None,
                    extra=(), hostname="smoke", ns="user,pid,mnt,uts,ipc,net",
-                   groups=(0,)):
+                   groups=(0,), post=()):
     recs = [["igloo-plan", 1], ["namespaces", ns], ["mode", mode], ["console", console]]
     if rundir:
         recs.append(["rundir", rundir])
@@ -63,6 +63,7 @@ def container_plan(mode="foreground", console="inherit", rundir=None, cmd=None,
         ["chdir", "/"],
         ["rlimit", "RLIMIT_NOFILE", 1024, 4096],
         ["ids", 0, 0, *groups],
+        *post,
         exec_rec("/bin/sh", ["sh", "-c", cmd or "true"]),
     ]
     return recs
@@ -156,7 +157,7 @@ class Run:
 def foreground_test(tag, user):
     marker = os.path.join(WORK, "robind")
     cmd = ("sleep 0.3; echo pid=$$; echo uid=$(id -u); echo host=$(hostname); "
-           "grep NSpid /proc/1/status; ls /proc/1/fd | tr '\\n' ' '; echo; "
+           "grep NSpid /proc/1/status; ls -C /proc/1/fd; "
            "grep -E ' /(proc|sys|dev|mnt/ro) ' /proc/self/mountinfo; "
            "touch /mnt/ro/x 2>/dev/null && echo ro=writable || echo ro=readonly; "
            "echo nofile=$(ulimit -n); echo zero=$(head -c 3 /dev/zero | wc -c); "
@@ -227,6 +228,53 @@ def core_plan_test(user):
     check("core plan: /sys and every submount read-only", len(sys_lines) > 1 and
           all(ln.split()[1].startswith("ro,") for ln in sys_lines), out)
     check("core plan: /dev/null usable, /dev/fd", "devnull=ok" in out and "fd=ok" in out, out)
+
+
+# A small seccomp program: x86_64 keyctl (250) -> ENOSYS, other x86_64
+# calls allowed, any other ABI killed. 8 bytes per instruction, as hex.
+def bpf_hex(insns):
+    import struct
+    return b"".join(struct.pack("<HBBI", *i) for i in insns).hex()
+
+
+KEYCTL_FILTER = bpf_hex([
+    (0x20, 0, 0, 4),            # ld arch
+    (0x15, 0, 4, 0xc000003e),   # jeq AUDIT_ARCH_X86_64, else kill
+    (0x20, 0, 0, 0),            # ld nr
+    (0x15, 0, 1, 250),          # jeq keyctl
+    (0x06, 0, 0, 0x00050026),   # ret ERRNO(ENOSYS)
+    (0x06, 0, 0, 0x7fff0000),   # ret ALLOW
+    (0x06, 0, 0, 0x80000000),   # ret KILL_PROCESS
+])
+
+
+def hardening_test(user):
+    tag = "hardening (" + ("user" if user else "root") + ")"
+    cmd = ("grep -E '^(Seccomp|NoNewPrivs|CapBnd|CapInh|CapAmb):' /proc/self/status; "
+           "echo keys=$(wc -c < /proc/keys); ls -A /proc/acpi | wc -l | sed 's/^/acpi=/'; "
+           "grep -E ' /proc/(sys|keys|acpi) ' /proc/self/mountinfo | cut -d' ' -f5,6; "
+           "echo 1 > /proc/sys/net/ipv4/ip_forward 2>/dev/null && echo sysctl=writable || echo sysctl=refused")
+    r = Run("start", container_plan(cmd=cmd, extra=[
+        ["readonly", "/proc/sys"], ["mask", "/proc/keys"], ["mask", "/proc/acpi"],
+        ["mask", "/proc/no-such-file"]],
+        post=[["caps", "%x" % ((1 << 41) - 1 - (1 << 16) - (1 << 25))], ["nnp"],
+              ["seccomp", KEYCTL_FILTER]]), user=user)
+    state, _ = r.until_ready()
+    code, out, err = r.finish()
+    check(f"{tag}: READY, exit 0", state == "READY" and code == 0, (r.lines, out, err))
+    check(f"{tag}: seccomp filter and no_new_privs", "Seccomp:\t2" in out and "NoNewPrivs:\t1" in out, out)
+    check(f"{tag}: bounding set without sys_module and sys_time, no inheritable/ambient",
+          "CapBnd:\t000001fffdfeffff" in out and "CapInh:\t0000000000000000" in out and
+          "CapAmb:\t0000000000000000" in out, out)
+    check(f"{tag}: masked file reads empty, masked dir is empty, missing path skipped",
+          "keys=0" in out and "acpi=0" in out, out)
+    check(f"{tag}: /proc/sys read-only", "/proc/sys ro," in out and "sysctl=refused" in out, out)
+    bad = container_plan(post=[["seccomp", "00zz"]])
+    r = Run("start", bad, user=user)
+    state, line = r.until_ready()
+    r.finish()
+    check(f"{tag}: bad seccomp program -> ERROR seccomp EINVAL", state == "ERROR" and " seccomp EINVAL " in line,
+          line)
 
 
 def no_userns_test():
@@ -414,6 +462,7 @@ def main():
         foreground_test(f"foreground ({who})", user)
         pty_foreground_test(user)
         core_plan_test(user)
+        hardening_test(user)
         if not user:
             no_userns_test()
         detached_test(user)

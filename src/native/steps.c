@@ -17,7 +17,10 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
 #include <linux/openat2.h>
+#include <linux/seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -645,10 +648,187 @@ static void op_exec(struct child_ctx *c, char **a)
 	child_fail(c, err, "exec %s (PATH=%s): %s", file, path, strerror(err));
 }
 
+/* ---- hardening ------------------------------------------------------- */
+
+/* mask DST: make DST unreadable. A directory gets an empty read-only
+ * tmpfs, anything else /dev/null (the host's, opened before pivot) bound
+ * over it. A path this kernel does not have is skipped: there is nothing
+ * to hide. Never creates anything. */
+static void op_mask(struct child_ctx *c, char **a)
+{
+	need_mntns(c);
+	int fd = resolve(c, a[0], 0);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return;
+		FAIL(c, "open %s", a[0]);
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		FAIL(c, "stat %s", a[0]);
+	char target[64];
+	fd_path(target, sizeof(target), fd);
+	if (S_ISDIR(st.st_mode)) {
+		if (mount("tmpfs", target, "tmpfs",
+			  MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+			  "mode=0555,size=4k,nr_inodes=1") < 0)
+			FAIL(c, "mount an empty read-only tmpfs on %s", a[0]);
+	} else {
+		int null = open("/dev/null", O_PATH | O_CLOEXEC);
+		if (null < 0)
+			FAIL(c, "open /dev/null to mask %s", a[0]);
+		char src[64];
+		fd_path(src, sizeof(src), null);
+		if (mount(src, target, NULL, MS_BIND, NULL) < 0)
+			FAIL(c, "bind /dev/null on %s", a[0]);
+		close(null);
+	}
+	close(fd);
+}
+
+/* readonly DST: bind DST onto itself (recursively) and remount the new
+ * mount read-only, with its submounts. Skipped when DST does not exist. */
+static void op_readonly(struct child_ctx *c, char **a)
+{
+	need_mntns(c);
+	int fd = resolve(c, a[0], 0);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return;
+		FAIL(c, "open %s", a[0]);
+	}
+	char p[64];
+	fd_path(p, sizeof(p), fd);
+	if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) < 0)
+		FAIL(c, "bind %s onto itself", a[0]);
+	close(fd);
+	int top = resolve(c, a[0], 0); /* now ends on the new mount */
+	if (top < 0)
+		FAIL(c, "open %s after bind", a[0]);
+	fd_path(p, sizeof(p), top);
+	unsigned long keep = locked_flags(top);
+	if (mount(NULL, p, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | keep, NULL) < 0)
+		FAIL(c, "remount %s read-only", a[0]);
+	struct mount_attr attr;
+	memset(&attr, 0, sizeof(attr));
+	attr.attr_set = MOUNT_ATTR_RDONLY;
+	if (mount_setattr(top, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
+			  sizeof(attr)) < 0 &&
+	    errno != ENOSYS)
+		FAIL(c, "mount_setattr (recursive, read-only) on %s", a[0]);
+	close(top);
+}
+
+/* caps KEEP_HEX: every capability not in KEEP leaves the bounding set
+ * (PR_CAPBSET_DROP, up to the kernel's last capability, so ones newer than
+ * the plan are dropped too); the ambient and inheritable sets are cleared.
+ * The effective and permitted sets are left alone: the steps after this
+ * one (`ids`, and `seccomp` without no_new_privs) still need them, and
+ * execve() recomputes them from the bounding set (root: exactly the
+ * bounding set; any other uid: nothing). */
+static void op_caps(struct child_ctx *c, char **a)
+{
+	char *end;
+	errno = 0;
+	unsigned long long keep = strtoull(a[0], &end, 16);
+	if (errno || end == a[0] || *end)
+		child_fail(c, EINVAL, "bad capability mask '%s'", a[0]);
+	for (int cap = 0; cap < 64; cap++) {
+		int r = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+		if (r < 0)
+			break; /* EINVAL: past the kernel's last capability */
+		if (r == 1 && !(keep & (1ULL << cap)) &&
+		    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
+			FAIL(c, "drop capability %d from the bounding set", cap);
+	}
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 &&
+	    errno != EINVAL)
+		FAIL(c, "clear the ambient capabilities");
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+	struct __user_cap_data_struct data[2];
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		FAIL(c, "capget");
+	data[0].inheritable = 0;
+	data[1].inheritable = 0;
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		FAIL(c, "clear the inheritable capabilities");
+}
+
+/* nnp: PR_SET_NO_NEW_PRIVS. execve() can then never grant privileges
+ * (setuid/setgid bits and file capabilities are ignored), and the seccomp
+ * filter can be installed without CAP_SYS_ADMIN. */
+static void op_nnp(struct child_ctx *c, char **a)
+{
+	(void)a;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		FAIL(c, "PR_SET_NO_NEW_PRIVS");
+}
+
+static int hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	return -1;
+}
+
+/* seccomp HEX: install the BPF program (struct sock_filter[], 8 bytes per
+ * instruction, little endian, as hex). The kernel checks the program. It
+ * needs no_new_privs or CAP_SYS_ADMIN in the user namespace: the plan puts
+ * `nnp` first, or this record before `ids`. Everything the process does
+ * from here on, exec included, passes the filter. */
+static void op_seccomp(struct child_ctx *c, char **a)
+{
+	size_t hl = strlen(a[0]);
+	if (hl == 0 || hl % 16 || hl / 16 > BPF_MAXINSNS)
+		child_fail(c, EINVAL,
+			   "seccomp program must be 1..%d instructions of 16 hex digits",
+			   BPF_MAXINSNS);
+	size_t n = hl / 16;
+	unsigned char *bytes = malloc(n * 8);
+	if (!bytes)
+		child_fail(c, ENOMEM, "seccomp: out of memory");
+	for (size_t i = 0; i < n * 8; i++) {
+		int h = hexval(a[0][2 * i]), l = hexval(a[0][2 * i + 1]);
+		if (h < 0 || l < 0)
+			child_fail(c, EINVAL, "seccomp program is not lowercase hex");
+		bytes[i] = (unsigned char)(h << 4 | l);
+	}
+	struct sock_filter *f = calloc(n, sizeof(*f));
+	if (!f)
+		child_fail(c, ENOMEM, "seccomp: out of memory");
+	for (size_t i = 0; i < n; i++) {
+		const unsigned char *b = bytes + 8 * i;
+		f[i].code = (uint16_t)(b[0] | b[1] << 8);
+		f[i].jt = b[2];
+		f[i].jf = b[3];
+		f[i].k = (uint32_t)b[4] | (uint32_t)b[5] << 8 |
+			 (uint32_t)b[6] << 16 | (uint32_t)b[7] << 24;
+	}
+	free(bytes);
+	struct sock_fprog prog = {.len = (unsigned short)n, .filter = f};
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0) {
+		int e = errno;
+		if (e == EACCES)
+			child_fail(c, e,
+				   "install the seccomp filter: %s (it needs no_new_privs "
+				   "or CAP_SYS_ADMIN in the container's user namespace)",
+				   strerror(e));
+		child_fail(c, e, "install the seccomp filter (%zu instructions): %s",
+			   n, strerror(e));
+	}
+	free(f);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(struct child_ctx *, char **);
 } step_ops[] = {
+	{"mask", op_mask},         {"readonly", op_readonly},
+	{"caps", op_caps},         {"nnp", op_nnp},
+	{"seccomp", op_seccomp},
 	{"rootfs", op_rootfs},     {"mount", op_mount}, {"bind", op_bind},
 	{"mkdir", op_mkdir},       {"symlink", op_symlink}, {"pivot", op_pivot},
 	{"hostname", op_hostname}, {"chdir", op_chdir}, {"rlimit", op_rlimit},

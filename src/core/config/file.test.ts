@@ -31,6 +31,9 @@ describe('parseConfig()', () => {
     assert.deepEqual(c.namespaces, ['user', 'pid', 'mnt', 'uts', 'ipc', 'net', 'cgroup']);
     assert.equal(c.haltSignal, 'SIGUSR2');
     assert.equal(c.cwd, '/');
+    assert.deepEqual(c.seccomp, { profile: 'default', deny: [] });
+    assert.deepEqual(c.caps, { keep: [], drop: [] });
+    assert.equal(c.noNewPrivs, true);
   });
 
   test('formatConfig() round-trips every igloo key', () => {
@@ -46,6 +49,11 @@ igloo.mount = /srv/data /data ro
 igloo.mount = /srv/cache /cache rw
 igloo.rlimit = RLIMIT_NOFILE 1024 4096
 igloo.idmap = u 1000 2001000 1
+igloo.seccomp = /etc/igloo/profile.json
+igloo.seccomp.deny = ptrace, personality:ENOSYS
+igloo.cap.keep = sys_time
+igloo.cap.drop = CAP_NET_RAW, mknod
+igloo.no_new_privs = false
 `.replace('igloo.idmap = u 0 2000000 65536\n', 'igloo.idmap = u 0 2000000 1000\n');
     const c = parseConfig(text);
     assert.deepEqual(parseConfig(formatConfig(c)), c);
@@ -55,6 +63,15 @@ igloo.idmap = u 1000 2001000 1
     ]);
     assert.deepEqual(c.rlimits, [{ type: 'RLIMIT_NOFILE', soft: 1024, hard: 4096 }]);
     assert.deepEqual(c.user, { uid: 1000, gid: 100, groups: [] });
+    assert.deepEqual(c.seccomp, {
+      profile: '/etc/igloo/profile.json',
+      deny: [
+        { name: 'ptrace', errno: 'EPERM' },
+        { name: 'personality', errno: 'ENOSYS' },
+      ],
+    });
+    assert.deepEqual(c.caps, { keep: ['sys_time'], drop: ['net_raw', 'mknod'] });
+    assert.equal(c.noNewPrivs, false);
     // every igloo key appears in the written file
     const written = formatConfig(c);
     for (const key of IGLOO_KEYS)
@@ -75,6 +92,13 @@ igloo.idmap = u 1000 2001000 1
       'igloo.halt_signal': 'SIGTERM',
       'igloo.mount': '/a /b',
       'igloo.rlimit': 'RLIMIT_NOFILE 10',
+      'igloo.seccomp': 'unconfined',
+      'igloo.seccomp.deny': 'keyctl',
+      'igloo.cap.keep': 'sys_time',
+      'igloo.cap.drop': 'sys_admin',
+      'igloo.no_new_privs': 'false',
+      'lxc.cap.drop': 'sys_module mac_admin',
+      'lxc.no_new_privs': '1',
       'lxc.idmap': 'u 0 100000 10',
       'lxc.id_map': 'g 0 100000 10',
       'lxc.uts.name': 'h',
@@ -145,6 +169,21 @@ lxc.signal.halt = SIGPWR
       /unknown mount option "rx"/,
     );
     rejects(
+      () => parseConfig(`${base}igloo.cap.drop = sys_frobnicate\n`),
+      'EPARSE',
+      /unknown capability "sys_frobnicate"/,
+    );
+    rejects(
+      () => parseConfig(`${base}igloo.seccomp.deny = keyctl:EWHAT\n`),
+      'EPARSE',
+      /unknown errno "EWHAT"/,
+    );
+    rejects(
+      () => parseConfig(`${base}igloo.no_new_privs = maybe\n`),
+      'EPARSE',
+      /"maybe" is not true or false/,
+    );
+    rejects(
       () => parseConfig(`${base}igloo.rlimit = RLIMIT_NOFILE lots\n`),
       'EPARSE',
       /"lots" is not a limit/,
@@ -176,6 +215,11 @@ describe('validateConfig() checks', () => {
     ['bad signal', `${base}igloo.halt_signal = SIGFOO\n`, /unknown halt signal "SIGFOO"/],
     ['relative mount source', `${base}igloo.mount = a /b\n`, /mount source "a"/],
     ['mount over /', `${base}igloo.mount = /a /\n`, /mount target "\/"/],
+    [
+      'relative seccomp profile',
+      `${base}igloo.seccomp = profile.json\n`,
+      /seccomp profile "profile.json"/,
+    ],
     ['unknown rlimit', `${base}igloo.rlimit = RLIMIT_FOO 1\n`, /unknown rlimit "RLIMIT_FOO"/],
     [
       'soft above hard',

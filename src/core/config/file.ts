@@ -7,10 +7,13 @@
  * (LXC's config_jump_table idea); a test walks the whole table.
  */
 import { IglooError } from '../errors.ts';
+import { capName } from '../caps.ts';
 import { formatIdmapSpec, parseIdmapSpec, type IdMapEntry } from '../idmap/index.ts';
+import { parseDenyList, type SyscallDeny } from '../seccomp/profile.ts';
 import {
   ALL_NAMESPACES,
   DEFAULT_ENV,
+  DEFAULT_SECCOMP,
   type BindMount,
   type ContainerConfig,
   type NamespaceKind,
@@ -34,10 +37,24 @@ export interface ConfigDraft {
   haltSignal?: string;
   mounts: BindMount[];
   rlimits: Rlimit[];
+  seccompProfile?: string;
+  seccompDeny: SyscallDeny[];
+  capKeep: string[];
+  capDrop: string[];
+  noNewPrivs?: boolean;
 }
 
 export function emptyDraft(): ConfigDraft {
-  return { uidmap: [], gidmap: [], env: [], mounts: [], rlimits: [] };
+  return {
+    uidmap: [],
+    gidmap: [],
+    env: [],
+    mounts: [],
+    rlimits: [],
+    seccompDeny: [],
+    capKeep: [],
+    capDrop: [],
+  };
 }
 
 class ValueError extends Error {}
@@ -56,6 +73,32 @@ function limit(value: string): number | 'unlimited' {
   if (value === 'unlimited' || value === 'infinity') return 'unlimited';
   if (!/^\d{1,19}$/.test(value)) throw new ValueError(`"${value}" is not a limit`);
   return Number(value);
+}
+
+/** "sys_time, CAP_SYSLOG" or LXC's "sys_time syslog" -> capability names. */
+function capList(value: string): string[] {
+  return value
+    .split(/[\s,]+/)
+    .filter(Boolean)
+    .map((t) => {
+      const name = capName(t);
+      if (name === undefined) throw new ValueError(`unknown capability "${t}"`);
+      return name;
+    });
+}
+
+function boolean(value: string): boolean {
+  if (['true', '1', 'yes'].includes(value)) return true;
+  if (['false', '0', 'no'].includes(value)) return false;
+  throw new ValueError(`"${value}" is not true or false`);
+}
+
+function denyList(value: string): SyscallDeny[] {
+  try {
+    return parseDenyList(value);
+  } catch (err) {
+    throw new ValueError(err instanceof Error ? err.message : String(err));
+  }
 }
 
 interface KeyHandler {
@@ -128,6 +171,33 @@ const iglooKeys: Record<string, KeyHandler> = {
     },
     get: (c) => c.rlimits.map((r) => `${r.type} ${r.soft} ${r.hard}`),
   },
+  'igloo.seccomp': {
+    set: (d, v) => void (d.seccompProfile = v),
+    get: (c) => (c.seccomp ? [c.seccomp.profile] : []),
+  },
+  'igloo.seccomp.deny': {
+    set: (d, v) => void d.seccompDeny.push(...denyList(v)),
+    get: (c) =>
+      c.seccomp?.deny.length
+        ? [
+            c.seccomp.deny
+              .map((x) => (x.errno === 'EPERM' ? x.name : `${x.name}:${x.errno}`))
+              .join(', '),
+          ]
+        : [],
+  },
+  'igloo.cap.keep': {
+    set: (d, v) => void d.capKeep.push(...capList(v)),
+    get: (c) => (c.caps?.keep.length ? [c.caps.keep.join(', ')] : []),
+  },
+  'igloo.cap.drop': {
+    set: (d, v) => void d.capDrop.push(...capList(v)),
+    get: (c) => (c.caps?.drop.length ? [c.caps.drop.join(', ')] : []),
+  },
+  'igloo.no_new_privs': {
+    set: (d, v) => void (d.noNewPrivs = boolean(v)),
+    get: (c) => (c.noNewPrivs === undefined ? [] : [String(c.noNewPrivs)]),
+  },
 };
 
 /** LXC keys with the same meaning as an igloo key. */
@@ -144,6 +214,8 @@ const lxcKeys: Record<string, KeyHandler> = {
   'lxc.init.gid': { set: (d, v) => void (d.gid = nonNegativeInt(v)) },
   'lxc.environment': iglooKeys['igloo.env']!,
   'lxc.signal.halt': iglooKeys['igloo.halt_signal']!,
+  'lxc.cap.drop': iglooKeys['igloo.cap.drop']!,
+  'lxc.no_new_privs': iglooKeys['igloo.no_new_privs']!,
 };
 
 /** Every key the file accepts; exported so a test can walk the whole table. */
@@ -213,6 +285,12 @@ export function finishConfig(draft: ConfigDraft, opts: { path?: string } = {}): 
     haltSignal: draft.haltSignal ?? 'SIGUSR2',
     mounts: draft.mounts,
     rlimits: draft.rlimits,
+    seccomp: {
+      profile: draft.seccompProfile ?? DEFAULT_SECCOMP.profile,
+      deny: draft.seccompDeny,
+    },
+    caps: { keep: draft.capKeep, drop: draft.capDrop },
+    noNewPrivs: draft.noNewPrivs ?? true,
   };
   return validateConfig(config, opts);
 }

@@ -49,7 +49,34 @@ export interface ContainerConfig {
   readonly haltSignal: string;
   readonly mounts: readonly BindMount[];
   readonly rlimits: readonly Rlimit[];
+  /** Hardening (issue 5). Optional in the type; parsed configs always carry them. */
+  readonly seccomp?: SeccompConfig;
+  readonly caps?: CapConfig;
+  /** PR_SET_NO_NEW_PRIVS for init and every exec'd process (default true). */
+  readonly noNewPrivs?: boolean;
 }
+
+export interface SeccompConfig {
+  /** "default", "unconfined", or the absolute path of an OCI seccomp profile (JSON). */
+  readonly profile: string;
+  /** Extra denies in front of the profile's rules: `igloo.seccomp.deny = keyctl, ptrace:ENOSYS`. */
+  readonly deny: readonly { readonly name: string; readonly errno: string }[];
+  /**
+   * The OCI profile's parsed JSON: read by the lifecycle from `profile`
+   * just before a plan is made (src/host/seccomp.ts); never written to the file.
+   */
+  readonly oci?: unknown;
+}
+
+export interface CapConfig {
+  /** Capabilities igloo's default bounding set drops that this container keeps. */
+  readonly keep: readonly string[];
+  /** Capabilities dropped in addition to the default. */
+  readonly drop: readonly string[];
+}
+
+export const DEFAULT_SECCOMP: SeccompConfig = { profile: 'default', deny: [] };
+export const DEFAULT_CAPS: CapConfig = { keep: [], drop: [] };
 
 export const DEFAULT_ENV: readonly string[] = [
   'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',

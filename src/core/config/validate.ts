@@ -194,6 +194,18 @@ export const CHECKS: readonly Check[] = [
     },
   },
   {
+    name: 'seccomp',
+    run: (c) => {
+      const p = c.seccomp?.profile ?? 'default';
+      return p === 'default' || p === 'unconfined' || isAbsoluteClean(p)
+        ? undefined
+        : {
+            problem: `seccomp profile "${p}" is not default, unconfined or an absolute path`,
+            hint: 'Set igloo.seccomp to default, unconfined, or the absolute path of an OCI seccomp profile (JSON)',
+          };
+    },
+  },
+  {
     name: 'rlimits',
     run: (c) => {
       for (const r of c.rlimits) {

@@ -2,7 +2,25 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseConfig } from '../config/file.ts';
 import { MS } from './mount-flags.ts';
-import { encodePlan, planExec, planStart, planUserns, type Step } from './plan.ts';
+import { assemble, defaultProfile, encodeProgram } from '../seccomp/index.ts';
+import {
+  MASKED_PATHS,
+  READONLY_PATHS,
+  encodePlan,
+  planExec,
+  planStart,
+  planUserns,
+  type Step,
+} from './plan.ts';
+
+/** The default hardening around `ids` (no_new_privs on: the filter after ids). */
+const DEFAULT_PROGRAM = encodeProgram(assemble(defaultProfile()));
+const hardened = (ids: Step): Step[] => [
+  { op: 'caps', keep: '100bdfcffff' },
+  { op: 'nnp' },
+  ids,
+  { op: 'seccomp', program: DEFAULT_PROGRAM },
+];
 
 const config = parseConfig(`igloo.name = anna-c1
 igloo.rootfs = /var/lib/igloo/containers/anna-c1/rootfs
@@ -85,10 +103,28 @@ describe('planStart()', () => {
         target: '/srv',
         flags: MS.REC | MS.NOSUID | MS.NODEV | MS.RDONLY,
       },
+      ...['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys'].map((path): Step => ({
+        op: 'readonly',
+        path,
+      })),
+      ...[
+        '/proc/acpi',
+        '/proc/asound',
+        '/proc/kcore',
+        '/proc/keys',
+        '/proc/latency_stats',
+        '/proc/timer_list',
+        '/proc/timer_stats',
+        '/proc/sched_debug',
+        '/proc/scsi',
+        '/proc/sysrq-trigger',
+        '/sys/firmware',
+        '/sys/devices/virtual/powercap',
+      ].map((path): Step => ({ op: 'mask', path })),
       { op: 'pivot' },
       { op: 'hostname', name: 'anna-c1' },
       { op: 'chdir', path: '/' },
-      { op: 'ids', uid: 0, gid: 0, groups: [] },
+      ...hardened({ op: 'ids', uid: 0, gid: 0, groups: [] }),
       { op: 'exec', file: '/sbin/init', argv: ['/sbin/init'], env: ['PATH=/bin'] },
     ];
     assert.deepEqual(plan.steps, expected);
@@ -98,14 +134,80 @@ describe('planStart()', () => {
     assert.equal(plan.console, 'pty');
   });
 
-  test('/proc comes before /dev and /sys, every mount before pivot, ids just before exec', () => {
+  test('/proc comes before /dev and /sys, every mount before pivot, the filter just before exec', () => {
     const ops = planStart(config, { mode: 'foreground', console: 'inherit' }).steps.map((s) =>
       s.op === 'mount' ? `mount ${s.target}` : s.op,
     );
     assert.ok(ops.indexOf('mount /proc') < ops.indexOf('mount /dev'));
     assert.ok(ops.indexOf('mount /dev') < ops.indexOf('mount /sys'));
-    assert.ok(ops.lastIndexOf('bind') < ops.indexOf('pivot'));
-    assert.deepEqual(ops.slice(-2), ['ids', 'exec']);
+    assert.ok(ops.lastIndexOf('bind') < ops.indexOf('readonly'));
+    assert.ok(ops.lastIndexOf('mask') < ops.indexOf('pivot'));
+    assert.ok(
+      ops.indexOf('mount /sys') < ops.indexOf('mask'),
+      '/sys/firmware is masked after /sys',
+    );
+    assert.deepEqual(ops.slice(-5), ['caps', 'nnp', 'ids', 'seccomp', 'exec']);
+  });
+
+  test('the masks and read-only paths cover what the hardening list names', () => {
+    for (const p of ['/proc/kcore', '/proc/sysrq-trigger', '/proc/keys', '/proc/timer_list'])
+      assert.ok(MASKED_PATHS.includes(p), p);
+    for (const p of ['/proc/latency_stats', '/proc/sched_debug', '/sys/firmware'])
+      assert.ok(MASKED_PATHS.includes(p), p);
+    for (const p of ['/proc/sys', '/proc/irq', '/proc/bus'])
+      assert.ok(READONLY_PATHS.includes(p), p);
+  });
+
+  test('without no_new_privs the filter is installed before ids, while still root', () => {
+    const ops = planStart(
+      { ...config, noNewPrivs: false },
+      { mode: 'foreground', console: 'inherit' },
+    ).steps.map((s) => s.op);
+    assert.deepEqual(ops.slice(-4), ['caps', 'seccomp', 'ids', 'exec']);
+    assert.equal(ops.includes('nnp'), false);
+  });
+
+  test('unconfined has no filter; extra denies and capabilities change the records', () => {
+    const un = planStart(
+      { ...config, seccomp: { profile: 'unconfined', deny: [] } },
+      { mode: 'foreground', console: 'inherit' },
+    );
+    assert.equal(
+      un.steps.some((s) => s.op === 'seccomp'),
+      false,
+    );
+    const more = planStart(
+      {
+        ...config,
+        seccomp: { profile: 'default', deny: [{ name: 'ptrace', errno: 'EPERM' }] },
+        caps: { keep: ['sys_time'], drop: ['net_raw'] },
+      },
+      { mode: 'foreground', console: 'inherit' },
+    );
+    const seccomp = more.steps.find((s) => s.op === 'seccomp');
+    assert.ok(seccomp && seccomp.op === 'seccomp' && seccomp.program !== DEFAULT_PROGRAM);
+    const caps = more.steps.find((s) => s.op === 'caps');
+    // + sys_time (25), - net_raw (13)
+    assert.deepEqual(caps, { op: 'caps', keep: '100bffcdfff' });
+  });
+
+  test('an OCI profile must be loaded before planning', () => {
+    assert.throws(
+      () =>
+        planStart(
+          { ...config, seccomp: { profile: '/etc/p.json', deny: [] } },
+          { mode: 'foreground', console: 'inherit' },
+        ),
+      /the profile \/etc\/p.json was not loaded/,
+    );
+    const plan = planStart(
+      {
+        ...config,
+        seccomp: { profile: '/etc/p.json', deny: [], oci: { defaultAction: 'SCMP_ACT_ALLOW' } },
+      },
+      { mode: 'foreground', console: 'inherit' },
+    );
+    assert.ok(plan.steps.some((s) => s.op === 'seccomp'));
   });
 
   test("without a network namespace /sys is the host's, bound read-only; without uts no hostname", () => {
@@ -175,7 +277,7 @@ describe('planExec() and planUserns()', () => {
     assert.deepEqual(plan.idmap, { uid: [], gid: [] });
     assert.deepEqual(plan.steps, [
       { op: 'chdir', path: '/tmp' },
-      { op: 'ids', uid: 1000, gid: 100, groups: [5] },
+      ...hardened({ op: 'ids', uid: 1000, gid: 100, groups: [5] }),
       { op: 'exec', file: 'id', argv: ['id'], env: ['A=1'] },
     ]);
   });
@@ -211,10 +313,15 @@ describe('encodePlan()', () => {
       'inherit',
       'chdir',
       '/',
+      'caps',
+      '100bdfcffff',
+      'nnp',
       'ids',
       '0',
       '0',
       '0',
+      'seccomp',
+      DEFAULT_PROGRAM,
       'exec',
       'sh',
       '3',
@@ -253,6 +360,11 @@ describe('encodePlan()', () => {
       'chdir',
       'rlimit',
       'ids',
+      'readonly',
+      'mask',
+      'caps',
+      'nnp',
+      'seccomp',
       'exec',
     ])
       assert.ok(f.includes(op), op);

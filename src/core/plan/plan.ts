@@ -4,8 +4,10 @@
  * helper executes in the new process. It is serialisable and snapshot-tested;
  * the helper makes no decisions of its own.
  */
-import type { ContainerConfig, NamespaceKind } from '../config/model.ts';
+import { boundingSet, capMaskHex } from '../caps.ts';
+import { DEFAULT_CAPS, type ContainerConfig, type NamespaceKind } from '../config/model.ts';
 import { tryToOutside, type IdMaps } from '../idmap/index.ts';
+import { containerFilter, encodeProgram } from '../seccomp/index.ts';
 import { mountFlags } from './mount-flags.ts';
 
 export type Step =
@@ -19,6 +21,11 @@ export type Step =
   | { op: 'chdir'; path: string }
   | { op: 'rlimit'; resource: string; soft: number | 'unlimited'; hard: number | 'unlimited' }
   | { op: 'ids'; uid: number; gid: number; groups: readonly number[] }
+  | { op: 'mask'; path: string }
+  | { op: 'readonly'; path: string }
+  | { op: 'caps'; keep: string }
+  | { op: 'nnp' }
+  | { op: 'seccomp'; program: string }
   | { op: 'exec'; file: string; argv: readonly string[]; env: readonly string[] };
 
 export type Console = 'inherit' | 'pty' | 'null';
@@ -39,6 +46,53 @@ export interface LaunchPlan {
 
 /** Host devices every container gets, bound read-write from the host's /dev. */
 export const HOST_DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'] as const;
+
+/**
+ * Paths in /proc and /sys a container must not read or write: files get
+ * /dev/null bound over them, directories an empty read-only tmpfs. They
+ * show kernel memory (kcore), the host's keys, timers and scheduler
+ * internals that help kernel exploits (timer_list, sched_debug,
+ * latency_stats), trigger the host's SysRq, or reach firmware and hardware.
+ * Paths this kernel does not have are skipped.
+ */
+export const MASKED_PATHS: readonly string[] = [
+  '/proc/acpi',
+  '/proc/asound',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/latency_stats',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/proc/sched_debug',
+  '/proc/scsi',
+  '/proc/sysrq-trigger',
+  '/sys/firmware',
+  '/sys/devices/virtual/powercap',
+];
+
+/** Kernel settings and hardware views made read-only (bound onto themselves, remounted ro). */
+export const READONLY_PATHS: readonly string[] = [
+  '/proc/bus',
+  '/proc/fs',
+  '/proc/irq',
+  '/proc/sys',
+];
+
+/**
+ * The capability, no_new_privs and seccomp steps around `ids` (PROTOCOL.md,
+ * "Order of steps"). The filter is installed last, just before exec, so the
+ * helper's own steps never run under it. Installing a filter needs either
+ * no_new_privs or CAP_SYS_ADMIN in the user namespace: with no_new_privs
+ * (the default) it comes after `ids`; without it, before `ids`, while the
+ * process is still root of the namespace.
+ */
+function withHardening(config: ContainerConfig, ids: Step): Step[] {
+  const caps: Step = { op: 'caps', keep: capMaskHex(boundingSet(config.caps ?? DEFAULT_CAPS)) };
+  const filter = containerFilter(config);
+  const seccomp: Step[] = filter ? [{ op: 'seccomp', program: encodeProgram(filter) }] : [];
+  if (config.noNewPrivs ?? true) return [caps, { op: 'nnp' }, ids, ...seccomp];
+  return [caps, ...seccomp, ids];
+}
 
 /** The mounts of a system container, in the order they must happen (see PROTOCOL.md). */
 export function containerMounts(config: ContainerConfig): Step[] {
@@ -128,6 +182,8 @@ export function containerMounts(config: ContainerConfig): Step[] {
       flags: mountFlags('REC', 'NOSUID', 'NODEV') | (m.readonly ? mountFlags('RDONLY') : 0),
     });
   }
+  for (const path of READONLY_PATHS) steps.push({ op: 'readonly', path });
+  for (const path of MASKED_PATHS) steps.push({ op: 'mask', path });
   return steps;
 }
 
@@ -154,7 +210,12 @@ export function planStart(config: ContainerConfig, opts: StartOptions): LaunchPl
       soft: r.soft,
       hard: r.hard,
     })),
-    { op: 'ids', uid: config.user.uid, gid: config.user.gid, groups: config.user.groups },
+    ...withHardening(config, {
+      op: 'ids',
+      uid: config.user.uid,
+      gid: config.user.gid,
+      groups: config.user.groups,
+    }),
     { op: 'exec', file: argv[0]!, argv, env: config.env },
   ];
   return {
@@ -195,7 +256,12 @@ export function planExec(config: ContainerConfig, opts: ExecOptions): LaunchPlan
         soft: r.soft,
         hard: r.hard,
       })),
-      { op: 'ids', uid: opts.user.uid, gid: opts.user.gid, groups: opts.user.groups },
+      ...withHardening(config, {
+        op: 'ids',
+        uid: opts.user.uid,
+        gid: opts.user.gid,
+        groups: opts.user.groups,
+      }),
       { op: 'exec', file: opts.argv[0]!, argv: opts.argv, env: opts.env },
     ],
   };
@@ -274,6 +340,21 @@ export function encodePlan(plan: LaunchPlan): string {
         break;
       case 'ids':
         rec('ids', s.uid, s.gid, s.groups.length, ...s.groups);
+        break;
+      case 'mask':
+        rec('mask', s.path);
+        break;
+      case 'readonly':
+        rec('readonly', s.path);
+        break;
+      case 'caps':
+        rec('caps', s.keep);
+        break;
+      case 'nnp':
+        rec('nnp');
+        break;
+      case 'seccomp':
+        rec('seccomp', s.program);
         break;
       case 'exec':
         rec('exec', s.file, s.argv.length, ...s.argv, s.env.length, ...s.env);

@@ -1,0 +1,40 @@
+/**
+ * A container's seccomp filter, from its config: the profile it names
+ * (igloo's default, none, or an OCI profile), its extra denies, assembled
+ * into the BPF program the helper installs.
+ */
+import { boundingSet } from '../caps.ts';
+import { DEFAULT_CAPS, DEFAULT_SECCOMP, type ContainerConfig } from '../config/model.ts';
+import { IglooError } from '../errors.ts';
+import { assemble, type SockFilter } from './assemble.ts';
+import { defaultProfile, extendProfile, parseOciProfile, type SeccompProfile } from './profile.ts';
+
+export * from './assemble.ts';
+export * from './profile.ts';
+export * from './tables.ts';
+
+/** The profile a container runs with, or undefined for no filter at all. */
+export function containerProfile(config: ContainerConfig): SeccompProfile | undefined {
+  const s = config.seccomp ?? DEFAULT_SECCOMP;
+  if (s.profile === 'unconfined') {
+    if (s.deny.length === 0) return undefined;
+    return extendProfile(
+      { defaultAction: { kind: 'allow' }, arches: ['x86_64', 'i386'], rules: [] },
+      s.deny,
+    );
+  }
+  if (s.profile === 'default') return extendProfile(defaultProfile(), s.deny);
+  if (s.oci === undefined)
+    throw new IglooError(
+      'EINVAL',
+      `Cannot make the seccomp filter of "${config.name}": the profile ${s.profile} was not loaded`,
+      { op: 'plan seccomp', path: s.profile, subject: config.name },
+    );
+  const caps = boundingSet(config.caps ?? DEFAULT_CAPS);
+  return extendProfile(parseOciProfile(s.oci, { path: s.profile, caps }), s.deny);
+}
+
+export function containerFilter(config: ContainerConfig): SockFilter[] | undefined {
+  const profile = containerProfile(config);
+  return profile && assemble(profile);
+}

@@ -1,0 +1,348 @@
+/**
+ * `igloo audit`: looks for the misconfigurations that would let a container
+ * reach its owner, another user or another container, and says for each
+ * why it matters and how to fix it. It reads the host's subordinate id
+ * files, the owner's containers (config, directory modes, state) and, for
+ * running containers, their init's /proc status. With `probe` (root only)
+ * it tries the escape for real: a process with a container's host root uid
+ * tries to read the owner's private file and to list the owner's and the
+ * sibling containers' directories, and must be refused.
+ */
+import { spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_CAPS, DEFAULT_SECCOMP, type ContainerConfig } from '../core/config/model.ts';
+import { finishConfig, parseConfigText } from '../core/config/file.ts';
+import { extraCaps } from '../core/caps.ts';
+import { IglooError } from '../core/errors.ts';
+import {
+  describeSubidEntry,
+  outsideRanges,
+  rangesCover,
+  rangesOverlap,
+  tryToOutside,
+  type IdMapEntry,
+  type IdRange,
+} from '../core/idmap/index.ts';
+import { readPasswd } from './users.ts';
+import { readDelegation, readSubidReport, type SubidPaths } from './subid.ts';
+
+export type Severity = 'error' | 'warn';
+
+export interface Finding {
+  readonly severity: Severity;
+  /** A stable name: subid-overlap, shared-slice, maps-host-root, ... */
+  readonly check: string;
+  /** The file, container or user it is about. */
+  readonly subject: string;
+  readonly message: string;
+  readonly why: string;
+  readonly fix: string;
+}
+
+export interface AuditOptions {
+  /** The owner's igloo data directory (containers/NAME/...). */
+  readonly data: string;
+  readonly subid: SubidPaths;
+  readonly owner: { readonly name: string; readonly uid: number; readonly gid: number };
+  /** Run the escaped-uid read check (root only). */
+  readonly probe?: boolean;
+  readonly passwdPath?: string;
+}
+
+interface Loaded {
+  name: string;
+  dir: string;
+  config?: ContainerConfig;
+}
+
+const hostRootMapped = (map: readonly IdMapEntry[]) =>
+  map.some((e) => e.outside === 0 || (e.outside < 1 && e.outside + e.count > 0));
+
+async function readStatePid(dir: string): Promise<number | undefined> {
+  try {
+    const s = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as {
+      status?: string;
+      pid?: number;
+    };
+    return s.status === 'running' && typeof s.pid === 'number' ? s.pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function runAudit(opts: AuditOptions): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  const add = (f: Finding) => findings.push(f);
+
+  // ---- the host's delegations
+  for (const path of [opts.subid.uid, opts.subid.gid]) {
+    const report = await readSubidReport(path);
+    for (const o of report.overlaps) {
+      add({
+        severity: 'error',
+        check: 'subid-overlap',
+        subject: path,
+        message: `${path}: ${describeSubidEntry(o.a)} overlaps ${describeSubidEntry(o.b)}`,
+        why: "Both owners' containers can use the shared ids: root in a container of one is then an id the other's containers also run as, and can read their files",
+        fix: `Give each user a block of their own: igloo subid revoke ${o.b.owner}; igloo subid grant ${o.b.owner}`,
+      });
+    }
+    for (const p of report.problems) {
+      add({
+        severity: 'warn',
+        check: 'subid-malformed',
+        subject: path,
+        message: `${path} line ${p.line} "${p.text}": ${p.reason}`,
+        why: 'newuidmap skips a malformed line, so the delegation it meant does not exist (or is not what igloo shows)',
+        fix: `Correct or remove line ${p.line} of ${path}`,
+      });
+    }
+  }
+
+  // ---- the owner's containers
+  const containersDir = join(opts.data, 'containers');
+  let names: string[] = [];
+  try {
+    names = (await readdir(containersDir, { withFileTypes: true }))
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name)
+      .sort();
+  } catch {
+    names = [];
+  }
+  const passwd = await readPasswd(opts.passwdPath);
+  const delegation = await readDelegation(opts.owner, opts.subid);
+  const loaded: Loaded[] = [];
+
+  for (const name of names) {
+    const dir = join(containersDir, name);
+    const subject = `container ${name}`;
+    const st = await stat(dir);
+    if (st.mode & 0o011) {
+      add({
+        severity: 'error',
+        check: 'traversable-dir',
+        subject,
+        message: `${dir} has mode ${(st.mode & 0o777).toString(8)}: other users can traverse it`,
+        why: "Other users, and the ids of other containers, can then reach this container's files by path; the rootfs's own modes are set by whoever is root inside",
+        fix: `chmod 700 ${dir}`,
+      });
+    }
+    let text: string;
+    try {
+      text = await readFile(join(dir, 'config'), 'utf8');
+    } catch {
+      continue; // not a container (yet): nothing to audit
+    }
+    const entry: Loaded = { name, dir };
+    loaded.push(entry);
+    let draft;
+    try {
+      draft = parseConfigText(text, { path: join(dir, 'config') }).draft;
+    } catch (err) {
+      add({
+        severity: 'error',
+        check: 'invalid-config',
+        subject,
+        message: err instanceof Error ? err.message : String(err),
+        why: 'igloo refuses to start a container whose config does not parse',
+        fix: `Fix ${join(dir, 'config')}`,
+      });
+      continue;
+    }
+    if (hostRootMapped(draft.uidmap) || hostRootMapped(draft.gidmap)) {
+      add({
+        severity: 'error',
+        check: 'maps-host-root',
+        subject,
+        message: `${name}'s id map includes host ${hostRootMapped(draft.uidmap) ? 'uid' : 'gid'} 0`,
+        why: "A process in the container would own the host's root files: one escape is a host root shell",
+        fix: `Map ids from your /etc/subuid block only (igloo.idmap in ${join(dir, 'config')})`,
+      });
+    }
+    try {
+      entry.config = finishConfig(draft, { path: join(dir, 'config') });
+    } catch (err) {
+      if (!(hostRootMapped(draft.uidmap) || hostRootMapped(draft.gidmap)))
+        add({
+          severity: 'error',
+          check: 'invalid-config',
+          subject,
+          message: err instanceof Error ? err.message : String(err),
+          why: 'igloo refuses to start a container whose config is invalid',
+          fix: err instanceof IglooError && err.hint ? err.hint : `Fix ${join(dir, 'config')}`,
+        });
+      continue;
+    }
+    const c = entry.config;
+    const uids = outsideRanges(c.idmap.uid);
+    for (const u of passwd) {
+      if (u.uid === 0 || !uids.some((r) => u.uid >= r.start && u.uid < r.start + r.count)) continue;
+      const own = u.uid === opts.owner.uid;
+      add({
+        severity: own ? 'warn' : 'error',
+        check: own ? 'maps-owner' : 'maps-real-user',
+        subject,
+        message: `${name}'s uid map includes host uid ${u.uid}, which is ${own ? 'yours' : `the user ${u.name}`}`,
+        why: own
+          ? 'Processes in the container that run as that id can read and change all your files'
+          : `Processes in the container that run as that id own ${u.name}'s files`,
+        fix: `Remove ${u.uid} from igloo.idmap in ${join(dir, 'config')}${own ? ' unless you need it (a shared work directory)' : ''}`,
+      });
+    }
+    for (const [kind, ranges, delegated] of [
+      ['uid', uids, delegation.uid],
+      ['gid', outsideRanges(c.idmap.gid), delegation.gid],
+    ] as const) {
+      const mine = kind === 'uid' ? opts.owner.uid : opts.owner.gid;
+      const outside = ranges.filter(
+        (r) => !rangesCover(delegated, r) && !(r.count === 1 && r.start === mine),
+      );
+      for (const r of outside)
+        add({
+          severity: 'error',
+          check: 'not-delegated',
+          subject,
+          message: `${name}'s ${kind} map uses ${r.start}-${r.start + r.count - 1}, which is not delegated to ${opts.owner.name}`,
+          why: 'Those ids may belong to another user or to their containers; newuidmap will refuse the map',
+          fix: `Recreate the container with ids from your block (igloo create ${name} --idmap auto)`,
+        });
+    }
+    const seccomp = c.seccomp ?? DEFAULT_SECCOMP;
+    if (seccomp.profile === 'unconfined') {
+      add({
+        severity: seccomp.deny.length ? 'warn' : 'error',
+        check: 'no-seccomp',
+        subject,
+        message: `${name} runs without igloo's seccomp filter${seccomp.deny.length ? ` (only its own ${seccomp.deny.length} denies)` : ''}`,
+        why: 'Without it, the container can call kexec_load, the module calls, open_by_handle_at and the keyring calls: a kernel bug in any of them is one step from the host',
+        fix: `Remove "igloo.seccomp = unconfined" from ${join(dir, 'config')} (the default is igloo's filter)`,
+      });
+    }
+    if (c.noNewPrivs === false) {
+      add({
+        severity: 'warn',
+        check: 'no-new-privs-off',
+        subject,
+        message: `${name} has igloo.no_new_privs = false`,
+        why: 'setuid programs inside the container can then raise privileges up to the bounding set',
+        fix: `Remove igloo.no_new_privs from ${join(dir, 'config')} unless setuid programs must work inside`,
+      });
+    }
+    const extra = extraCaps(c.caps ?? DEFAULT_CAPS);
+    if (extra.length) {
+      add({
+        severity: 'warn',
+        check: 'extra-caps',
+        subject,
+        message: `${name} keeps capabilities igloo drops by default: ${extra.join(', ')}`,
+        why: "These capabilities act on the whole machine or widen the kernel's attack surface; no container needs them",
+        fix: `Remove them from igloo.cap.keep in ${join(dir, 'config')}`,
+      });
+    }
+    const pid = await readStatePid(dir);
+    if (pid !== undefined) {
+      const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+      const filtered = /^Seccomp:\s+2$/m.test(status);
+      if (status && !filtered && seccomp.profile !== 'unconfined') {
+        add({
+          severity: 'error',
+          check: 'running-without-filter',
+          subject,
+          message: `${name}'s init (pid ${pid}) runs without a seccomp filter although its config has one`,
+          why: 'It was started by an igloo without hardening, or its filter was lost',
+          fix: `Restart it: igloo stop ${name} && igloo start ${name}`,
+        });
+      }
+    }
+  }
+
+  // ---- slices shared between containers
+  const valid = loaded.filter((l): l is Loaded & { config: ContainerConfig } => !!l.config);
+  for (let i = 0; i < valid.length; i++) {
+    for (let j = i + 1; j < valid.length; j++) {
+      const a = valid[i]!;
+      const b = valid[j]!;
+      const shared = (x: IdRange[], y: IdRange[]) =>
+        x.some((r) => y.some((s) => rangesOverlap(r, s)));
+      if (
+        shared(outsideRanges(a.config.idmap.uid), outsideRanges(b.config.idmap.uid)) ||
+        shared(outsideRanges(a.config.idmap.gid), outsideRanges(b.config.idmap.gid))
+      ) {
+        add({
+          severity: 'warn',
+          check: 'shared-slice',
+          subject: `containers ${a.name}, ${b.name}`,
+          message: `${a.name} and ${b.name} share host ids`,
+          why: 'An escape from one is root over the other: the same host ids own both rootfs',
+          fix: `Give one a slice of its own: recreate it with igloo create NAME --idmap auto`,
+        });
+      }
+    }
+  }
+
+  if (opts.probe) findings.push(...escapeProbe(opts, valid));
+  return findings;
+}
+
+/** The escaped-uid read check: as each container's host root, read what must stay private. */
+function escapeProbe(
+  opts: AuditOptions,
+  containers: Array<Loaded & { config: ContainerConfig }>,
+): Finding[] {
+  if ((process.geteuid?.() ?? 0) !== 0)
+    throw new IglooError('EPERM', 'Cannot run audit --probe: it needs root', {
+      op: 'audit --probe',
+      hint: "The probe switches to each container's host root uid: run it as root (sudo igloo audit --probe --user NAME)",
+    });
+  const findings: Finding[] = [];
+  const tmp = mkdtempSync(join(tmpdir(), 'igloo-audit-'));
+  try {
+    chmodSync(tmp, 0o755);
+    const secret = join(tmp, 'owner-secret');
+    writeFileSync(secret, 'igloo audit: only the owner may read this\n', { mode: 0o600 });
+    chownSync(secret, opts.owner.uid, opts.owner.gid);
+    for (const c of containers) {
+      const uid = tryToOutside(c.config.idmap.uid, 0);
+      const gid = tryToOutside(c.config.idmap.gid, 0);
+      if (uid === undefined || gid === undefined) continue;
+      const as = (argv: string[]) =>
+        spawnSync(
+          'setpriv',
+          [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', ...argv],
+          {
+            encoding: 'utf8',
+          },
+        );
+      const targets: Array<[string, string[], string]> = [
+        ["the owner's 0600 file", ['cat', secret], 'your own files'],
+        ["the owner's igloo directory", ['ls', opts.data], 'every container of yours'],
+        ...containers
+          .filter((o) => o.name !== c.name)
+          .map((o): [string, string[], string] => [
+            `${o.name}'s directory`,
+            ['ls', o.dir],
+            `the files of ${o.name}`,
+          ]),
+      ];
+      for (const [what, argv, reach] of targets) {
+        const r = as(argv);
+        if (r.status === 0)
+          findings.push({
+            severity: 'error',
+            check: 'escape-reads',
+            subject: `container ${c.name}`,
+            message: `A process with ${c.name}'s host root uid ${uid} can read ${what} (${argv.at(-1)})`,
+            why: `One escape from ${c.name} reaches ${reach}`,
+            fix: `Give ${c.name} ids of its own slice (no shared or owner ids) and keep igloo's directories mode 0700`,
+          });
+      }
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  return findings;
+}
