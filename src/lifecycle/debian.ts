@@ -67,8 +67,8 @@ z6:6:respawn:/sbin/sulogin --force
 # igloo stop sends SIGPWR: shut down through the rc scripts
 pf::powerwait:/sbin/shutdown -h -t 0 now
 ca:12345:ctrlaltdel:/sbin/shutdown -r -t 0 now
-# the console is the container's first pty (igloo console)
-co:2345:respawn:/sbin/getty --noclear -L pts/0 115200 vt100
+# the console: the pty igloo binds onto /dev/console (igloo console)
+co:2345:respawn:/sbin/getty --noclear -L console 115200 vt100
 `;
 
 export type DebianTask = {

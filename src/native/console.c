@@ -294,6 +294,12 @@ void run_monitor(pid_t init, int master, int sigfd, int rundirfd, int listenfd)
 
 	if (master >= 0)
 		set_nonblock(master);
+	/* Hold a slave fd of our own, so the master never sees a hangup when
+	 * the container closes every slave fd for a moment (sysvinit closes
+	 * its stdio and reopens /dev/console; getty respawns): a hangup would
+	 * make reads fail with EIO and the pty would be lost. */
+	int peer = master >= 0 ? ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC) : -1;
+	(void)peer; /* held until the monitor exits */
 	for (;;) {
 		struct pollfd pf[4];
 		int n = 0, im = -1, il = -1, ic = -1;

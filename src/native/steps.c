@@ -421,6 +421,32 @@ static void op_pivot(struct child_ctx *c, char **a)
 	/* c->rootfd still names the rootfs, which is now "/". */
 }
 
+static int open_pty(struct child_ctx *c, int *slave);
+
+/* devconsole: make the console pty now (after pivot, from the container's
+ * own devpts) and bind its slave onto /dev/console, as a system
+ * container's init expects: sysvinit and getty write to /dev/console, and
+ * a console that is a file in the container's tmpfs stays checkpointable.
+ * The slave becomes init's stdio at exec. */
+static void op_devconsole(struct child_ctx *c, char **a)
+{
+	(void)a;
+	need_mntns(c);
+	if (c->plan->console != CONSOLE_PTY)
+		child_fail(c, EINVAL, "devconsole needs `console pty`");
+	int s;
+	open_pty(c, &s);
+	char slave[64];
+	fd_path(slave, sizeof(slave), s); /* /proc/self/fd/N: the slave itself */
+	int fd = open("/dev/console", O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		FAIL(c, "create /dev/console");
+	close(fd);
+	if (mount(slave, "/dev/console", NULL, MS_BIND, NULL) < 0)
+		FAIL(c, "bind %s onto /dev/console", slave);
+	c->pty_slave = s;
+}
+
 static void op_hostname(struct child_ctx *c, char **a)
 {
 	if (!c->own_utsns)
@@ -518,7 +544,7 @@ static void op_ids(struct child_ctx *c, char **a)
  * devpts instance), opened after `ids` so the slave belongs to the
  * container user. The master goes to the helper (SCM_RIGHTS); this process
  * becomes a session leader with the slave as controlling tty and stdio. */
-static void console_pty(struct child_ctx *c)
+static int open_pty(struct child_ctx *c, int *slave)
 {
 	int m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (m < 0)
@@ -539,6 +565,15 @@ static void console_pty(struct child_ctx *c)
 	close(m);
 	close(c->consfd);
 	c->consfd = -1;
+	*slave = s;
+	return 0;
+}
+
+static void console_pty(struct child_ctx *c)
+{
+	int s = c->pty_slave;
+	if (s < 0)
+		open_pty(c, &s);
 	if (setsid() < 0)
 		FAIL(c, "setsid");
 	if (ioctl(s, TIOCSCTTY, 0) < 0)
@@ -828,6 +863,7 @@ static const struct {
 } step_ops[] = {
 	{"mask", op_mask},         {"readonly", op_readonly},
 	{"caps", op_caps},         {"nnp", op_nnp},
+	{"devconsole", op_devconsole},
 	{"seccomp", op_seccomp},
 	{"rootfs", op_rootfs},     {"mount", op_mount}, {"bind", op_bind},
 	{"mkdir", op_mkdir},       {"symlink", op_symlink}, {"pivot", op_pivot},

@@ -122,6 +122,7 @@ describe('planStart()', () => {
         '/sys/devices/virtual/powercap',
       ].map((path): Step => ({ op: 'mask', path })),
       { op: 'pivot' },
+      { op: 'devconsole' },
       { op: 'hostname', name: 'anna-c1' },
       { op: 'chdir', path: '/' },
       ...hardened({ op: 'ids', uid: 0, gid: 0, groups: [] }),

@@ -17,6 +17,8 @@ export type Step =
   | { op: 'mkdir'; path: string; mode: number }
   | { op: 'symlink'; target: string; path: string }
   | { op: 'pivot' }
+  /** The console pty, made from the container's devpts and bound onto /dev/console. */
+  | { op: 'devconsole' }
   | { op: 'hostname'; name: string }
   | { op: 'chdir'; path: string }
   | { op: 'rlimit'; resource: string; soft: number | 'unlimited'; hard: number | 'unlimited' }
@@ -200,6 +202,8 @@ export function planStart(config: ContainerConfig, opts: StartOptions): LaunchPl
   const steps: Step[] = [
     ...containerMounts(config),
     { op: 'pivot' },
+    // A system container's init (and its gettys) use /dev/console.
+    ...(opts.console === 'pty' ? [{ op: 'devconsole' as const }] : []),
     ...(config.namespaces.includes('uts')
       ? [{ op: 'hostname' as const, name: config.hostname }]
       : []),
@@ -328,6 +332,9 @@ export function encodePlan(plan: LaunchPlan): string {
         break;
       case 'pivot':
         rec('pivot');
+        break;
+      case 'devconsole':
+        rec('devconsole');
         break;
       case 'hostname':
         rec('hostname', s.name);
