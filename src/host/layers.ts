@@ -111,11 +111,11 @@ function applyEntry(root: string, entry: ReadEntry, report: ApplyReport, layerNa
     return;
   }
   const path = resolveInRoot(root, action.path);
-  const parent = path.slice(0, path.lastIndexOf('/'));
   if (path === root) {
-    entry.resume();
+    entry.resume(); // the rootfs directory itself: made by the caller, mode kept
     return;
   }
+  const parent = path.slice(0, path.lastIndexOf('/'));
   mkdirSync(parent, { recursive: true });
   const { uid = 0, gid = 0 } = entry;
   const mode = (entry.mode ?? 0o644) & 0o7777;

@@ -7,10 +7,10 @@
  *   any state but running --destroy--> (gone); running --destroy --force--> (gone)
  */
 import { mkdir, readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { formatConfig } from '../core/config/file.ts';
 import { validateName } from '../core/config/name.ts';
-import { ALL_NAMESPACES, DEFAULT_ENV, type ContainerConfig } from '../core/config/model.ts';
+import { ALL_NAMESPACES, DEFAULT_ENV, type BindMount, type ContainerConfig } from '../core/config/model.ts';
 import { validateConfig } from '../core/config/validate.ts';
 import { IglooError } from '../core/errors.ts';
 import {
@@ -51,7 +51,8 @@ import {
   writeState,
   type StateFile,
 } from './store.ts';
-import { runUsernsTask } from './userns-task.ts';
+import { NESTED_IGLOO_DIR, runUsernsTask } from './userns-task.ts';
+import { cliPath } from '../host/install.ts';
 
 export interface CreateOptions {
   /** "busybox" (default), an imported image's name, or the absolute path of a directory to copy. */
@@ -65,6 +66,21 @@ export interface CreateOptions {
   init?: string[];
   env?: string[];
   hostname?: string;
+  /** The container runs containers of its own (see ContainerConfig.nesting). */
+  nesting?: boolean;
+}
+
+const NESTING_SLICE = 8 * 65536;
+
+/**
+ * igloo itself inside a nesting container: the host's node and igloo's
+ * build, bound read-only (the container's /usr/local/bin/igloo points at it).
+ */
+function nestingMounts(): BindMount[] {
+  return [
+    { source: process.execPath, target: '/usr/local/bin/node', readonly: true },
+    { source: dirname(cliPath()), target: NESTED_IGLOO_DIR, readonly: true },
+  ];
 }
 
 type ImageSource =
@@ -154,8 +170,11 @@ export class Igloo {
         },
       );
     }
+    // A nesting container gets room for its own 65536 ids and seven whole
+    // slices to delegate onward.
+    const size = opts.sliceSize ?? (opts.nesting ? NESTING_SLICE : undefined);
     const slice = chooseSlice(both, await this.takenRanges(), {
-      ...(opts.sliceSize !== undefined && { size: opts.sliceSize }),
+      ...(size !== undefined && { size }),
       ...(opts.sliceStride !== undefined && { stride: opts.sliceStride }),
       ...(opts.sliceStart !== undefined && { start: opts.sliceStart }),
     });
@@ -202,8 +221,9 @@ export class Igloo {
         // gets SIGTERM, as docker and podman send it.
         haltSignal:
           source.kind === 'stored' ? (source.image.system?.haltSignal ?? 'SIGTERM') : 'SIGUSR2',
-        mounts: [],
+        mounts: opts.nesting ? nestingMounts() : [],
         rlimits: [],
+        ...(opts.nesting && { nesting: true, noNewPrivs: false }),
       });
       const revert = new Reverter();
       try {
@@ -235,6 +255,10 @@ export class Igloo {
           );
           config = validateConfig({ ...config, user: { uid: u.uid, gid: u.gid, groups: [] } });
           await replaceFileAtomically(paths.config, formatConfig(config), { mode: 0o644 });
+        }
+        if (opts.nesting) {
+          const size = idmap.uid.reduce((n, e) => Math.max(n, e.inside + e.count), 0);
+          await runUsernsTask(idmap, owner, { kind: 'nesting-setup', rootfs: paths.rootfs, size });
         }
         await writeState(paths, { version: 1, status: 'created' });
         revert.success();

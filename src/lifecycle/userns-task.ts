@@ -7,13 +7,13 @@
  * unshare` work the same way). igloo re-runs itself inside that namespace
  * with the hidden `__userns` command.
  */
-import { cp, mkdir, rm } from 'node:fs/promises';
+import { cp, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { IglooError } from '../core/errors.ts';
 import { insideRanges, normalizeRanges, type IdMaps } from '../core/idmap/index.ts';
 import { planUserns } from '../core/plan/plan.ts';
 import { buildBusyboxRootfs } from '../host/busybox-rootfs.ts';
 import { cliPath } from '../host/install.ts';
-import { applyLayer } from '../host/layers.ts';
+import { applyLayer, resolveInRoot } from '../host/layers.ts';
 import { packDebian, type DebianTask } from './debian.ts';
 import { runHelper } from '../native/spawn.ts';
 
@@ -22,6 +22,7 @@ export type UsernsTask =
   | { kind: 'copy-rootfs'; from: string; rootfs: string }
   | { kind: 'extract-layers'; layers: string[]; rootfs: string }
   | DebianTask
+  | { kind: 'nesting-setup'; rootfs: string; size: number }
   | { kind: 'remove'; path: string };
 
 /** The container's map plus the owner's uid and gid as the next inside id. */
@@ -64,6 +65,37 @@ export async function runUsernsTask(
   }
 }
 
+/** Where a nesting container sees igloo's build (bound read-only). */
+export const NESTED_IGLOO_DIR = '/usr/local/lib/igloo';
+
+/**
+ * Makes a container a host for containers of its own: users made inside get
+ * subordinate ids from the container's map (above its own 0..65535) exactly
+ * as users on the host do, through useradd and /etc/login.defs, and
+ * `igloo` is on PATH.
+ */
+async function setupNesting(rootfs: string, size: number): Promise<void> {
+  const at = (p: string) => resolveInRoot(rootfs, p);
+  for (const file of ['etc/subuid', 'etc/subgid']) {
+    await writeFile(at(file), '', { flag: 'a', mode: 0o644 });
+  }
+  const defs = await readFile(at('etc/login.defs'), 'utf8').catch(() => '');
+  const settings: Record<string, number> = {
+    SUB_UID_MIN: 65536,
+    SUB_UID_MAX: size - 1,
+    SUB_UID_COUNT: 65536,
+    SUB_GID_MIN: 65536,
+    SUB_GID_MAX: size - 1,
+    SUB_GID_COUNT: 65536,
+  };
+  const kept = defs.split('\n').filter((l) => !Object.keys(settings).some((k) => new RegExp(`^\\s*${k}\\b`).test(l)));
+  const added = Object.entries(settings).map(([k, v]) => `${k}\t${v}`);
+  await writeFile(at('etc/login.defs'), [...kept.filter((l, i) => l !== '' || i < kept.length - 1), '# igloo: subordinate ids come from this container\'s map', ...added, ''].join('\n'));
+  await mkdir(at('usr/local/bin'), { recursive: true });
+  await rm(at('usr/local/bin/igloo'), { force: true });
+  await symlink(`${NESTED_IGLOO_DIR}/igloo.mjs`, at('usr/local/bin/igloo'));
+}
+
 /** Runs inside the namespace (the `__userns` command). */
 export async function performUsernsTask(task: UsernsTask): Promise<void> {
   switch (task.kind) {
@@ -84,6 +116,8 @@ export async function performUsernsTask(task: UsernsTask): Promise<void> {
       for (const line of report.skipped) process.stderr.write(`igloo: warning: ${line}\n`);
       return;
     }
+    case 'nesting-setup':
+      return setupNesting(task.rootfs, task.size);
     case 'pack-debian':
       return packDebian(task);
     case 'remove':

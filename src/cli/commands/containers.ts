@@ -10,9 +10,12 @@ import { parseCommandArgs, printJson, table, paint } from '../output.ts';
 
 const help: Record<string, string> = {
   create: `igloo create NAME [--image busybox|NAME|PATH] [--idmap auto|"u 0 2000000 65536 g 0 2000000 65536"]
-    [--slice-size N] [--slice-stride N] [--slice-start ID] [--init CMD] [--hostname H] [--json]
+    [--slice-size N] [--slice-stride N] [--slice-start ID] [--init CMD] [--hostname H] [--nesting] [--json]
   Creates a container with its own slice of your subordinate ids (isolated from
   every other container), and a root file system owned by those ids.
+  --nesting: the container runs containers of its own (a slice of 8 x 65536
+  ids, igloo inside, users made inside get subordinate ids; use an image with
+  newuidmap, e.g. igloo image build debian --include uidmap,busybox-static).
 `,
   start: "igloo start NAME [--json]\n  Starts the container's init in the background.\n",
   stop: 'igloo stop NAME [--timeout S]\n  Sends init its halt signal, and SIGKILL after S seconds (default 10).\n',
@@ -75,6 +78,7 @@ export async function run(verb: string, args: string[]): Promise<number> {
           'slice-start': { type: 'string' },
           init: { type: 'string' },
           hostname: { type: 'string' },
+          nesting: { type: 'boolean' },
           json: { type: 'boolean' },
         },
         help[verb]!,
@@ -92,6 +96,7 @@ export async function run(verb: string, args: string[]): Promise<number> {
         ...(sliceStart !== undefined && { sliceStart }),
         ...(values.init !== undefined && { init: values.init.split(/\s+/).filter(Boolean) }),
         ...(values.hostname !== undefined && { hostname: values.hostname }),
+        ...(values.nesting === true && { nesting: true }),
       });
       if (values.json) printJson(config);
       else process.stdout.write(`Created ${name} (ids ${formatIdmapSpec(config.idmap)})\n`);
@@ -108,7 +113,7 @@ export async function run(verb: string, args: string[]): Promise<number> {
       const state = await igloo.start(one(positionals));
       if (values.json) printJson(state);
       else
-        process.stdout.write(`Started ${positionals[0]} (init is pid ${state.pid} on the host)\n`);
+        process.stdout.write(`Started ${positionals[0]} (init is pid ${state.pid})\n`);
       return 0;
     }
     case 'stop': {

@@ -54,6 +54,7 @@ igloo.seccomp.deny = ptrace, personality:ENOSYS
 igloo.cap.keep = sys_time
 igloo.cap.drop = CAP_NET_RAW, mknod
 igloo.no_new_privs = false
+igloo.nesting = true
 `.replace('igloo.idmap = u 0 2000000 65536\n', 'igloo.idmap = u 0 2000000 1000\n');
     const c = parseConfig(text);
     assert.deepEqual(parseConfig(formatConfig(c)), c);
@@ -97,6 +98,7 @@ igloo.no_new_privs = false
       'igloo.cap.keep': 'sys_time',
       'igloo.cap.drop': 'sys_admin',
       'igloo.no_new_privs': 'false',
+      'igloo.nesting': 'true',
       'lxc.cap.drop': 'sys_module mac_admin',
       'lxc.no_new_privs': '1',
       'lxc.idmap': 'u 0 100000 10',

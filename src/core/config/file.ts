@@ -42,6 +42,7 @@ export interface ConfigDraft {
   capKeep: string[];
   capDrop: string[];
   noNewPrivs?: boolean;
+  nesting?: boolean;
 }
 
 export function emptyDraft(): ConfigDraft {
@@ -198,6 +199,10 @@ const iglooKeys: Record<string, KeyHandler> = {
     set: (d, v) => void (d.noNewPrivs = boolean(v)),
     get: (c) => (c.noNewPrivs === undefined ? [] : [String(c.noNewPrivs)]),
   },
+  'igloo.nesting': {
+    set: (d, v) => void (d.nesting = boolean(v)),
+    get: (c) => (c.nesting ? ['true'] : []),
+  },
 };
 
 /** LXC keys with the same meaning as an igloo key. */
@@ -290,7 +295,8 @@ export function finishConfig(draft: ConfigDraft, opts: { path?: string } = {}): 
       deny: draft.seccompDeny,
     },
     caps: { keep: draft.capKeep, drop: draft.capDrop },
-    noNewPrivs: draft.noNewPrivs ?? true,
+    noNewPrivs: draft.noNewPrivs ?? !(draft.nesting ?? false),
+    ...(draft.nesting && { nesting: true }),
   };
   return validateConfig(config, opts);
 }

@@ -54,6 +54,13 @@ export interface ContainerConfig {
   readonly caps?: CapConfig;
   /** PR_SET_NO_NEW_PRIVS for init and every exec'd process (default true). */
   readonly noNewPrivs?: boolean;
+  /**
+   * The container runs containers of its own: /proc and /sys are left
+   * unmasked (the kernel refuses a nested proc or sysfs mount while a masked
+   * one is all that is visible) and no_new_privs is off (newuidmap inside is
+   * setuid). Its slice is big enough to delegate whole slices onward.
+   */
+  readonly nesting?: boolean;
 }
 
 export interface SeccompConfig {

@@ -221,7 +221,8 @@ export function layerEntry(rawPath: string): LayerEntryAction {
   const parts = rawPath.split('/').filter((p) => p !== '' && p !== '.');
   if (parts.includes('..')) return { kind: 'skip', why: `"${rawPath}" contains ".."` };
   if (rawPath.includes('\0')) return { kind: 'skip', why: 'the path contains NUL' };
-  if (parts.length === 0) return { kind: 'skip', why: 'the root directory itself' };
+  // "./": the root directory itself, which the rootfs already is
+  if (parts.length === 0) return { kind: 'entry', path: '' };
   const base = parts[parts.length - 1]!;
   const dir = parts.slice(0, -1).join('/');
   if (base === '.wh..wh..opq') return { kind: 'opaque', dir };

@@ -386,3 +386,21 @@ describe('encodePlan()', () => {
     assert.throws(() => encodePlan(plan), /NUL/);
   });
 });
+
+describe('nesting', () => {
+  test('a nesting container keeps /proc and /sys whole and has no no_new_privs', () => {
+    const nesting = parseConfig(`igloo.name = elsa-c1
+igloo.rootfs = /r
+igloo.idmap = b 0 3000000 524288
+igloo.nesting = true
+`);
+    assert.equal(nesting.noNewPrivs, false);
+    const ops = planStart(nesting, { mode: 'detached', console: 'pty' }).steps.map((s) => s.op);
+    assert.equal(ops.includes('mask'), false);
+    assert.equal(ops.includes('readonly'), false);
+    assert.equal(ops.includes('nnp'), false);
+    assert.ok(ops.includes('seccomp'), 'the filter stays');
+    const plain = planStart(config, { mode: 'detached', console: 'pty' }).steps.map((s) => s.op);
+    assert.ok(plain.includes('mask') && plain.includes('readonly') && plain.includes('nnp'));
+  });
+});

@@ -184,8 +184,12 @@ export function containerMounts(config: ContainerConfig): Step[] {
       flags: mountFlags('REC', 'NOSUID', 'NODEV') | (m.readonly ? mountFlags('RDONLY') : 0),
     });
   }
-  for (const path of READONLY_PATHS) steps.push({ op: 'readonly', path });
-  for (const path of MASKED_PATHS) steps.push({ op: 'mask', path });
+  // A nesting container leaves /proc and /sys whole: with any of them
+  // masked, the kernel refuses the nested container's own proc and sysfs.
+  if (!config.nesting) {
+    for (const path of READONLY_PATHS) steps.push({ op: 'readonly', path });
+    for (const path of MASKED_PATHS) steps.push({ op: 'mask', path });
+  }
   return steps;
 }
 
