@@ -18,7 +18,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readlinkSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import {
   Cleanup,
@@ -30,6 +30,7 @@ import {
   runAs,
   stagedCli,
   type TestUser,
+  procStatus,
 } from '../support/host.ts';
 
 const cleanup = new Cleanup();
@@ -96,14 +97,7 @@ const started: Record<string, Started> = {};
 const sleepers: Record<string, { pid: number; inside: number }> = {};
 let nested: { pid: number; inside: number };
 
-function status(pid: number): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of readFileSync(`/proc/${pid}/status`, 'utf8').split('\n')) {
-    const i = line.indexOf(':');
-    if (i > 0) out[line.slice(0, i)] = line.slice(i + 1).trim();
-  }
-  return out;
-}
+const status = procStatus;
 const inode = (pid: number, kind: string) =>
   Number(/\[(\d+)\]/.exec(readlinkSync(`/proc/${pid}/ns/${kind}`))![1]);
 

@@ -29,6 +29,7 @@ import {
   spawnAs,
   stagedCli,
   type TestUser,
+  procStatus,
 } from '../support/host.ts';
 
 const cleanup = new Cleanup();
@@ -51,14 +52,7 @@ async function info(user: TestUser, name: string): Promise<Info> {
   return JSON.parse(r.stdout) as Info;
 }
 
-function status(pid: number): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of readFileSync(`/proc/${pid}/status`, 'utf8').split('\n')) {
-    const i = line.indexOf(':');
-    if (i > 0) out[line.slice(0, i)] = line.slice(i + 1).trim();
-  }
-  return out;
-}
+const status = procStatus;
 
 async function createAndStart(user: TestUser, name: string, args: string[] = []): Promise<Info> {
   const created = await igloo(cleanup, user, ['create', name, ...args]);

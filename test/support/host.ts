@@ -305,3 +305,13 @@ export async function ensureRootDelegation(
     if (r.status !== 0) throw new Error(r.stderr);
   });
 }
+
+/** /proc/PID/status as fields ("NSpid" -> "6900\t1"). */
+export function procStatus(pid: number): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of readFileSync(`/proc/${pid}/status`, 'utf8').split('\n')) {
+    const i = line.indexOf(':');
+    if (i > 0) out[line.slice(0, i)] = line.slice(i + 1).trim();
+  }
+  return out;
+}
