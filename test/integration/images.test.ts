@@ -3,7 +3,7 @@
  * entries no honest tool writes), imported and run by an unprivileged user.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -12,6 +12,7 @@ import {
   delegate,
   igloo,
   requireRoot,
+  runAs,
   stagedCli,
   tempDir,
   type TestUser,
@@ -148,6 +149,59 @@ describe('igloo image import and run', () => {
     r = await igloo(cleanup, user, ['run', '--image', 'dock']);
     assert.equal(r.stdout, 'docker-ok\n');
     assert.equal((await igloo(cleanup, user, ['image', 'rm', 'dock'])).status, 0);
+  });
+});
+
+describe('archives that podman saved', () => {
+  test('podman save --format oci-archive and docker-archive both import and run', async () => {
+    // podman (as root, private storage) builds an image from a busybox tree and saves it.
+    const work = tempDir(cleanup, 'igloo-podman-');
+    const tree = makeTar([
+      { path: 'bin/', type: 'dir' },
+      { path: 'bin/busybox', data: readFileSync('/bin/busybox'), mode: 0o755 },
+      { path: 'bin/sh', type: 'symlink', linkpath: 'busybox' },
+      { path: 'bin/echo', type: 'symlink', linkpath: 'busybox' },
+    ]);
+    writeFileSync(join(work, 'rootfs.tar'), tree);
+    const podman = [
+      'podman',
+      '--root',
+      join(work, 'storage'),
+      '--runroot',
+      join(work, 'run'),
+      '--storage-driver',
+      'vfs',
+    ];
+    const env = { XDG_DATA_HOME: join(work, 'data'), XDG_CONFIG_HOME: join(work, 'config') };
+    let r = await runAs(
+      'root',
+      [
+        ...podman,
+        'import',
+        '--change',
+        'CMD ["/bin/sh","-c","echo podman-ok $0"]',
+        join(work, 'rootfs.tar'),
+        'localhost/pdm:1',
+      ],
+      { env },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    for (const format of ['oci-archive', 'docker-archive']) {
+      const file = join(work, `pdm.${format}.tar`);
+      r = await runAs(
+        'root',
+        [...podman, 'save', '--format', format, '-o', file, 'localhost/pdm:1'],
+        { env },
+      );
+      assert.equal(r.status, 0, r.stderr);
+      chmodSync(file, 0o644);
+      r = await igloo(cleanup, user, ['image', 'import', file, '--name', `pdm-${format}`]);
+      assert.equal(r.status, 0, r.stderr);
+      r = await igloo(cleanup, user, ['run', '--image', `pdm-${format}`]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, 'podman-ok /bin/sh\n');
+      assert.equal((await igloo(cleanup, user, ['image', 'rm', `pdm-${format}`])).status, 0);
+    }
   });
 });
 
