@@ -232,6 +232,23 @@ describe('a Debian system container', { timeout: 900_000 }, () => {
     const row = rows.find((p) => p.pid === hostPid);
     assert.deepEqual([row?.depth, row?.uid.host, row?.uid.inside], [2, BLOCK + 65536, 0]);
 
+    // igloo tree on the host: n1's namespace below elsa-c1's, labelled as a part of elsa's block.
+    r = await igloo(cleanup, elsa, ['tree', '--json']);
+    interface Node {
+      processes: number[];
+      uidMap: Array<{ outside: number; slice: { text: string } | null }> | null;
+      children: Node[];
+    }
+    const find = (n: Node, pred: (n: Node) => boolean): Node | undefined =>
+      pred(n) ? n : n.children.map((c) => find(c, pred)).find(Boolean);
+    const root = (JSON.parse(r.stdout) as { tree: Node }).tree;
+    const c1Node = find(root, (n) => n.processes.includes(info.state.pid));
+    assert.ok(c1Node, "elsa-c1's namespace is in the tree");
+    const n1Node = c1Node.children.find((c) => c.processes.includes(hostPid));
+    assert.ok(n1Node, "n1's namespace is a child of elsa-c1's");
+    assert.equal(n1Node.uidMap?.[0]?.outside, BLOCK + 65536);
+    assert.equal(n1Node.uidMap?.[0]?.slice?.text, `${elsa.name}'s block ${BLOCK}+65536..131071`);
+
     // An escape from n1 lands on BLOCK+65536: it reads neither elsa-c1's root files nor elsa's.
     const secret = join(elsa.home, 'secret');
     writeFileSync(secret, 'elsa only\n');
