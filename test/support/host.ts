@@ -188,6 +188,8 @@ export function runAs(
       clearTimeout(timer);
       resolve({ status, signal, stdout, stderr });
     });
+    // A command that exits before reading its input closes the pipe: not an error.
+    child.stdin!.on('error', () => undefined);
     child.stdin!.end(opts.input ?? '');
   });
 }
