@@ -26,6 +26,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# criu >= 4.1 for checkpoint/restore (a private copy from Debian trixie when the host's is older)
+bash scripts/install-criu.sh || echo "install.sh: criu unavailable: checkpoint/restore disabled" >&2
+
 command -v node >/dev/null || { echo "install.sh: Node.js 20 or newer is required (apt-get install nodejs npm)" >&2; exit 1; }
 npm ci --no-audit --no-fund --loglevel=error
 npm run -s build

@@ -13,6 +13,11 @@ const containerVerb = async (verb: string): Promise<CommandModule> => {
   return { run: (args) => m.run(verb, args) };
 };
 
+const checkpointVerb = async (verb: string): Promise<CommandModule> => {
+  const m = await import('./commands/checkpoint.ts');
+  return { run: (args) => m.run(verb, args) };
+};
+
 const commands: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
   check: {
     summary: 'Check that this host can run unprivileged containers',
@@ -53,6 +58,22 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
     load: () => import('./commands/tree.ts'),
   },
   audit: { summary: 'Look for isolation problems', load: () => import('./commands/audit.ts') },
+  checkpoint: {
+    summary: 'Dump a running container with CRIU (root)',
+    load: () => checkpointVerb('checkpoint'),
+  },
+  restore: {
+    summary: 'Restore a checkpointed container (root)',
+    load: () => checkpointVerb('restore'),
+  },
+  export: {
+    summary: 'Write a container (rootfs, config, checkpoint) into one archive',
+    load: () => checkpointVerb('export'),
+  },
+  'import-container': {
+    summary: 'Create a container from an archive made by igloo export',
+    load: () => checkpointVerb('import-container'),
+  },
   subid: {
     summary: 'Show, grant and revoke subordinate id blocks (/etc/subuid, /etc/subgid)',
     load: () => import('./commands/subid.ts'),

@@ -10,6 +10,7 @@ import { helperPath } from './install.ts';
 import { readDelegation, subidPaths, readSubidReport } from './subid.ts';
 import { currentUser } from './users.ts';
 import { detectCgroups } from './cgroup.ts';
+import { criuCheckResult } from './criu.ts';
 
 const run = promisify(execFile);
 
@@ -225,34 +226,7 @@ async function checkCgroups(): Promise<CheckResult[]> {
 }
 
 async function checkCriu(): Promise<CheckResult> {
-  const path = await findOnPath('criu');
-  if (!path)
-    return {
-      name: 'criu',
-      status: 'warn',
-      detail: 'not installed: checkpoint/restore unavailable',
-      fix: 'install criu >= 4.1 (kernels >= 6.13 need it)',
-    };
-  try {
-    const { stdout } = await run(path, ['--version']);
-    const m = /Version:\s*(\d+)\.(\d+)/.exec(stdout);
-    const version = m ? `${m[1]}.${m[2]}` : stdout.trim();
-    const old = m && (Number(m[1]) < 4 || (Number(m[1]) === 4 && Number(m[2]) < 1));
-    return old
-      ? {
-          name: 'criu',
-          status: 'warn',
-          detail: `${path} is ${version}; kernels >= 6.13 need criu >= 4.1`,
-          fix: 'install criu >= 4.1',
-        }
-      : { name: 'criu', status: 'ok', detail: `${path} ${version}` };
-  } catch (err) {
-    return {
-      name: 'criu',
-      status: 'warn',
-      detail: `${path} --version failed: ${err instanceof Error ? err.message : String(err)}`,
-    };
-  }
+  return criuCheckResult();
 }
 
 async function checkHelper(): Promise<CheckResult> {

@@ -10,7 +10,12 @@ import { mkdir, readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { formatConfig } from '../core/config/file.ts';
 import { validateName } from '../core/config/name.ts';
-import { ALL_NAMESPACES, DEFAULT_ENV, type BindMount, type ContainerConfig } from '../core/config/model.ts';
+import {
+  ALL_NAMESPACES,
+  DEFAULT_ENV,
+  type BindMount,
+  type ContainerConfig,
+} from '../core/config/model.ts';
 import { validateConfig } from '../core/config/validate.ts';
 import { IglooError } from '../core/errors.ts';
 import {
@@ -311,7 +316,13 @@ export class Igloo {
    * Starts init in the background, monitored by the helper. With `command`,
    * runs that instead of init, in the foreground (igloo run).
    */
-  async start(name: string): Promise<StateFile> {
+  /**
+   * Starts init in the background. `console: 'null'` gives init /dev/null
+   * instead of a pty held by the monitor: such a container can be
+   * checkpointed (CRIU cannot dump a pty whose master is outside the tree),
+   * but has no console.
+   */
+  async start(name: string, opts: { console?: 'pty' | 'null' } = {}): Promise<StateFile> {
     const paths = this.paths(name);
     await readConfig(paths, name); // a clear error for a missing container, before locking
     return withContainerLock(paths, async () => {
@@ -329,7 +340,7 @@ export class Igloo {
       await mkdir(paths.rundir, { mode: 0o700 });
       const plan = planStart(await loadSeccompProfile(config), {
         mode: 'detached',
-        console: 'pty',
+        console: opts.console ?? 'pty',
         rundir: paths.rundir,
       }); // hardening: loadSeccompProfile
       let running: StateFile | undefined;

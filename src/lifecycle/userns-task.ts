@@ -88,9 +88,19 @@ async function setupNesting(rootfs: string, size: number): Promise<void> {
     SUB_GID_MAX: size - 1,
     SUB_GID_COUNT: 65536,
   };
-  const kept = defs.split('\n').filter((l) => !Object.keys(settings).some((k) => new RegExp(`^\\s*${k}\\b`).test(l)));
+  const kept = defs
+    .split('\n')
+    .filter((l) => !Object.keys(settings).some((k) => new RegExp(`^\\s*${k}\\b`).test(l)));
   const added = Object.entries(settings).map(([k, v]) => `${k}\t${v}`);
-  await writeFile(at('etc/login.defs'), [...kept.filter((l, i) => l !== '' || i < kept.length - 1), '# igloo: subordinate ids come from this container\'s map', ...added, ''].join('\n'));
+  await writeFile(
+    at('etc/login.defs'),
+    [
+      ...kept.filter((l, i) => l !== '' || i < kept.length - 1),
+      "# igloo: subordinate ids come from this container's map",
+      ...added,
+      '',
+    ].join('\n'),
+  );
   await mkdir(at('usr/local/bin'), { recursive: true });
   await rm(at('usr/local/bin/igloo'), { force: true });
   await symlink(`${NESTED_IGLOO_DIR}/igloo.mjs`, at('usr/local/bin/igloo'));

@@ -251,6 +251,11 @@ static void start_child(const struct plan *p, int mapped_r, int err_w,
 		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 	}
 	close(mapped_r);
+	/* A detached init without a pty still gets a session of its own (with
+	 * a pty the exec step does it): CRIU refuses a tree whose session
+	 * leader is outside its pid namespace. */
+	if (p->mode == MODE_DETACHED && p->console != CONSOLE_PTY)
+		(void)setsid();
 
 	struct child_ctx c = {
 		.plan = p,
@@ -543,15 +548,107 @@ static int cmd_exec(void)
 	return status_exit_code(status);
 }
 
+/* ---- restore ---------------------------------------------------------- */
+
+/*
+ * igloo-helper restore RUNDIR CRIU ARG...: runs `CRIU ARG...` (a `criu
+ * restore -d --restore-sibling --pidfile RUNDIR/restore.pid ...`) as our
+ * child while we are a child subreaper, so the restored init becomes our
+ * child (CLONE_PARENT from criu, or reparented to us when criu exits); then
+ * we are its monitor exactly as after a detached start (no pty).
+ */
+static int cmd_restore(int argc, char **argv)
+{
+	if (argc < 4) {
+		fprintf(stderr, "usage: igloo-helper restore RUNDIR CRIU [ARG...]\n");
+		return 2;
+	}
+	const char *rundir = argv[2];
+	int sigfd = sigfd_setup();
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		fail(0, "restore", errno, "PR_SET_CHILD_SUBREAPER: %s",
+		     strerror(errno));
+	int rundirfd = open(rundir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rundirfd < 0)
+		fail(0, "restore", errno, "open %s: %s", rundir, strerror(errno));
+	int nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (nullfd < 0)
+		fail(0, "restore", errno, "open /dev/null: %s", strerror(errno));
+	/* Our own session first: the restored tree's sessions are its own. */
+	(void)setsid();
+
+	pid_t criu = fork();
+	if (criu < 0)
+		fail(0, "restore", errno, "fork: %s", strerror(errno));
+	if (criu == 0) {
+		reset_signals();
+		if (sync_fd >= 0)
+			close(sync_fd);
+		/* criu's output goes to its log; stdin is /dev/null. */
+		(void)dup2(nullfd, 0);
+		execv(argv[3], argv + 3);
+		fprintf(stderr, "igloo-helper: exec %s: %s\n", argv[3],
+			strerror(errno));
+		_exit(127);
+	}
+	int ws = 0;
+	while (waitpid(criu, &ws, 0) < 0) {
+		if (errno != EINTR)
+			fail(0, "restore", errno, "waitpid: %s", strerror(errno));
+	}
+	if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
+		char text[64];
+		status_text(ws, text, sizeof(text));
+		/* criu kills what it restored when it fails. */
+		fail(0, "restore", EIO, "criu restore %s (see its log)", text);
+	}
+	char buf[32];
+	ssize_t n = -1;
+	int pf = openat(rundirfd, "restore.pid", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (pf >= 0) {
+		n = read(pf, buf, sizeof(buf) - 1);
+		close(pf);
+	}
+	unsigned long pid = 0;
+	if (n > 0) {
+		buf[n] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+	}
+	if (n <= 0 || parse_ulong(buf, 10, &pid) < 0 || pid == 0 ||
+	    kill((pid_t)pid, 0) < 0)
+		fail(0, "restore", ESRCH,
+		     "criu restore left no live init in %s/restore.pid", rundir);
+	(void)unlinkat(rundirfd, "restore.pid", 0);
+	sync_send("READY %lu", pid);
+	if (sync_fd >= 0)
+		close(sync_fd);
+	sync_fd = -1;
+	if (chdir("/") < 0) {
+		/* not fatal */
+	}
+	for (int i = 0; i < 3; i++)
+		(void)dup2(nullfd, i);
+	close(nullfd);
+	/* SIGCHLD of an init that died before this point is still pending on
+	 * the signalfd: run_monitor reaps it at once. */
+	run_monitor((pid_t)pid, -1, sigfd, rundirfd, -1);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
 		printf("igloo-helper %s\n", HELPER_VERSION);
 		return 0;
 	}
+	if (argc >= 2 && strcmp(argv[1], "restore") == 0) {
+		ensure_stdio();
+		if (fcntl(SYNC_FD, F_SETFD, FD_CLOEXEC) < 0)
+			sync_fd = -1;
+		return cmd_restore(argc, argv);
+	}
 	if (argc != 2 ||
 	    (strcmp(argv[1], "start") != 0 && strcmp(argv[1], "exec") != 0)) {
-		fprintf(stderr, "usage: igloo-helper start|exec|--version\n"
+		fprintf(stderr, "usage: igloo-helper start|exec|restore|--version\n"
 				"  (plan on fd 3, sync socket on fd 4; see PROTOCOL.md)\n");
 		return 2;
 	}

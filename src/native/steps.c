@@ -590,11 +590,19 @@ static void console_setup(struct child_ctx *c)
 	switch (c->plan->console) {
 	case CONSOLE_INHERIT:
 		break;
-	case CONSOLE_NULL:
+	case CONSOLE_NULL: {
+		/* The container's own /dev/null when it has one (no host fd
+		 * inside: CRIU cannot dump a file of a host mount), else the
+		 * host's, opened before the steps. */
+		int own = c->own_mntns ? open("/dev/null", O_RDWR | O_CLOEXEC) : -1;
+		int fd = own >= 0 ? own : c->nullfd;
 		for (int i = 0; i < 3; i++)
-			if (dup2(c->nullfd, i) < 0)
+			if (dup2(fd, i) < 0)
 				FAIL(c, "dup2 /dev/null to fd %d", i);
+		if (own >= 0)
+			close(own);
 		break;
+	}
 	case CONSOLE_PTY:
 		console_pty(c);
 		break;

@@ -17,7 +17,10 @@ const help: Record<string, string> = {
   ids, igloo inside, users made inside get subordinate ids; use an image with
   newuidmap, e.g. igloo image build debian --include uidmap,busybox-static).
 `,
-  start: "igloo start NAME [--json]\n  Starts the container's init in the background.\n",
+  start: `igloo start NAME [--console pty|null] [--json]
+  Starts the container's init in the background. --console null gives init
+  /dev/null instead of a console, which a checkpoint (igloo checkpoint) needs.
+`,
   stop: 'igloo stop NAME [--timeout S]\n  Sends init its halt signal, and SIGKILL after S seconds (default 10).\n',
   kill: "igloo kill NAME [SIGNAL]\n  Sends SIGNAL (default SIGTERM) to the container's init.\n",
   exec: `igloo exec NAME [-t] [--user U] [--env K=V]... [--cwd D] -- CMD [ARG...]
@@ -106,14 +109,17 @@ export async function run(verb: string, args: string[]): Promise<number> {
       const { values, positionals } = parseCommandArgs(
         verb,
         own,
-        { json: { type: 'boolean' } },
+        { json: { type: 'boolean' }, console: { type: 'string' } },
         help[verb]!,
       );
       if (values.help) return printHelp(verb);
-      const state = await igloo.start(one(positionals));
+      if (values.console !== undefined && values.console !== 'pty' && values.console !== 'null')
+        throw usageError(verb, `--console must be pty or null, not "${values.console}"`);
+      const state = await igloo.start(one(positionals), {
+        ...(values.console !== undefined && { console: values.console }),
+      });
       if (values.json) printJson(state);
-      else
-        process.stdout.write(`Started ${positionals[0]} (init is pid ${state.pid})\n`);
+      else process.stdout.write(`Started ${positionals[0]} (init is pid ${state.pid})\n`);
       return 0;
     }
     case 'stop': {

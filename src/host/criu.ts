@@ -1,0 +1,155 @@
+/**
+ * Finding CRIU: criu on PATH first, then the private copy that
+ * scripts/install-criu.sh unpacks into /opt/igloo/criu. Kernels >= 6.13 need
+ * criu >= 4.1 (an older one refuses the [vvar_vclock] mapping).
+ */
+import { execFile } from 'node:child_process';
+import { access, constants } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
+import { promisify } from 'node:util';
+import { IglooError } from '../core/errors.ts';
+
+const run = promisify(execFile);
+
+export const PRIVATE_CRIU = '/opt/igloo/criu/bin/criu';
+
+export interface CriuInfo {
+  readonly path: string;
+  /** "4.1.1" */
+  readonly version: string;
+  /** >= 4.1 */
+  readonly newEnough: boolean;
+}
+
+/**
+ * The environment criu runs with. CRIU_FAULT=130 ("no breakpoints") makes
+ * criu leave its parasite by tracing system calls instead of with a hardware
+ * breakpoint: on these VMs the breakpoint never fires and every dump hangs
+ * when it cures the task. Tracing is a little slower and works everywhere.
+ * IGLOO_CRIU_BREAKPOINTS=1 keeps criu's default.
+ */
+export function criuEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return env.IGLOO_CRIU_BREAKPOINTS === '1' ? { ...env } : { ...env, CRIU_FAULT: '130' };
+}
+
+async function executable(path: string): Promise<boolean> {
+  return access(path, constants.X_OK).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function versionOf(path: string): Promise<CriuInfo | undefined> {
+  try {
+    const { stdout } = await run(path, ['--version'], { timeout: 10_000 });
+    const m = /Version:\s*(\d+)\.(\d+)(?:\.(\d+))?/.exec(stdout);
+    if (!m) return undefined;
+    const major = Number(m[1]);
+    const minor = Number(m[2]);
+    return {
+      path,
+      version: `${m[1]}.${m[2]}${m[3] !== undefined ? `.${m[3]}` : ''}`,
+      newEnough: major > 4 || (major === 4 && minor >= 1),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every criu found, in order of preference (PATH, then the private prefix). */
+export async function findCriuCandidates(
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<CriuInfo[]> {
+  const out: CriuInfo[] = [];
+  const dirs = (env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter).filter(Boolean);
+  for (const dir of [...dirs, '/usr/sbin', '/sbin']) {
+    const p = join(dir, 'criu');
+    if (out.some((c) => c.path === p) || !(await executable(p))) continue;
+    const info = await versionOf(p);
+    if (info) out.push(info);
+    break; // only the first on PATH counts, as a shell would run it
+  }
+  if (await executable(PRIVATE_CRIU)) {
+    const info = await versionOf(PRIVATE_CRIU);
+    if (info) out.push(info);
+  }
+  return out;
+}
+
+/** The criu igloo uses: the first that is 4.1 or newer, else undefined. */
+export async function findCriu(
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<CriuInfo | undefined> {
+  return (await findCriuCandidates(env)).find((c) => c.newEnough);
+}
+
+/** findCriu, or an IglooError that says how to get one. */
+export async function requireCriu(op: string): Promise<CriuInfo> {
+  const found = await findCriuCandidates();
+  const good = found.find((c) => c.newEnough);
+  if (good) return good;
+  const old = found[0];
+  throw new IglooError(
+    'ENOENT',
+    old
+      ? `Cannot ${op}: ${old.path} is criu ${old.version}; this needs criu 4.1 or newer`
+      : `Cannot ${op}: criu is not installed`,
+    {
+      op,
+      ...(old && { path: old.path }),
+      hint: 'Install it as root with: scripts/install-criu.sh (or a criu >= 4.1 package)',
+    },
+  );
+}
+
+/** `criu check` as root: "Looks good." or the first error line. */
+export async function criuCheck(info: CriuInfo): Promise<{ ok: boolean; detail: string }> {
+  if ((process.geteuid?.() ?? 0) !== 0)
+    return { ok: false, detail: 'criu check needs root (not run)' };
+  try {
+    const { stdout, stderr } = await run(info.path, ['check'], {
+      timeout: 30_000,
+      env: criuEnv(),
+    });
+    const text = `${stdout}\n${stderr}`;
+    return /Looks good/.test(text)
+      ? { ok: true, detail: 'criu check: looks good' }
+      : { ok: false, detail: `criu check: ${text.trim().split('\n').pop() ?? ''}` };
+  } catch (err) {
+    const e = err as { stderr?: string; message?: string };
+    const line = (e.stderr ?? e.message ?? '').trim().split('\n').filter(Boolean).pop();
+    return { ok: false, detail: `criu check failed: ${line ?? 'no output'}` };
+  }
+}
+
+/**
+ * The `criu` line of `igloo check`: which criu, its version, whether it is
+ * new enough for this kernel and (as root) what `criu check` says.
+ */
+export async function criuCheckResult(): Promise<{
+  name: string;
+  status: 'ok' | 'warn';
+  detail: string;
+  fix?: string;
+}> {
+  const found = await findCriuCandidates();
+  const good = found.find((c) => c.newEnough);
+  if (!good) {
+    const old = found[0];
+    return {
+      name: 'criu',
+      status: 'warn',
+      detail: old
+        ? `${old.path} is ${old.version}; kernels >= 6.13 need criu >= 4.1: checkpoint/restore unavailable`
+        : 'not installed: checkpoint/restore unavailable',
+      fix: 'as root: scripts/install-criu.sh (installs criu 4.1 into /opt/igloo/criu)',
+    };
+  }
+  const check = await criuCheck(good);
+  const root = (process.geteuid?.() ?? 0) === 0;
+  return {
+    name: 'criu',
+    status: !root || check.ok ? 'ok' : 'warn',
+    detail: `${good.path} ${good.version}; ${check.detail}; checkpoint/restore need root`,
+  };
+}

@@ -1,0 +1,592 @@
+/**
+ * Checkpoint and restore with CRIU, and moving a container through an
+ * archive (export / import-container). Root only: CRIU needs
+ * CAP_CHECKPOINT_RESTORE and more.
+ *
+ * A container is checkpointable when it was started with `console null`
+ * (Igloo.start(name, { console: 'null' })): its stdio is its own /dev/null
+ * and it is a session leader. With the default pty console the monitor
+ * holds the pty master outside the container, which CRIU refuses ("Unable
+ * to find a master").
+ *
+ * Restore runs `igloo-helper restore`: the helper becomes a child subreaper,
+ * runs `criu restore -d --restore-sibling --root ROOTFS` as its child, and
+ * stays as the restored init's monitor (exit file, reaping), as after start.
+ */
+import { execFile, spawn } from 'node:child_process';
+import {
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  writeFile,
+  lchown,
+} from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Socket } from 'node:net';
+import { formatConfig } from '../core/config/file.ts';
+import { validateName } from '../core/config/name.ts';
+import { validateConfig } from '../core/config/validate.ts';
+import { IglooError } from '../core/errors.ts';
+import {
+  chooseSlice,
+  intersectRanges,
+  outsideRanges,
+  sliceMap,
+  type IdMapEntry,
+  type IdMaps,
+  type IdRange,
+} from '../core/idmap/index.ts';
+import { requireCriu, criuEnv, type CriuInfo } from '../host/criu.ts';
+import { replaceFileAtomically, withFileLock } from '../host/files.ts';
+import { helperPath } from '../host/install.ts';
+import { processStartTime } from '../host/proc.ts';
+import { readDelegation } from '../host/subid.ts';
+import type { Igloo } from './containers.ts';
+import { ensurePrivateDir } from './paths.ts';
+import { liveState, readConfig, removeRunDir, withContainerLock, writeState } from './store.ts';
+
+const runFile = promisify(execFile);
+
+/** Options for every dump and restore (see docs/criu.md). */
+const COMMON = [
+  '--tcp-established',
+  '--file-locks',
+  '--link-remap',
+  '--ext-mount-map',
+  'auto',
+  '--enable-external-sharing',
+  '--enable-external-masters',
+  // igloo puts no container in a cgroup of its own: leave cgroups alone
+  // (otherwise a child is refused with "cg: No set 1 found").
+  '--manage-cgroups=ignore',
+];
+const MANIFEST = 'igloo-checkpoint.json';
+
+interface CheckpointManifest {
+  readonly version: 1;
+  readonly name: string;
+  readonly createdAt: string;
+  readonly criu: string;
+  readonly idmap: IdMaps;
+  readonly leftRunning: boolean;
+}
+
+function requireRoot(op: string, name: string): void {
+  if ((process.geteuid?.() ?? 0) !== 0) {
+    throw new IglooError('EPERM', `Cannot ${op} "${name}": CRIU needs root`, {
+      op,
+      subject: name,
+      hint: 'Checkpoint and restore need root (CRIU uses ptrace, /proc/PID/map_files and namespaces of every kind); run it as root, for containers that root owns',
+    });
+  }
+}
+
+/** The last "Error" lines of a criu log, for messages. */
+async function criuErrors(log: string): Promise<string> {
+  const text = await readFile(log, 'utf8').catch(() => '');
+  const lines = text
+    .split('\n')
+    .filter((l) => /Error \(/.test(l) && !/RLIMIT_NOFILE for self/.test(l))
+    .map((l) => l.replace(/^\(\d+\.\d+\)\s*/, '').trim());
+  return lines.slice(-3).join('; ') || 'no error in its log';
+}
+
+export function defaultCheckpointDir(igloo: Igloo, name: string): string {
+  return join(igloo.paths(name).dir, 'checkpoint');
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * Dumps the running container NAME into DIR (default: its directory's
+ * `checkpoint`). Without leaveRunning the container is stopped by the dump
+ * (state "stopped", last exit "checkpointed"). A failed dump leaves it
+ * running and the previous checkpoint in place.
+ */
+export async function checkpoint(
+  igloo: Igloo,
+  name: string,
+  opts: { dir?: string; leaveRunning?: boolean; timeoutSeconds?: number } = {},
+): Promise<{ dir: string; seconds: number; bytes: number }> {
+  validateName(name);
+  requireRoot('checkpoint', name);
+  const paths = igloo.paths(name);
+  const config = await readConfig(paths, name);
+  const criu = await requireCriu(`checkpoint "${name}"`);
+  const dir = opts.dir ?? defaultCheckpointDir(igloo, name);
+  return withContainerLock(paths, async () => {
+    const state = await liveState(paths);
+    if (state.status !== 'running' || state.pid === undefined) {
+      throw new IglooError(
+        'ESTATE',
+        `Cannot checkpoint "${name}": it is not running (it is ${state.status})`,
+        {
+          op: 'checkpoint',
+          subject: name,
+          hint: `Start it (checkpointable) first; see docs/criu.md`,
+        },
+      );
+    }
+    const tmp = `${dir}.new`;
+    await rm(tmp, { recursive: true, force: true });
+    // 0755: criu opens some images after it has taken the container's ids.
+    await mkdir(tmp, { recursive: true, mode: 0o755 });
+    const args = [
+      'dump',
+      '-t',
+      String(state.pid),
+      '-D',
+      tmp,
+      ...COMMON,
+      ...(opts.leaveRunning ? ['--leave-running'] : []),
+      '-v4',
+      '-o',
+      'dump.log',
+    ];
+    const t0 = process.hrtime.bigint();
+    try {
+      await runFile(criu.path, args, {
+        env: criuEnv(),
+        timeout: (opts.timeoutSeconds ?? 60) * 1000,
+        killSignal: 'SIGTERM',
+      });
+    } catch (err) {
+      const why = await criuErrors(join(tmp, 'dump.log'));
+      const alive = (await liveState(paths)).status === 'running';
+      const log = join(paths.dir, 'dump-failed.log');
+      await rename(join(tmp, 'dump.log'), log).catch(() => undefined);
+      await rm(tmp, { recursive: true, force: true });
+      const killed = (err as { killed?: boolean }).killed === true;
+      throw new IglooError(
+        'ESYS',
+        `Cannot checkpoint "${name}": criu dump ${killed ? 'timed out' : 'failed'}: ${why}; the container is ${alive ? 'still running' : 'no longer running'}`,
+        {
+          op: 'checkpoint',
+          subject: name,
+          path: log,
+          hint: /master for|tty/.test(why)
+            ? 'A container with a pty console cannot be dumped: start it checkpointable (console null); see docs/criu.md'
+            : `See the whole log: ${log}`,
+        },
+      );
+    }
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    const manifest: CheckpointManifest = {
+      version: 1,
+      name,
+      createdAt: new Date().toISOString(),
+      criu: criu.version,
+      idmap: config.idmap,
+      leftRunning: opts.leaveRunning === true,
+    };
+    await writeFile(join(tmp, MANIFEST), JSON.stringify(manifest, null, 2) + '\n', { mode: 0o600 });
+    await rm(dir, { recursive: true, force: true });
+    await rename(tmp, dir);
+    if (!opts.leaveRunning) {
+      // criu killed the tree; the monitor writes its exit file and exits.
+      for (let i = 0; i < 100 && (await liveState(paths)).status === 'running'; i++)
+        await new Promise((r) => setTimeout(r, 20));
+      await writeState(paths, {
+        version: 1,
+        status: 'stopped',
+        ...(state.startedAt !== undefined && { startedAt: state.startedAt }),
+        lastExit: `checkpointed to ${dir}`,
+        stoppedAt: new Date().toISOString(),
+      });
+    }
+    return { dir, seconds, bytes: await dirBytes(dir) };
+  });
+}
+
+async function dirBytes(dir: string): Promise<number> {
+  let n = 0;
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    n += e.isDirectory() ? await dirBytes(p) : (await lstat(p)).size;
+  }
+  return n;
+}
+
+async function readManifest(dir: string, name: string): Promise<CheckpointManifest> {
+  try {
+    return JSON.parse(await readFile(join(dir, MANIFEST), 'utf8')) as CheckpointManifest;
+  } catch {
+    throw new IglooError('ENOENT', `Cannot restore "${name}": no checkpoint in ${dir}`, {
+      op: 'restore',
+      path: dir,
+      subject: name,
+      hint: `Make one with: igloo checkpoint ${name}`,
+    });
+  }
+}
+
+function sameMap(a: IdMaps, b: IdMaps): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * Restores NAME from DIR. The container must not be running; its rootfs is
+ * the one the images refer to (same paths inside). The helper stays as the
+ * monitor of the restored init.
+ */
+export async function restore(
+  igloo: Igloo,
+  name: string,
+  opts: { dir?: string } = {},
+): Promise<{ pid: number; seconds: number }> {
+  validateName(name);
+  requireRoot('restore', name);
+  const paths = igloo.paths(name);
+  const config = await readConfig(paths, name);
+  const criu = await requireCriu(`restore "${name}"`);
+  const dir = opts.dir ?? defaultCheckpointDir(igloo, name);
+  const manifest = await readManifest(dir, name);
+  if (!sameMap(manifest.idmap, config.idmap)) {
+    throw new IglooError(
+      'ESTATE',
+      `Cannot restore "${name}" from ${dir}: the checkpoint was made with another id map`,
+      {
+        op: 'restore',
+        path: dir,
+        subject: name,
+        hint: 'CRIU restores the user namespace with the ids it was dumped with; import the container where its slice is free, or start it afresh: igloo start NAME',
+      },
+    );
+  }
+  return withContainerLock(paths, async () => {
+    const state = await liveState(paths);
+    if (state.status === 'running') {
+      throw new IglooError(
+        'ESTATE',
+        `Cannot restore "${name}": it is running (init is pid ${state.pid})`,
+        {
+          op: 'restore',
+          subject: name,
+          hint: `Stop it first: igloo stop ${name}`,
+        },
+      );
+    }
+    await ensurePrivateDir(igloo.dirs.run);
+    await removeRunDir(paths);
+    await mkdir(paths.rundir, { mode: 0o700 });
+    const t0 = process.hrtime.bigint();
+    let pid: number;
+    try {
+      pid = await runRestoreHelper(criu, paths.rundir, [
+        'restore',
+        '-D',
+        dir,
+        '-d',
+        '--restore-sibling',
+        '--root',
+        config.rootfs,
+        '--pidfile',
+        join(paths.rundir, 'restore.pid'),
+        ...COMMON,
+        '-v4',
+        '-o',
+        'restore.log',
+      ]);
+    } catch (err) {
+      await removeRunDir(paths);
+      const why = await criuErrors(join(dir, 'restore.log'));
+      throw new IglooError(
+        'ESYS',
+        `Cannot restore "${name}" from ${dir}: ${err instanceof Error ? err.message : String(err)}: ${why}`,
+        {
+          op: 'restore',
+          path: join(dir, 'restore.log'),
+          subject: name,
+          hint: `See the whole log: ${join(dir, 'restore.log')}`,
+        },
+      );
+    }
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    await writeState(paths, {
+      version: 1,
+      status: 'running',
+      pid,
+      pidStart: (await processStartTime(pid)) ?? 0,
+      startedAt: new Date().toISOString(),
+    });
+    return { pid, seconds };
+  });
+}
+
+/** Spawns `igloo-helper restore RUNDIR CRIU ARGS...`; resolves with READY's pid. */
+function runRestoreHelper(criu: CriuInfo, rundir: string, args: string[]): Promise<number> {
+  const child = spawn(helperPath(), ['restore', rundir, criu.path, ...args], {
+    stdio: ['ignore', 'ignore', 'pipe', 'ignore', 'pipe'],
+    detached: true,
+    env: criuEnv(),
+  });
+  const sync = child.stdio[4] as Socket;
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => void (stderr += d.toString()));
+  return new Promise<number>((resolve, reject) => {
+    let buf = '';
+    let done = false;
+    sync.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const line = buf.split('\n')[0]!;
+      if (!buf.includes('\n') || done) return;
+      done = true;
+      const m = /^READY (\d+)$/.exec(line);
+      if (m) {
+        child.unref();
+        (child.stderr as Socket).unref?.();
+        sync.destroy();
+        resolve(Number(m[1]));
+      } else {
+        reject(new Error(line.replace(/^ERROR \d+ \S+ \S+ /, '') || 'the helper failed'));
+      }
+    });
+    child.on('exit', (code) => {
+      if (!done) {
+        done = true;
+        reject(new Error(`the restore helper exited ${code}${stderr ? `: ${stderr.trim()}` : ''}`));
+      }
+    });
+    child.on('error', (e) => {
+      if (!done) {
+        done = true;
+        reject(e);
+      }
+    });
+  });
+}
+
+/* ---- export / import --------------------------------------------------- */
+
+interface ExportManifest {
+  readonly version: 1;
+  readonly name: string;
+  readonly idmap: IdMaps;
+  readonly exportedAt: string;
+  readonly checkpoint: boolean;
+}
+
+/**
+ * Writes one tar archive: igloo-export.json, config, rootfs/ (numeric host
+ * ids, shifted on import) and checkpoint/ (if the container has one; with
+ * `checkpointFirst` a running container is dumped, and stopped, first).
+ */
+export async function exportContainer(
+  igloo: Igloo,
+  name: string,
+  file: string,
+): Promise<{ file: string; checkpoint: boolean }> {
+  validateName(name);
+  requireRoot('export', name);
+  const paths = igloo.paths(name);
+  const config = await readConfig(paths, name);
+  const state = await liveState(paths);
+  if (state.status === 'running') {
+    throw new IglooError('ESTATE', `Cannot export "${name}": it is running`, {
+      op: 'export',
+      subject: name,
+      hint: `Checkpoint it first (igloo checkpoint ${name}): that stops it and keeps its processes in the archive`,
+    });
+  }
+  const hasCheckpoint = await exists(join(defaultCheckpointDir(igloo, name), MANIFEST));
+  const manifest: ExportManifest = {
+    version: 1,
+    name,
+    idmap: config.idmap,
+    exportedAt: new Date().toISOString(),
+    checkpoint: hasCheckpoint,
+  };
+  const stage = `${file}.manifest.tmp`;
+  await writeFile(stage, JSON.stringify(manifest, null, 2) + '\n', { mode: 0o600 });
+  const tmp = `${file}.tmp`;
+  try {
+    await runFile(
+      'tar',
+      [
+        '--create',
+        '--file',
+        tmp,
+        '--numeric-owner',
+        '--xattrs',
+        '--acls',
+        '--sparse',
+        '--transform',
+        `s|^${stage.replace(/^\//, '').replace(/[|.[\]*^$\\]/g, '\\$&')}$|igloo-export.json|`,
+        stage,
+        '-C',
+        paths.dir,
+        'config',
+        'rootfs',
+        ...(hasCheckpoint ? ['checkpoint'] : []),
+      ],
+      { maxBuffer: 16 * 1024 * 1024 },
+    );
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw new IglooError(
+      'ESYS',
+      `Cannot export "${name}" to ${file}: tar failed: ${(err as Error).message.split('\n')[0]}`,
+      {
+        op: 'export',
+        path: file,
+        subject: name,
+        hint: 'Check that the directory of FILE is writable and has space',
+      },
+    );
+  } finally {
+    await rm(stage, { force: true });
+  }
+  return { file, checkpoint: hasCheckpoint };
+}
+
+function overlaps(a: readonly IdRange[], b: readonly IdRange[]): boolean {
+  return a.some((x) => b.some((y) => x.start < y.start + y.count && y.start < x.start + x.count));
+}
+
+function within(a: readonly IdRange[], b: readonly IdRange[]): boolean {
+  return a.every((x) =>
+    b.some((y) => x.start >= y.start && x.start + x.count <= y.start + y.count),
+  );
+}
+
+/** Maps a host id of the old map to the new one (inside id kept). */
+function shiftId(id: number, from: readonly IdMapEntry[], to: readonly IdMapEntry[]): number {
+  const e = from.find((m) => id >= m.outside && id < m.outside + m.count);
+  if (!e) return id;
+  const inside = e.inside + (id - e.outside);
+  const t = to.find((m) => inside >= m.inside && inside < m.inside + m.count);
+  return t ? t.outside + (inside - t.inside) : id;
+}
+
+async function shiftTree(path: string, from: IdMaps, to: IdMaps): Promise<void> {
+  const st = await lstat(path);
+  await lchown(path, shiftId(st.uid, from.uid, to.uid), shiftId(st.gid, from.gid, to.gid));
+  if (st.isDirectory()) {
+    for (const e of await readdir(path)) await shiftTree(join(path, e), from, to);
+  }
+}
+
+/**
+ * Unpacks an archive made by export into a new container NAME (default:
+ * the exported name). Keeps the exported id slice when it is free and
+ * delegated here; otherwise allocates a new slice and shifts the rootfs'
+ * ownership to it (the checkpoint then cannot be restored: see restore()).
+ */
+export async function importContainer(
+  igloo: Igloo,
+  file: string,
+  opts: { name?: string } = {},
+): Promise<{ name: string; idmap: IdMaps; remapped: boolean; checkpoint: boolean }> {
+  requireRoot('import', opts.name ?? file);
+  let manifest: ExportManifest;
+  try {
+    const { stdout } = await runFile('tar', [
+      '--extract',
+      '--to-stdout',
+      '--file',
+      file,
+      'igloo-export.json',
+    ]);
+    manifest = JSON.parse(stdout) as ExportManifest;
+  } catch {
+    throw new IglooError(
+      'EINVAL',
+      `Cannot import ${file}: it is not an archive made by igloo export`,
+      {
+        op: 'import-container',
+        path: file,
+        hint: 'Make one with: igloo export NAME FILE',
+      },
+    );
+  }
+  const name = opts.name ?? manifest.name;
+  validateName(name);
+  const paths = igloo.paths(name);
+  const containersDir = join(igloo.dirs.data, 'containers');
+  await ensurePrivateDir(igloo.dirs.data);
+  await mkdir(containersDir, { recursive: true, mode: 0o700 });
+  const owner = await igloo.owner();
+  return withFileLock(containersDir, async () => {
+    if (await exists(paths.dir)) {
+      throw new IglooError(
+        'EEXIST',
+        `Cannot import ${file} as "${name}": a container of that name exists`,
+        {
+          op: 'import-container',
+          path: paths.dir,
+          subject: name,
+          hint: 'Give another name: igloo import-container FILE --name NEW',
+        },
+      );
+    }
+    const taken: IdRange[] = [];
+    for (const other of await igloo.names()) {
+      const c = await igloo.config(other).catch(() => undefined);
+      if (c) taken.push(...outsideRanges(c.idmap.uid), ...outsideRanges(c.idmap.gid));
+    }
+    const delegation = await readDelegation(owner);
+    const want = [...outsideRanges(manifest.idmap.uid), ...outsideRanges(manifest.idmap.gid)];
+    const keep =
+      !overlaps(want, taken) &&
+      within(outsideRanges(manifest.idmap.uid), delegation.uid) &&
+      within(outsideRanges(manifest.idmap.gid), delegation.gid);
+    let idmap = manifest.idmap;
+    if (!keep) {
+      const size = Math.max(...manifest.idmap.uid.map((e) => e.inside + e.count));
+      const slice = chooseSlice(intersectRanges(delegation.uid, delegation.gid), taken, { size });
+      const map = sliceMap(slice);
+      idmap = { uid: map, gid: map };
+    }
+    const tmp = `${paths.dir}.import`;
+    await rm(tmp, { recursive: true, force: true });
+    await mkdir(tmp, { mode: 0o700 });
+    try {
+      await runFile('tar', [
+        '--extract',
+        '--file',
+        file,
+        '--numeric-owner',
+        '--same-permissions',
+        '--xattrs',
+        '--acls',
+        '-C',
+        tmp,
+        'config',
+        'rootfs',
+        ...(manifest.checkpoint ? ['checkpoint'] : []),
+      ]);
+      if (!keep) await shiftTree(join(tmp, 'rootfs'), manifest.idmap, idmap);
+      const old = await readConfig({ ...paths, config: join(tmp, 'config') }, manifest.name);
+      const config = validateConfig({
+        ...old,
+        name,
+        rootfs: paths.rootfs,
+        idmap,
+        hostname: old.hostname,
+      });
+      await replaceFileAtomically(join(tmp, 'config'), formatConfig(config), { mode: 0o644 });
+      await rename(tmp, paths.dir);
+    } catch (err) {
+      await rm(tmp, { recursive: true, force: true });
+      throw err;
+    }
+    await writeState(paths, {
+      version: 1,
+      status: 'stopped',
+      lastExit: `imported from ${file}`,
+      stoppedAt: new Date().toISOString(),
+    });
+    return { name, idmap, remapped: !keep, checkpoint: manifest.checkpoint };
+  });
+}
