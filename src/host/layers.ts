@@ -24,6 +24,7 @@ import {
   chmodSync,
   readdirSync,
 } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Parser, type ReadEntry } from 'tar';
 import { IglooError } from '../core/errors.ts';
@@ -164,9 +165,17 @@ function applyEntry(root: string, entry: ReadEntry, report: ApplyReport, layerNa
       entry.resume();
       return;
     }
+    case 'FIFO': {
+      // Named pipes may be made in a user namespace; Node has no mkfifo(3).
+      removeExisting(path, false);
+      const made = spawnSync('mkfifo', ['-m', (mode & 0o777).toString(8), path], {
+        encoding: 'utf8',
+      });
+      if (made.status !== 0) throw new Error(`mkfifo ${path}: ${made.stderr.trim()}`);
+      break;
+    }
     case 'CharacterDevice':
     case 'BlockDevice':
-    case 'FIFO':
       report.entries--;
       report.skipped.push(
         `${layerName}: ${entry.path}: ${entry.type} not created (no device nodes in a user namespace)`,

@@ -47,6 +47,8 @@ function baseLayer(): Buffer {
     { path: 'opt/app-file', data: 'owned by app\n', uid: 1000, gid: 1000, mode: 0o640 },
     { path: 'opt/old/', type: 'dir' },
     { path: 'opt/old/hidden', data: 'hidden by an opaque whiteout\n' },
+    { path: 'opt/pipe', type: 'fifo', mode: 0o620, uid: 1000, gid: 1000 },
+    { path: 'opt/app-link', type: 'link', linkpath: 'opt/app-file', uid: 1000, gid: 1000 },
   ];
   return makeTar(entries);
 }
@@ -133,6 +135,16 @@ describe('igloo image import and run', () => {
     assert.equal(config.user.uid, 1000, 'the image\'s User "app" was resolved in its /etc/passwd');
     assert.equal(statSync(join(config.rootfs, 'opt/app-file')).uid, first + 1000);
     assert.equal(statSync(join(config.rootfs, 'bin/busybox')).uid, first);
+    const pipe = statSync(join(config.rootfs, 'opt/pipe'));
+    assert.ok(pipe.isFIFO(), 'a named pipe survives');
+    assert.equal(pipe.mode & 0o777, 0o620);
+    assert.equal(pipe.uid, first + 1000);
+    const link = statSync(join(config.rootfs, 'opt/app-link'));
+    assert.equal(
+      link.ino,
+      statSync(join(config.rootfs, 'opt/app-file')).ino,
+      'a hard link stays a hard link',
+    );
     assert.equal((await igloo(cleanup, user, ['destroy', 'img-c1'])).status, 0);
   });
 

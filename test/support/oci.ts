@@ -8,7 +8,7 @@ import { gzipSync } from 'node:zlib';
 
 export interface TarEntry {
   path: string;
-  type?: 'file' | 'dir' | 'symlink' | 'link' | 'char';
+  type?: 'file' | 'dir' | 'symlink' | 'link' | 'char' | 'fifo';
   data?: string | Buffer;
   linkpath?: string;
   mode?: number;
@@ -16,7 +16,7 @@ export interface TarEntry {
   gid?: number;
 }
 
-const TYPEFLAG = { file: '0', link: '1', symlink: '2', char: '3', dir: '5' } as const;
+const TYPEFLAG = { file: '0', link: '1', symlink: '2', char: '3', dir: '5', fifo: '6' } as const;
 
 function header(e: TarEntry, size: number): Buffer {
   const h = Buffer.alloc(512);
