@@ -1,85 +1,660 @@
 /**
- * igloo's benchmark: each case is timed side by side with a reference in the
- * same run and reported as a ratio (never asserted in a test).
- *   npm run bench                 all cases
- *   npm run bench -- cold-start   one case
+ * igloo's benchmark, side by side with crun, runc, LXC, podman and
+ * bubblewrap in the same run on the same machine (issue 8). Run as root:
+ *
+ *   npm run bench                        everything (installs the anchors from Debian)
+ *   npm run bench -- --rounds 10         fewer samples per variant
+ *   npm run bench -- --density 1000      idle containers for the density case (0: skip)
+ *   npm run bench -- --only cold-start,exec
+ *
+ * One busybox rootfs is built from the host's /bin/busybox and used by every
+ * runtime (copied where a runtime needs it owned by other ids). Each case is
+ * timed as root and as the unprivileged test user igloo-bench (delegated
+ * 14000000..14999999), in a worker (bench/worker.ts) that times its variants
+ * interleaved. Prints medians and the ratio igloo/anchor; writes the same to
+ * bench/results/latest.json. An anchor that cannot run here is reported as
+ * unavailable with the reason, never with a number. Timings are never test
+ * assertions.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { cpus, release } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  Cleanup,
+  assertRangeFree,
+  createUser,
+  delegate,
+  ensureRootDelegation,
+  type TestUser,
+} from '../test/support/host.ts';
+import { killIdRange } from './cleanup.ts';
+import type { Case, DensityResult, Job, Variant, VariantResult, WorkerResult } from './worker.ts';
 
-const root = new URL('..', import.meta.url).pathname;
-const cli = `${root}dist/igloo.mjs`;
+const repo = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
+const USER = 'igloo-bench';
+const RANGE = { start: 14_000_000, count: 1_000_000 };
+/** LXC's unprivileged containers use the top 65536 ids of the range (igloo's slices start at the bottom). */
+const LXC_USER_BASE = RANGE.start + RANGE.count - 65_536;
 
-function timeRuns(argv: string[], runs: number): number[] {
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = process.hrtime.bigint();
-    const r = spawnSync(argv[0]!, argv.slice(1), { stdio: 'ignore' });
-    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-    if (r.status !== 0) throw new Error(`${argv.join(' ')} exited ${r.status}`);
-    times.push(ms);
+const { values: opts } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '20' },
+    density: { type: 'string', default: '200' },
+    only: { type: 'string' },
+  },
+});
+const rounds = Number(opts.rounds);
+const densityCount = Number(opts.density);
+const only = opts.only?.split(',');
+const wanted = (id: string) => !only || only.includes(id);
+
+function run(argv: string[], what: string): string {
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${what}: ${argv.join(' ')}: ${r.stderr || r.error}`);
+  return r.stdout;
+}
+
+function has(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+/** The one rootfs: the host's static busybox, its applets as symlinks, and a few files. */
+function buildRootfs(dir: string): void {
+  for (const d of [
+    'bin',
+    'sbin',
+    'usr/bin',
+    'usr/sbin',
+    'etc',
+    'proc',
+    'sys',
+    'dev',
+    'tmp',
+    'root',
+  ])
+    mkdirSync(join(dir, d), { recursive: true, mode: 0o755 });
+  chmodSync(join(dir, 'tmp'), 0o1777);
+  copyFileSync('/bin/busybox', join(dir, 'bin/busybox'));
+  chmodSync(join(dir, 'bin/busybox'), 0o755);
+  for (const applet of run(['/bin/busybox', '--list-full'], 'list applets').split('\n')) {
+    if (!applet || applet === 'bin/busybox' || applet.includes('..')) continue;
+    const path = join(dir, applet);
+    mkdirSync(dirname(path), { recursive: true });
+    try {
+      symlinkSync(relative(dirname(`/${applet}`), '/bin/busybox'), path);
+    } catch {
+      // listed twice
+    }
   }
-  return times;
+  writeFileSync(join(dir, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
+  writeFileSync(join(dir, 'etc/group'), 'root:x:0:\n');
+  writeFileSync(join(dir, 'etc/hostname'), 'bench\n');
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-interface Case {
-  name: string;
-  subject: string[];
-  reference: { label: string; argv: string[] } | undefined;
-  runs: number;
-}
-
-function which(cmd: string): string | undefined {
-  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : undefined;
-}
-
-const cases: Case[] = [
-  {
-    name: 'cold-start',
-    subject: [process.execPath, cli, '--version'],
-    reference: { label: 'node -e 0', argv: [process.execPath, '-e', '0'] },
-    runs: 30,
-  },
-  {
-    name: 'run-true',
-    subject: [process.execPath, cli, 'run', '--rm', '--', '/bin/true'],
-    reference: which('bwrap')
+/** A minimal OCI runtime config for crun and runc; `rootless` adds a user namespace mapping 0 to that uid. */
+function ociConfig(rootfs: string, args: string[], rootless?: { uid: number; gid: number }) {
+  const mounts: object[] = [
+    { destination: '/proc', type: 'proc', source: 'proc' },
+    {
+      destination: '/dev',
+      type: 'tmpfs',
+      source: 'tmpfs',
+      options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
+    },
+    {
+      destination: '/dev/pts',
+      type: 'devpts',
+      source: 'devpts',
+      // gid=5 is not mapped in a rootless user namespace
+      options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620'],
+    },
+    rootless
       ? {
-          label: 'bwrap --unshare-all (no rootfs build)',
-          argv: [
-            'bwrap',
-            '--unshare-all',
-            '--ro-bind',
-            '/',
-            '/',
-            '--proc',
-            '/proc',
-            '--dev',
-            '/dev',
-            '/bin/true',
-          ],
+          destination: '/sys',
+          type: 'none',
+          source: '/sys',
+          options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'],
         }
-      : undefined,
-    runs: 10,
-  },
+      : {
+          destination: '/sys',
+          type: 'sysfs',
+          source: 'sysfs',
+          options: ['nosuid', 'noexec', 'nodev', 'ro'],
+        },
+  ];
+  const namespaces = ['pid', 'ipc', 'uts', 'mount', 'network'].map((type) => ({ type }));
+  return {
+    ociVersion: '1.0.2',
+    process: {
+      terminal: false,
+      user: { uid: 0, gid: 0 },
+      args,
+      env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'],
+      cwd: '/',
+      noNewPrivileges: true,
+    },
+    root: { path: rootfs, readonly: true },
+    hostname: 'bench',
+    mounts,
+    linux: rootless
+      ? {
+          namespaces: [...namespaces, { type: 'user' }],
+          uidMappings: [{ containerID: 0, hostID: rootless.uid, size: 1 }],
+          gidMappings: [{ containerID: 0, hostID: rootless.gid, size: 1 }],
+        }
+      : { namespaces },
+  };
+}
+
+function lxcConfig(rootfs: string, init: string | undefined, idmapBase?: number): string {
+  return [
+    `lxc.rootfs.path = dir:${rootfs}`,
+    'lxc.uts.name = bench',
+    'lxc.net.0.type = empty',
+    'lxc.mount.auto = proc:mixed sys:ro',
+    'lxc.autodev = 1',
+    'lxc.console.path = none',
+    'lxc.tty.max = 0',
+    'lxc.apparmor.profile = unconfined',
+    ...(init ? [`lxc.init.cmd = ${init}`] : []),
+    ...(idmapBase !== undefined
+      ? [`lxc.idmap = u 0 ${idmapBase} 65536`, `lxc.idmap = g 0 ${idmapBase} 65536`]
+      : []),
+    '',
+  ].join('\n');
+}
+
+interface Identity {
+  key: 'root' | 'user';
+  label: string;
+  user: TestUser | undefined;
+  /** Directory this identity owns, for bundles, state and results. */
+  dir: string;
+  rootfs: string;
+  lxcRootfs: string;
+}
+
+const PODMAN = [
+  'podman',
+  'run',
+  '--rm',
+  '--network',
+  'none',
+  '--ulimit',
+  'nofile=1024:1024',
+  '--ulimit',
+  'nproc=1000:1000',
 ];
 
-if (!existsSync(cli)) throw new Error('dist/igloo.mjs is missing: run npm run build');
-const only = process.argv.slice(2);
-console.log('case         igloo median   reference median   ratio   reference');
-for (const c of cases.filter((c) => only.length === 0 || only.includes(c.name))) {
-  const subject = median(timeRuns(c.subject, c.runs));
-  if (!c.reference) {
-    console.log(
-      `${c.name.padEnd(12)} ${subject.toFixed(1).padStart(9)} ms   ${'-'.padStart(13)}      -     (no reference tool installed)`,
+function casesFor(id: Identity, dist: string): Case[] {
+  const node = process.execPath;
+  const cli = `${dist}/igloo.mjs`;
+  const igloo = (...args: string[]) => [node, cli, ...args];
+  const uid = id.user?.uid ?? 0;
+  const gid = id.user?.gid ?? 0;
+  const rootless = id.user ? { uid, gid } : undefined;
+  const d = id.dir;
+  const bundle = (name: string, args: string[]) => {
+    mkdirSync(join(d, name), { recursive: true });
+    writeFileSync(
+      join(d, name, 'config.json'),
+      JSON.stringify(ociConfig(id.rootfs, args, rootless), null, 2),
     );
-    continue;
-  }
-  const reference = median(timeRuns(c.reference.argv, c.runs));
-  console.log(
-    `${c.name.padEnd(12)} ${subject.toFixed(1).padStart(9)} ms   ${reference.toFixed(1).padStart(13)} ms   ${(subject / reference).toFixed(2).padStart(5)}x  ${c.reference.label}`,
+    return join(d, name);
+  };
+  const trueBundle = bundle('oci-true', ['/bin/true']);
+  const sleepBundle = bundle('oci-sleep', ['/bin/sleep', '2147483647']);
+  writeFileSync(
+    join(d, 'lxc-true.conf'),
+    lxcConfig(id.lxcRootfs, undefined, id.user ? LXC_USER_BASE : undefined),
   );
+  writeFileSync(
+    join(d, 'lxc-sleep.conf'),
+    lxcConfig(id.lxcRootfs, '/bin/sleep 2147483647', id.user ? LXC_USER_BASE : undefined),
+  );
+  mkdirSync(join(d, 'lxc'), { recursive: true });
+  const crun = ['crun', '--root', join(d, 'crun-state')];
+  const runc = ['runc', '--root', join(d, 'runc-state')];
+  const lxcP = ['-P', join(d, 'lxc')];
+  const image = ['--image', id.rootfs];
+  const missing = (tool: string, v: Variant): Variant =>
+    has(tool) ? v : { ...v, setup: [['sh', '-c', `echo ${tool} is not installed; exit 1`]] };
+
+  const node0: Variant = {
+    id: 'node-e-0',
+    label: 'node -e 0',
+    action: { kind: 'cmd', argv: [node, '-e', '0'] },
+  };
+  const cases: Case[] = [
+    {
+      id: 'cold-start',
+      rounds: rounds * 2,
+      warmup: 3,
+      variants: [
+        node0,
+        {
+          id: 'igloo-version',
+          label: 'igloo --version',
+          action: { kind: 'cmd', argv: igloo('--version') },
+        },
+      ],
+    },
+    {
+      id: 'one-shot',
+      rounds,
+      warmup: 2,
+      variants: [
+        node0,
+        {
+          id: 'igloo-run',
+          label: 'igloo run -- /bin/true (new container each time)',
+          action: { kind: 'cmd', argv: igloo('run', '--', '/bin/true') },
+        },
+        {
+          id: 'igloo-run-name',
+          label: 'igloo run --name X -- /bin/true (existing container)',
+          setup: [igloo('create', 'bench-run', ...image)],
+          action: { kind: 'cmd', argv: igloo('run', '--name', 'bench-run', '--', '/bin/true') },
+          teardown: [igloo('destroy', '--force', 'bench-run')],
+        },
+        {
+          id: 'igloo-api-run',
+          label: 'API runForeground(X, [/bin/true]) (warm process)',
+          setup: [igloo('create', 'bench-api', ...image)],
+          action: { kind: 'api-run', name: 'bench-api', argv: ['/bin/true'] },
+          teardown: [igloo('destroy', '--force', 'bench-api')],
+        },
+        missing('crun', {
+          id: 'crun',
+          label: `crun run${rootless ? ' (rootless, userns)' : ''}`,
+          action: { kind: 'cmd', argv: [...crun, 'run', '-b', trueBundle, 'bench-true'] },
+          teardown: [[...crun, 'delete', '-f', 'bench-true']],
+        }),
+        missing('runc', {
+          id: 'runc',
+          label: `runc run${rootless ? ' (rootless, userns)' : ''}`,
+          action: { kind: 'cmd', argv: [...runc, 'run', '-b', trueBundle, 'bench-true'] },
+          teardown: [[...runc, 'delete', '-f', 'bench-true']],
+        }),
+        missing('lxc-execute', {
+          id: 'lxc-execute',
+          label: 'lxc-execute',
+          action: {
+            kind: 'cmd',
+            argv: [
+              'lxc-execute',
+              '-n',
+              'bench-true',
+              ...lxcP,
+              '-f',
+              join(d, 'lxc-true.conf'),
+              '--',
+              '/bin/true',
+            ],
+          },
+        }),
+        missing('podman', {
+          id: 'podman',
+          label: 'podman run --rm --rootfs',
+          action: { kind: 'cmd', argv: [...PODMAN, '--rootfs', id.rootfs, '/bin/true'] },
+        }),
+        missing('bwrap', {
+          id: 'bwrap',
+          label: 'bwrap --unshare-all (same rootfs)',
+          action: {
+            kind: 'cmd',
+            argv: [
+              'bwrap',
+              '--unshare-all',
+              '--ro-bind',
+              id.rootfs,
+              '/',
+              '--proc',
+              '/proc',
+              '--dev',
+              '/dev',
+              '/bin/true',
+            ],
+          },
+        }),
+      ],
+    },
+    {
+      id: 'exec',
+      rounds,
+      warmup: 2,
+      variants: [
+        node0,
+        {
+          id: 'igloo-exec',
+          label: 'igloo exec X -- /bin/true',
+          setup: [
+            igloo('create', 'bench-exec', ...image, '--init', '/bin/sleep 2147483647'),
+            igloo('start', 'bench-exec'),
+          ],
+          initPid: { igloo: 'bench-exec' },
+          action: { kind: 'cmd', argv: igloo('exec', 'bench-exec', '--', '/bin/true') },
+          teardown: [igloo('destroy', '--force', 'bench-exec')],
+        },
+        {
+          id: 'igloo-api-exec',
+          label: 'API exec(X, [/bin/true]) (warm process)',
+          action: { kind: 'api-exec', name: 'bench-exec', argv: ['/bin/true'] },
+        },
+        missing('crun', {
+          id: 'crun-exec',
+          label: 'crun exec',
+          setup: [[...crun, 'run', '-d', '-b', sleepBundle, 'bench-idle']],
+          initPid: [
+            'sh',
+            '-c',
+            `${crun.join(' ')} state bench-idle | sed -n 's/.*"pid": *\\([0-9]*\\).*/\\1/p'`,
+          ],
+          action: { kind: 'cmd', argv: [...crun, 'exec', 'bench-idle', '/bin/true'] },
+          teardown: [[...crun, 'delete', '-f', 'bench-idle']],
+        }),
+        missing('runc', {
+          id: 'runc-exec',
+          label: 'runc exec',
+          setup: [[...runc, 'run', '-d', '-b', sleepBundle, 'bench-idle']],
+          initPid: [
+            'sh',
+            '-c',
+            `${runc.join(' ')} state bench-idle | sed -n 's/.*"pid": *\\([0-9]*\\).*/\\1/p'`,
+          ],
+          action: { kind: 'cmd', argv: [...runc, 'exec', 'bench-idle', '/bin/true'] },
+          teardown: [[...runc, 'delete', '-f', 'bench-idle']],
+        }),
+        missing('lxc-attach', {
+          id: 'lxc-attach',
+          label: 'lxc-attach (into lxc-start -d)',
+          setup: [
+            ['lxc-start', '-n', 'bench-idle', ...lxcP, '-f', join(d, 'lxc-sleep.conf'), '-d'],
+          ],
+          initPid: ['lxc-info', '-n', 'bench-idle', ...lxcP, '-pH'],
+          action: {
+            kind: 'cmd',
+            argv: ['lxc-attach', '-n', 'bench-idle', ...lxcP, '--', '/bin/true'],
+          },
+          teardown: [['lxc-stop', '-n', 'bench-idle', ...lxcP, '-k']],
+        }),
+        missing('podman', {
+          id: 'podman-exec',
+          label: 'podman exec (into podman run -d)',
+          setup: [
+            [
+              ...PODMAN.filter((a) => a !== '--rm'),
+              '-d',
+              '--name',
+              'bench-idle',
+              '--rootfs',
+              id.rootfs,
+              '/bin/sleep',
+              '2147483647',
+            ],
+          ],
+          initPid: ['podman', 'inspect', '-f', '{{.State.Pid}}', 'bench-idle'],
+          action: { kind: 'cmd', argv: ['podman', 'exec', 'bench-idle', '/bin/true'] },
+          teardown: [['podman', 'rm', '-f', '-t', '0', 'bench-idle']],
+        }),
+      ],
+    },
+  ];
+  return cases.filter((c) => wanted(c.id));
 }
+
+/** Starts a worker as `id` in a private mount namespace without /sys/fs/cgroup/unified. */
+function runWorker(id: Identity, job: Job): WorkerResult {
+  const jobFile = join(id.dir, 'job.json');
+  writeFileSync(jobFile, JSON.stringify(job));
+  const env = [
+    'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    'LANG=C.UTF-8',
+    `IGLOO_DIST=${job.dist}`,
+    `HOME=${id.user?.home ?? '/root'}`,
+    `USER=${id.user?.name ?? 'root'}`,
+  ];
+  const drop = id.user
+    ? ['setpriv', `--reuid=${id.user.uid}`, `--regid=${id.user.gid}`, '--init-groups']
+    : [];
+  const argv = [
+    'unshare',
+    '-m',
+    '--propagation',
+    'private',
+    'sh',
+    '-c',
+    'umount /sys/fs/cgroup/unified 2>/dev/null; exec "$@"',
+    'sh',
+    ...drop,
+    'env',
+    '-i',
+    ...env,
+    process.execPath,
+    '--import',
+    'tsx',
+    join(repo, 'bench/worker.ts'),
+    jobFile,
+  ];
+  const r = spawnSync(argv[0]!, argv.slice(1), {
+    cwd: repo,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  let result: WorkerResult;
+  try {
+    result = JSON.parse(readFileSync(job.result, 'utf8')) as WorkerResult;
+  } catch {
+    throw new Error(`the ${id.label} worker wrote no results (exit ${r.status ?? r.signal})`);
+  }
+  if (r.status !== 0)
+    process.stderr.write(`warning: the ${id.label} worker exited ${r.status ?? r.signal}\n`);
+  return result;
+}
+
+const IGLOO_VS: Record<string, { igloo: string[]; anchors: string[] }> = {
+  'cold-start': { igloo: ['igloo-version'], anchors: ['node-e-0'] },
+  'one-shot': {
+    igloo: ['igloo-run', 'igloo-run-name', 'igloo-api-run'],
+    anchors: ['node-e-0', 'crun', 'runc', 'lxc-execute', 'podman', 'bwrap'],
+  },
+  exec: {
+    igloo: ['igloo-exec', 'igloo-api-exec'],
+    anchors: ['node-e-0', 'crun-exec', 'runc-exec', 'lxc-attach', 'podman-exec'],
+  },
+};
+
+const fmt = (ms: number | undefined) => (ms === undefined ? '-' : ms.toFixed(1));
+const spread = (xs: readonly number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return `${fmt(s[Math.floor(s.length / 10)])}–${fmt(s[Math.floor((s.length * 9) / 10)] ?? s.at(-1))}`;
+};
+
+function report(identity: string, result: WorkerResult): string[] {
+  const lines: string[] = [];
+  for (const c of result.cases) {
+    lines.push('', `## ${identity} · ${c.id}`, '');
+    lines.push(
+      '| variant | median ms | p10–p90 ms | n | host-side memory of an idle container |',
+      '|---|---:|---:|---:|---|',
+    );
+    for (const v of c.variants) {
+      const mem =
+        v.memory === undefined
+          ? ''
+          : typeof v.memory === 'string'
+            ? v.memory
+            : v.memory.pids.length === 0
+              ? 'no host process stays (init is reparented)'
+              : `${v.memory.rssKb} kB RSS, ${v.memory.pssKb} kB PSS: ${v.memory.processes.join(', ')}`;
+      lines.push(
+        v.unavailable
+          ? `| ${v.label} | unavailable | - | 0 | ${v.unavailable.replace(/\|/g, '/')} |`
+          : `| ${v.label} | ${fmt(v.median)} | ${spread(v.samples)} | ${v.samples.length} | ${mem} |`,
+      );
+    }
+    const pairs = IGLOO_VS[c.id];
+    if (!pairs) continue;
+    const byId = new Map(c.variants.map((v) => [v.id, v]));
+    const anchors = pairs.anchors.map((a) => byId.get(a)).filter((a): a is VariantResult => !!a);
+    lines.push(
+      '',
+      `| igloo ÷ anchor | ${anchors.map((a) => a.id).join(' | ')} |`,
+      `|---|${anchors.map(() => '---:').join('|')}|`,
+    );
+    for (const i of pairs.igloo) {
+      const v = byId.get(i);
+      if (!v) continue;
+      const cells = anchors.map((a) =>
+        v.median !== undefined && a.median !== undefined
+          ? `${(v.median / a.median).toFixed(2)}×`
+          : 'n/a',
+      );
+      lines.push(`| ${v.id} | ${cells.join(' | ')} |`);
+    }
+  }
+  return lines;
+}
+
+function reportDensity(d: DensityResult): string[] {
+  const per = (kb: number | undefined, n: number) =>
+    kb === undefined || !n ? '-' : `${(kb / n).toFixed(0)} kB`;
+  const lines = [
+    '',
+    `## unprivileged user · density (${d.count} idle busybox containers, init /bin/sleep)`,
+    '',
+  ];
+  lines.push(
+    '| runtime | created in | started | start time | per container | host-side RSS per container | note |',
+    '|---|---:|---:|---:|---:|---:|---|',
+  );
+  lines.push(
+    `| igloo (API, sequential) | ${d.createMs === undefined ? '-' : `${(d.createMs / 1000).toFixed(1)} s`} | ${d.started} | ${d.startMs === undefined ? '-' : `${(d.startMs / 1000).toFixed(2)} s`} | ${d.startMs && d.started ? `${(d.startMs / d.started).toFixed(1)} ms` : '-'} | ${per(d.monitorsRssKb, d.started)} (PSS ${per(d.monitorsPssKb, d.started)}) | ${d.startFailure ?? ''} stop+destroy ${d.stopDestroyMs ? (d.stopDestroyMs / 1000).toFixed(1) : '-'} s |`,
+  );
+  if (d.lxc)
+    lines.push(
+      `| lxc-start -d (sequential) | shared rootfs | ${d.lxc.started} | ${(d.lxc.startMs / 1000).toFixed(2)} s | ${d.lxc.started ? `${(d.lxc.startMs / d.lxc.started).toFixed(1)} ms` : '-'} | ${per(d.lxc.monitorsRssKb, d.lxc.started)} | ${d.lxc.failure ?? ''} |`,
+    );
+  return lines;
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0)
+    throw new Error('the benchmark must run as root: it creates the test user igloo-bench');
+  spawnSync('sh', [join(repo, 'scripts/bench-deps.sh')], { stdio: 'inherit' });
+  const cleanup = new Cleanup();
+  const out: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    host: { kernel: release(), cpus: cpus().length, node: process.version },
+    rounds,
+  };
+  const lines: string[] = [];
+  try {
+    const work = mkdtempSync('/tmp/igloo-bench-');
+    chmodSync(work, 0o755);
+    cleanup.add(`remove ${work}`, () => rmSync(work, { recursive: true, force: true }));
+    // A copy of the build every user can read (the clone may be private).
+    const dist = join(work, 'dist');
+    cpSync(process.env.IGLOO_DIST ?? join(repo, 'dist'), dist, { recursive: true });
+    run(['chmod', '-R', 'a+rX', dist], 'stage dist');
+    const rootfs = join(work, 'rootfs');
+    buildRootfs(rootfs);
+
+    await ensureRootDelegation(cleanup);
+    assertRangeFree(RANGE.start, RANGE.count);
+    const user = createUser(cleanup, USER);
+    await delegate(user, RANGE.start, RANGE.count);
+    // Everything the user's runtimes leave behind (podman's pause process, monitors).
+    cleanup.add('kill igloo-bench processes', () => {
+      spawnSync('pkill', ['-KILL', '-u', USER]);
+    });
+    cleanup.add('kill processes of the test id range', () => {
+      killIdRange(RANGE.start, RANGE.count);
+    });
+
+    const rootDir = join(work, 'root');
+    mkdirSync(rootDir);
+    // The user's copy of the rootfs is theirs (rootless crun/runc/bwrap/podman
+    // map only their own uid); LXC's belongs to its mapped root.
+    const userRootfs = join(user.home, 'rootfs');
+    cpSync(rootfs, userRootfs, { recursive: true, verbatimSymlinks: true });
+    const lxcRootfs = join(user.home, 'lxc-rootfs');
+    cpSync(rootfs, lxcRootfs, { recursive: true, verbatimSymlinks: true });
+    run(['chown', '-R', `${user.uid}:${user.gid}`, user.home], 'chown home');
+    run(['chown', '-R', `${LXC_USER_BASE}:${LXC_USER_BASE}`, lxcRootfs], 'chown lxc rootfs');
+    run(['chmod', '755', user.home], 'chmod home');
+
+    const identities: Identity[] = [
+      { key: 'root', label: 'root', user: undefined, dir: rootDir, rootfs, lxcRootfs: rootfs },
+      {
+        key: 'user',
+        label: 'unprivileged user',
+        user,
+        dir: join(user.home, 'bench'),
+        rootfs: userRootfs,
+        lxcRootfs,
+      },
+    ];
+    const results: Record<string, WorkerResult> = {};
+    for (const id of identities) {
+      mkdirSync(id.dir, { recursive: true });
+      const cases = casesFor(id, dist);
+      const job: Job = { dist, cases, result: join(id.dir, 'result.json') };
+      if (id.user && densityCount > 0 && wanted('density'))
+        job.density = {
+          count: densityCount,
+          prefix: 'bench-d',
+          sliceSize: Math.floor(RANGE.count / Math.max(densityCount, 15) / 2),
+          image: id.rootfs,
+          lxc: { config: join(id.dir, 'lxc-sleep.conf'), lxcpath: join(id.dir, 'lxc-density') },
+        };
+      if (job.density?.lxc) mkdirSync(job.density.lxc.lxcpath, { recursive: true });
+      if (id.user) run(['chown', '-R', `${id.user.uid}:${id.user.gid}`, id.dir], 'chown bench dir');
+      if (cases.length === 0 && !job.density) continue;
+      process.stderr.write(`bench: timing as ${id.label} (${cases.length} cases)...\n`);
+      if (!id.user) {
+        // If the worker dies half-way, root's containers would outlive it
+        // (the user's go with the user): run every teardown again, best effort.
+        cleanup.add('tear down root containers', () => {
+          for (const c of cases)
+            for (const v of c.variants)
+              for (const step of v.teardown ?? [])
+                spawnSync(step[0]!, step.slice(1), { stdio: 'ignore', timeout: 60_000 });
+        });
+      }
+      results[id.key] = runWorker(id, job);
+      lines.push(...report(id.label, results[id.key]!));
+      if (results[id.key]!.density) lines.push(...reportDensity(results[id.key]!.density!));
+    }
+    out.results = results;
+  } finally {
+    await cleanup.run();
+  }
+  const text = lines.join('\n');
+  process.stdout.write(`${text}\n`);
+  mkdirSync(join(repo, 'bench/results'), { recursive: true });
+  // Formatted as `npm run lint` (prettier --check .) expects.
+  const latest = join(repo, 'bench/results/latest.json');
+  const prettier = await import('prettier');
+  writeFileSync(
+    latest,
+    await prettier.format(JSON.stringify({ ...out, table: text }), {
+      ...(await prettier.resolveConfig(latest)),
+      filepath: latest,
+    }),
+  );
+  process.stdout.write(`\nwrote bench/results/latest.json\n`);
+}
+
+await main();
