@@ -5,7 +5,7 @@
  *   npm run bench                        everything (installs the anchors from Debian)
  *   npm run bench -- --rounds 10         fewer samples per variant
  *   npm run bench -- --density 1000      idle containers for the density case (0: skip)
- *   npm run bench -- --only cold-start,exec
+ *   npm run bench -- --only cold-start,exec   (cases: cold-start, one-shot, exec, density, ps)
  *
  * One busybox rootfs is built from the host's /bin/busybox and used by every
  * runtime (copied where a runtime needs it owned by other ids). Each case is
@@ -16,13 +16,14 @@
  * unavailable with the reason, never with a number. Timings are never test
  * assertions.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   copyFileSync,
   cpSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   symlinkSync,
@@ -549,6 +550,44 @@ function reportDensity(d: DensityResult): string[] {
   return lines;
 }
 
+/**
+ * `igloo ps` against procps' ps over a host with `count` extra processes
+ * (sleepers started here and killed after). Both print every process.
+ */
+function benchPs(
+  dist: string,
+  count: number,
+): { processes: number; runs: number; igloo: number; ps: number } {
+  const sleepers = Array.from({ length: count }, () =>
+    spawn('sleep', ['600'], { stdio: 'ignore' }),
+  );
+  try {
+    const time = (argv: string[]) => {
+      const t0 = process.hrtime.bigint();
+      const r = spawnSync(argv[0]!, argv.slice(1), {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        maxBuffer: 64 << 20,
+      });
+      if (r.status !== 0) throw new Error(`${argv.join(' ')}: ${String(r.stderr)}`);
+      return Number(process.hrtime.bigint() - t0) / 1e6;
+    };
+    const runs = 7;
+    const med = (argv: string[]) => {
+      const xs = Array.from({ length: runs }, () => time(argv)).sort((a, b) => a - b);
+      return xs[Math.floor(runs / 2)]!;
+    };
+    const processes = readdirSync('/proc').filter((e) => /^\d+$/.test(e)).length;
+    return {
+      processes,
+      runs,
+      igloo: med([process.execPath, join(dist, 'igloo.mjs'), 'ps', '--json']),
+      ps: med(['ps', '-eo', 'pid,user,userns,pidns,cmd']),
+    };
+  } finally {
+    for (const s of sleepers) s.kill('SIGKILL');
+  }
+}
+
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0)
     throw new Error('the benchmark must run as root: it creates the test user igloo-bench');
@@ -636,6 +675,15 @@ async function main(): Promise<void> {
       results[id.key] = runWorker(id, job);
       lines.push(...report(id.label, results[id.key]!));
       if (results[id.key]!.density) lines.push(...reportDensity(results[id.key]!.density!));
+    }
+    if (wanted('ps')) {
+      const ps = benchPs(dist, 1000);
+      out.ps = ps;
+      lines.push(
+        '',
+        `igloo ps with ${ps.processes} processes on the host (median of ${ps.runs}, as root)`,
+        `  igloo ps --json ${ps.igloo.toFixed(1)} ms, ps -eo pid,user,userns,pidns,cmd ${ps.ps.toFixed(1)} ms: ${(ps.igloo / ps.ps).toFixed(2)}x`,
+      );
     }
     out.results = results;
   } finally {
