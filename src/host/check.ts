@@ -125,10 +125,7 @@ async function checkDelegation(): Promise<CheckResult[]> {
   const me = await currentUser();
   const paths = subidPaths();
   const out: CheckResult[] = [];
-  for (const [kind, path] of [
-    ['uid', paths.uid],
-    ['gid', paths.gid],
-  ] as const) {
+  for (const path of [paths.uid, paths.gid]) {
     const report = await readSubidReport(path);
     if (report.problems.length > 0) {
       const p = report.problems[0]!;
@@ -148,7 +145,6 @@ async function checkDelegation(): Promise<CheckResult[]> {
         fix: 'give each user a disjoint block: igloo subid revoke/grant',
       });
     }
-    void kind;
   }
   const d = await readDelegation(me, paths);
   for (const kind of ['uid', 'gid'] as const) {

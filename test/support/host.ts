@@ -259,14 +259,13 @@ export function assertRangeFree(start: number, count: number): void {
       continue;
     }
     for (const line of text.split('\n')) {
-      const [owner, s, c] = line.split(':');
+      const [, s, c] = line.split(':');
       if (!s || !c) continue;
       if (Number(s) < start + count && start < Number(s) + Number(c)) {
         throw new Error(
           `${path} already has ${line}, which overlaps the test's range ${start}+${count}: remove the leftover`,
         );
       }
-      void owner;
     }
   }
 }

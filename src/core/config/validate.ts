@@ -4,7 +4,7 @@
  * fix it. The first failing check becomes the error.
  */
 import { IglooError } from '../errors.ts';
-import { toOutside, tryToOutside, validateMap } from '../idmap/index.ts';
+import { tryToOutside, validateMap } from '../idmap/index.ts';
 import type { ContainerConfig } from './model.ts';
 import { NAME_PATTERN } from './name.ts';
 
@@ -122,7 +122,6 @@ export const CHECKS: readonly Check[] = [
           problem: `init's gid ${c.user.gid} is not mapped`,
           hint: "Use a gid inside the container's map",
         };
-      void toOutside;
       return undefined;
     },
   },
