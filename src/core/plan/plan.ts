@@ -193,6 +193,34 @@ export function containerMounts(config: ContainerConfig): Step[] {
   return steps;
 }
 
+/** The steps that make the container's process itself: where, limits, who, hardening, what. */
+function processSteps(
+  config: ContainerConfig,
+  p: {
+    cwd: string;
+    user: { uid: number; gid: number; groups: readonly number[] };
+    argv: readonly string[];
+    env: readonly string[];
+  },
+): Step[] {
+  return [
+    { op: 'chdir', path: p.cwd },
+    ...config.rlimits.map((r) => ({
+      op: 'rlimit' as const,
+      resource: r.type,
+      soft: r.soft,
+      hard: r.hard,
+    })),
+    ...withHardening(config, {
+      op: 'ids',
+      uid: p.user.uid,
+      gid: p.user.gid,
+      groups: p.user.groups,
+    }),
+    { op: 'exec', file: p.argv[0]!, argv: p.argv, env: p.env },
+  ];
+}
+
 export interface StartOptions {
   readonly mode: 'foreground' | 'detached';
   readonly console: Console;
@@ -211,20 +239,7 @@ export function planStart(config: ContainerConfig, opts: StartOptions): LaunchPl
     ...(config.namespaces.includes('uts')
       ? [{ op: 'hostname' as const, name: config.hostname }]
       : []),
-    { op: 'chdir', path: config.cwd },
-    ...config.rlimits.map((r) => ({
-      op: 'rlimit' as const,
-      resource: r.type,
-      soft: r.soft,
-      hard: r.hard,
-    })),
-    ...withHardening(config, {
-      op: 'ids',
-      uid: config.user.uid,
-      gid: config.user.gid,
-      groups: config.user.groups,
-    }),
-    { op: 'exec', file: argv[0]!, argv, env: config.env },
+    ...processSteps(config, { cwd: config.cwd, user: config.user, argv, env: config.env }),
   ];
   return {
     version: 1,
@@ -256,22 +271,9 @@ export function planExec(config: ContainerConfig, opts: ExecOptions): LaunchPlan
     joinPid: opts.pid,
     console: opts.tty ? 'pty' : 'inherit',
     idmap: { uid: [], gid: [] },
-    steps: [
-      { op: 'chdir', path: opts.cwd },
-      ...config.rlimits.map((r) => ({
-        op: 'rlimit' as const,
-        resource: r.type,
-        soft: r.soft,
-        hard: r.hard,
-      })),
-      ...withHardening(config, {
-        op: 'ids',
-        uid: opts.user.uid,
-        gid: opts.user.gid,
-        groups: opts.user.groups,
-      }),
-      { op: 'exec', file: opts.argv[0]!, argv: opts.argv, env: opts.env },
-    ],
+    // Joining namespaces inherits none of the limits, caps or filter: the
+    // process gets the same ones as init.
+    steps: processSteps(config, opts),
   };
 }
 
