@@ -197,6 +197,30 @@ static void ensure_stdio(void)
 /* ---- start ------------------------------------------------------------ */
 
 /* The container's process, right after clone(). */
+/* The container's process runs the plan's steps (and never returns).
+ * NS_FLAGS are the namespaces it owns or joined: mounts and the hostname
+ * are refused without a private mount or uts namespace. */
+static void run_child_steps(const struct plan *p, int err_w, int cons_w, int nullfd,
+			    int rootfs_pre, unsigned long ns_flags)
+{
+	struct child_ctx c = {
+		.plan = p,
+		.errfd = err_w,
+		.consfd = cons_w,
+		.nullfd = nullfd,
+		.rootfd = -1,
+		.rootfs_pre = rootfs_pre,
+		.pty_slave = -1,
+		.own_mntns = (ns_flags & CLONE_NEWNS) != 0,
+		.own_utsns = (ns_flags & CLONE_NEWUTS) != 0,
+		.cur = NULL,
+	};
+	/* Steps create files with the modes the plan says; the caller's
+	 * umask comes back just before exec. */
+	c.umask = umask(0);
+	run_steps(&c);
+}
+
 static void start_child(const struct plan *p, int mapped_r, int err_w,
 			int cons_w, int nullfd)
 {
@@ -257,22 +281,7 @@ static void start_child(const struct plan *p, int mapped_r, int err_w,
 	if (p->mode == MODE_DETACHED && p->console != CONSOLE_PTY)
 		(void)setsid();
 
-	struct child_ctx c = {
-		.plan = p,
-		.errfd = err_w,
-		.consfd = cons_w,
-		.nullfd = nullfd,
-		.rootfd = -1,
-		.rootfs_pre = rootfs_pre,
-		.pty_slave = -1,
-		.own_mntns = (p->ns_flags & CLONE_NEWNS) != 0,
-		.own_utsns = (p->ns_flags & CLONE_NEWUTS) != 0,
-		.cur = NULL,
-	};
-	/* Steps create files with the modes the plan says; the caller's
-	 * umask comes back just before exec. */
-	c.umask = umask(0);
-	run_steps(&c);
+	run_child_steps(p, err_w, cons_w, nullfd, rootfs_pre, p->ns_flags);
 }
 
 static int cmd_start(void)
@@ -455,20 +464,7 @@ static void exec_middle(const struct plan *p, int err_w, int pid_w, int cons_w,
 		reset_signals();
 		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 		close(pid_w);
-		struct child_ctx c = {
-			.plan = p,
-			.errfd = err_w,
-			.consfd = cons_w,
-			.nullfd = nullfd,
-			.rootfd = -1,
-			.rootfs_pre = -1,
-			.pty_slave = -1,
-			.own_mntns = (p->join_flags & CLONE_NEWNS) != 0,
-			.own_utsns = (p->join_flags & CLONE_NEWUTS) != 0,
-			.cur = NULL,
-		};
-		c.umask = umask(0);
-		run_steps(&c);
+		run_child_steps(p, err_w, cons_w, nullfd, -1, p->join_flags);
 	}
 	int v = (int)g;
 	if (write_all(pid_w, &v, sizeof(v)) < 0)
