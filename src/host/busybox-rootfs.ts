@@ -21,23 +21,24 @@ const INITTAB = `# busybox init (igloo's default image)
 ::shutdown:/bin/sync
 `;
 
-export async function buildBusyboxRootfs(rootfs: string, hostname: string): Promise<void> {
-  let busybox: string | undefined;
+/** The host's busybox and its applets (`busybox --list-full`: "bin/ls", ...). */
+export async function hostBusybox(): Promise<{ path: string; applets: string[] }> {
   for (const candidate of HOST_BUSYBOX_CANDIDATES) {
     try {
-      await run(candidate, ['true']);
-      busybox = candidate;
-      break;
+      const { stdout } = await run(candidate, ['--list-full']);
+      return { path: candidate, applets: stdout.split('\n').filter(Boolean) };
     } catch {
       // next
     }
   }
-  if (!busybox) {
-    throw new IglooError('EHOST', 'Cannot build the busybox image: the host has no busybox', {
-      op: 'build image',
-      hint: 'apt-get install busybox-static',
-    });
-  }
+  throw new IglooError('EHOST', 'Cannot build the busybox image: the host has no busybox', {
+    op: 'build image',
+    hint: 'apt-get install busybox-static',
+  });
+}
+
+export async function buildBusyboxRootfs(rootfs: string, hostname: string): Promise<void> {
+  const { path: busybox, applets } = await hostBusybox();
   const dirs: Array<[string, number]> = [
     ['bin', 0o755],
     ['sbin', 0o755],
@@ -62,8 +63,7 @@ export async function buildBusyboxRootfs(rootfs: string, hostname: string): Prom
   }
   await copyFile(busybox, join(rootfs, 'bin/busybox'));
   await chmod(join(rootfs, 'bin/busybox'), 0o755);
-  const { stdout } = await run(busybox, ['--list-full']);
-  for (const applet of stdout.split('\n').filter(Boolean)) {
+  for (const applet of applets) {
     if (applet === 'bin/busybox' || applet.includes('..')) continue;
     const path = join(rootfs, applet);
     await mkdir(dirname(path), { recursive: true });

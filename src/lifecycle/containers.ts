@@ -6,6 +6,7 @@
  *   created --start--> running --(init exits / stop / kill)--> stopped --start--> running
  *   any state but running --destroy--> (gone); running --destroy --force--> (gone)
  */
+import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { formatConfig } from '../core/config/file.ts';
@@ -29,7 +30,8 @@ import {
   type IdRange,
 } from '../core/idmap/index.ts';
 import { parseGroup, parsePasswd, resolveUser } from '../core/passwd.ts';
-import { planExec, planStart } from '../core/plan/plan.ts';
+import { planExec, planStart, type MemoryRootfs } from '../core/plan/plan.ts';
+import { hostBusybox } from '../host/busybox-rootfs.ts';
 import { commandFor } from '../core/image/oci.ts';
 import { BUILTIN_IMAGE, ImageStore, type StoredImage } from '../host/images.ts';
 import { errnoOf, sysError } from '../host/errno.ts';
@@ -73,6 +75,8 @@ export interface CreateOptions {
   hostname?: string;
   /** The container runs containers of its own (see ContainerConfig.nesting). */
   nesting?: boolean;
+  /** No files on disk: the busybox rootfs is made in memory at each run (runEphemeral). */
+  memory?: boolean;
 }
 
 const NESTING_SLICE = 8 * 65536;
@@ -236,16 +240,21 @@ export class Igloo {
         await mkdir(paths.dir, { mode: 0o700 });
         revert.add(() => rm(paths.dir, { recursive: true, force: true }));
         await replaceFileAtomically(paths.config, formatConfig(config), { mode: 0o644 });
-        revert.add(() => runUsernsTask(idmap, owner, { kind: 'remove', path: paths.rootfs }));
-        await runUsernsTask(
-          idmap,
-          owner,
-          source.kind === 'dir'
-            ? { kind: 'copy-rootfs', from: source.path, rootfs: paths.rootfs }
-            : source.kind === 'stored'
-              ? { kind: 'extract-layers', layers: source.layers, rootfs: paths.rootfs }
-              : { kind: 'busybox-rootfs', rootfs: paths.rootfs, hostname: config.hostname },
-        );
+        if (opts.memory) {
+          // The helper builds the files in a tmpfs at each run: only an empty mount point here.
+          await mkdir(paths.rootfs, { mode: 0o755 });
+        } else {
+          revert.add(() => runUsernsTask(idmap, owner, { kind: 'remove', path: paths.rootfs }));
+          await runUsernsTask(
+            idmap,
+            owner,
+            source.kind === 'dir'
+              ? { kind: 'copy-rootfs', from: source.path, rootfs: paths.rootfs }
+              : source.kind === 'stored'
+                ? { kind: 'extract-layers', layers: source.layers, rootfs: paths.rootfs }
+                : { kind: 'busybox-rootfs', rootfs: paths.rootfs, hostname: config.hostname },
+          );
+        }
         if (fromImage?.user) {
           // The image's User may name an account of the image: resolve it now that its files exist.
           const [passwd, group] = await Promise.all([
@@ -369,11 +378,13 @@ export class Igloo {
   async runForeground(
     name: string,
     command: readonly string[],
+    opts: { memoryRootfs?: MemoryRootfs } = {},
   ): Promise<{ exitCode: number; status: string }> {
     const paths = this.paths(name);
     const config = await readConfig(paths, name);
     await ensurePrivateDir(this.dirs.run);
     const plan = planStart(await loadSeccompProfile(config), {
+      ...(opts.memoryRootfs && { memoryRootfs: opts.memoryRootfs }),
       mode: 'foreground',
       console: 'inherit',
       command,
@@ -416,6 +427,33 @@ export class Igloo {
       }),
     );
     return { exitCode: result.exitCode ?? 1, status };
+  }
+
+  /**
+   * `igloo run` with the built-in image and no name: a container whose
+   * busybox system is made in a tmpfs by the helper, with a slice of its own
+   * for the run, and nothing on disk to build or remove but its config.
+   */
+  async runEphemeral(
+    command: readonly string[],
+    opts: { idmap?: string } = {},
+  ): Promise<{ exitCode: number; status: string }> {
+    const name = `run-${randomBytes(4).toString('hex')}`;
+    const busybox = await hostBusybox();
+    await this.create(name, {
+      memory: true,
+      ...(opts.idmap !== undefined && { idmap: opts.idmap }),
+    });
+    const paths = this.paths(name);
+    try {
+      return await this.runForeground(name, command, {
+        memoryRootfs: { busybox: busybox.path, applets: busybox.applets },
+      });
+    } finally {
+      // Every file is the owner's (config, state, an empty mount point): no user namespace needed.
+      await rm(paths.dir, { recursive: true, force: true });
+      await removeRunDir(paths);
+    }
   }
 
   private async running(

@@ -39,7 +39,7 @@ static const struct {
 	{"rlimit", 3, STEP},       {"ids", -1, STEP},
 	{"mask", 1, STEP},         {"readonly", 1, STEP},
 	{"caps", 1, STEP},         {"nnp", 0, STEP},
-	{"devconsole", 0, STEP},
+	{"devconsole", 0, STEP},   {"rootfstmpfs", 1, STEP},
 	{"seccomp", 1, STEP},      {"exec", -1, STEP},
 };
 

@@ -248,6 +248,43 @@ static void op_rootfs(struct child_ctx *c, char **a)
 	c->rootfd = tree;
 }
 
+/* rootfstmpfs OPTIONS: put a fresh tmpfs on top of the rootfs (after
+ * `rootfs`), so a one-shot container's files live in memory only and the
+ * steps that follow fill it (mkdir, symlink, bind). The new mount API makes
+ * the tmpfs detached and attaches it onto the root fd, whose new value is
+ * the tmpfs's root: no path is walked. OPTIONS is "k=v,k=v". */
+static void op_rootfstmpfs(struct child_ctx *c, char **a)
+{
+	need_mntns(c);
+	if (c->rootfd < 0)
+		child_fail(c, EINVAL, "rootfstmpfs without a rootfs step");
+	int fs = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
+	if (fs < 0)
+		FAIL(c, "fsopen tmpfs");
+	char opts[256];
+	snprintf(opts, sizeof(opts), "%s", a[0]);
+	for (char *save = NULL, *kv = strtok_r(opts, ",", &save); kv;
+	     kv = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(kv, '=');
+		if (!eq)
+			child_fail(c, EINVAL, "tmpfs option '%s' is not k=v", kv);
+		*eq = 0;
+		if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, kv, eq + 1, 0) < 0)
+			FAIL(c, "tmpfs option %s", kv);
+	}
+	if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		FAIL(c, "create the tmpfs");
+	int mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV);
+	if (mnt < 0)
+		FAIL(c, "fsmount tmpfs");
+	close(fs);
+	if (syscall(SYS_move_mount, mnt, "", c->rootfd, "",
+		    MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		FAIL(c, "attach the tmpfs onto the rootfs");
+	close(c->rootfd);
+	c->rootfd = mnt;
+}
+
 /* mount SRC DST FSTYPE FLAGS DATA */
 static void op_mount(struct child_ctx *c, char **a)
 {
@@ -872,6 +909,7 @@ static const struct {
 	{"mask", op_mask},         {"readonly", op_readonly},
 	{"caps", op_caps},         {"nnp", op_nnp},
 	{"devconsole", op_devconsole},
+	{"rootfstmpfs", op_rootfstmpfs},
 	{"seccomp", op_seccomp},
 	{"rootfs", op_rootfs},     {"mount", op_mount}, {"bind", op_bind},
 	{"mkdir", op_mkdir},       {"symlink", op_symlink}, {"pivot", op_pivot},

@@ -302,6 +302,11 @@ export async function run(verb: string, args: string[]): Promise<number> {
       const argv = stored ? commandFor(stored.config, command) : command;
       if (argv.length === 0)
         throw usageError(verb, 'no command given after -- (and the image has none)');
+      if (values.name === undefined && (values.image ?? BUILTIN_IMAGE) === BUILTIN_IMAGE) {
+        // A one-shot busybox run: its files are made in memory, nothing is built on disk.
+        const opts = values.idmap !== undefined ? { idmap: values.idmap } : {};
+        return (await igloo.runEphemeral(argv, opts)).exitCode;
+      }
       const name = values.name ?? `run-${randomBytes(4).toString('hex')}`;
       const exists = (await igloo.names()).includes(name);
       if (!exists) {

@@ -7,6 +7,7 @@ import {
   MASKED_PATHS,
   READONLY_PATHS,
   encodePlan,
+  memoryRootfsSteps,
   planExec,
   planStart,
   planUserns,
@@ -402,5 +403,51 @@ igloo.nesting = true
     assert.ok(ops.includes('seccomp'), 'the filter stays');
     const plain = planStart(config, { mode: 'detached', console: 'pty' }).steps.map((s) => s.op);
     assert.ok(plain.includes('mask') && plain.includes('readonly') && plain.includes('nnp'));
+  });
+});
+
+describe('memoryRootfsSteps()', () => {
+  test('a tmpfs on the rootfs, then directories, busybox bound read-only and applet links', () => {
+    const steps = memoryRootfsSteps({
+      busybox: '/bin/busybox',
+      applets: ['bin/busybox', 'bin/sh', 'usr/bin/env', 'linuxrc', 'bin/../evil'],
+    });
+    assert.deepEqual(steps[0], { op: 'rootfstmpfs', options: 'mode=0755,size=65536k' });
+    assert.deepEqual(
+      steps.find((s) => s.op === 'bind'),
+      {
+        op: 'bind',
+        source: '/bin/busybox',
+        target: '/bin/busybox',
+        flags: MS.RDONLY | MS.NOSUID | MS.NODEV,
+      },
+    );
+    assert.deepEqual(
+      steps.filter((s) => s.op === 'symlink'),
+      [
+        { op: 'symlink', target: '../bin/busybox', path: '/bin/sh' },
+        { op: 'symlink', target: '../../bin/busybox', path: '/usr/bin/env' },
+        { op: 'symlink', target: 'bin/busybox', path: '/linuxrc' },
+      ],
+    );
+    assert.ok(steps.some((s) => s.op === 'mkdir' && s.path === '/tmp' && s.mode === 0o1777));
+  });
+  test('planStart() puts them right after the rootfs step, before /proc', () => {
+    const plan = planStart(config, {
+      mode: 'foreground',
+      console: 'inherit',
+      memoryRootfs: { busybox: '/bin/busybox', applets: ['bin/sh'] },
+    });
+    assert.deepEqual(
+      plan.steps.slice(0, 2).map((s) => s.op),
+      ['rootfs', 'rootfstmpfs'],
+    );
+    const ops = plan.steps.map((s) => (s.op === 'mount' ? `mount ${s.target}` : s.op));
+    assert.ok(
+      ops.indexOf('bind') < ops.indexOf('mount /proc'),
+      'the system is made before the mounts on it',
+    );
+    const f = fields(encodePlan(plan));
+    assert.equal(f[f.indexOf('rootfstmpfs') + 1], 'mode=0755,size=65536k');
   });
 });

@@ -17,6 +17,8 @@ export type Step =
   | { op: 'mkdir'; path: string; mode: number }
   | { op: 'symlink'; target: string; path: string }
   | { op: 'pivot' }
+  /** A fresh tmpfs on top of the rootfs: a one-shot container's files live in memory. */
+  | { op: 'rootfstmpfs'; options: string }
   /** The console pty, made from the container's devpts and bound onto /dev/console. */
   | { op: 'devconsole' }
   | { op: 'hostname'; name: string }
@@ -221,18 +223,65 @@ function processSteps(
   ];
 }
 
+/** What a busybox system needs, made in memory by the helper (no files on disk). */
+export interface MemoryRootfs {
+  /** The host's static busybox, bound read-only as /bin/busybox. */
+  readonly busybox: string;
+  /** Applet paths as `busybox --list-full` prints them ("bin/ls"). */
+  readonly applets: readonly string[];
+}
+
+const MEMORY_DIRS: ReadonlyArray<readonly [string, number]> = [
+  ['/bin', 0o755],
+  ['/sbin', 0o755],
+  ['/usr/bin', 0o755],
+  ['/usr/sbin', 0o755],
+  ['/etc', 0o755],
+  ['/root', 0o700],
+  ['/tmp', 0o1777],
+  ['/home', 0o755],
+  ['/run', 0o755],
+  ['/var/tmp', 0o1777],
+];
+
+/**
+ * The steps that fill a tmpfs rootfs with a busybox system: nothing is built
+ * on disk and nothing is left to remove, so a one-shot `igloo run` costs one
+ * helper and no work in a user namespace.
+ */
+export function memoryRootfsSteps(m: MemoryRootfs): Step[] {
+  const steps: Step[] = [{ op: 'rootfstmpfs', options: 'mode=0755,size=65536k' }];
+  for (const [path, mode] of MEMORY_DIRS) steps.push({ op: 'mkdir', path, mode });
+  steps.push({
+    op: 'bind',
+    source: m.busybox,
+    target: '/bin/busybox',
+    flags: mountFlags('RDONLY', 'NOSUID', 'NODEV'),
+  });
+  for (const applet of m.applets) {
+    if (applet === 'bin/busybox' || applet.split('/').includes('..')) continue;
+    const depth = applet.split('/').length - 1;
+    steps.push({ op: 'symlink', target: `${'../'.repeat(depth)}bin/busybox`, path: `/${applet}` });
+  }
+  return steps;
+}
+
 export interface StartOptions {
   readonly mode: 'foreground' | 'detached';
   readonly console: Console;
   readonly rundir?: string;
   /** Replaces the config's init command (igloo run -- CMD). */
   readonly command?: readonly string[];
+  /** Build the rootfs in memory instead of using the one on disk. */
+  readonly memoryRootfs?: MemoryRootfs;
 }
 
 export function planStart(config: ContainerConfig, opts: StartOptions): LaunchPlan {
   const argv = opts.command ?? config.init;
+  const mounts = containerMounts(config);
+  if (opts.memoryRootfs) mounts.splice(1, 0, ...memoryRootfsSteps(opts.memoryRootfs));
   const steps: Step[] = [
-    ...containerMounts(config),
+    ...mounts,
     { op: 'pivot' },
     // A system container's init (and its gettys) use /dev/console.
     ...(opts.console === 'pty' ? [{ op: 'devconsole' as const }] : []),
@@ -341,6 +390,9 @@ export function encodePlan(plan: LaunchPlan): string {
         break;
       case 'devconsole':
         rec('devconsole');
+        break;
+      case 'rootfstmpfs':
+        rec('rootfstmpfs', s.options);
         break;
       case 'hostname':
         rec('hostname', s.name);
