@@ -434,6 +434,23 @@ static void exec_middle(const struct plan *p, int err_w, int pid_w, int cons_w,
 			child_fail_at(err_w, p->join_index, "join", errno,
 				      "open %s: %s", path, strerror(errno));
 	}
+	/* First try the others from where we are: a namespace the caller
+	 * already has privilege over (root, for a restored container's cgroup
+	 * namespace, which CRIU recreates owned by the initial user namespace)
+	 * can be joined only now; once in the container's user namespace that
+	 * privilege is gone. EPERM means "join it after the user namespace". */
+	for (size_t i = 1; i < NJOIN; i++) {
+		if (fds[i] < 0 || strcmp(join_order[i], "mnt") == 0)
+			continue;
+		if (setns(fds[i], 0) == 0) {
+			close(fds[i]);
+			fds[i] = -1;
+		} else if (errno != EPERM) {
+			child_fail_at(err_w, p->join_index, "join", errno,
+				      "setns %s of pid %d: %s", join_order[i],
+				      (int)p->join_pid, strerror(errno));
+		}
+	}
 	for (size_t i = 0; i < NJOIN; i++) {
 		if (fds[i] < 0)
 			continue;

@@ -131,6 +131,14 @@ describe('criu', () => {
     const monitor = Number(procStatus(r.pid).PPid);
     assert.match(readFileSync(`/proc/${monitor}/cmdline`, 'utf8'), /igloo-helper\0restore/);
     assert.equal((await a.state('counter')).status, 'running');
+    // exec joins the restored container (its cgroup namespace is the initial
+    // user namespace's after a restore: joined before the user namespace)
+    const ex = await a.exec('counter', [
+      '/bin/sh',
+      '-c',
+      'test "$(cat /proc/1/comm)" = sh && exit 3',
+    ]);
+    assert.equal(ex.exitCode, 3);
 
     // the monitor records the exit of the restored init
     await a.stop('counter', 0);
