@@ -5,7 +5,7 @@
  *   npm run bench                        everything (installs the anchors from Debian)
  *   npm run bench -- --rounds 10         fewer samples per variant
  *   npm run bench -- --density 1000      idle containers for the density case (0: skip)
- *   npm run bench -- --only cold-start,exec   (cases: cold-start, one-shot, exec, density, ps)
+ *   npm run bench -- --only cold-start,exec   (cases: cold-start, one-shot, exec, density, ps, criu)
  *
  * One busybox rootfs is built from the host's /bin/busybox and used by every
  * runtime (copied where a runtime needs it owned by other ids). Each case is
@@ -41,6 +41,7 @@ import {
   type TestUser,
 } from '../test/support/host.ts';
 import { killIdRange } from './cleanup.ts';
+import type * as ApiModule from '../src/api/index.ts';
 import type { Case, DensityResult, Job, Variant, VariantResult, WorkerResult } from './worker.ts';
 
 const repo = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
@@ -588,6 +589,49 @@ function benchPs(
   }
 }
 
+/**
+ * Checkpoint and restore of a busybox container (root, as CRIU needs), in a
+ * private data directory, through the library API of the build.
+ */
+async function benchCriu(dist: string, dir: string) {
+  const api = (await import(join(dist, 'api.mjs'))) as typeof ApiModule;
+  const igloo = new api.Igloo({ data: join(dir, 'data'), run: join(dir, 'run') });
+  const runs = 3;
+  const t = {
+    checkpoint: [] as number[],
+    dump: [] as number[],
+    restore: [] as number[],
+    criuRestore: [] as number[],
+  };
+  let bytes = 0;
+  await igloo.create('bench-criu', { init: ['/bin/sh', '-c', 'while :; do sleep 1; done'] });
+  try {
+    await igloo.start('bench-criu', { console: 'null' });
+    for (let i = 0; i < runs; i++) {
+      let t0 = process.hrtime.bigint();
+      const dumped = await api.checkpoint(igloo, 'bench-criu');
+      t.checkpoint.push(Number(process.hrtime.bigint() - t0) / 1e9);
+      t.dump.push(dumped.seconds);
+      bytes = dumped.bytes;
+      t0 = process.hrtime.bigint();
+      const restored = await api.restore(igloo, 'bench-criu');
+      t.restore.push(Number(process.hrtime.bigint() - t0) / 1e9);
+      t.criuRestore.push(restored.seconds);
+    }
+  } finally {
+    await igloo.destroy('bench-criu', { force: true });
+  }
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  return {
+    runs,
+    bytes,
+    checkpoint: med(t.checkpoint),
+    dump: med(t.dump),
+    restore: med(t.restore),
+    criuRestore: med(t.criuRestore),
+  };
+}
+
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0)
     throw new Error('the benchmark must run as root: it creates the test user igloo-bench');
@@ -675,6 +719,15 @@ async function main(): Promise<void> {
       results[id.key] = runWorker(id, job);
       lines.push(...report(id.label, results[id.key]!));
       if (results[id.key]!.density) lines.push(...reportDensity(results[id.key]!.density!));
+    }
+    if (wanted('criu')) {
+      const c = await benchCriu(dist, join(work, 'criu'));
+      out.criu = c;
+      lines.push(
+        '',
+        `CRIU, busybox container as root (median of ${c.runs})`,
+        `  igloo checkpoint ${(c.checkpoint * 1000).toFixed(0)} ms (criu dump ${(c.dump * 1000).toFixed(0)} ms), igloo restore ${(c.restore * 1000).toFixed(0)} ms (criu restore ${(c.criuRestore * 1000).toFixed(0)} ms), images ${(c.bytes / 1e6).toFixed(2)} MB`,
+      );
     }
     if (wanted('ps')) {
       const ps = benchPs(dist, 1000);

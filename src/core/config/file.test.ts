@@ -38,7 +38,7 @@ describe('parseConfig()', () => {
 
   test('formatConfig() round-trips every igloo key', () => {
     const text = `${base}igloo.hostname = web
-igloo.init = /bin/sh -c true
+igloo.init = ["/bin/sh", "-c", "while :; do sleep 1; done"]
 igloo.env = PATH=/bin
 igloo.env = A=b c
 igloo.cwd = /root
@@ -257,5 +257,32 @@ describe('validateName()', () => {
     ]) {
       rejects(() => validateName(name), 'EINVAL', /Invalid container name/);
     }
+  });
+});
+
+describe('igloo.init', () => {
+  test('an argument with spaces is kept as one argument through the file', () => {
+    const c = parseConfig(`${base}igloo.init = ["/bin/sh", "-c", "while :; do sleep 1; done"]\n`);
+    assert.deepEqual(c.init, ['/bin/sh', '-c', 'while :; do sleep 1; done']);
+    assert.match(
+      formatConfig(c),
+      /^igloo\.init = \["\/bin\/sh","-c","while :; do sleep 1; done"\]$/m,
+    );
+    assert.match(
+      formatConfig(parseConfig(`${base}igloo.init = /sbin/init splash\n`)),
+      /^igloo\.init = \/sbin\/init splash$/m,
+    );
+  });
+  test('a list that is not JSON strings is refused with its line', () => {
+    rejects(
+      () => parseConfig(`${base}igloo.init = [1, 2]\n`),
+      'EPARSE',
+      /line 5 .*JSON list of strings/,
+    );
+    rejects(
+      () => parseConfig(`${base}igloo.init = [oops\n`),
+      'EPARSE',
+      /line 5 .*JSON list of strings/,
+    );
   });
 });

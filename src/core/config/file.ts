@@ -64,6 +64,19 @@ function words(value: string): string[] {
   return value.split(/\s+/).filter(Boolean);
 }
 
+function argvFromJson(value: string): string[] {
+  let list: unknown;
+  try {
+    list = JSON.parse(value);
+  } catch {
+    throw new ValueError('a command that starts with "[" must be a JSON list of strings');
+  }
+  if (!Array.isArray(list) || list.length === 0 || !list.every((a) => typeof a === 'string')) {
+    throw new ValueError('a command that starts with "[" must be a JSON list of strings');
+  }
+  return list as string[];
+}
+
 function nonNegativeInt(value: string): number {
   if (!/^\d{1,10}$/.test(value) || Number(value) > 4294967294)
     throw new ValueError(`"${value}" is not an id`);
@@ -125,8 +138,13 @@ const iglooKeys: Record<string, KeyHandler> = {
   },
   'igloo.hostname': { set: (d, v) => void (d.hostname = v), get: (c) => [c.hostname] },
   'igloo.init': {
-    set: (d, v) => void (d.init = words(v)),
-    get: (c) => [c.init.join(' ')],
+    // Words, or a JSON list when an argument has spaces: ["/bin/sh", "-c", "a; b"]
+    set: (d, v) => void (d.init = v.startsWith('[') ? argvFromJson(v) : words(v)),
+    get: (c) => [
+      c.init.some((a) => /[\s"'[\]]/.test(a) || a === '')
+        ? JSON.stringify(c.init)
+        : c.init.join(' '),
+    ],
   },
   'igloo.env': { set: (d, v) => void d.env.push(v), get: (c) => [...c.env] },
   'igloo.cwd': { set: (d, v) => void (d.cwd = v), get: (c) => [c.cwd] },
