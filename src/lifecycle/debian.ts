@@ -163,26 +163,21 @@ export async function buildDebian(igloo: Igloo, opts: DebianOptions = {}): Promi
   try {
     const mirror = opts.mirror ?? (await hostMirror());
     const include = ['sysvinit-core', 'procps', ...(opts.include ?? [])].join(',');
-    const plan = {
-      ...planUserns(
-        setupMap(idmap, owner),
-        [debootstrap, '--variant=minbase', `--include=${include}`, suite, rootfs, mirror],
-        [
-          'PATH=/usr/sbin:/usr/bin:/sbin:/bin',
-          'LANG=C.UTF-8',
-          'container=lxc',
-          'DEBIAN_FRONTEND=noninteractive',
-        ],
-        '/',
-      ),
-      namespaces: ['user', 'mnt', 'pid'] as const,
-    };
-    opts.progress?.(`debootstrap ${suite} from ${mirror}`);
-    const result = await runHelper(
-      { ...plan, namespaces: [...plan.namespaces] },
-      'build a Debian image',
-      { stdoutToStderr: true },
+    // mnt and pid namespaces of its own: debootstrap mounts /proc for the second stage.
+    const plan = planUserns(
+      setupMap(idmap, owner),
+      [debootstrap, '--variant=minbase', `--include=${include}`, suite, rootfs, mirror],
+      [
+        'PATH=/usr/sbin:/usr/bin:/sbin:/bin',
+        'LANG=C.UTF-8',
+        'container=lxc',
+        'DEBIAN_FRONTEND=noninteractive',
+      ],
+      '/',
+      ['user', 'mnt', 'pid'],
     );
+    opts.progress?.(`debootstrap ${suite} from ${mirror}`);
+    const result = await runHelper(plan, 'build a Debian image', { stdoutToStderr: true });
     if (result.exitCode !== 0) {
       throw new IglooError(
         'ESYS',

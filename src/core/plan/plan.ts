@@ -337,12 +337,13 @@ export function planUserns(
   argv: readonly string[],
   env: readonly string[],
   cwd: string,
+  namespaces: readonly NamespaceKind[] = ['user'],
 ): LaunchPlan {
   return {
     version: 1,
     kind: 'start',
     mode: 'foreground',
-    namespaces: ['user'],
+    namespaces,
     console: 'inherit',
     idmap,
     steps: [
