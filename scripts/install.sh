@@ -12,10 +12,10 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 # Host tools: newuidmap/newgidmap (uidmap), the static busybox the default
-# image is built from, a C compiler for the helper, setpriv/su (util-linux,
+# image is built from, a C compiler (and musl, for a small monitor) for the helper, setpriv/su (util-linux,
 # login), ps (procps), ip (iproute2), debootstrap for Debian images, and
 # podman, which the tests use to save image archives as users make them.
-packages=(uidmap busybox-static gcc libc6-dev make util-linux procps iproute2 passwd login debootstrap debian-archive-keyring podman)
+packages=(uidmap busybox-static gcc libc6-dev musl-tools make util-linux procps iproute2 passwd login debootstrap debian-archive-keyring podman)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -18,6 +18,26 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+/* glibc's <sys/mount.h> has the new mount API (open_tree, fsopen,
+ * mount_setattr); musl's has not: take its constants from the kernel's
+ * headers. The calls themselves go through syscall(2) either way. */
+#ifndef FSOPEN_CLOEXEC
+#include <linux/mount.h>
+#endif
+
+static inline int sys_close_range(unsigned first, unsigned last, int flags)
+{
+	return (int)syscall(SYS_close_range, first, last, flags);
+}
+
+static inline int sys_mount_setattr(int dfd, const char *path, unsigned flags,
+				    struct mount_attr *attr, size_t size)
+{
+	return (int)syscall(SYS_mount_setattr, dfd, path, flags, attr, size);
+}
 
 #define HELPER_VERSION "1"
 #define PLAN_FD 3

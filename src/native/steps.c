@@ -375,7 +375,7 @@ static void op_bind(struct child_ctx *c, char **a)
 			attr.attr_set |= MOUNT_ATTR_NODEV;
 		if (extra & MS_NOEXEC)
 			attr.attr_set |= MOUNT_ATTR_NOEXEC;
-		if (mount_setattr(top, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
+		if (sys_mount_setattr(top, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
 				  sizeof(attr)) < 0 &&
 		    errno != ENOSYS)
 			FAIL(c, "mount_setattr (recursive) on %s", a[1]);
@@ -651,9 +651,9 @@ static void console_setup(struct child_ctx *c)
 static void close_stray_fds(struct child_ctx *c)
 {
 	int e = c->errfd;
-	if (e > 3 && close_range(3, (unsigned)e - 1, 0) < 0)
+	if (e > 3 && sys_close_range(3, (unsigned)e - 1, 0) < 0)
 		FAIL(c, "close_range");
-	if (close_range((unsigned)e + 1, ~0U, 0) < 0)
+	if (sys_close_range((unsigned)e + 1, ~0U, 0) < 0)
 		FAIL(c, "close_range");
 }
 
@@ -792,7 +792,7 @@ static void op_readonly(struct child_ctx *c, char **a)
 	struct mount_attr attr;
 	memset(&attr, 0, sizeof(attr));
 	attr.attr_set = MOUNT_ATTR_RDONLY;
-	if (mount_setattr(top, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
+	if (sys_mount_setattr(top, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
 			  sizeof(attr)) < 0 &&
 	    errno != ENOSYS)
 		FAIL(c, "mount_setattr (recursive, read-only) on %s", a[0]);
