@@ -284,6 +284,23 @@ static void start_child(const struct plan *p, int mapped_r, int err_w,
 	run_child_steps(p, err_w, cons_w, nullfd, rootfs_pre, p->ns_flags);
 }
 
+/* After READY, the helper becomes the container's monitor: no tie to Node
+ * (fd 4), to a terminal (stdio to /dev/null, a session of its own) or to a
+ * directory any more. */
+static void detach_as_monitor(int nullfd)
+{
+	if (sync_fd >= 0)
+		close(sync_fd);
+	sync_fd = -1;
+	if (chdir("/") < 0) {
+		/* not fatal: the monitor uses no relative path */
+	}
+	for (int i = 0; i < 3; i++)
+		(void)dup2(nullfd, i);
+	close(nullfd);
+	(void)setsid(); /* fails harmlessly if Node made us a leader */
+}
+
 static int cmd_start(void)
 {
 	struct plan p;
@@ -371,17 +388,7 @@ static int cmd_start(void)
 	sync_send("READY %d", (int)pid);
 
 	if (p.mode == MODE_DETACHED) {
-		/* The monitor: no tie to Node or to a terminal any more. */
-		if (sync_fd >= 0)
-			close(sync_fd);
-		sync_fd = -1;
-		if (chdir("/") < 0) {
-			/* not fatal: the monitor uses no relative path */
-		}
-		for (int i = 0; i < 3; i++)
-			(void)dup2(nullfd, i);
-		close(nullfd);
-		(void)setsid(); /* fails harmlessly if Node made us a leader */
+		detach_as_monitor(nullfd);
 		run_monitor(pid, master, sigfd, rundirfd, listenfd);
 	}
 	struct fg_state st = {.child = pid, .master = master, .sigfd = sigfd};
@@ -633,15 +640,7 @@ static int cmd_restore(int argc, char **argv)
 		     "criu restore left no live init in %s/restore.pid", rundir);
 	(void)unlinkat(rundirfd, "restore.pid", 0);
 	sync_send("READY %lu", pid);
-	if (sync_fd >= 0)
-		close(sync_fd);
-	sync_fd = -1;
-	if (chdir("/") < 0) {
-		/* not fatal */
-	}
-	for (int i = 0; i < 3; i++)
-		(void)dup2(nullfd, i);
-	close(nullfd);
+	detach_as_monitor(nullfd);
 	/* SIGCHLD of an init that died before this point is still pending on
 	 * the signalfd: run_monitor reaps it at once. */
 	run_monitor((pid_t)pid, -1, sigfd, rundirfd, -1);
