@@ -324,6 +324,42 @@ static unsigned long locked_flags(int fd)
 	return ms;
 }
 
+/* Give the mount just bound on DST the flags EXTRA (MS_RDONLY, MS_NOSUID,
+ * MS_NODEV, MS_NOEXEC). A bind ignores them, so it takes a remount, which
+ * must keep the flags the kernel has locked on the source; and a remount
+ * changes the top mount only, so with RECURSIVE the submounts get the same
+ * attributes through mount_setattr (kernel 5.12+). */
+static void remount_bound(struct child_ctx *c, const char *dst, unsigned long extra,
+			  int recursive)
+{
+	/* Re-resolve: the lookup now ends on the new mount. */
+	int top = resolve(c, dst, 0);
+	if (top < 0)
+		FAIL(c, "open %s after bind", dst);
+	char p[64];
+	fd_path(p, sizeof(p), top);
+	unsigned long keep = locked_flags(top);
+	if (mount(NULL, p, NULL, MS_REMOUNT | MS_BIND | keep | extra, NULL) < 0)
+		FAIL(c, "remount %s with flags %#lx", dst, keep | extra);
+	if (recursive) {
+		struct mount_attr attr;
+		memset(&attr, 0, sizeof(attr));
+		if (extra & MS_RDONLY)
+			attr.attr_set |= MOUNT_ATTR_RDONLY;
+		if (extra & MS_NOSUID)
+			attr.attr_set |= MOUNT_ATTR_NOSUID;
+		if (extra & MS_NODEV)
+			attr.attr_set |= MOUNT_ATTR_NODEV;
+		if (extra & MS_NOEXEC)
+			attr.attr_set |= MOUNT_ATTR_NOEXEC;
+		if (sys_mount_setattr(top, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
+				      sizeof(attr)) < 0 &&
+		    errno != ENOSYS)
+			FAIL(c, "mount_setattr (recursive) on %s", dst);
+	}
+	close(top);
+}
+
 /* bind SRC DST FLAGS: SRC is a host path (open it first so that the mount
  * and the file/directory decision use the same object). The bind itself
  * ignores RDONLY/NOSUID/..., so those need a second, remount call on the
@@ -351,36 +387,8 @@ static void op_bind(struct child_ctx *c, char **a)
 	close(dst);
 
 	unsigned long extra = flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
-	if (!extra)
-		return;
-	/* Re-resolve: the lookup now ends on the new mount. */
-	int top = resolve(c, a[1], 0);
-	if (top < 0)
-		FAIL(c, "open %s after bind", a[1]);
-	fd_path(dp, sizeof(dp), top);
-	unsigned long keep = locked_flags(top);
-	if (mount(NULL, dp, NULL, MS_REMOUNT | MS_BIND | keep | extra, NULL) < 0)
-		FAIL(c, "remount bind %s on %s with flags %#lx", a[0], a[1],
-		     keep | extra);
-	/* A recursive bind: the remount only changed the top mount; apply the
-	 * attributes to the submounts too where the kernel can (5.12+). */
-	if (flags & MS_REC) {
-		struct mount_attr attr;
-		memset(&attr, 0, sizeof(attr));
-		if (extra & MS_RDONLY)
-			attr.attr_set |= MOUNT_ATTR_RDONLY;
-		if (extra & MS_NOSUID)
-			attr.attr_set |= MOUNT_ATTR_NOSUID;
-		if (extra & MS_NODEV)
-			attr.attr_set |= MOUNT_ATTR_NODEV;
-		if (extra & MS_NOEXEC)
-			attr.attr_set |= MOUNT_ATTR_NOEXEC;
-		if (sys_mount_setattr(top, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
-				  sizeof(attr)) < 0 &&
-		    errno != ENOSYS)
-			FAIL(c, "mount_setattr (recursive) on %s", a[1]);
-	}
-	close(top);
+	if (extra)
+		remount_bound(c, a[1], extra, flags & MS_REC);
 }
 
 /* mkdir DST MODE (octal); existing directory is fine; parents are made. */
@@ -782,21 +790,7 @@ static void op_readonly(struct child_ctx *c, char **a)
 	if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) < 0)
 		FAIL(c, "bind %s onto itself", a[0]);
 	close(fd);
-	int top = resolve(c, a[0], 0); /* now ends on the new mount */
-	if (top < 0)
-		FAIL(c, "open %s after bind", a[0]);
-	fd_path(p, sizeof(p), top);
-	unsigned long keep = locked_flags(top);
-	if (mount(NULL, p, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | keep, NULL) < 0)
-		FAIL(c, "remount %s read-only", a[0]);
-	struct mount_attr attr;
-	memset(&attr, 0, sizeof(attr));
-	attr.attr_set = MOUNT_ATTR_RDONLY;
-	if (sys_mount_setattr(top, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
-			  sizeof(attr)) < 0 &&
-	    errno != ENOSYS)
-		FAIL(c, "mount_setattr (recursive, read-only) on %s", a[0]);
-	close(top);
+	remount_bound(c, a[0], MS_RDONLY, 1);
 }
 
 /* caps KEEP_HEX: every capability not in KEEP leaves the bounding set
