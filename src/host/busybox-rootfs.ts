@@ -6,6 +6,7 @@
  * Nothing from the rootfs is executed: the host's busybox lists its applets.
  */
 import { execFile } from 'node:child_process';
+import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { copyFile, chmod, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
@@ -35,6 +36,45 @@ export async function hostBusybox(): Promise<{ path: string; applets: string[] }
     op: 'build image',
     hint: 'apt-get install busybox-static',
   });
+}
+
+/**
+ * hostBusybox(), remembered in `cacheDir` (the user's private run
+ * directory) under a name made of the binary's device, inode, size and
+ * modification time, so an upgraded busybox is listed again: running
+ * `busybox --list-full` costs 10-150 ms of every `igloo run`, reading the
+ * list back well under one.
+ */
+export async function hostBusyboxCached(
+  cacheDir: string,
+): Promise<{ path: string; applets: string[] }> {
+  for (const candidate of HOST_BUSYBOX_CANDIDATES) {
+    let st;
+    try {
+      st = statSync(candidate);
+    } catch {
+      continue;
+    }
+    const key = `${st.dev}-${st.ino}-${st.size}-${Math.floor(st.mtimeMs)}`;
+    const file = join(cacheDir, `busybox-applets-${key}`);
+    try {
+      const applets = readFileSync(file, 'utf8').split('\n').filter(Boolean);
+      if (applets.length > 0) return { path: candidate, applets };
+    } catch {
+      // not listed yet
+    }
+    const found = await hostBusybox();
+    if (found.path === candidate) {
+      try {
+        writeFileSync(`${file}.tmp-${process.pid}`, found.applets.join('\n') + '\n');
+        renameSync(`${file}.tmp-${process.pid}`, file);
+      } catch {
+        // a cache only
+      }
+    }
+    return found;
+  }
+  return hostBusybox(); // says clearly that there is none
 }
 
 export async function buildBusyboxRootfs(rootfs: string, hostname: string): Promise<void> {

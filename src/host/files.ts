@@ -6,9 +6,17 @@
  * directory fsync'd. A reader never sees half a file; a crash leaves either
  * the old or the new text.
  */
-import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { chown, link, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import {
+  chmodSync,
+  chownSync,
+  constants,
+  linkSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { chown, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { IglooError } from '../core/errors.ts';
@@ -22,6 +30,15 @@ export async function readTextOrEmpty(path: string): Promise<string> {
     if (errnoOf(err) === 'ENOENT') return '';
     throw sysError(err, 'read', path);
   }
+}
+
+/**
+ * A name no other process or call uses: the pid, the time and a counter
+ * (node:crypto would cost every command ~10 ms of start-up for this).
+ */
+let uniqueCounter = 0;
+export function uniqueSuffix(): string {
+  return `${process.pid}-${Date.now().toString(36)}-${(uniqueCounter++).toString(36)}`;
 }
 
 function processAlive(pid: number): boolean {
@@ -49,17 +66,19 @@ export async function withFileLock<T>(
   opts: LockOptions = {},
 ): Promise<T> {
   const lockPath = `${path}.lock`;
-  const mine = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  const mine = `${path}.${uniqueSuffix()}`;
   const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
+  // Synchronous calls: each is a few microseconds, where a promise costs a
+  // round trip through the thread pool (this lock is on every start and run).
   try {
-    await writeFile(mine, `${process.pid}`, { mode: 0o600, flag: 'wx' });
+    writeFileSync(mine, `${process.pid}`, { mode: 0o600, flag: 'wx' });
   } catch (err) {
     throw sysError(err, 'lock', mine, 'Check that the directory is writable (are you root?)');
   }
   try {
     for (let delay = 5; ; delay = Math.min(delay * 2, 200)) {
       try {
-        await link(mine, lockPath);
+        linkSync(mine, lockPath);
         break;
       } catch (err) {
         if (errnoOf(err) !== 'EEXIST') throw sysError(err, 'lock', lockPath);
@@ -80,23 +99,38 @@ export async function withFileLock<T>(
       await sleep(delay + Math.floor(Math.random() * delay));
     }
   } finally {
-    await unlink(mine).catch(() => undefined);
+    unlinkQuietly(mine);
   }
   try {
     return await fn();
   } finally {
-    await unlink(lockPath).catch(() => undefined);
+    unlinkQuietly(lockPath);
   }
 }
 
-/** Replaces the file's contents atomically, keeping its owner and mode. */
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // gone already
+  }
+}
+
+/**
+ * Replaces the file's contents atomically, keeping its owner and mode.
+ * `durable: false` skips the two fsyncs, for files that are re-derived after
+ * a crash anyway (a container's state.json): readers still never see half a
+ * file, but a crash may bring back the previous text.
+ */
 export async function replaceFileAtomically(
   path: string,
   text: string,
-  defaults: { mode: number } = { mode: 0o644 },
+  defaults: { mode: number; durable?: boolean } = { mode: 0o644 },
 ): Promise<void> {
+  const tmp = `${path}.igloo-${uniqueSuffix()}`;
+  const durable = defaults.durable ?? true;
+  if (!durable) return replaceQuickly(path, tmp, text, defaults.mode);
   const old = await stat(path).catch(() => undefined);
-  const tmp = `${path}.igloo-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
     const fh = await open(
       tmp,
@@ -107,7 +141,7 @@ export async function replaceFileAtomically(
       await fh.writeFile(text);
       await fh.chmod((old?.mode ?? defaults.mode) & 0o7777);
       if (old) await chown(tmp, old.uid, old.gid);
-      await fh.sync();
+      if (durable) await fh.sync();
     } finally {
       await fh.close();
     }
@@ -116,10 +150,30 @@ export async function replaceFileAtomically(
     await unlink(tmp).catch(() => undefined);
     throw sysError(err, 'write', path);
   }
+  if (!durable) return;
   const dir = await open(dirname(path), constants.O_RDONLY | constants.O_DIRECTORY);
   try {
     await dir.sync();
   } finally {
     await dir.close();
+  }
+}
+
+/** replaceFileAtomically without fsync, in synchronous calls (microseconds each). */
+function replaceQuickly(path: string, tmp: string, text: string, mode: number): void {
+  try {
+    let old: { mode: number; uid: number; gid: number } | undefined;
+    try {
+      old = statSync(path);
+    } catch {
+      old = undefined;
+    }
+    writeFileSync(tmp, text, { mode: old?.mode ?? mode, flag: 'wx' });
+    chmodSync(tmp, (old?.mode ?? mode) & 0o7777);
+    if (old) chownSync(tmp, old.uid, old.gid);
+    renameSync(tmp, path);
+  } catch (err) {
+    unlinkQuietly(tmp);
+    throw sysError(err, 'write', path);
   }
 }

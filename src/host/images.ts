@@ -5,14 +5,10 @@
  * staged in a hidden directory and renamed into place, so an interrupted or
  * failed import leaves nothing half-made.
  */
-import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { Transform } from 'node:stream';
-import { x as extractTar } from 'tar';
 import { validateName } from '../core/config/name.ts';
 import { IglooError } from '../core/errors.ts';
 import {
@@ -25,6 +21,10 @@ import {
   type ImageSpec,
 } from '../core/image/oci.ts';
 import { errnoOf, sysError } from './errno.ts';
+
+// tar, node:crypto and the stream modules are loaded by an import only: they
+// would add tens of milliseconds to every `igloo run` and `igloo exec`.
+const crypto = () => import('node:crypto');
 
 export interface StoredLayer {
   readonly file: string;
@@ -115,7 +115,7 @@ export class ImageStore {
         hint: 'Give an oci-archive or docker-archive tarball (podman save), or an OCI layout directory',
       });
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    const staging = join(this.dir, `.import-${randomBytes(6).toString('hex')}`);
+    const staging = join(this.dir, `.import-${(await crypto()).randomBytes(6).toString('hex')}`);
     let unpacked: string | undefined;
     const abandon = () => {
       void rm(staging, { recursive: true, force: true });
@@ -132,6 +132,7 @@ export class ImageStore {
       let root = source;
       if (!st.isDirectory()) {
         unpacked = await mkdtemp(join(tmpdir(), 'igloo-import-'));
+        const { x: extractTar } = await import('tar');
         await extractTar({
           file: source,
           cwd: unpacked,
@@ -160,7 +161,7 @@ export class ImageStore {
         );
       });
       if (spec.configDigest)
-        checkDigest(configText, spec.configDigest, `${source}:${spec.configPath}`);
+        await checkDigest(configText, spec.configDigest, `${source}:${spec.configPath}`);
       const config = runConfigFromImageConfig(configText, `${source}:${spec.configPath}`);
       const tag = spec.tags[0];
       const name = validateName(opts.name ?? defaultName(tag, source), 'image');
@@ -241,7 +242,7 @@ export class ImageStore {
           { op: 'import image', path: source, hint: 'The archive is truncated or incomplete' },
         );
       });
-      checkDigest(manifest, digest, `${source}:${manifestFile}`);
+      await checkDigest(manifest, digest, `${source}:${manifestFile}`);
       return specFromOciManifest(manifest, `${source}:${manifestFile}`, tags);
     }
     if (await exists(join(root, 'manifest.json'))) {
@@ -262,7 +263,8 @@ export class ImageStore {
   }
 }
 
-function checkDigest(text: string, digest: string, where: string): void {
+async function checkDigest(text: string, digest: string, where: string): Promise<void> {
+  const { createHash } = await crypto();
   const actual = `sha256:${createHash('sha256').update(text).digest('hex')}`;
   if (actual !== digest) {
     throw new IglooError(
@@ -278,6 +280,11 @@ async function copyHashing(
   to: string,
   onBytes: (n: number) => void,
 ): Promise<{ digest: string; size: number }> {
+  const [{ createHash }, { Transform }, { pipeline }] = await Promise.all([
+    crypto(),
+    import('node:stream'),
+    import('node:stream/promises'),
+  ]);
   const hash = createHash('sha256');
   let size = 0;
   const tap = new Transform({

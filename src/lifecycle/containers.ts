@@ -6,7 +6,6 @@
  *   created --start--> running --(init exits / stop / kill)--> stopped --start--> running
  *   any state but running --destroy--> (gone); running --destroy --force--> (gone)
  */
-import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { formatConfig } from '../core/config/file.ts';
@@ -31,11 +30,11 @@ import {
 } from '../core/idmap/index.ts';
 import { parseGroup, parsePasswd, resolveUser } from '../core/passwd.ts';
 import { planExec, planStart, type MemoryRootfs } from '../core/plan/plan.ts';
-import { hostBusybox } from '../host/busybox-rootfs.ts';
+import { hostBusyboxCached } from '../host/busybox-rootfs.ts';
 import { commandFor } from '../core/image/oci.ts';
 import { BUILTIN_IMAGE, ImageStore, type StoredImage } from '../host/images.ts';
 import { errnoOf, sysError } from '../host/errno.ts';
-import { replaceFileAtomically, withFileLock } from '../host/files.ts';
+import { replaceFileAtomically, uniqueSuffix, withFileLock } from '../host/files.ts';
 import { processStartTime } from '../host/proc.ts';
 import { readDelegation } from '../host/subid.ts';
 import { currentUser } from '../host/users.ts';
@@ -45,6 +44,7 @@ import {
   containerPaths,
   ensurePrivateDir,
   iglooDirs,
+  NESTED_IGLOO_DIR,
   type ContainerPaths,
   type IglooDirs,
 } from './paths.ts';
@@ -58,7 +58,7 @@ import {
   writeState,
   type StateFile,
 } from './store.ts';
-import { NESTED_IGLOO_DIR, runUsernsTask } from './userns-task.ts';
+import type { UsernsTask } from './userns-task.ts';
 import { cliPath } from '../host/install.ts';
 
 export interface CreateOptions {
@@ -90,6 +90,20 @@ function nestingMounts(): BindMount[] {
     { source: process.execPath, target: '/usr/local/bin/node', readonly: true },
     { source: dirname(cliPath()), target: NESTED_IGLOO_DIR, readonly: true },
   ];
+}
+
+/**
+ * Runs a task in a container's user namespace. The module (and the tar
+ * code it pulls in) is loaded only when a rootfs is made or removed, not on
+ * every start, run and exec.
+ */
+async function runUsernsTask(
+  idmap: IdMaps,
+  owner: { uid: number; gid: number },
+  task: UsernsTask,
+): Promise<void> {
+  const tasks = await import('./userns-task.ts');
+  return tasks.runUsernsTask(idmap, owner, task);
 }
 
 type ImageSource =
@@ -239,7 +253,11 @@ export class Igloo {
         // 0700: other containers' ids (and other users) cannot traverse it.
         await mkdir(paths.dir, { mode: 0o700 });
         revert.add(() => rm(paths.dir, { recursive: true, force: true }));
-        await replaceFileAtomically(paths.config, formatConfig(config), { mode: 0o644 });
+        // A memory container is a one-shot run's: nothing to keep over a crash.
+        await replaceFileAtomically(paths.config, formatConfig(config), {
+          mode: 0o644,
+          durable: !opts.memory,
+        });
         if (opts.memory) {
           // The helper builds the files in a tmpfs at each run: only an empty mount point here.
           await mkdir(paths.rootfs, { mode: 0o755 });
@@ -378,7 +396,7 @@ export class Igloo {
   async runForeground(
     name: string,
     command: readonly string[],
-    opts: { memoryRootfs?: MemoryRootfs } = {},
+    opts: { memoryRootfs?: MemoryRootfs; keepState?: boolean } = {},
   ): Promise<{ exitCode: number; status: string }> {
     const paths = this.paths(name);
     const config = await readConfig(paths, name);
@@ -392,6 +410,7 @@ export class Igloo {
     // The lock is held from the state check until the process runs (so two
     // runs cannot both start), not while it runs: state.json says who runs.
     let finished: Promise<HelperResult> | undefined;
+    let runningPid = 0;
     await withContainerLock(paths, async () => {
       const state = await liveState(paths);
       if (state.status === 'running')
@@ -403,6 +422,7 @@ export class Igloo {
       await new Promise<void>((ready, failed) => {
         finished = runHelper(plan, `run in container "${name}"`, {
           onReady: async (pid) => {
+            runningPid = pid;
             await writeState(paths, {
               version: 1,
               status: 'running',
@@ -418,14 +438,18 @@ export class Igloo {
     });
     const result = await finished!;
     const status = result.status ?? `exited ${result.exitCode ?? 1}`;
-    await withContainerLock(paths, () =>
-      writeState(paths, {
+    if (opts.keepState === false) return { exitCode: result.exitCode ?? 1, status };
+    await withContainerLock(paths, async () => {
+      // Unless someone started it again meanwhile, record how the run ended.
+      const now = await readState(paths);
+      if (now.status === 'running' && now.pid !== runningPid) return;
+      await writeState(paths, {
         version: 1,
         status: 'stopped',
         lastExit: status,
         stoppedAt: new Date().toISOString(),
-      }),
-    );
+      });
+    });
     return { exitCode: result.exitCode ?? 1, status };
   }
 
@@ -438,8 +462,9 @@ export class Igloo {
     command: readonly string[],
     opts: { idmap?: string } = {},
   ): Promise<{ exitCode: number; status: string }> {
-    const name = `run-${randomBytes(4).toString('hex')}`;
-    const busybox = await hostBusybox();
+    const name = `run-${uniqueSuffix()}`;
+    await ensurePrivateDir(this.dirs.run);
+    const busybox = await hostBusyboxCached(this.dirs.run);
     await this.create(name, {
       memory: true,
       ...(opts.idmap !== undefined && { idmap: opts.idmap }),
@@ -448,6 +473,7 @@ export class Igloo {
     try {
       return await this.runForeground(name, command, {
         memoryRootfs: { busybox: busybox.path, applets: busybox.applets },
+        keepState: false, // removed right after
       });
     } finally {
       // Every file is the owner's (config, state, an empty mount point): no user namespace needed.

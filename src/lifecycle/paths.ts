@@ -27,6 +27,9 @@ export function iglooDirs(
   return { data, run };
 }
 
+/** Where a nesting container sees igloo's build (bound read-only). */
+export const NESTED_IGLOO_DIR = '/usr/local/lib/igloo';
+
 export interface ContainerPaths {
   readonly dir: string;
   readonly config: string;

@@ -2,8 +2,12 @@
  * A container's persisted state: state.json beside its config, always
  * written atomically (temp file + rename) under the container's lock. The
  * live state is derived: a container recorded as running whose init is gone
- * is stopped, with the exit status its monitor wrote.
+ * is stopped, with the exit status its monitor wrote. So state.json is not
+ * fsync'd (a crash stops the containers too), and these small files are
+ * read with synchronous calls: they are on the path of every start, run and
+ * exec, where a promise's thread-pool round trip costs more than the read.
  */
+import { readFileSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { IglooError } from '../core/errors.ts';
 import { parseConfig } from '../core/config/file.ts';
@@ -31,7 +35,7 @@ export interface StateFile {
 
 export async function readState(paths: ContainerPaths): Promise<StateFile> {
   try {
-    return JSON.parse(await readFile(paths.state, 'utf8')) as StateFile;
+    return JSON.parse(readFileSync(paths.state, 'utf8')) as StateFile;
   } catch (err) {
     if (errnoOf(err) === 'ENOENT') return { version: 1, status: 'created' };
     throw sysError(err, 'read', paths.state);
@@ -39,7 +43,10 @@ export async function readState(paths: ContainerPaths): Promise<StateFile> {
 }
 
 export async function writeState(paths: ContainerPaths, state: StateFile): Promise<void> {
-  await replaceFileAtomically(paths.state, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
+  await replaceFileAtomically(paths.state, JSON.stringify(state, null, 2) + '\n', {
+    mode: 0o600,
+    durable: false,
+  });
 }
 
 /** Reads the exit file the monitor writes when init ends. */
@@ -72,7 +79,7 @@ export async function liveState(paths: ContainerPaths): Promise<StateFile> {
 export async function readConfig(paths: ContainerPaths, name: string): Promise<ContainerConfig> {
   let text: string;
   try {
-    text = await readFile(paths.config, 'utf8');
+    text = readFileSync(paths.config, 'utf8');
   } catch (err) {
     if (errnoOf(err) === 'ENOENT') {
       throw new IglooError('ENOENT', `No container named "${name}"`, {

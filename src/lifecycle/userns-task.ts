@@ -16,6 +16,7 @@ import { cliPath } from '../host/install.ts';
 import { applyLayer, resolveInRoot } from '../host/layers.ts';
 import { packDebian, type DebianTask } from './debian.ts';
 import { runHelper } from '../native/spawn.ts';
+import { NESTED_IGLOO_DIR } from './paths.ts';
 
 export type UsernsTask =
   | { kind: 'busybox-rootfs'; rootfs: string; hostname: string }
@@ -64,9 +65,6 @@ export async function runUsernsTask(
     );
   }
 }
-
-/** Where a nesting container sees igloo's build (bound read-only). */
-export const NESTED_IGLOO_DIR = '/usr/local/lib/igloo';
 
 /**
  * Makes a container a host for containers of its own: users made inside get

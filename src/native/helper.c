@@ -4,9 +4,9 @@
  * start:
  *
  *   helper ──clone(namespaces)──> child (the container's init)
- *     │ PID <pid> on fd 4                │ waits on the "mapped" pipe
- *     │ Node writes uid_map/gid_map,     │
- *     │ sends MAPPED; helper relays ───> │ becomes uid/gid 0 of the namespace
+ *     │ writes uid_map/gid_map (idmap    │ waits on the "mapped" pipe
+ *     │ records; or PID <pid> on fd 4,   │
+ *     │ Node maps, sends MAPPED) ──────> │ becomes uid/gid 0 of the namespace
  *     │                                  │ runs the steps, exec
  *     │ <── error pipe: a step_error, or EOF when exec succeeded
  *     │ READY <pid> / ERROR ...
@@ -89,7 +89,7 @@ static void pipe_cloexec(int p[2])
 		fail(0, "igloo-plan", errno, "pipe: %s", strerror(errno));
 }
 
-static void killwait(pid_t pid)
+void killwait(pid_t pid)
 {
 	(void)kill(pid, SIGKILL);
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
@@ -359,8 +359,16 @@ static int cmd_start(void)
 	if (cons[1] >= 0)
 		close(cons[1]);
 
-	sync_send("PID %d", (int)pid);
-	wait_mapped(pid, mapped[1], errp[0]);
+	if (p.uidmap || p.gidmap) {
+		/* The maps came with the plan: no round trip through Node. */
+		install_idmaps(pid, &p);
+		if (write_all(mapped[1], "M", 1) < 0) {
+			/* the child is gone: wait_exec() says why */
+		}
+	} else {
+		sync_send("PID %d", (int)pid);
+		wait_mapped(pid, mapped[1], errp[0]);
+	}
 	close(mapped[1]);
 	wait_exec(errp[0], pid);
 

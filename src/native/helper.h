@@ -6,6 +6,7 @@
  *   plan.c     reading and checking the plan (fd 3)
  *   steps.c    one function per step record, run in the container's process
  *   console.c  the pty relay (foreground/exec) and the detached monitor
+ *   idmap.c    writing the new user namespace's uid/gid maps
  *   util.c     errno/signal names, I/O loops, SCM_RIGHTS, error reporting
  *
  * See PROTOCOL.md for the contract with the TypeScript side.
@@ -44,6 +45,7 @@ static inline int sys_mount_setattr(int dfd, const char *path, unsigned flags,
 #define SYNC_FD 4
 #define PLAN_MAX (1024 * 1024) /* bound on the plan size */
 #define MSG_MAX 1024           /* bound on one error message */
+#define IDMAP_MAX_ENTRIES 340  /* the kernel's limit of lines in uid_map */
 
 enum mode { MODE_FOREGROUND, MODE_DETACHED };
 enum console { CONSOLE_INHERIT, CONSOLE_PTY, CONSOLE_NULL };
@@ -77,6 +79,9 @@ struct plan {
 	const char *rundir;
 	int rundir_index;
 	int exec_index; /* record index of the final exec */
+	/* `idmap uid|gid N ...`: the helper installs the maps itself (no
+	 * PID/MAPPED round trip with Node); NULL when absent */
+	const struct record *uidmap, *gidmap;
 };
 
 /* What the container's process writes on the error pipe when a step fails.
@@ -106,6 +111,12 @@ struct child_ctx {
 /* plan.c */
 void plan_read(struct plan *p, int fd, int is_exec);
 unsigned long ns_flag(const char *name);
+
+/* idmap.c */
+void install_idmaps(pid_t pid, const struct plan *p);
+
+/* helper.c */
+void killwait(pid_t pid);
 
 /* steps.c */
 void run_steps(struct child_ctx *c) __attribute__((noreturn));

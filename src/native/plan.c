@@ -3,7 +3,8 @@
  *
  * The plan is a bounded sequence of NUL-terminated strings on fd 3. We read
  * it whole, split it into strings, then into records (the op name fixes the
- * number of arguments, except for `ids` and `exec` which carry counts), and
+ * number of arguments, except for `idmap`, `ids` and `exec` which carry
+ * counts), and
  * check the header. Every problem is reported as
  *   ERROR <index> <op> EINVAL <what>
  * against the record concerned; problems with the plan as a whole are
@@ -32,6 +33,7 @@ static const struct {
 	{"igloo-plan", 1, HEADER}, {"namespaces", 1, HEADER},
 	{"join", 2, HEADER},       {"mode", 1, HEADER},
 	{"console", 1, HEADER},    {"rundir", 1, HEADER},
+	{"idmap", -1, HEADER},
 	{"rootfs", 1, STEP},       {"mount", 5, STEP},
 	{"bind", 3, STEP},         {"mkdir", 2, STEP},
 	{"symlink", 2, STEP},      {"pivot", 0, STEP},
@@ -173,6 +175,13 @@ static void split_records(struct plan *p)
 		size_t nargs;
 		if (ops[k].nargs >= 0) {
 			nargs = (size_t)ops[k].nargs;
+		} else if (strcmp(op, "idmap") == 0) {
+			/* uid|gid N, then N times INSIDE OUTSIDE COUNT */
+			size_t n = count_at(p, pos + 2, index, op, "entry count");
+			if (n == 0 || n > IDMAP_MAX_ENTRIES)
+				fail(index, op, EINVAL, "an id map has 1 to %d entries, not %zu",
+				     IDMAP_MAX_ENTRIES, n);
+			nargs = 2 + 3 * n;
 		} else if (strcmp(op, "ids") == 0) {
 			/* UID GID N G1..GN */
 			nargs = 3 + count_at(p, pos + 3, index, op, "group count");
@@ -214,6 +223,7 @@ static void check_header(struct plan *p, int is_exec)
 	p->mode = MODE_FOREGROUND;
 	p->console = CONSOLE_INHERIT;
 	p->rundir = NULL;
+	p->uidmap = p->gidmap = NULL;
 	for (size_t i = 1; i < p->first_step; i++) {
 		struct record *r = &p->recs[i];
 		const char *a = r->argv[0];
@@ -251,6 +261,21 @@ static void check_header(struct plan *p, int is_exec)
 				p->console = CONSOLE_NULL;
 			else
 				fail(r->index, r->op, EINVAL, "bad console '%s'", a);
+		} else if (strcmp(r->op, "idmap") == 0) {
+			const struct record **slot = strcmp(a, "uid") == 0   ? &p->uidmap
+						     : strcmp(a, "gid") == 0 ? &p->gidmap
+									     : NULL;
+			if (!slot)
+				fail(r->index, r->op, EINVAL, "bad id kind '%s' (uid or gid)", a);
+			if (*slot)
+				fail(r->index, r->op, EINVAL, "a second %s map", a);
+			for (int k = 2; k < r->argc; k++) {
+				unsigned long v;
+				if (parse_ulong(r->argv[k], 10, &v) < 0 || v > 0xffffffffUL)
+					fail(r->index, r->op, EINVAL, "bad number '%s'",
+					     r->argv[k]);
+			}
+			*slot = r;
 		} else if (strcmp(r->op, "rundir") == 0) {
 			if (a[0] == '\0')
 				fail(r->index, r->op, EINVAL, "empty rundir");
@@ -261,6 +286,9 @@ static void check_header(struct plan *p, int is_exec)
 			     r->op);
 		}
 	}
+	if ((p->uidmap || p->gidmap) && (is_exec || !(p->ns_flags & CLONE_NEWUSER)))
+		fail((p->uidmap ? p->uidmap : p->gidmap)->index, "idmap", EINVAL,
+		     "idmap needs a new user namespace (start with namespaces user)");
 	if (is_exec && p->join_index < 0)
 		fail(0, "igloo-plan", EINVAL, "exec needs a join record");
 	if (is_exec && p->mode != MODE_FOREGROUND)

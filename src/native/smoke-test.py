@@ -288,6 +288,40 @@ def no_userns_test():
           (code, out, r.lines, err))
 
 
+def idmap_records_test(user):
+    """Maps carried by the plan: the helper installs them (as root by
+    writing /proc, as a user through newuidmap/newgidmap), with no PID or
+    MAPPED on the sync socket; a refused map is an ERROR against `idmap`."""
+    tag = "user" if user else "root"
+    inside, outside, count = MAP.split()
+    maps = [["idmap", "uid", 1, inside, outside, count], ["idmap", "gid", 1, inside, outside, count]]
+    recs = container_plan(cmd="cat /proc/self/uid_map /proc/self/gid_map; id -u")
+    r = Run("start", recs[:1] + maps + recs[1:], user=user)
+    state, _ = r.until_ready()
+    code, out, err = r.finish()
+    want = f"{inside} {outside} {count}"
+    check(f"idmap records ({tag}): READY with no PID line, both maps installed",
+          state == "READY" and code == 0 and not any(ln.startswith("PID ") for ln in r.lines)
+          and [" ".join(ln.split()) for ln in out.splitlines()[:2]] == [want, want]
+          and out.splitlines()[2:] == ["0"], (r.lines, out, err))
+    # ids the user was not delegated (and, as root, two overlapping entries)
+    bad = [["idmap", "uid", 2, 0, outside, count, 1, outside, count]] if not user else \
+        [["idmap", "uid", 1, 0, 1, 1]]
+    r = Run("start", recs[:1] + bad + maps[1:] + recs[1:], user=user)
+    state, line = r.until_ready()
+    code, _, _ = r.finish()
+    why = "EPERM newuidmap" if user else "EINVAL write /proc/"
+    check(f"idmap records ({tag}): a refused map -> ERROR 1 idmap {why}",
+          state == "ERROR" and line.startswith("ERROR 1 idmap " + why.split()[0])
+          and why.split()[1] in line and code == 1, (line, code))
+    r = Run("start", None, user=user, raw_plan=encode(
+        recs[:1] + maps + [["namespaces", "pid,mnt"]] + recs[2:]))
+    state, line = r.until_ready()
+    r.finish()
+    check(f"idmap records ({tag}): no user namespace -> ERROR idmap EINVAL",
+          state == "ERROR" and " idmap EINVAL " in line, line)
+
+
 def detached_test(user):
     rundir = os.path.join(WORK, "run-det")
     os.makedirs(rundir, exist_ok=True)
@@ -462,6 +496,7 @@ def main():
         foreground_test(f"foreground ({who})", user)
         pty_foreground_test(user)
         core_plan_test(user)
+        idmap_records_test(user)
         hardening_test(user)
         if not user:
             no_userns_test()

@@ -1,15 +1,14 @@
 /**
  * The only TypeScript that knows the native helper exists. It starts
  * igloo-helper with a LaunchPlan on fd 3, runs the sync protocol on fd 4
- * (PROTOCOL.md), installs the id maps when the helper asks, and turns the
- * helper's ERROR lines into IglooErrors with advice.
+ * (PROTOCOL.md) and turns the helper's ERROR lines into IglooErrors with
+ * advice. The id maps travel in the plan: the helper installs them.
  */
 import { spawn, type StdioOptions } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { IglooError } from '../core/errors.ts';
 import { encodePlan, type LaunchPlan } from '../core/plan/plan.ts';
 import { helperPath } from '../host/install.ts';
-import { writeIdMaps } from '../host/idmap-writer.ts';
 
 const advice: Record<string, string> = {
   EPERM:
@@ -31,7 +30,7 @@ export interface HelperResult {
 }
 
 export interface HelperOptions {
-  /** Called with the host pid as soon as the process exists (before it runs). */
+  /** Called with the host pid as soon as the process exists, before it runs (plans without id maps only). */
   onPid?: (pid: number) => Promise<void> | void;
   /** Called once the process has exec'd, with its host pid. */
   onReady?: (pid: number) => Promise<void> | void;
@@ -44,6 +43,21 @@ function helperError(line: string, what: string): IglooError {
   const m = /^ERROR (\d+) (\S+) (\S+) (.*)$/.exec(line);
   if (!m) return new IglooError('ESYS', `Cannot ${what}: the helper said "${line}"`, { op: what });
   const [, , op, errno, message] = m;
+  if (op === 'idmap') {
+    // newuidmap/newgidmap refused the map, or is missing.
+    const kind = message!.startsWith('newgidmap') ? 'gid' : 'uid';
+    return errno === 'ENOENT'
+      ? new IglooError('EHOST', `Cannot ${what}: ${message}`, {
+          op: 'map ids',
+          subject: `new${kind}map`,
+          hint: 'apt-get install uidmap',
+        })
+      : new IglooError('ENOTDELEGATED', `Cannot ${what}: cannot map ids: ${message}`, {
+          op: 'map ids',
+          errno: errno!,
+          hint: `The map must use only ids delegated to you in /etc/sub${kind} (see igloo subid ls)`,
+        });
+  }
   return new IglooError(errno === 'ENOENT' ? 'ENOENT' : 'ESYS', `Cannot ${what}: ${message}`, {
     op: `${what}: ${op}`,
     errno: errno!,
@@ -91,8 +105,6 @@ export function runHelper(
       if (line.startsWith('PID ')) {
         pid = Number(line.slice(4));
         try {
-          if (plan.namespaces.includes('user') && plan.kind === 'start')
-            await writeIdMaps(pid, plan.idmap);
           await opts.onPid?.(pid);
           send('MAPPED');
         } catch (err) {

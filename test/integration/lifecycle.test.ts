@@ -4,7 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { Igloo, IglooError } from '../../src/api/index.ts';
 import {
@@ -19,6 +21,7 @@ import {
   type TestUser,
 } from '../support/host.ts';
 
+const execFileP = promisify(execFile);
 const cleanup = new Cleanup();
 let user: TestUser;
 let api: Igloo;
@@ -135,5 +138,30 @@ describe('rollback', () => {
       4_000_000,
     );
     assert.equal((await igloo(cleanup, user, ['destroy', 'whole'])).status, 0);
+  });
+
+  test('a start whose map newuidmap refuses fails clearly and leaves the container stopped', async () => {
+    const made = await igloo(cleanup, user, ['create', 'revoked', '--json']);
+    assert.equal(made.status, 0, made.stderr);
+    const block = '4000000-4131071';
+    // The administrator takes the uids back after the container was made.
+    await execFileP('usermod', ['--del-subuids', block, user.name]);
+    try {
+      const r = await igloo(cleanup, user, ['start', 'revoked']);
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /start container "revoked".*newuidmap \d+ 0 4000000 65536/);
+      assert.match(r.stderr, /delegated to you in \/etc\/subuid/);
+      const ls = JSON.parse((await igloo(cleanup, user, ['ls', '--json'])).stdout) as Array<{
+        name: string;
+        state: string;
+      }>;
+      assert.deepEqual(
+        ls.map((c) => [c.name, c.state]),
+        [['revoked', 'created']],
+      );
+    } finally {
+      await execFileP('usermod', ['--add-subuids', block, user.name]);
+    }
+    assert.equal((await igloo(cleanup, user, ['destroy', 'revoked'])).status, 0);
   });
 });

@@ -1,6 +1,5 @@
 /** The container verbs: create, start, stop, kill, exec, console, ls, info, destroy, run. */
-import { connect } from 'node:net';
-import { randomBytes } from 'node:crypto';
+import { uniqueSuffix } from '../../host/files.ts';
 import { formatIdmapSpec } from '../../core/idmap/index.ts';
 import { IglooError } from '../../core/errors.ts';
 import { Igloo } from '../../lifecycle/containers.ts';
@@ -307,7 +306,7 @@ export async function run(verb: string, args: string[]): Promise<number> {
         const opts = values.idmap !== undefined ? { idmap: values.idmap } : {};
         return (await igloo.runEphemeral(argv, opts)).exitCode;
       }
-      const name = values.name ?? `run-${randomBytes(4).toString('hex')}`;
+      const name = values.name ?? `run-${uniqueSuffix()}`;
       const exists = (await igloo.names()).includes(name);
       if (!exists) {
         await igloo.create(name, {
@@ -332,7 +331,9 @@ function printHelp(verb: string): number {
 }
 
 /** Relays the terminal to the monitor's console socket until Ctrl-a q or the end. */
-function attachConsole(path: string, name: string): Promise<number> {
+async function attachConsole(path: string, name: string): Promise<number> {
+  // node:net costs every other command start-up time: loaded here only.
+  const { connect } = await import('node:net');
   return new Promise((resolve, reject) => {
     const socket = connect(path);
     const stdin = process.stdin;

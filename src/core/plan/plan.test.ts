@@ -375,6 +375,40 @@ describe('encodePlan()', () => {
     const mk = encodePlan({ ...plan, steps: [{ op: 'mkdir', path: '/x', mode: 0o755 }] });
     assert.deepEqual(fields(mk).slice(-3), ['mkdir', '/x', '755']);
   });
+  test('carries the id maps for the helper to install, as counted triples after the header', () => {
+    const two = {
+      uid: [
+        { inside: 0, outside: 2000000, count: 1000 },
+        { inside: 1000, outside: 2001000, count: 64536 },
+      ],
+      gid: [{ inside: 0, outside: 2000000, count: 65536 }],
+    };
+    const f = fields(
+      encodePlan(planStart({ ...config, idmap: two }, { mode: 'foreground', console: 'inherit' })),
+    );
+    const u = f.indexOf('idmap');
+    assert.deepEqual(f.slice(u, u + 17), [
+      ...['idmap', 'uid', '2', '0', '2000000', '1000', '1000', '2001000', '64536'],
+      ...['idmap', 'gid', '1', '0', '2000000', '65536'],
+      'rootfs',
+      config.rootfs,
+    ]);
+    // exec joins an existing namespace: no maps; a start without a user namespace: none either
+    const exec = planExec(config, {
+      pid: 7,
+      argv: ['true'],
+      env: [],
+      cwd: '/',
+      user: { uid: 0, gid: 0, groups: [] },
+      tty: false,
+    });
+    assert.ok(!fields(encodePlan(exec)).includes('idmap'));
+    const noUser = planStart(
+      { ...config, namespaces: config.namespaces.filter((n) => n !== 'user') },
+      { mode: 'foreground', console: 'inherit' },
+    );
+    assert.ok(!fields(encodePlan(noUser)).includes('idmap'));
+  });
   test('refuses a field containing NUL', () => {
     const plan = planExec(config, {
       pid: 1,

@@ -43,7 +43,7 @@ export interface LaunchPlan {
   readonly joinPid?: number;
   readonly console: Console;
   readonly rundir?: string;
-  /** Written by the parent (newuidmap or /proc) while the child waits. Empty for exec. */
+  /** Written by the helper (newuidmap or /proc) while the child waits. Empty for exec. */
   readonly idmap: IdMaps;
   readonly steps: readonly Step[];
 }
@@ -369,6 +369,14 @@ export function encodePlan(plan: LaunchPlan): string {
   rec('mode', plan.mode);
   rec('console', plan.console);
   if (plan.rundir !== undefined) rec('rundir', plan.rundir);
+  if (plan.kind === 'start' && plan.namespaces.includes('user')) {
+    // The helper installs the maps itself (as root, or with newuidmap/newgidmap).
+    for (const kind of ['uid', 'gid'] as const) {
+      const map = plan.idmap[kind];
+      if (map.length > 0)
+        rec('idmap', kind, map.length, ...map.flatMap((e) => [e.inside, e.outside, e.count]));
+    }
+  }
   for (const s of plan.steps) {
     switch (s.op) {
       case 'rootfs':
