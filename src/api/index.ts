@@ -8,7 +8,17 @@
  *   await igloo.start('web');
  *   const { exitCode } = await igloo.exec('web', ['/bin/true']);
  */
+import { keepSpareHelper } from '../native/spawn.ts';
+
 export { Igloo, type CreateOptions, type Owner } from '../lifecycle/containers.ts';
+/**
+ * A program using the API lives on between calls: after its first start,
+ * run or exec it keeps one helper process forked ahead of time, so Node's
+ * fork (several ms) is not on the next call's path. keepSpareHelper(false)
+ * turns that off.
+ */
+export { keepSpareHelper };
+keepSpareHelper(true);
 export type { StateFile, ContainerStatus } from '../lifecycle/store.ts';
 export { iglooDirs, type IglooDirs } from '../lifecycle/paths.ts';
 export { IglooError, isIglooError, type ErrorCode } from '../core/errors.ts';

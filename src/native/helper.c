@@ -301,10 +301,8 @@ static void detach_as_monitor(int nullfd)
 	(void)setsid(); /* fails harmlessly if Node made us a leader */
 }
 
-static int cmd_start(void)
+static int cmd_start(struct plan p)
 {
-	struct plan p;
-	plan_read(&p, PLAN_FD, 0);
 	int sigfd = sigfd_setup();
 
 	/* Orphans (of a container without a pid namespace) come to us. */
@@ -504,10 +502,8 @@ static void exec_middle(const struct plan *p, int err_w, int pid_w, int cons_w,
 	_exit(0);
 }
 
-static int cmd_exec(void)
+static int cmd_exec(struct plan p)
 {
-	struct plan p;
-	plan_read(&p, PLAN_FD, 1);
 	int sigfd = sigfd_setup();
 	(void)prctl(PR_SET_CHILD_SUBREAPER, 1);
 
@@ -666,9 +662,9 @@ int main(int argc, char **argv)
 			sync_fd = -1;
 		return cmd_restore(argc, argv);
 	}
-	if (argc != 2 ||
-	    (strcmp(argv[1], "start") != 0 && strcmp(argv[1], "exec") != 0)) {
-		fprintf(stderr, "usage: igloo-helper start|exec|restore|--version\n"
+	if (argc != 2 || (strcmp(argv[1], "start") != 0 && strcmp(argv[1], "exec") != 0 &&
+			  strcmp(argv[1], "spare") != 0)) {
+		fprintf(stderr, "usage: igloo-helper start|exec|spare|restore|--version\n"
 				"  (plan on fd 3, sync socket on fd 4; see PROTOCOL.md)\n");
 		return 2;
 	}
@@ -678,7 +674,15 @@ int main(int argc, char **argv)
 		sync_fd = -1;
 	if (fcntl(PLAN_FD, F_GETFD) < 0)
 		fail(0, "igloo-plan", EBADF, "fd 3 (the plan) is not open");
-	if (strcmp(argv[1], "start") == 0)
-		return cmd_start();
-	return cmd_exec();
+	/* `spare`: started ahead of time by a long-lived caller, the helper
+	 * waits for a plan that says which it is; none (EOF) means it was not
+	 * needed. Its command line then says start or exec, as ps shows it
+	 * for the monitor's whole life (the words fit in the same bytes). */
+	int spare = strcmp(argv[1], "spare") == 0;
+	struct plan p;
+	if (plan_read(&p, PLAN_FD, spare ? PLAN_ANY : strcmp(argv[1], "exec") == 0) < 0)
+		return 0;
+	if (spare)
+		strncpy(argv[1], p.is_exec ? "exec" : "start", strlen(argv[1]));
+	return p.is_exec ? cmd_exec(p) : cmd_start(p);
 }

@@ -82,6 +82,7 @@ struct plan {
 	/* `idmap uid|gid N ...`: the helper installs the maps itself (no
 	 * PID/MAPPED round trip with Node); NULL when absent */
 	const struct record *uidmap, *gidmap;
+	int is_exec; /* a `join` plan, run by cmd_exec */
 };
 
 /* What the container's process writes on the error pipe when a step fails.
@@ -109,7 +110,10 @@ struct child_ctx {
 };
 
 /* plan.c */
-void plan_read(struct plan *p, int fd, int is_exec);
+/* is_exec: 0 start, 1 exec, PLAN_ANY: exec if the plan has a `join`
+ * record. Returns -1 only for an empty PLAN_ANY plan. */
+#define PLAN_ANY 2
+int plan_read(struct plan *p, int fd, int is_exec);
 unsigned long ns_flag(const char *name);
 
 /* idmap.c */

@@ -83,7 +83,7 @@ static int parse_ns_list(const char *list, unsigned long *flags)
 	return 0;
 }
 
-static void read_all(struct plan *p, int fd)
+static void read_all(struct plan *p, int fd, int empty_ok)
 {
 	size_t cap = 64 * 1024;
 	p->buf = malloc(cap + 1);
@@ -118,6 +118,8 @@ static void read_all(struct plan *p, int fd)
 	}
 	if (close(fd) < 0)
 		fail(0, "igloo-plan", errno, "close plan fd: %s", strerror(errno));
+	if (p->len == 0 && empty_ok)
+		return;
 	if (p->len == 0)
 		fail(0, "igloo-plan", EINVAL, "empty plan");
 	if (p->buf[p->len - 1] != '\0')
@@ -307,11 +309,21 @@ static void check_header(struct plan *p, int is_exec)
 			     "exec must be the last record");
 }
 
-void plan_read(struct plan *p, int fd, int is_exec)
+int plan_read(struct plan *p, int fd, int is_exec)
 {
 	memset(p, 0, sizeof(*p));
-	read_all(p, fd);
+	read_all(p, fd, is_exec == PLAN_ANY);
+	if (is_exec == PLAN_ANY && p->len == 0)
+		return -1; /* a spare helper that was not needed */
 	split_strings(p);
 	split_records(p);
+	if (is_exec == PLAN_ANY) {
+		is_exec = 0;
+		for (size_t i = 0; i < p->first_step; i++)
+			if (strcmp(p->recs[i].op, "join") == 0)
+				is_exec = 1;
+	}
+	p->is_exec = is_exec;
 	check_header(p, is_exec);
+	return 0;
 }

@@ -322,6 +322,26 @@ def idmap_records_test(user):
           state == "ERROR" and " idmap EINVAL " in line, line)
 
 
+def spare_test(user):
+    """`igloo-helper spare`: an empty plan (the caller did not need it) is a
+    quiet exit 0; a start plan runs as start, and the command line says so."""
+    tag = "user" if user else "root"
+    r = Run("spare", None, user=user, raw_plan=b"")
+    code, out, err = r.finish()
+    check(f"spare ({tag}): no plan -> exit 0, nothing said",
+          code == 0 and r.lines == [] and out == "" and err == "", (code, r.lines, out, err))
+    r = Run("spare", container_plan(cmd="sleep 0.3; echo in"), user=user)
+    state, _ = r.until_ready()
+    try:
+        cmdline = open(f"/proc/{r.p.pid}/cmdline", "rb").read().split(b"\0")[1]
+    except OSError as e:
+        cmdline = str(e).encode()
+    code, out, err = r.finish()
+    check(f"spare ({tag}): a start plan runs as start, and its command line says start",
+          state == "READY" and code == 0 and out == "in\n" and "EXIT exited 0" in r.lines
+          and cmdline == b"start", (r.lines, out, err, cmdline))
+
+
 def detached_test(user):
     rundir = os.path.join(WORK, "run-det")
     os.makedirs(rundir, exist_ok=True)
@@ -497,6 +517,7 @@ def main():
         pty_foreground_test(user)
         core_plan_test(user)
         idmap_records_test(user)
+        spare_test(user)
         hardening_test(user)
         if not user:
             no_userns_test()

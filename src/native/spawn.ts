@@ -4,7 +4,7 @@
  * (PROTOCOL.md) and turns the helper's ERROR lines into IglooErrors with
  * advice. The id maps travel in the plan: the helper installs them.
  */
-import { spawn, type StdioOptions } from 'node:child_process';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { IglooError } from '../core/errors.ts';
 import { encodePlan, type LaunchPlan } from '../core/plan/plan.ts';
@@ -66,6 +66,62 @@ function helperError(line: string, what: string): IglooError {
 }
 
 /**
+ * A helper started ahead of time (`igloo-helper spare`), blocked reading its
+ * plan. Node forks itself to spawn a process, which costs several
+ * milliseconds in a process of Node's size; a long-lived caller (the
+ * library API) keeps one spare so that this cost falls while the previous
+ * container runs, not on the next call. Unreferenced: it never keeps Node
+ * alive, and when Node exits it reads EOF and exits too.
+ */
+let spareWanted = false;
+let spare: ChildProcess | undefined;
+
+/** Keep a spare helper from now on (the library API does; the CLI runs one command and exits). */
+export function keepSpareHelper(on = true): void {
+  spareWanted = on;
+  if (!on && spare) {
+    (spare.stdio[3] as Socket).end();
+    spare = undefined;
+  }
+}
+
+function startSpare(): void {
+  if (!spareWanted || spare) return;
+  const child = spawn(helperPath(), ['spare'], {
+    stdio: ['inherit', 'inherit', 'inherit', 'pipe', 'pipe'],
+  });
+  child.on('error', () => {
+    if (spare === child) spare = undefined;
+  });
+  child.on('exit', () => {
+    if (spare === child) spare = undefined;
+  });
+  for (const fd of [3, 4]) {
+    const socket = child.stdio[fd] as Socket;
+    socket.on('error', () => undefined);
+    socket.unref();
+  }
+  child.unref();
+  spare = child;
+}
+
+/** The spare if it can serve this plan (the caller's stdio and environment), or a new helper. */
+function helperFor(plan: LaunchPlan, opts: HelperOptions): ChildProcess {
+  const detached = plan.mode === 'detached';
+  if (spare && !opts.stdoutToStderr && opts.env === undefined) {
+    const child = spare;
+    spare = undefined;
+    child.ref();
+    for (const fd of [3, 4]) (child.stdio[fd] as Socket).ref();
+    return child;
+  }
+  const stdio: StdioOptions = detached
+    ? ['ignore', 'ignore', 'ignore', 'pipe', 'pipe']
+    : ['inherit', opts.stdoutToStderr ? process.stderr : 'inherit', 'inherit', 'pipe', 'pipe'];
+  return spawn(helperPath(), [plan.kind], { stdio, detached, env: opts.env ?? process.env });
+}
+
+/**
  * Runs the helper for a plan. Resolves when the process has exec'd (detached)
  * or when it has exited (foreground and exec). Rejects with the helper's
  * ERROR, or if the maps cannot be installed.
@@ -76,14 +132,13 @@ export function runHelper(
   opts: HelperOptions = {},
 ): Promise<HelperResult> {
   const detached = plan.mode === 'detached';
-  const stdio: StdioOptions = detached
-    ? ['ignore', 'ignore', 'ignore', 'pipe', 'pipe']
-    : ['inherit', opts.stdoutToStderr ? process.stderr : 'inherit', 'inherit', 'pipe', 'pipe'];
-  const child = spawn(helperPath(), [plan.kind], { stdio, detached, env: opts.env ?? process.env });
+  const child = helperFor(plan, opts);
   const planSocket = child.stdio[3] as Socket;
   const sync = child.stdio[4] as Socket;
   planSocket.on('error', () => undefined);
   planSocket.end(encodePlan(plan));
+  // The next call's helper is forked while this one works.
+  if (spareWanted) setImmediate(startSpare);
 
   return new Promise<HelperResult>((resolve, reject) => {
     let pid = 0;
