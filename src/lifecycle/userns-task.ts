@@ -11,7 +11,7 @@ import { cp, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { IglooError } from '../core/errors.ts';
 import { insideRanges, normalizeRanges, type IdMaps } from '../core/idmap/index.ts';
 import { planUserns } from '../core/plan/plan.ts';
-import { buildBusyboxRootfs } from '../host/busybox-rootfs.ts';
+import { busyboxRootfsScript, findHostBusybox } from '../host/busybox-rootfs.ts';
 import { cliPath } from '../host/install.ts';
 import { applyLayer, resolveInRoot } from '../host/layers.ts';
 import { packDebian, type DebianTask } from './debian.ts';
@@ -39,6 +39,20 @@ export function setupMap(idmap: IdMaps, owner: { uid: number; gid: number }): Id
   };
 }
 
+/** The command that performs a task inside the namespace. */
+function taskArgv(task: UsernsTask): string[] {
+  // Removing needs no igloo code: the host's rm (which never follows a
+  // symlink, and stays on the rootfs's file system) starts far faster than
+  // Node does.
+  if (task.kind === 'remove') return ['rm', '-rf', '--one-file-system', '--', task.path];
+  // The default image is made by the host's busybox itself (one process).
+  if (task.kind === 'busybox-rootfs') {
+    const busybox = findHostBusybox();
+    return [busybox, 'sh', '-c', busyboxRootfsScript(task.hostname), 'sh', task.rootfs, busybox];
+  }
+  return [process.execPath, cliPath(), '__userns', JSON.stringify(task)];
+}
+
 export async function runUsernsTask(
   idmap: IdMaps,
   owner: { uid: number; gid: number },
@@ -46,7 +60,7 @@ export async function runUsernsTask(
 ): Promise<void> {
   const plan = planUserns(
     setupMap(idmap, owner),
-    [process.execPath, cliPath(), '__userns', JSON.stringify(task)],
+    taskArgv(task),
     ['PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/', 'LANG=C.UTF-8'],
     '/',
   );
@@ -104,11 +118,11 @@ async function setupNesting(rootfs: string, size: number): Promise<void> {
   await symlink(`${NESTED_IGLOO_DIR}/igloo.mjs`, at('usr/local/bin/igloo'));
 }
 
-/** Runs inside the namespace (the `__userns` command). */
-export async function performUsernsTask(task: UsernsTask): Promise<void> {
+/** Runs inside the namespace (the `__userns` command); see taskArgv for the others. */
+export async function performUsernsTask(
+  task: Exclude<UsernsTask, { kind: 'busybox-rootfs' }>,
+): Promise<void> {
   switch (task.kind) {
-    case 'busybox-rootfs':
-      return buildBusyboxRootfs(task.rootfs, task.hostname);
     case 'copy-rootfs':
       // No ownership is preserved: every file becomes the container root's.
       return cp(task.from, task.rootfs, {
@@ -130,5 +144,10 @@ export async function performUsernsTask(task: UsernsTask): Promise<void> {
       return packDebian(task);
     case 'remove':
       return rm(task.path, { recursive: true, force: true });
+    default:
+      throw new IglooError('EINVAL', `Cannot run task "${(task as { kind: string }).kind}" here`, {
+        op: '__userns',
+        hint: 'This is an internal command of igloo',
+      });
   }
 }
