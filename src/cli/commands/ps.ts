@@ -36,8 +36,8 @@
  */
 import { filterRows, PS_HEADERS, psCells } from '../../core/inspect/format.ts';
 import { IglooError } from '../../core/errors.ts';
-import { inspect } from '../../inspect/index.ts';
-import { paint, parseCommandArgs, printJson, table } from '../output.ts';
+import { inspectSync } from '../../inspect/index.ts';
+import { paint, parseCommandArgs, table } from '../output.ts';
 
 const help = `igloo ps [NAME...] [--all] [--json]
   Shows every process this view can see: host pid and the NSpid chain, the
@@ -49,6 +49,25 @@ const help = `igloo ps [NAME...] [--all] [--json]
   --all   (root) match every user's igloo containers, not only root's
   --json  the documented JSON form (docs/inspect.md)
 `;
+
+/**
+ * The JSON form, one process per line: the same document as an indented
+ * JSON.stringify, at a fraction of its cost for a thousand processes (V8's
+ * indenting serializer is several times slower than the compact one), and a
+ * process's whole row stays on one line for grep.
+ */
+export function jsonText(doc: Record<string, unknown>): string {
+  const fields: string[] = [];
+  for (const [key, value] of Object.entries(doc)) {
+    if (value === undefined) continue;
+    let text: string;
+    if (Array.isArray(value) && value.length > 0) {
+      text = `[\n    ${value.map((v) => JSON.stringify(v)).join(',\n    ')}\n  ]`;
+    } else text = JSON.stringify(value);
+    fields.push(`  ${JSON.stringify(key)}: ${text}`);
+  }
+  return `{\n${fields.join(',\n')}\n}\n`;
+}
 
 export async function run(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(
@@ -67,10 +86,10 @@ export async function run(args: string[]): Promise<number> {
       hint: 'Run it as root (sudo igloo ps --all), or drop --all to match your own containers',
     });
   }
-  const snapshot = await inspect({ all: values.all === true });
+  const snapshot = inspectSync({ all: values.all === true });
   const rows = filterRows(snapshot.processes, positionals);
   if (values.json) {
-    printJson({ ...snapshot, processes: rows, tree: undefined });
+    process.stdout.write(jsonText({ ...snapshot, processes: rows, tree: undefined }));
     return 0;
   }
   const cells = rows.map((r) => {
