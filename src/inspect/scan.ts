@@ -6,10 +6,11 @@
  * state, parent, uids, gids, NSpid), stat (the start time), cmdline (not for
  * kernel threads and zombies, whose command line is empty by definition)
  * and the user-namespace link, then the pid-namespace link unless the first
- * was refused (the kernel guards both with the same check). status and stat
- * are read into one reused buffer and parsed as bytes; the id maps and
- * /etc/passwd are read once per user namespace, not per process. Almost all
- * of the time left is the kernel making those files (docs/benchmarks.md).
+ * was refused (the kernel guards both with the same check), and not even
+ * that for a process at the proc mount's own pid-namespace level. Each file
+ * is one readFileSync (open, read, close in Node's binding) parsed by one
+ * regular expression; the id maps and /etc/passwd are read once per user
+ * namespace, not per process (docs/benchmarks.md has where the time goes).
  *
  * Racing with the processes it reads is normal: a process that exits between
  * readdir and its last read (ENOENT, ESRCH, an empty status) is skipped. A
@@ -27,15 +28,14 @@ import {
   readdirSync,
   readFileSync,
   readlinkSync,
-  readSync,
 } from 'node:fs';
 import { parseProcIdMap, parseSubid, type IdMapEntry } from '../core/idmap/index.ts';
 import type { ProcSample, UsernsSample, ViewSample } from '../core/inspect/model.ts';
 import {
   formatCommand,
   parseNsLink,
-  parseStatusBytes,
-  statStartTimeBytes,
+  parseStatStartTime,
+  parseStatus,
 } from '../core/inspect/proc.ts';
 import { parsePasswd, type PasswdEntry } from '../core/passwd.ts';
 
@@ -85,62 +85,45 @@ function readNs(path: string, kind: string): number | null | undefined {
   }
 }
 
-/** The buffer status and stat are read into, reused for every process (grown if need be). */
-let buf = Buffer.allocUnsafe(1 << 14);
 /**
- * The same memory as a plain Uint8Array for the parsers: Buffer overrides
- * indexOf() with a slower, string-aware version.
+ * What one scan has learnt so far: the pid namespace of the proc mount,
+ * once a process at its level (NSpid of length 1) has shown its link.
  */
-let bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
-
-/**
- * Reads a /proc/PID file made by a single seq_file record (status, stat)
- * into `buf`: its length; null when it may not be read, undefined when the
- * process is gone. Such a file arrives whole in the first read when the
- * buffer is large enough, so a short read is the end (no second read(2)).
- */
-function readRecord(path: string): number | null | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_RDONLY);
-  } catch (err) {
-    return failure(err);
-  }
-  try {
-    let n = 0;
-    for (;;) {
-      const got = readSync(fd, buf, n, buf.length - n, null);
-      n += got;
-      if (got === 0 || n < buf.length) return n;
-      const bigger = Buffer.allocUnsafe(buf.length * 2);
-      buf.copy(bigger, 0, 0, n);
-      buf = bigger;
-      bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
-    }
-  } catch (err) {
-    return failure(err);
-  } finally {
-    closeSync(fd);
-  }
+export interface ScanState {
+  mountPidns?: number;
 }
 
 /** One process, or undefined when it is gone. */
-export function readProcess(proc: string, pid: number): ProcSample | undefined {
+export function readProcess(
+  proc: string,
+  pid: number,
+  state: ScanState = {},
+): ProcSample | undefined {
   const dir = `${proc}/${pid}`;
-  const statusLength = readRecord(`${dir}/status`);
-  if (!statusLength) return undefined;
-  const parsed = parseStatusBytes(bytes, statusLength, pid);
+  const status = readText(`${dir}/status`);
+  if (!status) return undefined;
+  const parsed = parseStatus(status, pid);
   if (parsed === undefined) return undefined;
-  const statLength = readRecord(`${dir}/stat`);
-  const startTime = statLength ? (statStartTimeBytes(bytes, statLength) ?? null) : null;
+  const stat = readText(`${dir}/stat`);
+  const startTime = stat ? (parseStatStartTime(stat) ?? null) : null;
   // Kernel threads and zombies have no memory, so no command line: ps shows "[comm]".
   const noArgv = parsed.kthread === true || parsed.state === 'Z' || parsed.state === 'X';
   const cmdline = noArgv ? '' : readText(`${dir}/cmdline`);
   const userns = readNs(`${dir}/ns/user`, 'user');
   // Every ns link is guarded by the same ptrace check: refused for one, refused for all.
-  const pidns = userns === null ? null : readNs(`${dir}/ns/pid`, 'pid');
+  // A process whose NSpid has one level lives in the proc mount's own pid namespace
+  // (it cannot leave it), so after the first such link the others need no readlink.
+  let pidns: number | null | undefined = null;
+  if (userns !== null) {
+    const atMountLevel = parsed.nspid.length === 1;
+    if (atMountLevel && state.mountPidns !== undefined) pidns = state.mountPidns;
+    else {
+      pidns = readNs(`${dir}/ns/pid`, 'pid');
+      if (atMountLevel && typeof pidns === 'number') state.mountPidns = pidns;
+    }
+  }
   // Any read that found the process gone means it exited mid-scan: skip it whole.
-  if (statLength === undefined || cmdline === undefined || userns === undefined) return undefined;
+  if (stat === undefined || cmdline === undefined || userns === undefined) return undefined;
   if (pidns === undefined) return undefined;
   const restricted: string[] = [];
   if (cmdline === null) restricted.push('cmdline');
@@ -181,8 +164,9 @@ export function scanProcesses(opts: ScanOptions = {}): ProcSample[] {
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
   try {
+    const state: ScanState = {};
     for (const pid of pidsIn(proc)) {
-      const s = readProcess(proc, pid);
+      const s = readProcess(proc, pid, state);
       if (s !== undefined) out.push(s);
     }
   } finally {

@@ -302,12 +302,28 @@ export function sliceLabel(
 const oldestOf = (ps: readonly ProcSample[]): ProcSample | undefined =>
   [...ps].sort((a, b) => (a.startTime ?? Infinity) - (b.startTime ?? Infinity) || a.pid - b.pid)[0];
 
-const nameOf = (passwd: readonly PasswdEntry[] | null, uid: number | null): string | null =>
-  passwd === null || uid === null ? null : (passwd.find((p) => p.uid === uid)?.name ?? null);
+/**
+ * The name of a uid in a passwd list (the first entry of a uid wins, as a
+ * search would), through an index made once per list.
+ */
+function namer(): (passwd: readonly PasswdEntry[] | null, uid: number | null) => string | null {
+  const indexes = new Map<readonly PasswdEntry[], Map<number, string>>();
+  return (passwd, uid) => {
+    if (passwd === null || uid === null) return null;
+    let index = indexes.get(passwd);
+    if (index === undefined) {
+      index = new Map();
+      for (const p of passwd) if (!index.has(p.uid)) index.set(p.uid, p.name);
+      indexes.set(passwd, index);
+    }
+    return index.get(uid) ?? null;
+  };
+}
 
 /** Builds the rows and the tree from one scan. */
 export function buildSnapshot(input: SnapshotInput): Snapshot {
   const { view } = input;
+  const nameOf = namer();
   // A view whose own namespace could not be read still needs a root for the tree.
   const viewNs = view.userns ?? 0;
   const procs = [...input.processes].sort((a, b) => a.pid - b.pid);
@@ -337,20 +353,29 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
     };
   });
   const parents = deriveParents(viewNs, facts);
+  // Paths and depths are asked for once per process but differ only per namespace.
+  const depths = new Map<number, number>();
   const depthOf = (ns: number): number => {
+    const known = depths.get(ns);
+    if (known !== undefined) return known;
     let d = 0;
     for (let cur = ns; cur !== viewNs && d <= facts.length; d++) {
       cur = parents.get(cur)?.parent ?? viewNs;
     }
+    depths.set(ns, d);
     return d;
   };
-  /** From the view down to `ns`: [child of view, ..., ns]. */
-  const pathTo = (ns: number): number[] => {
+  const paths = new Map<number, readonly number[]>();
+  /** From the view down to `ns`: [child of view, ..., ns]. Shared: do not change it. */
+  const pathTo = (ns: number): readonly number[] => {
+    const known = paths.get(ns);
+    if (known !== undefined) return known;
     const path: number[] = [];
     for (let cur = ns; cur !== viewNs && path.length <= facts.length;) {
       path.unshift(cur);
       cur = parents.get(cur)?.parent ?? viewNs;
     }
+    paths.set(ns, path);
     return path;
   };
 
@@ -363,9 +388,10 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
   }
   const iglooOf = (p: ProcSample): KnownContainer | undefined => {
     if (p.pidns !== null && byPidns.has(p.pidns)) return byPidns.get(p.pidns);
-    if (p.userns === null) return undefined;
-    for (const ns of pathTo(p.userns).reverse()) {
-      const c = byUserns.get(ns);
+    if (p.userns === null || byUserns.size === 0) return undefined;
+    const path = pathTo(p.userns);
+    for (let i = path.length - 1; i >= 0; i--) {
+      const c = byUserns.get(path[i]!);
       if (c) return c;
     }
     return undefined;

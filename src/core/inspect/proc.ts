@@ -1,10 +1,6 @@
 /**
  * Parsers for the /proc files `igloo ps` and `igloo tree` read. Pure: the
- * scanner (src/inspect/scan.ts) reads the files and passes their bytes in.
- *
- * status and stat are parsed from bytes, not text: the scanner reads a
- * thousand of each into one reused buffer, and decoding them into strings
- * first would make megabytes of garbage for the few fields igloo uses.
+ * scanner (src/inspect/scan.ts) reads the text and passes it in.
  *
  * Every id and pid in these files is shown by the kernel in the reader's own
  * namespaces: /proc/PID/status gives uids in the user namespace of whoever
@@ -29,154 +25,84 @@ export interface ProcStatus {
   readonly kthread?: true;
 }
 
-const NL = 10;
-const TAB = 9;
-const SPACE = 32;
-const COLON = 58;
-const ZERO = 48;
-const NINE = 57;
+const INT = /^\d+$/;
 
-const utf8 = new TextDecoder();
-const encoder = new TextEncoder();
-
-/** Text of bytes [start, end): a plain loop for ASCII (every comm in practice), else UTF-8. */
-function text(b: Uint8Array, start: number, end: number): string {
-  let s = '';
-  for (let i = start; i < end; i++) {
-    const c = b[i]!;
-    if (c >= 0x80) return utf8.decode(b.subarray(start, end));
-    s += String.fromCharCode(c);
-  }
-  return s;
-}
-
-/** The whitespace-separated unsigned integers in [start, end), or undefined if any is not one. */
-function ints(b: Uint8Array, start: number, end: number): number[] | undefined {
-  const out: number[] = [];
-  let i = start;
-  while (i < end) {
-    const c = b[i]!;
-    if (c === TAB || c === SPACE) {
-      i++;
-      continue;
-    }
-    if (c < ZERO || c > NINE) return undefined;
-    let n = 0;
-    while (i < end && b[i]! >= ZERO && b[i]! <= NINE) n = n * 10 + (b[i++]! - ZERO);
-    if (i < end && b[i] !== TAB && b[i] !== SPACE) return undefined;
-    out.push(n);
-  }
-  return out.length > 0 ? out : undefined;
-}
-
-/** Whether the line's key (the bytes [start, colon)) is `key`. */
-function isKey(b: Uint8Array, start: number, colon: number, key: string): boolean {
-  if (colon - start !== key.length) return false;
-  for (let k = 0; k < key.length; k++) if (b[start + k] !== key.charCodeAt(k)) return false;
-  return true;
+function ints(value: string | undefined): number[] | undefined {
+  if (value === undefined) return undefined;
+  const fields = value.trim().split(/\s+/);
+  if (fields.length === 0 || !fields.every((f) => INT.test(f))) return undefined;
+  return fields.map(Number);
 }
 
 /**
- * Parse the first `length` bytes of /proc/PID/status. Returns undefined when
- * a field igloo needs (Name, State, PPid, Uid, Gid) is missing or malformed,
- * which only happens for a truncated read of a process that is exiting.
- * Kernels before 4.1 have no NSpid line: then the pid is its own one-level
- * chain. Only the lines igloo uses are decoded; a key written twice counts
- * the last time.
+ * The status lines igloo uses, in the order every kernel since 4.1 writes
+ * them, matched in one pass of the regular-expression engine: a thousand
+ * statuses cost a thousand exec() calls instead of tens of thousands of
+ * string operations run by a cold interpreter. Anything else (an older
+ * kernel, a truncated read) goes through the general parser below.
  */
-export function parseStatusBytes(
-  b: Uint8Array,
-  length: number,
-  pid: number,
-): ProcStatus | undefined {
-  let name: string | undefined;
-  let state = '';
-  let ppid: number[] | undefined;
-  let uids: number[] | undefined;
-  let gids: number[] | undefined;
-  let nspid: number[] | undefined;
-  let kthread = false;
-  for (let i = 0; i < length;) {
-    let end = b.indexOf(NL, i);
-    if (end < 0 || end > length) end = length;
-    const colon = b.indexOf(COLON, i);
-    if (colon > i && colon < end) {
-      const v = colon + 1;
-      switch (b[i]) {
-        case 78: // N
-          if (isKey(b, i, colon, 'Name')) {
-            // Name may contain spaces and colons; only its leading tab is the separator.
-            name = text(b, b[v] === TAB ? v + 1 : v, end);
-          } else if (isKey(b, i, colon, 'NSpid')) nspid = ints(b, v, end);
-          break;
-        case 83: // S
-          if (isKey(b, i, colon, 'State')) {
-            let s = v;
-            while (s < end && (b[s] === TAB || b[s] === SPACE)) s++;
-            state = s < end ? String.fromCharCode(b[s]!) : '';
-          }
-          break;
-        case 80: // P
-          if (isKey(b, i, colon, 'PPid')) ppid = ints(b, v, end);
-          break;
-        case 85: // U
-          if (isKey(b, i, colon, 'Uid')) uids = ints(b, v, end);
-          break;
-        case 71: // G
-          if (isKey(b, i, colon, 'Gid')) gids = ints(b, v, end);
-          break;
-        case 75: // K
-          if (isKey(b, i, colon, 'Kthread')) kthread = ints(b, v, end)?.[0] === 1;
-          break;
-      }
-    }
-    i = end + 1;
+const STATUS =
+  /^Name:\t([^\n]*)\n(?:[^\n]*\n)*?State:\t(\S)[^\n]*\n(?:[^\n]*\n)*?PPid:\t(\d+)\n(?:[^\n]*\n)*?Uid:\t(\d+)\t(\d+)\t(\d+)\t(\d+)\nGid:\t(\d+)\t(\d+)\t(\d+)\t(\d+)\n(?:[^\n]*\n)*?NSpid:\t(\d+(?:\t\d+)*)\n/;
+
+const unescapeName = (name: string): string =>
+  name.includes('\\n') ? name.replace(/\\n/g, '\n') : name;
+
+/**
+ * Parse /proc/PID/status. Returns undefined when a field igloo needs (Name,
+ * State, PPid, Uid, Gid) is missing or malformed, which only happens for a
+ * truncated read of a process that is exiting. Kernels before 4.1 have no
+ * NSpid line: then the pid is its own one-level chain.
+ */
+export function parseStatus(text: string, pid: number): ProcStatus | undefined {
+  const m = STATUS.exec(text);
+  const kthread = text.includes('\nKthread:\t1\n');
+  if (m) {
+    const nspid = m[12]!;
+    return {
+      name: unescapeName(m[1]!),
+      state: m[2]!,
+      ppid: Number(m[3]),
+      uids: [Number(m[4]), Number(m[5]), Number(m[6]), Number(m[7])],
+      gids: [Number(m[8]), Number(m[9]), Number(m[10]), Number(m[11])],
+      nspid: nspid.includes('\t') ? nspid.split('\t').map(Number) : [Number(nspid)],
+      ...(kthread && { kthread: true as const }),
+    };
   }
-  if (name === undefined || !state || ppid?.length !== 1 || uids?.length !== 4) return undefined;
+  const fields = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon > 0) fields.set(line.slice(0, colon), line.slice(colon + 1));
+  }
+  // Name is the one field that may contain spaces; only its leading tab is the separator.
+  const rawName = fields.get('Name');
+  const state = fields.get('State')?.trim().charAt(0);
+  const ppid = ints(fields.get('PPid'));
+  const uids = ints(fields.get('Uid'));
+  const gids = ints(fields.get('Gid'));
+  if (rawName === undefined || !state || ppid?.length !== 1 || uids?.length !== 4) return undefined;
   if (gids?.length !== 4) return undefined;
+  const nspid = ints(fields.get('NSpid')) ?? [pid];
   return {
-    name: name.includes('\\n') ? name.replace(/\\n/g, '\n') : name,
+    name: unescapeName(rawName.replace(/^\t/, '')),
     state,
     ppid: ppid[0] as number,
     uids: uids as [number, number, number, number],
     gids: gids as [number, number, number, number],
-    nspid: nspid ?? [pid],
+    nspid,
     ...(kthread && { kthread: true as const }),
   };
 }
 
-/** parseStatusBytes() of a status text. */
-export function parseStatus(statusText: string, pid: number): ProcStatus | undefined {
-  const b = encoder.encode(statusText);
-  return parseStatusBytes(b, b.length, pid);
-}
-
-/**
- * starttime (field 22 of /proc/PID/stat, in clock ticks since boot) from
- * its first `length` bytes, or undefined.
- */
-export function statStartTimeBytes(b: Uint8Array, length: number): number | undefined {
-  // comm may hold spaces and parentheses: the fields start after the last ')'.
-  const close = b.lastIndexOf(41, length - 1);
-  if (close < 0) return undefined;
-  // After ") " come field 3 (state) onwards: field 22 is the 20th, 19 spaces further.
-  let i = close + 2;
-  for (let k = 0; k < 19; k++) {
-    const space = b.indexOf(SPACE, i);
-    if (space < 0 || space >= length) return undefined;
-    i = space + 1;
-  }
-  let n = 0;
-  const start = i;
-  while (i < length && b[i]! >= ZERO && b[i]! <= NINE) n = n * 10 + (b[i++]! - ZERO);
-  if (i === start || (i < length && b[i] !== SPACE && b[i] !== NL)) return undefined;
-  return n;
-}
+/** Field 22 of stat, matched from the last ')' (fields 3 to 21 hold no spaces). */
+const START_TIME = /^\) (?:\S+ ){19}(\d+)(?:[ \n]|$)/;
 
 /** starttime (field 22 of /proc/PID/stat, in clock ticks since boot), or undefined. */
-export function parseStatStartTime(statText: string): number | undefined {
-  const b = encoder.encode(statText);
-  return statStartTimeBytes(b, b.length);
+export function parseStatStartTime(text: string): number | undefined {
+  // comm may hold spaces and parentheses: the fields start after the last ')'.
+  const close = text.lastIndexOf(')');
+  if (close < 0) return undefined;
+  const m = START_TIME.exec(text.slice(close));
+  return m ? Number(m[1]) : undefined;
 }
 
 /**
