@@ -35,6 +35,7 @@
 import { treeLines } from '../../core/inspect/format.ts';
 import { inspectSync } from '../../inspect/index.ts';
 import { paint, parseCommandArgs, printJson } from '../output.ts';
+import { tuneForOnePass } from './ps.ts';
 
 const help = `igloo tree [--all] [--json]
   Shows the tree of user namespaces this view can see: each with its
@@ -46,6 +47,7 @@ const help = `igloo tree [--all] [--json]
 `;
 
 export async function run(args: string[]): Promise<number> {
+  tuneForOnePass();
   const { values } = parseCommandArgs(
     'tree',
     args,

@@ -40,7 +40,7 @@ import type { PasswdEntry } from '../passwd.ts';
 import type { IdMapEntry } from '../idmap/map.ts';
 import { tryToInside } from '../idmap/map.ts';
 import type { IdRange } from '../idmap/range.ts';
-import { countIds, normalizeRanges, rangesCover } from '../idmap/range.ts';
+import { countIds, normalizeRanges } from '../idmap/range.ts';
 import type { SubidEntry } from '../idmap/subid.ts';
 
 export const SCHEMA_VERSION = 1;
@@ -208,8 +208,20 @@ export function isInitialMap(map: readonly IdMapEntry[] | null): boolean {
 const outside = (map: readonly IdMapEntry[]): IdRange[] =>
   normalizeRanges(map.map((e) => ({ start: e.outside, count: e.count })));
 
-const covers = (outer: readonly IdRange[], inner: readonly IdRange[]): boolean =>
-  inner.every((r) => rangesCover(outer, r));
+/** Whether normalized `outer` holds every range of `inner` (each lies within one of outer's). */
+function covers(outer: readonly IdRange[], inner: readonly IdRange[]): boolean {
+  for (const r of inner) {
+    let inside = false;
+    for (const c of outer) {
+      if (c.start <= r.start && r.start + r.count <= c.start + c.count) {
+        inside = true;
+        break;
+      }
+    }
+    if (!inside) return false;
+  }
+  return true;
+}
 
 const sameRanges = (a: readonly IdRange[], b: readonly IdRange[]): boolean =>
   a.length === b.length && a.every((r, i) => r.start === b[i]!.start && r.count === b[i]!.count);
@@ -232,27 +244,63 @@ export function deriveParents(
   viewNs: number,
   facts: readonly NsFacts[],
 ): Map<number, { parent: number; basis: ParentBasis }> {
+  // Everything a pair needs is worked out once per namespace: with a thousand
+  // containers there are a million pairs. Normalized ranges are sorted and
+  // merged, so a range is covered when one of them holds it, and a namespace
+  // whose lowest or highest id lies outside another's span cannot be covered.
+  interface Prepared {
+    readonly f: NsFacts;
+    readonly uid: IdRange[];
+    readonly gid: IdRange[];
+    readonly size: number;
+    readonly lo: number;
+    readonly hi: number;
+  }
+  const prepare = (f: NsFacts): Prepared | undefined => {
+    if (f.uid === null || f.gid === null) return undefined;
+    const uid = normalizeRanges(f.uid);
+    const gid = normalizeRanges(f.gid);
+    const first = uid[0];
+    const last = uid[uid.length - 1];
+    return {
+      f,
+      uid,
+      gid,
+      size: countIds(uid) + countIds(gid),
+      lo: first ? first.start : Infinity,
+      hi: last ? last.start + last.count : -Infinity,
+    };
+  };
+  const candidates: Prepared[] = [];
+  const prepared = new Map<NsFacts, Prepared>();
+  for (const f of facts) {
+    const p = prepare(f);
+    if (p === undefined) continue;
+    prepared.set(f, p);
+    if (f.userns !== viewNs) candidates.push(p);
+  }
   const out = new Map<number, { parent: number; basis: ParentBasis }>();
   for (const n of facts) {
     if (n.userns === viewNs) continue;
-    if (n.uid === null || n.gid === null) {
+    const pn = prepared.get(n);
+    if (pn === undefined) {
       out.set(n.userns, { parent: viewNs, basis: 'unknown-map' });
       continue;
     }
     let best: { m: NsFacts; size: number; basis: ParentBasis } | undefined;
-    for (const m of facts) {
-      if (m.userns === n.userns || m.userns === viewNs || m.uid === null || m.gid === null) {
-        continue;
-      }
-      if (!covers(m.uid, n.uid) || !covers(m.gid, n.gid)) continue;
+    for (const pm of candidates) {
+      const m = pm.f;
+      if (m.userns === n.userns) continue;
+      if (pm.lo > pn.lo || pm.hi < pn.hi) continue;
+      if (!covers(pm.uid, pn.uid) || !covers(pm.gid, pn.gid)) continue;
       // A parent's processes do not sit in deeper pid namespaces than its child's.
       if (m.minPidDepth > n.minPidDepth) continue;
       let basis: ParentBasis = 'map';
-      if (sameRanges(m.uid, n.uid) && sameRanges(m.gid, n.gid)) {
+      if (sameRanges(pm.uid, pn.uid) && sameRanges(pm.gid, pn.gid)) {
         if (!(m.maxPidDepth < n.minPidDepth)) continue;
         basis = 'map+pid-depth';
       }
-      const size = countIds(m.uid) + countIds(m.gid);
+      const size = pm.size;
       // Fewest ids wins; among equal sizes, the one holding the parent process of
       // N's oldest process, then the one with the deepest pid namespace.
       const rank = (f: NsFacts) => [f.userns === n.parentProcessNs ? 1 : 0, f.minPidDepth];
