@@ -68,9 +68,11 @@ function failure(err: unknown): null | undefined {
 }
 
 /** A file's text; null when it may not be read, undefined when the process is gone. */
+const UTF8 = { encoding: 'utf8' } as const;
+
 function readText(path: string): string | null | undefined {
   try {
-    return readFileSync(path, 'utf8');
+    return readFileSync(path, UTF8);
   } catch (err) {
     return failure(err);
   }
@@ -84,6 +86,9 @@ function readNs(path: string, kind: string): number | null | undefined {
     return failure(err);
   }
 }
+
+/** The `restricted` of every fully readable process (one shared, frozen list). */
+const NOTHING: readonly string[] = Object.freeze([]);
 
 /**
  * What one scan has learnt so far: the pid namespace of the proc mount,
@@ -125,10 +130,14 @@ export function readProcess(
   // Any read that found the process gone means it exited mid-scan: skip it whole.
   if (stat === undefined || cmdline === undefined || userns === undefined) return undefined;
   if (pidns === undefined) return undefined;
-  const restricted: string[] = [];
-  if (cmdline === null) restricted.push('cmdline');
-  if (userns === null) restricted.push('ns/user');
-  if (pidns === null) restricted.push('ns/pid');
+  let restricted: readonly string[] = NOTHING;
+  if (cmdline === null || userns === null || pidns === null) {
+    const list: string[] = [];
+    if (cmdline === null) list.push('cmdline');
+    if (userns === null) list.push('ns/user');
+    if (pidns === null) list.push('ns/pid');
+    restricted = list;
+  }
   return {
     pid,
     ppid: parsed.ppid,
