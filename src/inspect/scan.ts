@@ -67,9 +67,9 @@ function failure(err: unknown): null | undefined {
   throw err;
 }
 
-/** A file's text; null when it may not be read, undefined when the process is gone. */
 const UTF8 = { encoding: 'utf8' } as const;
 
+/** A file's text; null when it may not be read, undefined when the process is gone. */
 function readText(path: string): string | null | undefined {
   try {
     return readFileSync(path, UTF8);
