@@ -55,13 +55,13 @@ const help = `igloo ps [NAME...] [--all] [--json]
  * V8 settings for a command that makes one pass over a thousand processes
  * and exits: the optimizing compiler would compile the scan's functions on
  * a second thread while they run, for code that finishes before it would
- * pay off (measured: about a quarter of the command's CPU time), and the
+ * pay off (measured: 15-25 % of the command's CPU time), and the
  * young-generation collections need no helper threads for a few megabytes.
  * Both only change how V8 runs the same code. `igloo tree` uses it too.
  */
 export function tuneForOnePass(): void {
   setFlagsFromString('--no-opt');
-  setFlagsFromString('--single-threaded-gc');
+  setFlagsFromString('--no-parallel-scavenge');
 }
 
 /**
