@@ -553,12 +553,25 @@ function reportDensity(d: DensityResult): string[] {
 
 /**
  * `igloo ps` against procps' ps over a host with `count` extra processes
- * (sleepers started here and killed after). Both print every process.
+ * (sleepers started here and killed after). Both print every process; runs
+ * alternate between the two (and `node -e 0`, the floor of any Node CLI) so
+ * that a change in the machine's load hits all alike. As root, and as `user`
+ * when given (setpriv, as both commands: another user's processes are then
+ * partly unreadable, which both show as such).
  */
 function benchPs(
   dist: string,
   count: number,
-): { processes: number; runs: number; igloo: number; ps: number } {
+  user?: TestUser,
+): {
+  processes: number;
+  runs: number;
+  igloo: number;
+  ps: number;
+  node: number;
+  user?: { igloo: number; ps: number; node: number };
+  loadavg: string;
+} {
   const sleepers = Array.from({ length: count }, () =>
     spawn('sleep', ['600'], { stdio: 'ignore' }),
   );
@@ -572,17 +585,33 @@ function benchPs(
       if (r.status !== 0) throw new Error(`${argv.join(' ')}: ${String(r.stderr)}`);
       return Number(process.hrtime.bigint() - t0) / 1e6;
     };
-    const runs = 7;
-    const med = (argv: string[]) => {
-      const xs = Array.from({ length: runs }, () => time(argv)).sort((a, b) => a - b);
-      return xs[Math.floor(runs / 2)]!;
+    const runs = 9;
+    const medians = (argvs: string[][]) => {
+      const xs = argvs.map(() => [] as number[]);
+      for (let i = 0; i < runs; i++) argvs.forEach((argv, k) => xs[k]!.push(time(argv)));
+      return xs.map((x) => x.sort((a, b) => a - b)[Math.floor(runs / 2)]!);
     };
+    const commands = (prefix: string[]) => [
+      [...prefix, process.execPath, join(dist, 'igloo.mjs'), 'ps', '--json'],
+      [...prefix, 'ps', '-eo', 'pid,user,userns,pidns,cmd'],
+      [...prefix, process.execPath, '-e', '0'],
+    ];
     const processes = readdirSync('/proc').filter((e) => /^\d+$/.test(e)).length;
+    const [igloo, ps, node] = medians(commands([]));
+    let asUser: { igloo: number; ps: number; node: number } | undefined;
+    if (user) {
+      const drop = ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups'];
+      const [i, p, n] = medians(commands(drop));
+      asUser = { igloo: i!, ps: p!, node: n! };
+    }
     return {
       processes,
       runs,
-      igloo: med([process.execPath, join(dist, 'igloo.mjs'), 'ps', '--json']),
-      ps: med(['ps', '-eo', 'pid,user,userns,pidns,cmd']),
+      igloo: igloo!,
+      ps: ps!,
+      node: node!,
+      ...(asUser && { user: asUser }),
+      loadavg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
     };
   } finally {
     for (const s of sleepers) s.kill('SIGKILL');
@@ -730,12 +759,15 @@ async function main(): Promise<void> {
       );
     }
     if (wanted('ps')) {
-      const ps = benchPs(dist, 1000);
+      const ps = benchPs(dist, 1000, user);
       out.ps = ps;
+      const row = (who: string, r: { igloo: number; ps: number; node: number }) =>
+        `  ${who}: igloo ps --json ${r.igloo.toFixed(1)} ms, ps -eo pid,user,userns,pidns,cmd ${r.ps.toFixed(1)} ms: ${(r.igloo / r.ps).toFixed(2)}x (node -e 0 ${r.node.toFixed(1)} ms)`;
       lines.push(
         '',
-        `igloo ps with ${ps.processes} processes on the host (median of ${ps.runs}, as root)`,
-        `  igloo ps --json ${ps.igloo.toFixed(1)} ms, ps -eo pid,user,userns,pidns,cmd ${ps.ps.toFixed(1)} ms: ${(ps.igloo / ps.ps).toFixed(2)}x`,
+        `igloo ps with ${ps.processes} processes on the host (medians of ${ps.runs}, alternating; load average ${ps.loadavg})`,
+        row('root', ps),
+        ...(ps.user ? [row('unprivileged user', ps.user)] : []),
       );
     }
     out.results = results;

@@ -2,6 +2,11 @@
  * igloo's inspector: one consistent scan of /proc turned into `igloo ps`
  * rows and the `igloo tree` of user namespaces (src/core/inspect/model.ts
  * holds the rules; docs/inspect.md the output).
+ *
+ * Everything here is synchronous: the scan is a few thousand small reads of
+ * files the kernel generates in memory, for which a promise per read costs
+ * several times the read itself (see the `igloo ps` section of
+ * docs/benchmarks.md).
  */
 import { buildSnapshot, type Snapshot } from '../core/inspect/model.ts';
 import { discoverContainers } from './containers.ts';
@@ -12,17 +17,20 @@ export interface InspectOptions {
   all?: boolean;
   /** The proc mount to read (default /proc). */
   proc?: string;
-  /** Parallel reads at most (default 32). */
+  /** Ignored: the scan is synchronous now (kept so that callers that set it still compile). */
   concurrency?: number;
 }
 
-/** Reads /proc once and returns the rows and the namespace tree. */
+/** Reads /proc once and returns the rows and the namespace tree (the library API's form). */
 export async function inspect(opts: InspectOptions = {}): Promise<Snapshot> {
-  const [view, containers, processes] = await Promise.all([
-    readView(opts),
-    discoverContainers(opts),
-    scanProcesses(opts),
-  ]);
-  const namespaces = await readNamespaces(processes, view.userns, opts);
+  return inspectSync(opts);
+}
+
+/** inspect() without the promise: the CLI's form. */
+export function inspectSync(opts: InspectOptions = {}): Snapshot {
+  const view = readView(opts);
+  const processes = scanProcesses(opts);
+  const containers = discoverContainers(opts, view.passwd, processes);
+  const namespaces = readNamespaces(processes, view.userns, opts);
   return buildSnapshot({ view, processes, namespaces, containers });
 }

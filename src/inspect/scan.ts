@@ -1,6 +1,16 @@
 /**
- * Reads /proc for `igloo ps` and `igloo tree`: one pass over the process
- * directories with a cap on parallel reads, no child processes.
+ * Reads /proc for `igloo ps` and `igloo tree`: one synchronous pass over the
+ * process directories, no child processes, no promises.
+ *
+ * Per process it reads what the columns need and no more: status (name,
+ * state, parent, uids, gids, NSpid), stat (the start time), cmdline (not for
+ * kernel threads and zombies, whose command line is empty by definition)
+ * and the user-namespace link, then the pid-namespace link unless the first
+ * was refused (the kernel guards both with the same check), and not even
+ * that for a process at the proc mount's own pid-namespace level. Each file
+ * is one readFileSync (open, read, close in Node's binding) parsed by one
+ * regular expression; the id maps and /etc/passwd are read once per user
+ * namespace, not per process (docs/benchmarks.md has where the time goes).
  *
  * Racing with the processes it reads is normal: a process that exits between
  * readdir and its last read (ENOENT, ESRCH, an empty status) is skipped. A
@@ -9,9 +19,17 @@
  * is kept with what /proc/PID/status tells everyone, and the fields that
  * could not be read are listed in `restricted`.
  */
-import { constants } from 'node:fs';
-import { lstat, open, readdir, readFile, readlink } from 'node:fs/promises';
-import { parseProcIdMap, type IdMapEntry } from '../core/idmap/index.ts';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+} from 'node:fs';
+import { parseProcIdMap, parseSubid, type IdMapEntry } from '../core/idmap/index.ts';
 import type { ProcSample, UsernsSample, ViewSample } from '../core/inspect/model.ts';
 import {
   formatCommand,
@@ -20,107 +38,158 @@ import {
   parseStatus,
 } from '../core/inspect/proc.ts';
 import { parsePasswd, type PasswdEntry } from '../core/passwd.ts';
-import { parseSubid } from '../core/idmap/index.ts';
-import { errnoOf } from '../host/errno.ts';
-import { readTextOrEmpty } from '../host/files.ts';
-import { subidPaths } from '../host/subid.ts';
-import { readPasswd } from '../host/users.ts';
 
 export interface ScanOptions {
   /** The proc mount to read (default /proc). */
   proc?: string;
-  /** Parallel reads at most (default 32). */
-  concurrency?: number;
+}
+
+/** The errno code of a failed fs call. */
+function codeOf(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
 }
 
 /** Gone: the process exited while we read it. */
-const GONE = new Set(['ENOENT', 'ESRCH']);
-const DENIED = new Set(['EACCES', 'EPERM']);
+const isGone = (code: string | undefined) => code === 'ENOENT' || code === 'ESRCH';
+/** Not ours to read (or not a link any more): kept, marked restricted. */
+const isDenied = (code: string | undefined) =>
+  code === 'EACCES' || code === 'EPERM' || code === 'EINVAL';
 
-/** Runs `fn` over `items` with at most `limit` in flight; keeps the order. */
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return out;
+/**
+ * What a failed read means: undefined when the process is gone, null when
+ * the kernel refused. Other errors are thrown.
+ */
+function failure(err: unknown): null | undefined {
+  const code = codeOf(err);
+  if (isGone(code)) return undefined;
+  if (isDenied(code)) return null;
+  throw err;
 }
 
-type Read<T> = { ok: true; value: T } | { ok: false; gone: boolean };
+const UTF8 = { encoding: 'utf8' } as const;
 
-async function attempt<T>(fn: () => Promise<T>): Promise<Read<T>> {
+/** A file's text; null when it may not be read, undefined when the process is gone. */
+function readText(path: string): string | null | undefined {
   try {
-    return { ok: true, value: await fn() };
+    return readFileSync(path, UTF8);
   } catch (err) {
-    const code = errnoOf(err);
-    if (code !== undefined && (GONE.has(code) || DENIED.has(code) || code === 'EINVAL')) {
-      return { ok: false, gone: GONE.has(code) };
-    }
-    throw err;
+    return failure(err);
   }
 }
 
+/** The inode of a namespace link; null when it may not be read, undefined when gone. */
+function readNs(path: string, kind: string): number | null | undefined {
+  try {
+    return parseNsLink(readlinkSync(path), kind) ?? null;
+  } catch (err) {
+    return failure(err);
+  }
+}
+
+/** The `restricted` of every fully readable process (one shared, frozen list). */
+const NOTHING: readonly string[] = Object.freeze([]);
+
+/**
+ * What one scan has learnt so far: the pid namespace of the proc mount,
+ * once a process at its level (NSpid of length 1) has shown its link.
+ */
+export interface ScanState {
+  mountPidns?: number;
+}
+
 /** One process, or undefined when it is gone. */
-export async function readProcess(proc: string, pid: number): Promise<ProcSample | undefined> {
+export function readProcess(
+  proc: string,
+  pid: number,
+  state: ScanState = {},
+): ProcSample | undefined {
   const dir = `${proc}/${pid}`;
-  const [status, stat, cmdline, userns, pidns] = await Promise.all([
-    attempt(() => readFile(`${dir}/status`, 'utf8')),
-    attempt(() => readFile(`${dir}/stat`, 'utf8')),
-    attempt(() => readFile(`${dir}/cmdline`, 'utf8')),
-    attempt(() => readlink(`${dir}/ns/user`)),
-    attempt(() => readlink(`${dir}/ns/pid`)),
-  ]);
-  if (!status.ok) return undefined;
-  const parsed = parseStatus(status.value, pid);
+  const status = readText(`${dir}/status`);
+  if (!status) return undefined;
+  const parsed = parseStatus(status, pid);
   if (parsed === undefined) return undefined;
+  const stat = readText(`${dir}/stat`);
+  const startTime = stat ? (parseStatStartTime(stat) ?? null) : null;
+  // Kernel threads and zombies have no memory, so no command line: ps shows "[comm]".
+  const noArgv = parsed.kthread === true || parsed.state === 'Z' || parsed.state === 'X';
+  const cmdline = noArgv ? '' : readText(`${dir}/cmdline`);
+  const userns = readNs(`${dir}/ns/user`, 'user');
+  // Every ns link is guarded by the same ptrace check: refused for one, refused for all.
+  // A process whose NSpid has one level lives in the proc mount's own pid namespace
+  // (it cannot leave it), so after the first such link the others need no readlink.
+  let pidns: number | null | undefined = null;
+  if (userns !== null) {
+    const atMountLevel = parsed.nspid.length === 1;
+    if (atMountLevel && state.mountPidns !== undefined) pidns = state.mountPidns;
+    else {
+      pidns = readNs(`${dir}/ns/pid`, 'pid');
+      if (atMountLevel && typeof pidns === 'number') state.mountPidns = pidns;
+    }
+  }
   // Any read that found the process gone means it exited mid-scan: skip it whole.
-  if ([stat, cmdline, userns, pidns].some((r) => !r.ok && r.gone)) return undefined;
-  const restricted: string[] = [];
-  if (!cmdline.ok) restricted.push('cmdline');
-  if (!userns.ok) restricted.push('ns/user');
-  if (!pidns.ok) restricted.push('ns/pid');
+  if (stat === undefined || cmdline === undefined || userns === undefined) return undefined;
+  if (pidns === undefined) return undefined;
+  let restricted: readonly string[] = NOTHING;
+  if (cmdline === null || userns === null || pidns === null) {
+    const list: string[] = [];
+    if (cmdline === null) list.push('cmdline');
+    if (userns === null) list.push('ns/user');
+    if (pidns === null) list.push('ns/pid');
+    restricted = list;
+  }
   return {
     pid,
     ppid: parsed.ppid,
     comm: parsed.name,
     state: parsed.state,
-    command: formatCommand(cmdline.ok ? cmdline.value : '', parsed.name),
+    command: formatCommand(cmdline ?? '', parsed.name),
     uid: parsed.uids[1],
     gid: parsed.gids[1],
     nspid: parsed.nspid,
-    startTime: stat.ok ? (parseStatStartTime(stat.value) ?? null) : null,
-    userns: userns.ok ? (parseNsLink(userns.value, 'user') ?? null) : null,
-    pidns: pidns.ok ? (parseNsLink(pidns.value, 'pid') ?? null) : null,
+    startTime,
+    userns,
+    pidns,
     restricted,
   };
 }
 
-/** Every process in `proc` that still exists when read. */
-export async function scanProcesses(opts: ScanOptions = {}): Promise<ProcSample[]> {
-  const proc = opts.proc ?? '/proc';
-  const pids = (await readdir(proc))
-    .filter((e) => /^\d+$/.test(e))
-    .map(Number)
-    .sort((a, b) => a - b);
-  const samples = await mapLimit(pids, opts.concurrency ?? 32, (pid) => readProcess(proc, pid));
-  return samples.filter((s): s is ProcSample => s !== undefined);
+/** The numeric entries of a proc directory, in increasing order. */
+function pidsIn(proc: string): number[] {
+  const pids: number[] = [];
+  for (const e of readdirSync(proc)) {
+    const c = e.charCodeAt(0);
+    if (c >= 48 && c <= 57 && /^\d+$/.test(e)) pids.push(Number(e));
+  }
+  return pids.sort((a, b) => a - b);
 }
 
-async function readMap(path: string): Promise<IdMapEntry[] | null> {
-  const r = await attempt(() => readFile(path, 'utf8'));
-  if (!r.ok) return null;
+/** Every process in `proc` that still exists when read, by increasing pid. */
+export function scanProcesses(opts: ScanOptions = {}): ProcSample[] {
+  const proc = opts.proc ?? '/proc';
+  const out: ProcSample[] = [];
+  // Refused and vanished reads are expected here (another user's processes): their
+  // errors are caught at once, so skip the stack trace each one would capture.
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    const state: ScanState = {};
+    for (const pid of pidsIn(proc)) {
+      const s = readProcess(proc, pid, state);
+      if (s !== undefined) out.push(s);
+    }
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+  return out;
+}
+
+function readMap(path: string): IdMapEntry[] | null {
+  const text = readText(path);
+  if (typeof text !== 'string') return null;
   try {
     // An ancestor's map read from below shows 4294967295 for ids the reader cannot name.
-    return parseProcIdMap(r.value, { path });
+    return parseProcIdMap(text, { path });
   } catch {
     return null;
   }
@@ -134,17 +203,16 @@ const PASSWD_LIMIT = 1 << 20;
  * directory and passwd a regular file opened with O_NOFOLLOW (an absolute
  * symlink would otherwise resolve against the reader's root, on the host).
  */
-export async function readPasswdUnder(root: string): Promise<PasswdEntry[] | null> {
+export function readPasswdUnder(root: string): PasswdEntry[] | null {
   try {
-    const etc = await lstat(`${root}/etc`);
-    if (!etc.isDirectory()) return null;
-    const fh = await open(`${root}/etc/passwd`, constants.O_RDONLY | constants.O_NOFOLLOW);
+    if (!lstatSync(`${root}/etc`).isDirectory()) return null;
+    const fd = openSync(`${root}/etc/passwd`, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
-      const st = await fh.stat();
+      const st = fstatSync(fd);
       if (!st.isFile() || st.size > PASSWD_LIMIT) return null;
-      return parsePasswd(await fh.readFile('utf8'));
+      return parsePasswd(readFileSync(fd, 'utf8'));
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
   } catch {
     return null;
@@ -155,71 +223,65 @@ export async function readPasswdUnder(root: string): Promise<PasswdEntry[] | nul
  * The maps and passwd of each user namespace, read through its processes
  * (oldest first) until one answers.
  */
-export async function readNamespaces(
+export function readNamespaces(
   processes: readonly ProcSample[],
   viewNs: number | null,
   opts: ScanOptions = {},
-): Promise<UsernsSample[]> {
+): UsernsSample[] {
   const proc = opts.proc ?? '/proc';
   const byNs = new Map<number, ProcSample[]>();
   for (const p of processes) {
     if (p.userns === null || p.userns === viewNs) continue;
-    const list = byNs.get(p.userns) ?? [];
-    list.push(p);
-    byNs.set(p.userns, list);
+    const list = byNs.get(p.userns);
+    if (list) list.push(p);
+    else byNs.set(p.userns, [p]);
   }
-  return mapLimit([...byNs.entries()], opts.concurrency ?? 32, async ([userns, members]) => {
+  const out: UsernsSample[] = [];
+  for (const [userns, members] of byNs) {
     members.sort((a, b) => (a.startTime ?? Infinity) - (b.startTime ?? Infinity) || a.pid - b.pid);
     let uidMap: IdMapEntry[] | null = null;
     let gidMap: IdMapEntry[] | null = null;
     let passwd: PasswdEntry[] | null = null;
     for (const p of members) {
       const dir = `${proc}/${p.pid}`;
-      const haveUid: boolean = uidMap !== null;
-      const haveGid: boolean = gidMap !== null;
-      const havePasswd: boolean = passwd !== null;
-      const [u, g, pw]: [IdMapEntry[] | null, IdMapEntry[] | null, PasswdEntry[] | null] =
-        await Promise.all([
-          haveUid ? null : readMap(`${dir}/uid_map`),
-          haveGid ? null : readMap(`${dir}/gid_map`),
-          havePasswd ? null : readPasswdUnder(`${dir}/root`),
-        ]);
+      const u: IdMapEntry[] | null = uidMap === null ? readMap(`${dir}/uid_map`) : null;
+      const g: IdMapEntry[] | null = gidMap === null ? readMap(`${dir}/gid_map`) : null;
+      const pw: PasswdEntry[] | null = passwd === null ? readPasswdUnder(`${dir}/root`) : null;
       // Keep what was read only if the process is still in that namespace (not a reused pid).
-      const still = await attempt(() => readlink(`${dir}/ns/user`));
-      if (!still.ok || parseNsLink(still.value, 'user') !== userns) continue;
+      if (readNs(`${dir}/ns/user`, 'user') !== userns) continue;
       uidMap ??= u;
       gidMap ??= g;
       passwd ??= pw;
       if (uidMap && gidMap && passwd) break;
     }
-    return { userns, uidMap, gidMap, passwd };
-  });
+    out.push({ userns, uidMap, gidMap, passwd });
+  }
+  return out;
+}
+
+/** A text file; a missing or unreadable one reads as empty text (no names, no blocks). */
+function textOrEmpty(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 /** Who is looking: this process's namespaces, maps, /etc/passwd and subid files. */
-export async function readView(opts: ScanOptions = {}): Promise<ViewSample> {
+export function readView(opts: ScanOptions = {}): ViewSample {
   const proc = opts.proc ?? '/proc';
-  const link = async (kind: string) => {
-    const r = await attempt(() => readlink(`${proc}/self/ns/${kind}`));
-    return r.ok ? (parseNsLink(r.value, kind) ?? null) : null;
-  };
-  const paths = subidPaths();
-  const [userns, pidns, uidMap, gidMap, passwd, subuid, subgid] = await Promise.all([
-    link('user'),
-    link('pid'),
-    readMap(`${proc}/self/uid_map`),
-    readMap(`${proc}/self/gid_map`),
-    readPasswd(),
-    readTextOrEmpty(paths.uid).catch(() => ''),
-    readTextOrEmpty(paths.gid).catch(() => ''),
-  ]);
+  const link = (kind: string) => readNs(`${proc}/self/ns/${kind}`, kind) ?? null;
+  // The files of src/host/subid.ts's subidPaths(), without its writers.
+  const subuid = process.env.IGLOO_SUBUID ?? '/etc/subuid';
+  const subgid = process.env.IGLOO_SUBGID ?? '/etc/subgid';
   return {
-    userns,
-    pidns,
-    uidMap,
-    gidMap,
-    passwd,
-    subuid: parseSubid(subuid).entries,
-    subgid: parseSubid(subgid).entries,
+    userns: link('user'),
+    pidns: link('pid'),
+    uidMap: readMap(`${proc}/self/uid_map`),
+    gidMap: readMap(`${proc}/self/gid_map`),
+    passwd: parsePasswd(textOrEmpty('/etc/passwd')),
+    subuid: parseSubid(textOrEmpty(subuid)).entries,
+    subgid: parseSubid(textOrEmpty(subgid)).entries,
   };
 }

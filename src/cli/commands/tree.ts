@@ -33,8 +33,9 @@
  *                                 "text": "anna's block 2000000+0..65535" } }
  */
 import { treeLines } from '../../core/inspect/format.ts';
-import { inspect } from '../../inspect/index.ts';
+import { inspectSync } from '../../inspect/index.ts';
 import { paint, parseCommandArgs, printJson } from '../output.ts';
+import { tuneForOnePass } from './ps.ts';
 
 const help = `igloo tree [--all] [--json]
   Shows the tree of user namespaces this view can see: each with its
@@ -46,6 +47,7 @@ const help = `igloo tree [--all] [--json]
 `;
 
 export async function run(args: string[]): Promise<number> {
+  tuneForOnePass();
   const { values } = parseCommandArgs(
     'tree',
     args,
@@ -58,7 +60,7 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
   // Naming other users' containers needs their private directories: only root can.
-  const snapshot = await inspect({ all: values.all === true && (process.geteuid?.() ?? 0) === 0 });
+  const snapshot = inspectSync({ all: values.all === true && (process.geteuid?.() ?? 0) === 0 });
   if (values.json) {
     printJson({ version: snapshot.version, view: snapshot.view, tree: snapshot.tree });
     return 0;

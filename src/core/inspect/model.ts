@@ -40,7 +40,7 @@ import type { PasswdEntry } from '../passwd.ts';
 import type { IdMapEntry } from '../idmap/map.ts';
 import { tryToInside } from '../idmap/map.ts';
 import type { IdRange } from '../idmap/range.ts';
-import { countIds, normalizeRanges, rangesCover } from '../idmap/range.ts';
+import { countIds, normalizeRanges } from '../idmap/range.ts';
 import type { SubidEntry } from '../idmap/subid.ts';
 
 export const SCHEMA_VERSION = 1;
@@ -208,8 +208,20 @@ export function isInitialMap(map: readonly IdMapEntry[] | null): boolean {
 const outside = (map: readonly IdMapEntry[]): IdRange[] =>
   normalizeRanges(map.map((e) => ({ start: e.outside, count: e.count })));
 
-const covers = (outer: readonly IdRange[], inner: readonly IdRange[]): boolean =>
-  inner.every((r) => rangesCover(outer, r));
+/** Whether normalized `outer` holds every range of `inner` (each lies within one of outer's). */
+function covers(outer: readonly IdRange[], inner: readonly IdRange[]): boolean {
+  for (const r of inner) {
+    let inside = false;
+    for (const c of outer) {
+      if (c.start <= r.start && r.start + r.count <= c.start + c.count) {
+        inside = true;
+        break;
+      }
+    }
+    if (!inside) return false;
+  }
+  return true;
+}
 
 const sameRanges = (a: readonly IdRange[], b: readonly IdRange[]): boolean =>
   a.length === b.length && a.every((r, i) => r.start === b[i]!.start && r.count === b[i]!.count);
@@ -232,27 +244,63 @@ export function deriveParents(
   viewNs: number,
   facts: readonly NsFacts[],
 ): Map<number, { parent: number; basis: ParentBasis }> {
+  // Everything a pair needs is worked out once per namespace: with a thousand
+  // containers there are a million pairs. Normalized ranges are sorted and
+  // merged, so a range is covered when one of them holds it, and a namespace
+  // whose lowest or highest id lies outside another's span cannot be covered.
+  interface Prepared {
+    readonly f: NsFacts;
+    readonly uid: IdRange[];
+    readonly gid: IdRange[];
+    readonly size: number;
+    readonly lo: number;
+    readonly hi: number;
+  }
+  const prepare = (f: NsFacts): Prepared | undefined => {
+    if (f.uid === null || f.gid === null) return undefined;
+    const uid = normalizeRanges(f.uid);
+    const gid = normalizeRanges(f.gid);
+    const first = uid[0];
+    const last = uid[uid.length - 1];
+    return {
+      f,
+      uid,
+      gid,
+      size: countIds(uid) + countIds(gid),
+      lo: first ? first.start : Infinity,
+      hi: last ? last.start + last.count : -Infinity,
+    };
+  };
+  const candidates: Prepared[] = [];
+  const prepared = new Map<NsFacts, Prepared>();
+  for (const f of facts) {
+    const p = prepare(f);
+    if (p === undefined) continue;
+    prepared.set(f, p);
+    if (f.userns !== viewNs) candidates.push(p);
+  }
   const out = new Map<number, { parent: number; basis: ParentBasis }>();
   for (const n of facts) {
     if (n.userns === viewNs) continue;
-    if (n.uid === null || n.gid === null) {
+    const pn = prepared.get(n);
+    if (pn === undefined) {
       out.set(n.userns, { parent: viewNs, basis: 'unknown-map' });
       continue;
     }
     let best: { m: NsFacts; size: number; basis: ParentBasis } | undefined;
-    for (const m of facts) {
-      if (m.userns === n.userns || m.userns === viewNs || m.uid === null || m.gid === null) {
-        continue;
-      }
-      if (!covers(m.uid, n.uid) || !covers(m.gid, n.gid)) continue;
+    for (const pm of candidates) {
+      const m = pm.f;
+      if (m.userns === n.userns) continue;
+      if (pm.lo > pn.lo || pm.hi < pn.hi) continue;
+      if (!covers(pm.uid, pn.uid) || !covers(pm.gid, pn.gid)) continue;
       // A parent's processes do not sit in deeper pid namespaces than its child's.
       if (m.minPidDepth > n.minPidDepth) continue;
       let basis: ParentBasis = 'map';
-      if (sameRanges(m.uid, n.uid) && sameRanges(m.gid, n.gid)) {
+      if (sameRanges(pm.uid, pn.uid) && sameRanges(pm.gid, pn.gid)) {
         if (!(m.maxPidDepth < n.minPidDepth)) continue;
         basis = 'map+pid-depth';
       }
-      const size = countIds(m.uid) + countIds(m.gid);
+      const size = pm.size;
       // Fewest ids wins; among equal sizes, the one holding the parent process of
       // N's oldest process, then the one with the deepest pid namespace.
       const rank = (f: NsFacts) => [f.userns === n.parentProcessNs ? 1 : 0, f.minPidDepth];
@@ -302,12 +350,28 @@ export function sliceLabel(
 const oldestOf = (ps: readonly ProcSample[]): ProcSample | undefined =>
   [...ps].sort((a, b) => (a.startTime ?? Infinity) - (b.startTime ?? Infinity) || a.pid - b.pid)[0];
 
-const nameOf = (passwd: readonly PasswdEntry[] | null, uid: number | null): string | null =>
-  passwd === null || uid === null ? null : (passwd.find((p) => p.uid === uid)?.name ?? null);
+/**
+ * The name of a uid in a passwd list (the first entry of a uid wins, as a
+ * search would), through an index made once per list.
+ */
+function namer(): (passwd: readonly PasswdEntry[] | null, uid: number | null) => string | null {
+  const indexes = new Map<readonly PasswdEntry[], Map<number, string>>();
+  return (passwd, uid) => {
+    if (passwd === null || uid === null) return null;
+    let index = indexes.get(passwd);
+    if (index === undefined) {
+      index = new Map();
+      for (const p of passwd) if (!index.has(p.uid)) index.set(p.uid, p.name);
+      indexes.set(passwd, index);
+    }
+    return index.get(uid) ?? null;
+  };
+}
 
 /** Builds the rows and the tree from one scan. */
 export function buildSnapshot(input: SnapshotInput): Snapshot {
   const { view } = input;
+  const nameOf = namer();
   // A view whose own namespace could not be read still needs a root for the tree.
   const viewNs = view.userns ?? 0;
   const procs = [...input.processes].sort((a, b) => a.pid - b.pid);
@@ -337,20 +401,29 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
     };
   });
   const parents = deriveParents(viewNs, facts);
+  // Paths and depths are asked for once per process but differ only per namespace.
+  const depths = new Map<number, number>();
   const depthOf = (ns: number): number => {
+    const known = depths.get(ns);
+    if (known !== undefined) return known;
     let d = 0;
     for (let cur = ns; cur !== viewNs && d <= facts.length; d++) {
       cur = parents.get(cur)?.parent ?? viewNs;
     }
+    depths.set(ns, d);
     return d;
   };
-  /** From the view down to `ns`: [child of view, ..., ns]. */
-  const pathTo = (ns: number): number[] => {
+  const paths = new Map<number, readonly number[]>();
+  /** From the view down to `ns`: [child of view, ..., ns]. Shared: do not change it. */
+  const pathTo = (ns: number): readonly number[] => {
+    const known = paths.get(ns);
+    if (known !== undefined) return known;
     const path: number[] = [];
     for (let cur = ns; cur !== viewNs && path.length <= facts.length;) {
       path.unshift(cur);
       cur = parents.get(cur)?.parent ?? viewNs;
     }
+    paths.set(ns, path);
     return path;
   };
 
@@ -363,9 +436,10 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
   }
   const iglooOf = (p: ProcSample): KnownContainer | undefined => {
     if (p.pidns !== null && byPidns.has(p.pidns)) return byPidns.get(p.pidns);
-    if (p.userns === null) return undefined;
-    for (const ns of pathTo(p.userns).reverse()) {
-      const c = byUserns.get(ns);
+    if (p.userns === null || byUserns.size === 0) return undefined;
+    const path = pathTo(p.userns);
+    for (let i = path.length - 1; i >= 0; i--) {
+      const c = byUserns.get(path[i]!);
       if (c) return c;
     }
     return undefined;

@@ -59,3 +59,37 @@ test('parseNsLink() takes the inode of the right kind only', () => {
   assert.equal(parseNsLink('pid:[4026531836]', 'user'), undefined);
   assert.equal(parseNsLink('user:[x]', 'user'), undefined);
 });
+
+test('parseStatus() marks kernel threads (Kthread: 1) and only them', () => {
+  const kthread = STATUS.replace(
+    'NSpid:\t23781\t6\n',
+    'NSpid:\t23781\t6\nNSpgid:\t1\nKthread:\t1\n',
+  );
+  assert.equal(parseStatus(kthread, 23781)?.kthread, true);
+  assert.equal('kthread' in parseStatus(kthread.replace('Kthread:\t1', 'Kthread:\t0'), 1)!, false);
+});
+
+test('parseStatus() reads lines in any order and escaped names (the general path)', () => {
+  const lines = STATUS.trimEnd().split('\n').reverse();
+  const shuffled = lines.join('\n').replace('Name:\tmy prog', 'Name:\ta\\nb: c') + '\n';
+  assert.deepEqual(parseStatus(shuffled, 23781), {
+    name: 'a\nb: c',
+    state: 'S',
+    ppid: 23748,
+    uids: [2000000, 2000001, 2000002, 2000003],
+    gids: [2000000, 2000000, 2000000, 2000000],
+    nspid: [23781, 6],
+  });
+  // The same text in the kernel's order takes the one-expression path and agrees.
+  const ordered = STATUS.replace('Name:\tmy prog', 'Name:\ta\\nb: c');
+  assert.deepEqual(parseStatus(ordered, 23781), parseStatus(shuffled, 23781));
+});
+
+test('parseStatStartTime() reads field 22 with or without a trailing newline', () => {
+  const fields = Array.from({ length: 50 }, (_, i) => String(i + 3));
+  fields[0] = 'S';
+  assert.equal(parseStatStartTime(`7 (x y) ${fields.slice(0, 20).join(' ')}`), 22);
+  assert.equal(parseStatStartTime(`7 (x y) ${fields.slice(0, 20).join(' ')}\n`), 22);
+  fields[19] = '2x';
+  assert.equal(parseStatStartTime(`7 (x) ${fields.join(' ')}\n`), undefined);
+});

@@ -1,0 +1,24 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { jsonText } from './ps.ts';
+
+test('jsonText() is the indented document with one process per line', () => {
+  const doc = {
+    version: 1,
+    view: { userns: 1, pidns: 2, initial: true },
+    processes: [
+      { pid: 1, command: 'sh -c "x},{\\"pid\\":2"', uid: { host: 0, chain: [] } },
+      { pid: 7, command: '},{"pid":', uid: { host: 5, chain: [{ userns: 3, id: 0 }] } },
+    ],
+    tree: undefined,
+  };
+  const text = jsonText(doc);
+  assert.deepEqual(JSON.parse(text), JSON.parse(JSON.stringify(doc)));
+  const lines = text.split('\n');
+  assert.equal(lines.filter((l) => l.startsWith('    {"pid":')).length, 2);
+  assert.ok(text.endsWith('}\n'));
+  assert.deepEqual(JSON.parse(jsonText({ version: 1, processes: [] })), {
+    version: 1,
+    processes: [],
+  });
+});
