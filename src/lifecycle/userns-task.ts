@@ -7,7 +7,7 @@
  * unshare` work the same way). igloo re-runs itself inside that namespace
  * with the hidden `__userns` command.
  */
-import { cp, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { IglooError } from '../core/errors.ts';
 import { insideRanges, normalizeRanges, type IdMaps } from '../core/idmap/index.ts';
 import { planUserns } from '../core/plan/plan.ts';
@@ -115,7 +115,13 @@ async function setupNesting(rootfs: string, size: number): Promise<void> {
   );
   await mkdir(at('usr/local/bin'), { recursive: true });
   await rm(at('usr/local/bin/igloo'), { force: true });
-  await symlink(`${NESTED_IGLOO_DIR}/igloo.mjs`, at('usr/local/bin/igloo'));
+  // A script rather than a link to igloo.mjs: its #! line needs GNU env's
+  // -S, which an image may lack (busybox's env has none).
+  await writeFile(
+    at('usr/local/bin/igloo'),
+    `#!/bin/sh\nexec /usr/local/bin/node ${NESTED_IGLOO_DIR}/igloo.mjs "$@"\n`,
+    { mode: 0o755 },
+  );
 }
 
 /** Runs inside the namespace (the `__userns` command); see taskArgv for the others. */
