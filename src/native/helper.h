@@ -7,6 +7,7 @@
  *   steps.c    one function per step record, run in the container's process
  *   console.c  the pty relay (foreground/exec) and the detached monitor
  *   util.c     errno/signal names, I/O loops, SCM_RIGHTS, error reporting
+ *   idmapped.c the `rootfsidmap` step (an image under an overlay) and idmap-check
  *
  * See PROTOCOL.md for the contract with the TypeScript side.
  */
@@ -115,6 +116,13 @@ void child_fail_at(int errfd, int index, const char *op, int err,
 		   const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 5, 6)));
 void reset_signals(void);
+
+/* idmapped.c: an image shared through an idmapped mount (rootfsidmap) */
+void idmap_prepare(const struct plan *p); /* parent, before clone() */
+int idmap_apply(pid_t pid);                /* parent, after MAPPED */
+void idmap_open_layers(int err_w);         /* child, before setresuid(0) */
+void op_rootfsidmap(struct child_ctx *c, char **a);
+int cmd_idmap_check(const char *dir);
 
 /* console.c */
 struct fg_state {
