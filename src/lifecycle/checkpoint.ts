@@ -47,6 +47,7 @@ import { helperPath } from '../host/install.ts';
 import { processStartTime } from '../host/proc.ts';
 import { readDelegation } from '../host/subid.ts';
 import type { Igloo } from './containers.ts';
+import { refuseOverlay } from './idmapped.ts';
 import { ensurePrivateDir } from './paths.ts';
 import { liveState, readConfig, removeRunDir, withContainerLock, writeState } from './store.ts';
 
@@ -122,6 +123,7 @@ export async function checkpoint(
   requireRoot('checkpoint', name);
   const paths = igloo.paths(name);
   const config = await readConfig(paths, name);
+  await refuseOverlay(paths, name, 'checkpoint');
   const criu = await requireCriu(`checkpoint "${name}"`);
   const dir = opts.dir ?? defaultCheckpointDir(igloo, name);
   return withContainerLock(paths, async () => {
@@ -390,6 +392,7 @@ export async function exportContainer(
   requireRoot('export', name);
   const paths = igloo.paths(name);
   const config = await readConfig(paths, name);
+  await refuseOverlay(paths, name, 'export');
   const state = await liveState(paths);
   if (state.status === 'running') {
     throw new IglooError('ESTATE', `Cannot export "${name}": it is running`, {
