@@ -23,7 +23,6 @@ import {
   rm,
   stat,
   writeFile,
-  lchown,
 } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -37,7 +36,6 @@ import {
   intersectRanges,
   outsideRanges,
   sliceMap,
-  type IdMapEntry,
   type IdMaps,
   type IdRange,
 } from '../core/idmap/index.ts';
@@ -47,6 +45,7 @@ import { helperPath } from '../host/install.ts';
 import { processStartTime } from '../host/proc.ts';
 import { readDelegation } from '../host/subid.ts';
 import type { Igloo } from './containers.ts';
+import { shiftTree } from '../host/xattrs.ts';
 import { refuseOverlay } from './idmapped.ts';
 import { ensurePrivateDir } from './paths.ts';
 import { liveState, readConfig, removeRunDir, withContainerLock, writeState } from './store.ts';
@@ -464,22 +463,6 @@ function within(a: readonly IdRange[], b: readonly IdRange[]): boolean {
 }
 
 /** Maps a host id of the old map to the new one (inside id kept). */
-function shiftId(id: number, from: readonly IdMapEntry[], to: readonly IdMapEntry[]): number {
-  const e = from.find((m) => id >= m.outside && id < m.outside + m.count);
-  if (!e) return id;
-  const inside = e.inside + (id - e.outside);
-  const t = to.find((m) => inside >= m.inside && inside < m.inside + m.count);
-  return t ? t.outside + (inside - t.inside) : id;
-}
-
-async function shiftTree(path: string, from: IdMaps, to: IdMaps): Promise<void> {
-  const st = await lstat(path);
-  await lchown(path, shiftId(st.uid, from.uid, to.uid), shiftId(st.gid, from.gid, to.gid));
-  if (st.isDirectory()) {
-    for (const e of await readdir(path)) await shiftTree(join(path, e), from, to);
-  }
-}
-
 /**
  * Unpacks an archive made by export into a new container NAME (default:
  * the exported name). Keeps the exported id slice when it is free and

@@ -660,6 +660,10 @@ int main(int argc, char **argv)
 	}
 	if (argc == 3 && strcmp(argv[1], "idmap-check") == 0)
 		return cmd_idmap_check(argv[2]);
+	if (argc >= 2 && strcmp(argv[1], "xattrs") == 0)
+		return cmd_xattrs(argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "shift") == 0)
+		return cmd_shift(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "restore") == 0) {
 		ensure_stdio();
 		if (fcntl(SYNC_FD, F_SETFD, FD_CLOEXEC) < 0)

@@ -8,6 +8,7 @@
  *   console.c  the pty relay (foreground/exec) and the detached monitor
  *   util.c     errno/signal names, I/O loops, SCM_RIGHTS, error reporting
  *   idmapped.c the `rootfsidmap` step (an image under an overlay) and idmap-check
+ *   xattrs.c   `xattrs set|copy-tree` and `shift` (ownership, keeping capabilities)
  *
  * See PROTOCOL.md for the contract with the TypeScript side.
  */
@@ -123,6 +124,10 @@ int idmap_apply(pid_t pid);                /* parent, after MAPPED */
 void idmap_open_layers(int err_w);         /* child, before setresuid(0) */
 void op_rootfsidmap(struct child_ctx *c, char **a);
 int cmd_idmap_check(const char *dir);
+
+/* xattrs.c: xattrs and file capabilities (xattrs set|copy-tree, shift) */
+int cmd_xattrs(int argc, char **argv);
+int cmd_shift(int argc, char **argv);
 
 /* console.c */
 struct fg_state {

@@ -14,11 +14,32 @@ export interface TarEntry {
   mode?: number;
   uid?: number;
   gid?: number;
+  /** Extended attributes, written as a pax header (SCHILY.xattr.NAME) before the entry. */
+  xattrs?: Record<string, string | Buffer>;
 }
 
-const TYPEFLAG = { file: '0', link: '1', symlink: '2', char: '3', dir: '5', fifo: '6' } as const;
+const TYPEFLAG = {
+  file: '0',
+  link: '1',
+  symlink: '2',
+  char: '3',
+  dir: '5',
+  fifo: '6',
+  pax: 'x',
+} as const;
 
-function header(e: TarEntry, size: number): Buffer {
+/** One pax record "LEN KEY=VALUE\n", LEN counting itself. */
+function paxRecord(key: string, value: Buffer): Buffer {
+  const body = Buffer.concat([Buffer.from(` ${key}=`), value, Buffer.from('\n')]);
+  let len = body.length + 1;
+  while (String(len).length + body.length !== len) len = String(len).length + body.length;
+  return Buffer.concat([Buffer.from(String(len)), body]);
+}
+
+function header(
+  e: Omit<TarEntry, 'type'> & { type?: keyof typeof TYPEFLAG },
+  size: number,
+): Buffer {
   const h = Buffer.alloc(512);
   const put = (value: string, offset: number, length: number) =>
     h.write(value.slice(0, length), offset, length, 'utf8');
@@ -49,6 +70,16 @@ function header(e: TarEntry, size: number): Buffer {
 export function makeTar(entries: readonly TarEntry[]): Buffer {
   const parts: Buffer[] = [];
   for (const e of entries) {
+    if (e.xattrs) {
+      const pax = Buffer.concat(
+        Object.entries(e.xattrs).map(([k, v]) => paxRecord(`SCHILY.xattr.${k}`, Buffer.from(v))),
+      );
+      parts.push(
+        header({ path: `PaxHeaders/${e.path}`.slice(0, 99), type: 'pax' }, pax.length),
+        pax,
+        Buffer.alloc((512 - (pax.length % 512)) % 512),
+      );
+    }
     const data =
       e.type === undefined || e.type === 'file' ? Buffer.from(e.data ?? '') : Buffer.alloc(0);
     parts.push(header(e, data.length), data, Buffer.alloc((512 - (data.length % 512)) % 512));
