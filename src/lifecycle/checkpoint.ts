@@ -14,16 +14,7 @@
  * stays as the restored init's monitor (exit file, reaping), as after start.
  */
 import { execFile, spawn } from 'node:child_process';
-import {
-  lstat,
-  mkdir,
-  readdir,
-  readFile,
-  rename,
-  rm,
-  stat,
-  writeFile,
-} from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Socket } from 'node:net';
@@ -545,6 +536,8 @@ export async function importContainer(
         '--numeric-owner',
         '--same-permissions',
         '--xattrs',
+        // GNU tar restores only user.* unless asked: file capabilities too
+        '--xattrs-include=*',
         '--acls',
         '-C',
         tmp,

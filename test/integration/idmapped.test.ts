@@ -24,7 +24,7 @@ import {
   stagedCli,
   tempDir,
 } from '../support/host.ts';
-import { makeTar, ociArchive, type TarEntry } from '../support/oci.ts';
+import { CAP_NET_RAW, getcapEntries, makeTar, ociArchive, type TarEntry } from '../support/oci.ts';
 
 const cleanup = new Cleanup();
 const BASE = 20_000_000;
@@ -228,6 +228,128 @@ describe("root's containers share one image through idmapped mounts", () => {
     assert.deepEqual(readdirSync(join(env.IGLOO_DATA_DIR!, 'containers')), []);
     r = await root(['image', 'rm', 'shared']);
     assert.equal(r.status, 0, r.stderr);
+  });
+
+  test('file capabilities and xattrs of the image show through the idmapped overlay', async () => {
+    const caps = makeTar([
+      { path: 'bin/', type: 'dir' },
+      { path: 'bin/busybox', data: readFileSync('/bin/busybox'), mode: 0o755 },
+      { path: 'bin/sh', type: 'symlink', linkpath: 'busybox' },
+      { path: 'bin/sleep', type: 'symlink', linkpath: 'busybox' },
+      {
+        path: 'bin/ping',
+        data: readFileSync('/bin/busybox'),
+        mode: 0o755,
+        xattrs: { 'security.capability': CAP_NET_RAW, 'user.test': 'hello' },
+      },
+      ...getcapEntries(),
+    ]);
+    writeFileSync(
+      join(dir, 'caps.tar'),
+      ociArchive({ layers: [caps], config: { Cmd: ['/bin/sleep', '1000'] } }, { gzipLayers: true }),
+    );
+    let r = await root(['image', 'import', join(dir, 'caps.tar'), '--name', 'caps']);
+    assert.equal(r.status, 0, r.stderr);
+    const c = await create('img-idm-caps', 'caps');
+    const base = c.config.idmap.uid[0]!.outside;
+    const stored = join(env.IGLOO_DATA_DIR!, 'images', 'caps', 'rootfs', 'bin/ping');
+    const getcap = (path: string) =>
+      spawnSync('getcap', ['-n', path], { encoding: 'utf8' }).stdout.trim();
+    const getfattr = (path: string) =>
+      spawnSync('getfattr', ['--only-values', '-n', 'user.test', path], { encoding: 'utf8' })
+        .stdout;
+    assert.equal(
+      getcap(stored),
+      `${stored} cap_net_raw=ep`,
+      'the image keeps a plain (v2) capability',
+    );
+    assert.equal(getfattr(stored), 'hello');
+    r = await root(['run', '--name', 'img-idm-caps', '--', '/usr/sbin/getcap', '/bin/ping']);
+    assert.equal(r.stdout.trim(), '/bin/ping cap_net_raw=ep', r.stderr);
+    r = await root(['start', 'img-idm-caps']);
+    assert.equal(r.status, 0, r.stderr);
+    const pid = (
+      JSON.parse((await root(['info', 'img-idm-caps', '--json'])).stdout) as {
+        state: { pid: number };
+      }
+    ).state.pid;
+    const seen = `/proc/${pid}/root/bin/ping`;
+    assert.equal(
+      getcap(seen),
+      `${seen} cap_net_raw=ep [rootid=${base}]`,
+      "from the host, through the container's view: the capability belongs to its root",
+    );
+    assert.equal(getfattr(seen), 'hello');
+    assert.equal((await root(['destroy', '--force', 'img-idm-caps'])).status, 0);
+    assert.equal(getcap(stored), `${stored} cap_net_raw=ep`, 'the image is unchanged');
+    assert.equal((await root(['image', 'rm', 'caps'])).status, 0);
+  });
+
+  test('export, then import into another slice: the shift keeps capabilities and set-id bits', async () => {
+    const layer = makeTar([
+      { path: 'bin/', type: 'dir' },
+      { path: 'bin/busybox', data: readFileSync('/bin/busybox'), mode: 0o755 },
+      { path: 'bin/sh', type: 'symlink', linkpath: 'busybox' },
+      { path: 'bin/setuid-tool', data: readFileSync('/bin/busybox'), mode: 0o4755 },
+      {
+        path: 'bin/ping',
+        data: readFileSync('/bin/busybox'),
+        mode: 0o755,
+        xattrs: { 'security.capability': CAP_NET_RAW, 'user.test': 'shifted' },
+      },
+    ]);
+    writeFileSync(
+      join(dir, 'shift.tar'),
+      ociArchive({ layers: [layer], config: { Cmd: ['/bin/sh'] } }),
+    );
+    let r = await root(['image', 'import', join(dir, 'shift.tar'), '--name', 'shiftimg']);
+    assert.equal(r.status, 0, r.stderr);
+    // A copy (export needs a rootfs of the container's own).
+    const c = await create('img-idm-exp', 'shiftimg', { IGLOO_IDMAPPED: '0' });
+    const oldBase = c.config.idmap.uid[0]!.outside;
+    const archiveFile = join(dir, 'exp.tar');
+    r = await root(['export', 'img-idm-exp', archiveFile]);
+    assert.equal(r.status, 0, r.stderr);
+    // The original still holds its slice: the import must move to another one.
+    r = await root(['import-container', archiveFile, '--name', 'img-idm-imp', '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    cleanup.add(
+      'destroy img-idm-imp',
+      async () => void (await root(['destroy', '--force', 'img-idm-imp'])),
+    );
+    const imported = JSON.parse((await root(['info', 'img-idm-imp', '--json'])).stdout) as {
+      config: Created;
+    };
+    const newBase = imported.config.idmap.uid[0]!.outside;
+    assert.notEqual(newBase, oldBase);
+    const rootfs = imported.config.rootfs;
+    const ping = join(rootfs, 'bin/ping');
+    assert.equal(statSync(ping).uid, newBase);
+    assert.equal(
+      spawnSync('getcap', ['-n', ping], { encoding: 'utf8' }).stdout.trim(),
+      `${ping} cap_net_raw=ep [rootid=${newBase}]`,
+      'the capability moved with the slice',
+    );
+    assert.equal(
+      spawnSync('getfattr', ['--only-values', '-n', 'user.test', ping], { encoding: 'utf8' })
+        .stdout,
+      'shifted',
+    );
+    const setuid = statSync(join(rootfs, 'bin/setuid-tool'));
+    assert.equal(setuid.uid, newBase);
+    assert.equal(setuid.mode & 0o7777, 0o4755, 'chown did not cost the set-uid bit');
+    r = await root([
+      'run',
+      '--name',
+      'img-idm-imp',
+      '--',
+      '/bin/sh',
+      '-c',
+      'stat -c %u:%a /bin/setuid-tool',
+    ]);
+    assert.equal(r.stdout, '0:4755\n', r.stderr);
+    for (const name of ['img-idm-imp', 'img-idm-exp'])
+      assert.equal((await root(['destroy', name])).status, 0);
   });
 
   test('IGLOO_IDMAPPED=0 and a file system without idmapped mounts (ramfs) get a copy, said once', async () => {

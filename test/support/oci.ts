@@ -3,7 +3,10 @@
  * (so a test can write entries no well-behaved tool would: "../x", device
  * nodes, whiteouts) and OCI / docker-archive layouts around the layers.
  */
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
 export interface TarEntry {
@@ -180,4 +183,21 @@ export function dockerArchive(parts: ImageParts): Buffer {
     ]),
   });
   return makeTar(entries);
+}
+
+/** A v2 file capability: cap_net_raw (bit 13) permitted, with the effective flag. */
+export const CAP_NET_RAW = Buffer.from('0100000200200000000000000000000000000000', 'hex');
+
+/** The host's getcap and the libraries it needs, so a test can run it inside a container. */
+export function getcapEntries(): TarEntry[] {
+  const files = ['/usr/sbin/getcap'];
+  const ldd = spawnSync('ldd', ['/usr/sbin/getcap'], { encoding: 'utf8' }).stdout;
+  for (const m of ldd.matchAll(/(\/\S+) \(0x/g)) files.push(m[1]!);
+  const dirs = new Set<string>();
+  for (const f of files)
+    for (let d = dirname(f); d !== '/'; d = dirname(d)) dirs.add(`${d.slice(1)}/`);
+  return [
+    ...[...dirs].sort().map((d): TarEntry => ({ path: d, type: 'dir' })),
+    ...files.map((f): TarEntry => ({ path: f.slice(1), data: readFileSync(f), mode: 0o755 })),
+  ];
 }
