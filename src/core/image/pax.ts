@@ -14,6 +14,7 @@ export interface EntryXattrs {
 }
 
 const BLOCK = 512;
+const ZERO_BLOCK = Buffer.alloc(BLOCK);
 
 function cString(b: Buffer): string {
   const nul = b.indexOf(0);
@@ -88,7 +89,7 @@ export class PaxXattrScanner {
       if (this.pending.length < BLOCK) return;
       const h = this.pending.subarray(0, BLOCK);
       this.pending = this.pending.subarray(BLOCK);
-      if (h.every((b) => b === 0)) continue;
+      if (h.equals(ZERO_BLOCK)) continue;
       this.header(h);
     }
   }
