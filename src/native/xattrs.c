@@ -24,7 +24,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <ftw.h>
+#include <limits.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,28 +214,56 @@ static int map_id(char kind, unsigned long id, unsigned long *out)
 	return 0;
 }
 
-static int shift_visit(const char *path, const struct stat *st, int type,
-		       struct FTW *ftw)
+/* getxattrat(2) (Linux 6.13): read an xattr relative to a directory fd, so
+ * the walk never looks a whole path up again. Older kernels: ENOSYS, and
+ * the full path is used. The number is the same on every architecture. */
+#ifndef SYS_getxattrat
+#define SYS_getxattrat 464
+#endif
+struct xattr_args_v0 {
+	uint64_t value;
+	uint32_t size;
+	uint32_t flags;
+};
+static int have_getxattrat = 1;
+
+static ssize_t get_cap(int dirfd, const char *name, const char *full,
+		       unsigned char *buf, size_t n)
 {
-	(void)type;
-	(void)ftw;
+	if (have_getxattrat) {
+		struct xattr_args_v0 args = {.value = (uint64_t)(uintptr_t)buf,
+					     .size = (uint32_t)n};
+		long r = syscall(SYS_getxattrat, dirfd, name, AT_SYMLINK_NOFOLLOW,
+				 CAP_NAME, &args, sizeof(args));
+		if (r >= 0 || errno != ENOSYS)
+			return (ssize_t)r;
+		have_getxattrat = 0;
+	}
+	return lgetxattr(full, CAP_NAME, buf, n);
+}
+
+/* One entry NAME of directory DIRFD (FULL: its whole path, for messages and
+ * the rare calls that need one). */
+static void shift_entry(int dirfd, const char *name, const char *full,
+			const struct stat *st)
+{
 	unsigned long uid, gid;
 	int mu = map_id('u', st->st_uid, &uid);
 	int mg = map_id('g', st->st_gid, &gid);
 	if (!mu && !mg)
-		return 0;
+		return;
 	/* chown clears the set-id bits and security.capability: keep them */
 	unsigned char cap[XATTR_CAPS_SZ_3];
 	ssize_t caplen = -1;
 	if (S_ISREG(st->st_mode))
-		caplen = lgetxattr(path, CAP_NAME, cap, sizeof(cap));
-	if (lchown(path, (uid_t)uid, (gid_t)gid) < 0) {
-		problem("chown", path, errno);
-		return 0;
+		caplen = get_cap(dirfd, name, full, cap, sizeof(cap));
+	if (fchownat(dirfd, name, (uid_t)uid, (gid_t)gid, AT_SYMLINK_NOFOLLOW) < 0) {
+		problem("chown", full, errno);
+		return;
 	}
 	if (!S_ISLNK(st->st_mode) && (st->st_mode & (S_ISUID | S_ISGID)) &&
-	    chmod(path, st->st_mode & 07777) < 0)
-		problem("chmod", path, errno);
+	    fchmodat(dirfd, name, st->st_mode & 07777, 0) < 0)
+		problem("chmod", full, errno);
 	if (caplen > 0) {
 		if (caplen == XATTR_CAPS_SZ_3) {
 			uint32_t magic = (uint32_t)cap[0] | (uint32_t)cap[1] << 8 |
@@ -248,11 +279,67 @@ static int shift_visit(const char *path, const struct stat *st, int type,
 					cap[20 + i] = (unsigned char)(nroot >> (8 * i));
 			}
 		}
-		if (lsetxattr(path, CAP_NAME, cap, (size_t)caplen, 0) < 0)
-			problem("restore security.capability on", path, errno);
+		if (lsetxattr(full, CAP_NAME, cap, (size_t)caplen, 0) < 0)
+			problem("restore security.capability on", full, errno);
 	}
 	shifted++;
-	return 0;
+}
+
+/* Depth first, relative to directory fds (as chown -R does), staying on
+ * the file system of the top (like nftw FTW_MOUNT), never following a
+ * symlink. FULL is a buffer of PATH_MAX holding the path of at/name. */
+static void shift_walk(int at, const char *name, char *full, size_t len,
+		       dev_t dev)
+{
+	struct stat st;
+	if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		problem("stat", full, errno);
+		return;
+	}
+	if (st.st_dev != dev)
+		return;
+	shift_entry(at, name, full, &st);
+	if (!S_ISDIR(st.st_mode))
+		return;
+	int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		problem("open", full, errno);
+		return;
+	}
+	/* getdents64 into a buffer of this level: no DIR to allocate and free
+	 * per directory (musl maps and unmaps one each time) */
+	char buf[2048] __attribute__((aligned(8))); /* small: depth can reach PATH_MAX / 2 */
+	for (;;) {
+		long got = syscall(SYS_getdents64, fd, buf, sizeof(buf));
+		if (got < 0) {
+			problem("read", full, errno);
+			break;
+		}
+		if (got == 0)
+			break;
+		for (long off = 0; off < got;) {
+			struct dirent64_v {
+				uint64_t ino;
+				int64_t off;
+				unsigned short reclen;
+				unsigned char type;
+				char name[];
+			} *e = (struct dirent64_v *)(buf + off);
+			off += e->reclen;
+			if (strcmp(e->name, ".") == 0 || strcmp(e->name, "..") == 0)
+				continue;
+			size_t n = strlen(e->name);
+			if (len + 1 + n >= PATH_MAX) {
+				problem("path too long:", full, ENAMETOOLONG);
+				continue;
+			}
+			full[len] = '/';
+			memcpy(full + len + 1, e->name, n + 1);
+			shift_walk(fd, e->name, full, len + 1 + n, dev);
+			full[len] = '\0';
+		}
+	}
+	close(fd);
 }
 
 static int parse_range(const char *s, struct range *r)
@@ -281,8 +368,14 @@ int cmd_shift(int argc, char **argv)
 		}
 		nranges++;
 	}
-	if (nftw(argv[2], shift_visit, 64, FTW_PHYS | FTW_MOUNT) < 0)
-		problem("walk", argv[2], errno);
+	struct stat top;
+	char full[PATH_MAX];
+	if (strlen(argv[2]) >= sizeof(full) || lstat(argv[2], &top) < 0) {
+		problem("walk", argv[2], errno ? errno : ENAMETOOLONG);
+	} else {
+		strcpy(full, argv[2]);
+		shift_walk(AT_FDCWD, argv[2], full, strlen(full), top.st_dev);
+	}
 	printf("SHIFTED %lu\n", shifted);
 	return problems ? 1 : 0;
 }
