@@ -24,9 +24,11 @@
  *     (overlayfs allows that; `userxattr`: its private xattrs are user.*
  *     ones, since trusted.* cannot be set from a user namespace): its
  *     mounter is the container's root, not host root. A lower layer that is
- *     still a detached mount of another mount namespace is refused
- *     (ENOENT through /proc/self/fd, EINVAL through lowerdir+): the child
- *     first attaches it onto its rootfs, then stacks the overlay on it.
+ *     still a detached mount (of the parent's anonymous mount namespace) is
+ *     not found as lowerdir=/proc/self/fd/N (ENOENT): the child first
+ *     attaches it onto its rootfs, then stacks the overlay on it. (An
+ *     overlay mounted by the parent works too, but its mounter would be
+ *     host root, its whiteouts root's and its private xattrs trusted.*.)
  *   - Upper and work directories lie in the container's directory, which the
  *     container's ids cannot traverse: the child opens them (O_PATH) before
  *     it becomes root of its namespace, as for `rootfs`, and hands the fds
