@@ -307,18 +307,16 @@ export async function benchImages(o: {
             const tree = v.id === 'shift-igloo' ? shiftIgloo : shiftChown;
             const at = v.id === 'shift-igloo' ? iglooAt : chownAt;
             const to = at === SHIFT_A ? SHIFT_B : SHIFT_A;
-            samples
-              .get(v.id)!
-              .push(
-                runStep(
-                  v.id === 'shift-igloo'
-                    ? {
-                        argv: [helper, 'shift', tree, `u:${at}:${to}:65536`, `g:${at}:${to}:65536`],
-                      }
-                    : { argv: ['chown', '-R', `--from=${at}:${at}`, `${to}:${to}`, tree] },
-                  v.id,
-                ),
-              );
+            samples.get(v.id)!.push(
+              runStep(
+                v.id === 'shift-igloo'
+                  ? {
+                      argv: [helper, 'shift', tree, `u:${at}:${to}:65536`, `g:${at}:${to}:65536`],
+                    }
+                  : { argv: ['chown', '-R', `--from=${at}:${at}`, `${to}:${to}`, tree] },
+                v.id,
+              ),
+            );
             if (v.id === 'shift-igloo') iglooAt = to;
             else chownAt = to;
           }
