@@ -5,7 +5,9 @@
  *   npm run bench                        everything (installs the anchors from Debian)
  *   npm run bench -- --rounds 10         fewer samples per variant
  *   npm run bench -- --density 1000      idle containers for the density case (0: skip)
- *   npm run bench -- --only cold-start,exec   (cases: cold-start, one-shot, exec, density, ps, criu)
+ *   npm run bench -- --only cold-start,exec   (cases: cold-start, one-shot, exec, density, ps, criu, images)
+ *   npm run bench -- --only images       import/extract/shift of a Debian rootfs (bench/images.ts);
+ *                                        alone, it writes bench/results/images.json
  *
  * One busybox rootfs is built from the host's /bin/busybox and used by every
  * runtime (copied where a runtime needs it owned by other ids). Each case is
@@ -41,6 +43,7 @@ import {
   type TestUser,
 } from '../test/support/host.ts';
 import { killIdRange } from './cleanup.ts';
+import { benchImages } from './images.ts';
 import type * as ApiModule from '../src/api/index.ts';
 import type { Case, DensityResult, Job, Variant, VariantResult, WorkerResult } from './worker.ts';
 
@@ -55,6 +58,7 @@ const { values: opts } = parseArgs({
     rounds: { type: 'string', default: '20' },
     density: { type: 'string', default: '200' },
     only: { type: 'string' },
+    'image-rounds': { type: 'string', default: '5' },
   },
 });
 const rounds = Number(opts.rounds);
@@ -677,9 +681,48 @@ async function benchCriu(dist: string, dir: string) {
   };
 }
 
+/** `--only images`: that case alone (no anchors to install, no igloo-bench user). */
+async function mainImagesOnly(): Promise<void> {
+  const cleanup = new Cleanup();
+  let lines: string[] = [];
+  let result: unknown;
+  try {
+    const work = mkdtempSync('/tmp/igloo-bench-');
+    chmodSync(work, 0o755);
+    cleanup.add(`remove ${work}`, () => rmSync(work, { recursive: true, force: true }));
+    const dist = join(work, 'dist');
+    cpSync(process.env.IGLOO_DIST ?? join(repo, 'dist'), dist, { recursive: true });
+    run(['chmod', '-R', 'a+rX', dist], 'stage dist');
+    const r = await benchImages({ dist, work, rounds: Number(opts['image-rounds']), cleanup });
+    lines = r.lines;
+    result = r.result;
+  } finally {
+    await cleanup.run();
+  }
+  const text = lines.join('\n');
+  process.stdout.write(`${text}\n`);
+  mkdirSync(join(repo, 'bench/results'), { recursive: true });
+  const file = join(repo, 'bench/results/images.json');
+  const prettier = await import('prettier');
+  writeFileSync(
+    file,
+    await prettier.format(
+      JSON.stringify({
+        date: new Date().toISOString(),
+        host: { kernel: release(), cpus: cpus().length, node: process.version },
+        images: result,
+        table: text,
+      }),
+      { ...(await prettier.resolveConfig(file)), filepath: file },
+    ),
+  );
+  process.stdout.write(`\nwrote bench/results/images.json\n`);
+}
+
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0)
     throw new Error('the benchmark must run as root: it creates the test user igloo-bench');
+  if (only?.every((c) => c === 'images')) return mainImagesOnly();
   spawnSync('sh', [join(repo, 'scripts/bench-deps.sh')], { stdio: 'inherit' });
   const cleanup = new Cleanup();
   const out: Record<string, unknown> = {
@@ -785,6 +828,16 @@ async function main(): Promise<void> {
         row('root', ps),
         ...(ps.user ? [row('unprivileged user', ps.user)] : []),
       );
+    }
+    if (wanted('images')) {
+      const images = await benchImages({
+        dist,
+        work,
+        rounds: Number(opts['image-rounds']),
+        cleanup,
+      });
+      out.images = images.result;
+      lines.push(...images.lines);
     }
     out.results = results;
   } finally {

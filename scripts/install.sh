@@ -14,8 +14,10 @@ fi
 # Host tools: newuidmap/newgidmap (uidmap), the static busybox the default
 # image is built from, a C compiler (and musl, for a small monitor) for the helper, setpriv/su (util-linux,
 # login), ps (procps), ip (iproute2), debootstrap for Debian images, and
-# podman, which the tests use to save image archives as users make them.
-packages=(uidmap busybox-static gcc libc6-dev musl-tools make util-linux procps iproute2 passwd login debootstrap debian-archive-keyring podman)
+# podman, which the tests use to save image archives as users make them;
+# getfattr/getcap (attr, libcap2-bin), with which the tests check that
+# extended attributes and file capabilities survive import, copy and shift.
+packages=(uidmap busybox-static gcc libc6-dev musl-tools make util-linux procps iproute2 passwd login debootstrap debian-archive-keyring podman attr libcap2-bin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -7,6 +7,9 @@
  * rootfs, ".." stops at it): a layer cannot write outside the rootfs, even
  * through a symlink planted by an earlier layer. Device nodes cannot be made
  * in a user namespace and are skipped with a warning (/dev is a tmpfs).
+ * Extended attributes (pax SCHILY.xattr.*: user.* and file capabilities) are
+ * applied after each layer's files, so a chown cannot clear a capability; in
+ * a user namespace the kernel stores a capability with the namespace's root.
  */
 import {
   createReadStream,
@@ -23,12 +26,16 @@ import {
   writeSync,
   chmodSync,
   readdirSync,
+  readSync,
 } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { createGunzip } from 'node:zlib';
 import { join } from 'node:path';
 import { Parser, type ReadEntry } from 'tar';
 import { IglooError } from '../core/errors.ts';
 import { layerEntry } from '../core/image/oci.ts';
+import { PaxXattrScanner, xattrAllowed, type EntryXattrs } from '../core/image/pax.ts';
+import { setXattrs, type XattrRecord } from './xattrs.ts';
 
 /**
  * Resolves a relative path inside `root` the way the kernel would with root
@@ -194,6 +201,40 @@ function applyEntry(root: string, entry: ReadEntry, report: ApplyReport, layerNa
   entry.resume();
 }
 
+/** The xattrs a layer's entries carry, onto the files just applied. */
+async function applyXattrs(
+  root: string,
+  found: readonly EntryXattrs[],
+  report: ApplyReport,
+  layerName: string,
+): Promise<void> {
+  const records: XattrRecord[] = [];
+  for (const f of found) {
+    const action = layerEntry(f.path);
+    if (action.kind !== 'entry') continue;
+    const path = resolveInRoot(root, action.path);
+    for (const [name, value] of f.xattrs) {
+      if (xattrAllowed(name)) records.push({ path, name, value });
+      else report.skipped.push(`${layerName}: ${f.path}: extended attribute ${name} not applied`);
+    }
+  }
+  await setXattrs(records, root);
+}
+
+/** gzip (node-tar and we unpack it), zstd (node-tar only: no xattrs then), or plain tar. */
+function compression(file: string): 'gzip' | 'zstd' | 'none' {
+  const head = Buffer.alloc(4);
+  const fd = openSync(file, 'r');
+  try {
+    readSync(fd, head, 0, 4, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.equals(Buffer.from([0x28, 0xb5, 0x2f, 0xfd]))) return 'zstd';
+  return 'none';
+}
+
 /** Applies one layer file to the rootfs. */
 export function applyLayer(
   root: string,
@@ -233,11 +274,21 @@ export function applyLayer(
         fail(new Error(message));
     });
     parser.on('error', fail);
+    const scanner = new PaxXattrScanner();
     parser.on('end', () => {
-      if (!failed) resolve(report);
+      if (failed) return;
+      applyXattrs(root, scanner.found, report, layerFile).then(() => resolve(report), fail);
     });
     const input = createReadStream(layerFile);
     input.on('error', fail);
-    input.pipe(parser);
+    const kind = compression(layerFile);
+    if (kind === 'zstd') {
+      input.pipe(parser);
+      return;
+    }
+    const plain = kind === 'gzip' ? input.pipe(createGunzip()) : input;
+    plain.on('error', fail);
+    plain.on('data', (chunk: Buffer) => scanner.push(chunk));
+    plain.pipe(parser);
   });
 }

@@ -14,17 +14,7 @@
  * stays as the restored init's monitor (exit file, reaping), as after start.
  */
 import { execFile, spawn } from 'node:child_process';
-import {
-  lstat,
-  mkdir,
-  readdir,
-  readFile,
-  rename,
-  rm,
-  stat,
-  writeFile,
-  lchown,
-} from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Socket } from 'node:net';
@@ -37,7 +27,6 @@ import {
   intersectRanges,
   outsideRanges,
   sliceMap,
-  type IdMapEntry,
   type IdMaps,
   type IdRange,
 } from '../core/idmap/index.ts';
@@ -47,6 +36,8 @@ import { helperPath } from '../host/install.ts';
 import { processStartTime } from '../host/proc.ts';
 import { readDelegation } from '../host/subid.ts';
 import type { Igloo } from './containers.ts';
+import { shiftTree } from '../host/xattrs.ts';
+import { refuseOverlay } from './idmapped.ts';
 import { ensurePrivateDir } from './paths.ts';
 import { liveState, readConfig, removeRunDir, withContainerLock, writeState } from './store.ts';
 
@@ -122,6 +113,7 @@ export async function checkpoint(
   requireRoot('checkpoint', name);
   const paths = igloo.paths(name);
   const config = await readConfig(paths, name);
+  await refuseOverlay(paths, name, 'checkpoint');
   const criu = await requireCriu(`checkpoint "${name}"`);
   const dir = opts.dir ?? defaultCheckpointDir(igloo, name);
   return withContainerLock(paths, async () => {
@@ -390,6 +382,7 @@ export async function exportContainer(
   requireRoot('export', name);
   const paths = igloo.paths(name);
   const config = await readConfig(paths, name);
+  await refuseOverlay(paths, name, 'export');
   const state = await liveState(paths);
   if (state.status === 'running') {
     throw new IglooError('ESTATE', `Cannot export "${name}": it is running`, {
@@ -461,22 +454,6 @@ function within(a: readonly IdRange[], b: readonly IdRange[]): boolean {
 }
 
 /** Maps a host id of the old map to the new one (inside id kept). */
-function shiftId(id: number, from: readonly IdMapEntry[], to: readonly IdMapEntry[]): number {
-  const e = from.find((m) => id >= m.outside && id < m.outside + m.count);
-  if (!e) return id;
-  const inside = e.inside + (id - e.outside);
-  const t = to.find((m) => inside >= m.inside && inside < m.inside + m.count);
-  return t ? t.outside + (inside - t.inside) : id;
-}
-
-async function shiftTree(path: string, from: IdMaps, to: IdMaps): Promise<void> {
-  const st = await lstat(path);
-  await lchown(path, shiftId(st.uid, from.uid, to.uid), shiftId(st.gid, from.gid, to.gid));
-  if (st.isDirectory()) {
-    for (const e of await readdir(path)) await shiftTree(join(path, e), from, to);
-  }
-}
-
 /**
  * Unpacks an archive made by export into a new container NAME (default:
  * the exported name). Keeps the exported id slice when it is free and
@@ -559,6 +536,8 @@ export async function importContainer(
         '--numeric-owner',
         '--same-permissions',
         '--xattrs',
+        // GNU tar restores only user.* unless asked: file capabilities too
+        '--xattrs-include=*',
         '--acls',
         '-C',
         tmp,

@@ -60,6 +60,16 @@ import {
 } from './store.ts';
 import type { UsernsTask } from './userns-task.ts';
 import { cliPath } from '../host/install.ts';
+import {
+  checkImageUnused,
+  idmapCheck,
+  idmappedStartOptions,
+  prepareOverlay,
+  readMergedFile,
+  readRootfsInfo,
+  unpackedImage,
+  writeRootfsInfo,
+} from './idmapped.ts';
 
 export interface CreateOptions {
   /** "busybox" (default), an imported image's name, or the absolute path of a directory to copy. */
@@ -77,6 +87,8 @@ export interface CreateOptions {
   nesting?: boolean;
   /** No files on disk: the busybox rootfs is made in memory at each run (runEphemeral). */
   memory?: boolean;
+  /** Told once when root's container gets a copy of an image because idmapped mounts were refused. */
+  onNotice?: (text: string) => void;
 }
 
 const NESTING_SLICE = 8 * 65536;
@@ -258,10 +270,14 @@ export class Igloo {
           mode: 0o644,
           durable: !opts.memory,
         });
+        const shared =
+          source.kind === 'stored' && !opts.memory && !opts.nesting && owner.uid === 0
+            ? await this.shareImage(paths, source.image, idmap, opts.onNotice)
+            : false;
         if (opts.memory) {
           // The helper builds the files in a tmpfs at each run: only an empty mount point here.
           await mkdir(paths.rootfs, { mode: 0o755 });
-        } else {
+        } else if (!shared) {
           revert.add(() => runUsernsTask(idmap, owner, { kind: 'remove', path: paths.rootfs }));
           await runUsernsTask(
             idmap,
@@ -300,6 +316,48 @@ export class Igloo {
         throw err;
       }
     });
+  }
+
+  /**
+   * Root: the container's rootfs becomes an overlay of the image, unpacked
+   * once and idmapped through the container's user namespace (see
+   * lifecycle/idmapped.ts). Returns false, after saying why once, when the
+   * file system refuses idmapped mounts: the caller copies the image then.
+   * IGLOO_IDMAPPED=0 asks for the copy.
+   */
+  private async shareImage(
+    paths: ContainerPaths,
+    image: StoredImage,
+    idmap: IdMaps,
+    notice: ((text: string) => void) | undefined,
+  ): Promise<boolean> {
+    if (process.env.IGLOO_IDMAPPED === '0') return false;
+    const warn = (line: string) => process.stderr.write(`igloo: warning: ${line}\n`);
+    const lower = await unpackedImage(this.images(), image, warn);
+    const check = await idmapCheck(lower);
+    if (!check.ok) {
+      const note = `idmapped mounts refused (${check.errno}: ${check.message})`;
+      notice?.(`Image "${image.name}" is copied into the container, not shared: ${note}`);
+      await writeRootfsInfo(paths, { kind: 'copy', image: image.name, note });
+      return false;
+    }
+    await prepareOverlay(paths, image.name, lower, idmap);
+    return true;
+  }
+
+  /** How the container's rootfs is made (undefined: a directory of its own). */
+  rootfsInfo(name: string) {
+    return readRootfsInfo(this.paths(name));
+  }
+
+  /**
+   * Removes an image. One that root's containers still share (their rootfs
+   * is an overlay of it) is refused, naming them, as `podman rmi` refuses an
+   * image in use; containers that got a copy keep their files.
+   */
+  async removeImage(name: string): Promise<void> {
+    await checkImageUnused(this.containersDir, name);
+    await this.images().remove(name);
   }
 
   /** The user's image store. */
@@ -366,6 +424,7 @@ export class Igloo {
       await removeRunDir(paths);
       await mkdir(paths.rundir, { mode: 0o700 });
       const plan = planStart(await loadSeccompProfile(config), {
+        ...(await idmappedStartOptions(paths)),
         mode: 'detached',
         console: opts.console ?? 'pty',
         rundir: paths.rundir,
@@ -403,6 +462,7 @@ export class Igloo {
     await ensurePrivateDir(this.dirs.run);
     const plan = planStart(await loadSeccompProfile(config), {
       ...(opts.memoryRootfs && { memoryRootfs: opts.memoryRootfs }),
+      ...(await idmappedStartOptions(paths)),
       mode: 'foreground',
       console: 'inherit',
       command,
@@ -613,6 +673,8 @@ export class Igloo {
    * path must stay inside the rootfs: a symlink pointing out is refused.
    */
   private async readRootfsFile(config: ContainerConfig, path: string): Promise<string> {
+    const layered = await readRootfsInfo(this.paths(config.name));
+    if (layered?.kind === 'idmapped-overlay') return readMergedFile(layered, path);
     const full = join(config.rootfs, path);
     const real = await realpath(full).catch(() => undefined);
     if (!real || !(real === config.rootfs || real.startsWith(`${config.rootfs}/`))) return '';

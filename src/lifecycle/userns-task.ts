@@ -14,6 +14,7 @@ import { planUserns } from '../core/plan/plan.ts';
 import { busyboxRootfsScript, findHostBusybox } from '../host/busybox-rootfs.ts';
 import { cliPath } from '../host/install.ts';
 import { applyLayer, resolveInRoot } from '../host/layers.ts';
+import { copyXattrsTree } from '../host/xattrs.ts';
 import { packDebian, type DebianTask } from './debian.ts';
 import { runHelper } from '../native/spawn.ts';
 import { NESTED_IGLOO_DIR } from './paths.ts';
@@ -131,12 +132,15 @@ export async function performUsernsTask(
   switch (task.kind) {
     case 'copy-rootfs':
       // No ownership is preserved: every file becomes the container root's.
-      return cp(task.from, task.rootfs, {
+      // Extended attributes and file capabilities are (Node's cp drops them);
+      // a capability is stored with this namespace's root as its rootid.
+      await cp(task.from, task.rootfs, {
         recursive: true,
         verbatimSymlinks: true,
         errorOnExist: true,
         force: false,
       });
+      return copyXattrsTree(task.from, task.rootfs);
     case 'extract-layers': {
       await mkdir(task.rootfs, { mode: 0o755 });
       const report = { entries: 0, skipped: [] as string[] };

@@ -146,6 +146,10 @@ static void wait_mapped(pid_t pid, int mapped_w, int err_r)
 			exit(1);
 		}
 		if (strcmp(line, "MAPPED") == 0) {
+			if (idmap_apply(pid) < 0) {
+				killwait(pid);
+				exit(1);
+			}
 			if (write_all(mapped_w, "M", 1) < 0) {
 				/* the child is gone: wait_exec() says why */
 			}
@@ -258,6 +262,7 @@ static void start_child(const struct plan *p, int mapped_r, int err_w,
 			break;
 		}
 	}
+	idmap_open_layers(err_w);
 	if (p->ns_flags & CLONE_NEWUSER) {
 		/* 2. Become root of the new namespace (when 0 is mapped), so
 		 *    that what the steps create (mount targets, files on the
@@ -330,6 +335,7 @@ static int cmd_start(struct plan p)
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cons) < 0)
 		fail(0, "console", errno, "socketpair: %s", strerror(errno));
 
+	idmap_prepare(&p);
 	pid_t pid = clone_fork(p.ns_flags);
 	if (pid < 0) {
 		int e = errno;
@@ -358,8 +364,13 @@ static int cmd_start(struct plan p)
 		close(cons[1]);
 
 	if (p.uidmap || p.gidmap) {
-		/* The maps came with the plan: no round trip through Node. */
+		/* The maps came with the plan: no round trip through Node. An
+		 * idmapped rootfs needs them in place first. */
 		install_idmaps(pid, &p);
+		if (idmap_apply(pid) < 0) {
+			killwait(pid);
+			exit(1);
+		}
 		if (write_all(mapped[1], "M", 1) < 0) {
 			/* the child is gone: wait_exec() says why */
 		}
@@ -656,6 +667,12 @@ int main(int argc, char **argv)
 		printf("igloo-helper %s\n", HELPER_VERSION);
 		return 0;
 	}
+	if (argc == 3 && strcmp(argv[1], "idmap-check") == 0)
+		return cmd_idmap_check(argv[2]);
+	if (argc >= 2 && strcmp(argv[1], "xattrs") == 0)
+		return cmd_xattrs(argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "shift") == 0)
+		return cmd_shift(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "restore") == 0) {
 		ensure_stdio();
 		if (fcntl(SYNC_FD, F_SETFD, FD_CLOEXEC) < 0)

@@ -6,8 +6,10 @@
  *   plan.c     reading and checking the plan (fd 3)
  *   steps.c    one function per step record, run in the container's process
  *   console.c  the pty relay (foreground/exec) and the detached monitor
- *   idmap.c    writing the new user namespace's uid/gid maps
+ *   maps.c     writing the new user namespace's uid/gid maps
  *   util.c     errno/signal names, I/O loops, SCM_RIGHTS, error reporting
+ *   idmapped.c the `rootfsidmap` step (an image under an overlay) and idmap-check
+ *   xattrs.c   `xattrs set|copy-tree` and `shift` (ownership, keeping capabilities)
  *
  * See PROTOCOL.md for the contract with the TypeScript side.
  */
@@ -116,7 +118,7 @@ struct child_ctx {
 int plan_read(struct plan *p, int fd, int is_exec);
 unsigned long ns_flag(const char *name);
 
-/* idmap.c */
+/* maps.c */
 void install_idmaps(pid_t pid, const struct plan *p);
 
 /* helper.c */
@@ -130,6 +132,17 @@ void child_fail_at(int errfd, int index, const char *op, int err,
 		   const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 5, 6)));
 void reset_signals(void);
+
+/* idmapped.c: an image shared through an idmapped mount (rootfsidmap) */
+void idmap_prepare(const struct plan *p); /* parent, before clone() */
+int idmap_apply(pid_t pid);                /* parent, after MAPPED */
+void idmap_open_layers(int err_w);         /* child, before setresuid(0) */
+void op_rootfsidmap(struct child_ctx *c, char **a);
+int cmd_idmap_check(const char *dir);
+
+/* xattrs.c: xattrs and file capabilities (xattrs set|copy-tree, shift) */
+int cmd_xattrs(int argc, char **argv);
+int cmd_shift(int argc, char **argv);
 
 /* console.c */
 struct fg_state {

@@ -43,6 +43,7 @@ static const struct {
 	{"caps", 1, STEP},         {"nnp", 0, STEP},
 	{"devconsole", 0, STEP},   {"rootfstmpfs", 1, STEP},
 	{"seccomp", 1, STEP},      {"exec", -1, STEP},
+	{"rootfsidmap", 3, STEP},
 };
 
 static const struct {

@@ -904,6 +904,7 @@ static const struct {
 	{"caps", op_caps},         {"nnp", op_nnp},
 	{"devconsole", op_devconsole},
 	{"rootfstmpfs", op_rootfstmpfs},
+	{"rootfsidmap", op_rootfsidmap},
 	{"seccomp", op_seccomp},
 	{"rootfs", op_rootfs},     {"mount", op_mount}, {"bind", op_bind},
 	{"mkdir", op_mkdir},       {"symlink", op_symlink}, {"pivot", op_pivot},

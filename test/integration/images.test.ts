@@ -3,7 +3,18 @@
  * entries no honest tool writes), imported and run by an unprivileged user.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -18,6 +29,8 @@ import {
   type TestUser,
 } from '../support/host.ts';
 import {
+  CAP_NET_RAW,
+  getcapEntries,
   dockerArchive,
   makeTar,
   ociArchive,
@@ -311,5 +324,103 @@ describe('hostile and broken archives', () => {
     );
     const run = await igloo(cleanup, user, ['run', '--image', 'no-such-image', '--', '/bin/true']);
     assert.match(run.stderr, /No image named "no-such-image"/);
+  });
+});
+
+describe('extended attributes and file capabilities', () => {
+  test("a layer's cap_net_raw+ep and user.test survive import and the in-namespace copy", async () => {
+    const layer = makeTar([
+      { path: 'bin/', type: 'dir' },
+      { path: 'bin/busybox', data: readFileSync('/bin/busybox'), mode: 0o755 },
+      { path: 'bin/sh', type: 'symlink', linkpath: 'busybox' },
+      {
+        path: 'bin/ping',
+        data: readFileSync('/bin/busybox'),
+        mode: 0o755,
+        xattrs: { 'security.capability': CAP_NET_RAW, 'user.test': 'hello' },
+      },
+      ...getcapEntries(),
+    ]);
+    const file = archive(
+      'caps.tar',
+      ociArchive({ layers: [layer], config: { Cmd: ['/bin/sh'] } }, { gzipLayers: true }),
+    );
+    let r = await igloo(cleanup, user, ['image', 'import', file, '--name', 'caps']);
+    assert.equal(r.status, 0, r.stderr);
+    r = await igloo(cleanup, user, ['create', 'img-caps', '--image', 'caps', '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    cleanup.add(
+      'destroy img-caps',
+      async () => void (await igloo(cleanup, user, ['destroy', '--force', 'img-caps'])),
+    );
+    const config = JSON.parse(r.stdout) as {
+      rootfs: string;
+      idmap: { uid: Array<{ outside: number }> };
+    };
+    const base = config.idmap.uid[0]!.outside;
+    const ping = join(config.rootfs, 'bin/ping');
+    // From the host: a v3 capability whose rootid is the container's root.
+    const host = spawnSync('getcap', ['-n', ping], { encoding: 'utf8' });
+    assert.equal(host.stdout.trim(), `${ping} cap_net_raw=ep [rootid=${base}]`, host.stderr);
+    const attr = spawnSync('getfattr', ['--only-values', '-n', 'user.test', ping], {
+      encoding: 'utf8',
+    });
+    assert.equal(attr.stdout, 'hello', attr.stderr);
+    // Inside: the container's root reads it as its own (plain) capability.
+    r = await igloo(cleanup, user, [
+      'run',
+      '--name',
+      'img-caps',
+      '--',
+      '/usr/sbin/getcap',
+      '/bin/ping',
+    ]);
+    assert.equal(r.stdout.trim(), '/bin/ping cap_net_raw=ep', r.stderr);
+    assert.equal((await igloo(cleanup, user, ['destroy', 'img-caps'])).status, 0);
+  });
+
+  test('copying a directory into a container keeps xattrs and capabilities (stored with its root)', async () => {
+    const src = join(user.home, 'caps-tree');
+    mkdirSync(join(src, 'bin'), { recursive: true });
+    copyFileSync('/bin/busybox', join(src, 'bin/busybox'));
+    chmodSync(join(src, 'bin/busybox'), 0o755);
+    symlinkSync('busybox', join(src, 'bin/sh'));
+    copyFileSync('/bin/busybox', join(src, 'bin/ping'));
+    chmodSync(join(src, 'bin/ping'), 0o755);
+    for (const [cmd, args] of [
+      ['chown', ['-R', `${user.uid}:${user.gid}`, src]],
+      ['setcap', ['cap_net_raw+ep', join(src, 'bin/ping')]],
+      ['setfattr', ['-n', 'user.test', '-v', 'tree', join(src, 'bin/ping')]],
+    ] as const) {
+      const done = spawnSync(cmd, args, { encoding: 'utf8' });
+      assert.equal(done.status, 0, `${cmd}: ${done.stderr}`);
+    }
+    assert.match(
+      spawnSync('getcap', [join(src, 'bin/ping')], { encoding: 'utf8' }).stdout,
+      /cap_net_raw=ep/,
+    );
+    const r = await igloo(cleanup, user, ['create', 'img-tree', '--image', src, '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    cleanup.add(
+      'destroy img-tree',
+      async () => void (await igloo(cleanup, user, ['destroy', '--force', 'img-tree'])),
+    );
+    const config = JSON.parse(r.stdout) as {
+      rootfs: string;
+      idmap: { uid: Array<{ outside: number }> };
+    };
+    const base = config.idmap.uid[0]!.outside;
+    const ping = join(config.rootfs, 'bin/ping');
+    assert.equal(statSync(ping).uid, base);
+    assert.equal(
+      spawnSync('getcap', ['-n', ping], { encoding: 'utf8' }).stdout.trim(),
+      `${ping} cap_net_raw=ep [rootid=${base}]`,
+    );
+    assert.equal(
+      spawnSync('getfattr', ['--only-values', '-n', 'user.test', ping], { encoding: 'utf8' })
+        .stdout,
+      'tree',
+    );
+    assert.equal((await igloo(cleanup, user, ['destroy', 'img-tree'])).status, 0);
   });
 });

@@ -3,7 +3,10 @@
  * (so a test can write entries no well-behaved tool would: "../x", device
  * nodes, whiteouts) and OCI / docker-archive layouts around the layers.
  */
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
 export interface TarEntry {
@@ -14,11 +17,32 @@ export interface TarEntry {
   mode?: number;
   uid?: number;
   gid?: number;
+  /** Extended attributes, written as a pax header (SCHILY.xattr.NAME) before the entry. */
+  xattrs?: Record<string, string | Buffer>;
 }
 
-const TYPEFLAG = { file: '0', link: '1', symlink: '2', char: '3', dir: '5', fifo: '6' } as const;
+const TYPEFLAG = {
+  file: '0',
+  link: '1',
+  symlink: '2',
+  char: '3',
+  dir: '5',
+  fifo: '6',
+  pax: 'x',
+} as const;
 
-function header(e: TarEntry, size: number): Buffer {
+/** One pax record "LEN KEY=VALUE\n", LEN counting itself. */
+function paxRecord(key: string, value: Buffer): Buffer {
+  const body = Buffer.concat([Buffer.from(` ${key}=`), value, Buffer.from('\n')]);
+  let len = body.length + 1;
+  while (String(len).length + body.length !== len) len = String(len).length + body.length;
+  return Buffer.concat([Buffer.from(String(len)), body]);
+}
+
+function header(
+  e: Omit<TarEntry, 'type'> & { type?: keyof typeof TYPEFLAG },
+  size: number,
+): Buffer {
   const h = Buffer.alloc(512);
   const put = (value: string, offset: number, length: number) =>
     h.write(value.slice(0, length), offset, length, 'utf8');
@@ -49,6 +73,16 @@ function header(e: TarEntry, size: number): Buffer {
 export function makeTar(entries: readonly TarEntry[]): Buffer {
   const parts: Buffer[] = [];
   for (const e of entries) {
+    if (e.xattrs) {
+      const pax = Buffer.concat(
+        Object.entries(e.xattrs).map(([k, v]) => paxRecord(`SCHILY.xattr.${k}`, Buffer.from(v))),
+      );
+      parts.push(
+        header({ path: `PaxHeaders/${e.path}`.slice(0, 99), type: 'pax' }, pax.length),
+        pax,
+        Buffer.alloc((512 - (pax.length % 512)) % 512),
+      );
+    }
     const data =
       e.type === undefined || e.type === 'file' ? Buffer.from(e.data ?? '') : Buffer.alloc(0);
     parts.push(header(e, data.length), data, Buffer.alloc((512 - (data.length % 512)) % 512));
@@ -149,4 +183,21 @@ export function dockerArchive(parts: ImageParts): Buffer {
     ]),
   });
   return makeTar(entries);
+}
+
+/** A v2 file capability: cap_net_raw (bit 13) permitted, with the effective flag. */
+export const CAP_NET_RAW = Buffer.from('0100000200200000000000000000000000000000', 'hex');
+
+/** The host's getcap and the libraries it needs, so a test can run it inside a container. */
+export function getcapEntries(): TarEntry[] {
+  const files = ['/usr/sbin/getcap'];
+  const ldd = spawnSync('ldd', ['/usr/sbin/getcap'], { encoding: 'utf8' }).stdout;
+  for (const m of ldd.matchAll(/(\/\S+) \(0x/g)) files.push(m[1]!);
+  const dirs = new Set<string>();
+  for (const f of files)
+    for (let d = dirname(f); d !== '/'; d = dirname(d)) dirs.add(`${d.slice(1)}/`);
+  return [
+    ...[...dirs].sort().map((d): TarEntry => ({ path: d, type: 'dir' })),
+    ...files.map((f): TarEntry => ({ path: f.slice(1), data: readFileSync(f), mode: 0o755 })),
+  ];
 }

@@ -3,6 +3,7 @@ import { uniqueSuffix } from '../../host/files.ts';
 import { formatIdmapSpec } from '../../core/idmap/index.ts';
 import { IglooError } from '../../core/errors.ts';
 import { Igloo } from '../../lifecycle/containers.ts';
+import { describeRootfs } from '../../lifecycle/idmapped.ts';
 import { BUILTIN_IMAGE } from '../../host/images.ts';
 import { commandFor } from '../../core/image/oci.ts';
 import { parseCommandArgs, printJson, table, paint } from '../output.ts';
@@ -12,6 +13,10 @@ const help: Record<string, string> = {
     [--slice-size N] [--slice-stride N] [--slice-start ID] [--init CMD] [--hostname H] [--nesting] [--json]
   Creates a container with its own slice of your subordinate ids (isolated from
   every other container), and a root file system owned by those ids.
+  Root's containers made from an imported image share it: their rootfs is an
+  overlay of the image, idmapped through the container's ids (no copy, no
+  chown walk); where the file system refuses idmapped mounts, or with
+  IGLOO_IDMAPPED=0, the image is copied (and create says so).
   --nesting: the container runs containers of its own (a slice of 8 x 65536
   ids, igloo inside, users made inside get subordinate ids; use an image with
   newuidmap, e.g. igloo image build debian --include uidmap,busybox-static).
@@ -99,6 +104,7 @@ export async function run(verb: string, args: string[]): Promise<number> {
         ...(values.init !== undefined && { init: values.init.split(/\s+/).filter(Boolean) }),
         ...(values.hostname !== undefined && { hostname: values.hostname }),
         ...(values.nesting === true && { nesting: true }),
+        onNotice: (text) => process.stderr.write(`igloo: note: ${text}\n`),
       });
       if (values.json) printJson(config);
       else process.stdout.write(`Created ${name} (ids ${formatIdmapSpec(config.idmap)})\n`);
@@ -240,7 +246,8 @@ export async function run(verb: string, args: string[]): Promise<number> {
       const config = await igloo.config(name);
       const state = await igloo.state(name);
       const paths = igloo.paths(name);
-      if (values.json) printJson({ name, state, config, paths });
+      if (values.json)
+        printJson({ name, state, config, paths, rootfs: (await igloo.rootfsInfo(name)) ?? null });
       else {
         const rows: Array<[string, string]> = [
           ['name', name],
@@ -249,7 +256,7 @@ export async function run(verb: string, args: string[]): Promise<number> {
           ['started', state.startedAt ?? '-'],
           ['last exit', state.lastExit ?? '-'],
           ['idmap', formatIdmapSpec(config.idmap)],
-          ['rootfs', config.rootfs],
+          ['rootfs', describeRootfs(await igloo.rootfsInfo(name), config.rootfs)],
           ['init', config.init.join(' ')],
           ['hostname', config.hostname],
           ['namespaces', config.namespaces.join(',')],

@@ -6,7 +6,8 @@ import { parseCommandArgs, printJson, table } from '../output.ts';
 const help = `igloo image ls|import|rm ...
   igloo image ls [--json]                  your images (and the built-in "busybox")
   igloo image import PATH [--name N]       an oci-archive or docker-archive tarball, or an OCI layout directory
-  igloo image rm NAME                      remove an image (containers made from it keep their files)
+  igloo image rm NAME                      remove an image (containers with a copy keep their files;
+                                           one that root's containers share is refused, naming them)
   igloo image build debian [--suite S] [--name N] [--mirror URL] [--include PKG,...]
                                            a Debian system image (sysvinit) made with debootstrap
 `;
@@ -91,7 +92,7 @@ export async function run(args: string[]): Promise<number> {
           op: 'image rm',
           subject: arg,
         });
-      await store.remove(arg);
+      await new Igloo().removeImage(arg);
       process.stdout.write(`Removed image ${arg}\n`);
       return 0;
     }

@@ -485,3 +485,49 @@ describe('memoryRootfsSteps()', () => {
     assert.equal(f[f.indexOf('rootfstmpfs') + 1], 'mode=0755,size=65536k');
   });
 });
+
+describe('an idmapped image rootfs', () => {
+  const overlay = {
+    image: '/var/lib/igloo/images/alpine/rootfs',
+    upper: '/var/lib/igloo/containers/anna-c1/upper',
+    work: '/var/lib/igloo/containers/anna-c1/work',
+  };
+  test('rootfsidmap comes right after rootfs, before /proc; the rest of the plan is unchanged', () => {
+    const plain = planStart(config, { mode: 'foreground', console: 'inherit' });
+    const plan = planStart(config, {
+      mode: 'foreground',
+      console: 'inherit',
+      idmappedRootfs: overlay,
+    });
+    assert.deepEqual(plan.steps.slice(0, 3), [
+      { op: 'rootfs', path: '/var/lib/igloo/containers/anna-c1/rootfs' },
+      { op: 'rootfsidmap', lower: overlay.image, upper: overlay.upper, work: overlay.work },
+      plain.steps[1],
+    ]);
+    assert.deepEqual(plan.steps.slice(2), plain.steps.slice(1));
+    assert.deepEqual(plan.idmap, plain.idmap, 'the idmapping is the container map itself');
+  });
+  test('is encoded as rootfsidmap LOWER UPPER WORK', () => {
+    const f = fields(
+      encodePlan(
+        planStart(config, { mode: 'foreground', console: 'inherit', idmappedRootfs: overlay }),
+      ),
+    );
+    const i = f.indexOf('rootfsidmap');
+    assert.ok(i > f.indexOf('rootfs'));
+    assert.deepEqual(f.slice(i, i + 4), [
+      'rootfsidmap',
+      overlay.image,
+      overlay.upper,
+      overlay.work,
+    ]);
+    assert.equal(f[i + 4], 'mount');
+  });
+  test('needs a user namespace (its map is the idmapping)', () => {
+    const noUser = { ...config, namespaces: config.namespaces.filter((n) => n !== 'user') };
+    assert.throws(
+      () => planStart(noUser, { mode: 'foreground', console: 'inherit', idmappedRootfs: overlay }),
+      /needs a user namespace/,
+    );
+  });
+});

@@ -19,6 +19,12 @@ export type Step =
   | { op: 'pivot' }
   /** A fresh tmpfs on top of the rootfs: a one-shot container's files live in memory. */
   | { op: 'rootfstmpfs'; options: string }
+  /**
+   * Right after `rootfs`: an overlay on the rootfs whose lower layer is the
+   * image directory `lower` (kept with its stored ids 0..65535) idmapped
+   * through the container's user namespace; writes go to `upper` (PROTOCOL.md).
+   */
+  | { op: 'rootfsidmap'; lower: string; upper: string; work: string }
   /** The console pty, made from the container's devpts and bound onto /dev/console. */
   | { op: 'devconsole' }
   | { op: 'hostname'; name: string }
@@ -290,12 +296,31 @@ export interface StartOptions {
   readonly command?: readonly string[];
   /** Build the rootfs in memory instead of using the one on disk. */
   readonly memoryRootfs?: MemoryRootfs;
+  /** The rootfs is an overlay of a shared image (root's containers; see IdmappedRootfs). */
+  readonly idmappedRootfs?: IdmappedRootfs;
+}
+
+/**
+ * A container whose rootfs is an overlay: `image` is the shared image
+ * directory (stored ids), idmapped through the container's user namespace
+ * as the lower layer; `upper` and `work` are the container's own.
+ */
+export interface IdmappedRootfs {
+  readonly image: string;
+  readonly upper: string;
+  readonly work: string;
 }
 
 export function planStart(config: ContainerConfig, opts: StartOptions): LaunchPlan {
   const argv = opts.command ?? config.init;
   const mounts = containerMounts(config);
   if (opts.memoryRootfs) mounts.splice(1, 0, ...memoryRootfsSteps(opts.memoryRootfs));
+  else if (opts.idmappedRootfs) {
+    if (!config.namespaces.includes('user'))
+      throw new Error('an idmapped rootfs needs a user namespace: its map is the idmapping');
+    const { image, upper, work } = opts.idmappedRootfs;
+    mounts.splice(1, 0, { op: 'rootfsidmap', lower: image, upper, work });
+  }
   const steps: Step[] = [
     ...mounts,
     { op: 'pivot' },
@@ -418,6 +443,9 @@ export function encodePlan(plan: LaunchPlan): string {
         break;
       case 'rootfstmpfs':
         rec('rootfstmpfs', s.options);
+        break;
+      case 'rootfsidmap':
+        rec('rootfsidmap', s.lower, s.upper, s.work);
         break;
       case 'hostname':
         rec('hostname', s.name);

@@ -1,0 +1,238 @@
+/**
+ * Root's containers made from an imported image share it: the image is
+ * unpacked once, with the ids it was stored with (0..65535), in
+ * DATA/images/NAME/rootfs, and each container's rootfs is an overlay whose
+ * lower layer is that directory idmapped through the container's user
+ * namespace (the helper's `rootfsidmap` step). The container's writes land in
+ * its own upper directory, owned by its ids; the image is never written and no
+ * chown walk is made. Unprivileged users cannot idmap a mount (it takes
+ * CAP_SYS_ADMIN over the file system): their containers get a copy, as before.
+ *
+ * The container's directory records how its rootfs is made in rootfs.json;
+ * a container without that file has a rootfs of its own (a copy).
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chown, mkdir, readFile, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { IglooError } from '../core/errors.ts';
+import { toOutside, type IdMaps } from '../core/idmap/index.ts';
+import type { IdmappedRootfs } from '../core/plan/plan.ts';
+import { errnoOf, sysError } from '../host/errno.ts';
+import { replaceFileAtomically } from '../host/files.ts';
+import type { ImageStore } from '../host/images.ts';
+import { type StoredImage } from '../host/images.ts';
+import { helperPath } from '../host/install.ts';
+import { applyLayer } from '../host/layers.ts';
+import type { ContainerPaths } from './paths.ts';
+
+export type RootfsInfo =
+  | {
+      readonly kind: 'idmapped-overlay';
+      readonly image: string;
+      readonly lower: string;
+      readonly upper: string;
+      readonly work: string;
+    }
+  /** A copy of the image, made because idmapped mounts were refused (`note` says why). */
+  | { readonly kind: 'copy'; readonly image: string; readonly note: string };
+
+const infoFile = (paths: ContainerPaths) => join(paths.dir, 'rootfs.json');
+
+export async function readRootfsInfo(paths: ContainerPaths): Promise<RootfsInfo | undefined> {
+  try {
+    return JSON.parse(await readFile(infoFile(paths), 'utf8')) as RootfsInfo;
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return undefined;
+    throw sysError(err, 'read', infoFile(paths));
+  }
+}
+
+export function writeRootfsInfo(paths: ContainerPaths, info: RootfsInfo): Promise<void> {
+  return replaceFileAtomically(infoFile(paths), JSON.stringify(info, null, 2) + '\n', {
+    mode: 0o644,
+  });
+}
+
+/** What planStart needs for a container on a shared image ({} for any other). */
+export async function idmappedStartOptions(
+  paths: ContainerPaths,
+): Promise<{ idmappedRootfs?: IdmappedRootfs }> {
+  const info = await readRootfsInfo(paths);
+  if (info?.kind !== 'idmapped-overlay') return {};
+  return { idmappedRootfs: { image: info.lower, upper: info.upper, work: info.work } };
+}
+
+/** One line for `igloo info` and `igloo create`. */
+export function describeRootfs(info: RootfsInfo | undefined, rootfs: string): string {
+  if (!info) return rootfs;
+  if (info.kind === 'copy') return `${rootfs} (a copy of image ${info.image}: ${info.note})`;
+  return `overlay of image ${info.image} (${info.lower}, shared, idmapped), writes in ${info.upper}`;
+}
+
+export type IdmapCheck = { ok: true } | { ok: false; errno: string; message: string };
+
+/** Asks the helper whether DIR's file system can be idmapped here (root only). */
+export async function idmapCheck(dir: string): Promise<IdmapCheck> {
+  const { stdout } = await promisify(execFile)(helperPath(), ['idmap-check', dir], {
+    encoding: 'utf8',
+  }).catch((err: unknown) => {
+    throw new IglooError('ESYS', `Cannot check idmapped mounts on ${dir}: the helper failed`, {
+      op: 'idmap check',
+      path: dir,
+      cause: err,
+      hint: 'Rebuild igloo (node scripts/build.mjs)',
+    });
+  });
+  const line = stdout.trim();
+  if (line === 'IDMAP ok') return { ok: true };
+  const m = /^IDMAP (\S+) (.*)$/.exec(line);
+  return { ok: false, errno: m?.[1] ?? 'EIO', message: m?.[2] ?? line };
+}
+
+/**
+ * The image's files, unpacked once with their stored ids (as root, on the
+ * host: the layers are applied beneath the directory exactly as in a
+ * container, see host/layers.ts). Staged and renamed into place, so two
+ * creates at once or an interrupted one leave one whole copy.
+ */
+export async function unpackedImage(
+  store: ImageStore,
+  image: StoredImage,
+  warn: (line: string) => void = () => undefined,
+): Promise<string> {
+  const dir = join(store.dir, image.name);
+  const target = join(dir, 'rootfs');
+  if (
+    await stat(target).then(
+      (s) => s.isDirectory(),
+      () => false,
+    )
+  )
+    return target;
+  const staging = join(dir, `.rootfs-${randomBytes(6).toString('hex')}`);
+  try {
+    await mkdir(staging, { mode: 0o755 });
+    const report = { entries: 0, skipped: [] as string[] };
+    for (const layer of store.layerPaths(image)) await applyLayer(staging, layer, report);
+    for (const line of report.skipped) warn(line);
+    await rename(staging, target).catch(async (err: unknown) => {
+      // Another create unpacked it meanwhile: use theirs.
+      if (errnoOf(err) !== 'ENOTEMPTY' && errnoOf(err) !== 'EEXIST') throw err;
+      await rm(staging, { recursive: true, force: true });
+    });
+    return target;
+  } catch (err) {
+    await rm(staging, { recursive: true, force: true });
+    throw err instanceof IglooError ? err : sysError(err, 'unpack image', target);
+  }
+}
+
+/**
+ * Makes the container's overlay directories: an empty mount point (rootfs),
+ * and upper and work owned by the container's root, so the overlay (mounted
+ * by that root in its user namespace) can write them.
+ */
+export async function prepareOverlay(
+  paths: ContainerPaths,
+  image: string,
+  lower: string,
+  idmap: IdMaps,
+): Promise<RootfsInfo> {
+  const uid = toOutside(idmap.uid, 0, 'uid');
+  const gid = toOutside(idmap.gid, 0, 'gid');
+  const info: RootfsInfo = {
+    kind: 'idmapped-overlay',
+    image,
+    lower: await realpath(lower),
+    upper: join(paths.dir, 'upper'),
+    work: join(paths.dir, 'work'),
+  };
+  await mkdir(paths.rootfs, { mode: 0o755 });
+  for (const dir of [info.upper, info.work]) {
+    await mkdir(dir, { mode: 0o755 });
+    await chown(dir, uid, gid);
+  }
+  await writeRootfsInfo(paths, info);
+  return info;
+}
+
+/**
+ * Reads a small text file (passwd, group) from the merged view of an overlay
+ * rootfs without mounting it: the upper layer if it has the file, else the
+ * image. Symlinks must stay inside their layer; a whiteout hides the file.
+ */
+export async function readMergedFile(info: RootfsInfo, path: string): Promise<string> {
+  if (info.kind !== 'idmapped-overlay') return '';
+  for (const layer of [info.upper, info.lower]) {
+    const full = join(layer, path);
+    const st = await stat(full).catch(() => undefined);
+    if (!st) continue;
+    if (st.isCharacterDevice()) return ''; // an overlay whiteout
+    const real = await realpath(full).catch(() => undefined);
+    if (!real || !real.startsWith(`${layer}/`)) return '';
+    return readFile(real, 'utf8').catch(() => '');
+  }
+  return '';
+}
+
+/** Names of the containers (in containersDir) whose rootfs is an overlay of IMAGE. */
+export async function imageUsers(containersDir: string, image: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(containersDir);
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return [];
+    throw sysError(err, 'list', containersDir);
+  }
+  const users: string[] = [];
+  for (const name of names.sort()) {
+    const text = await readFile(join(containersDir, name, 'rootfs.json'), 'utf8').catch(
+      () => undefined,
+    );
+    if (!text) continue;
+    try {
+      const info = JSON.parse(text) as RootfsInfo;
+      if (info.kind === 'idmapped-overlay' && info.image === image) users.push(name);
+    } catch {
+      // unreadable: not ours to judge
+    }
+  }
+  return users;
+}
+
+/** `igloo image rm` of an image that containers still use: refused, naming them. */
+export async function checkImageUnused(containersDir: string, image: string): Promise<void> {
+  const users = await imageUsers(containersDir, image);
+  if (users.length === 0) return;
+  throw new IglooError(
+    'EBUSY',
+    `Cannot remove image "${image}": ${users.length === 1 ? 'container' : 'containers'} ${users.map((u) => `"${u}"`).join(', ')} ${users.length === 1 ? 'uses it (its' : 'use it (their'} rootfs is an overlay of it)`,
+    {
+      op: 'image rm',
+      subject: image,
+      hint: `Destroy them first: ${users.map((u) => `igloo destroy ${u}`).join('; ')}`,
+    },
+  );
+}
+
+/** Export and checkpoint work on a rootfs directory of the container's own. */
+export async function refuseOverlay(
+  paths: ContainerPaths,
+  name: string,
+  op: string,
+): Promise<void> {
+  const info = await readRootfsInfo(paths);
+  if (info?.kind !== 'idmapped-overlay') return;
+  throw new IglooError(
+    'ESTATE',
+    `Cannot ${op} "${name}": its rootfs is an overlay of the shared image "${info.image}"`,
+    {
+      op,
+      subject: name,
+      path: info.upper,
+      hint: `${op} needs a rootfs of the container's own; its changes are in ${info.upper}. Create the container from a copy instead: IGLOO_IDMAPPED=0 igloo create NAME --image ${info.image}`,
+    },
+  );
+}
