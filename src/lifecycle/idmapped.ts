@@ -12,7 +12,6 @@
  * a container without that file has a rootfs of its own (a copy).
  */
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { chown, mkdir, readFile, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -20,11 +19,10 @@ import { IglooError } from '../core/errors.ts';
 import { toOutside, type IdMaps } from '../core/idmap/index.ts';
 import type { IdmappedRootfs } from '../core/plan/plan.ts';
 import { errnoOf, sysError } from '../host/errno.ts';
-import { replaceFileAtomically } from '../host/files.ts';
+import { replaceFileAtomically, uniqueSuffix } from '../host/files.ts';
 import type { ImageStore } from '../host/images.ts';
 import { type StoredImage } from '../host/images.ts';
 import { helperPath } from '../host/install.ts';
-import { applyLayer } from '../host/layers.ts';
 import type { ContainerPaths } from './paths.ts';
 
 export type RootfsInfo =
@@ -111,7 +109,9 @@ export async function unpackedImage(
     )
   )
     return target;
-  const staging = join(dir, `.rootfs-${randomBytes(6).toString('hex')}`);
+  const staging = join(dir, `.rootfs-${uniqueSuffix()}`);
+  // tar is loaded only here (it would slow every start, run and exec).
+  const { applyLayer } = await import('../host/layers.ts');
   try {
     await mkdir(staging, { mode: 0o755 });
     const report = { entries: 0, skipped: [] as string[] };
