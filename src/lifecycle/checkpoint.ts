@@ -37,6 +37,7 @@ import {
   intersectRanges,
   outsideRanges,
   sliceMap,
+  toOutside,
   type IdMapEntry,
   type IdMaps,
   type IdRange,
@@ -74,6 +75,30 @@ interface CheckpointManifest {
   readonly criu: string;
   readonly idmap: IdMaps;
   readonly leftRunning: boolean;
+  /** The console pty, dumped as external (see consoleOf). */
+  readonly console?: { readonly key: string };
+}
+
+/**
+ * The container's console, as CRIU names it: `tty[RDEV:DEV]` of the pty
+ * slave bound on /dev/console (hex, as criu prints them). Its master is
+ * held by the monitor, outside the dumped tree, so the slave is dumped as
+ * external (`--external tty[..]`, and its /dev/console bind mount
+ * `--external mnt[/dev/console]:console`); restore hands criu a new pty's
+ * slave for both (igloo-helper restore --console). undefined: no pty
+ * console (started with console null).
+ */
+async function consoleOf(pid: number): Promise<{ key: string } | undefined> {
+  const mounts = await readFile(`/proc/${pid}/mountinfo`, 'utf8').catch(() => '');
+  const bound = mounts
+    .split('\n')
+    .some((l) => l.split(' ')[4] === '/dev/console' && / - devpts /.test(l));
+  if (!bound) return undefined;
+  const st = await stat(`/proc/${pid}/root/dev/console`, { bigint: true });
+  // glibc's major(): bits 8-19 and 32-43
+  const major = Number(((st.rdev >> 8n) & 0xfffn) | ((st.rdev >> 32n) & ~0xfffn));
+  if (!st.isCharacterDevice() || major < 136 || major > 143) return undefined;
+  return { key: `tty[${st.rdev.toString(16)}:${st.dev.toString(16)}]` };
 }
 
 function requireRoot(op: string, name: string): void {
@@ -137,6 +162,7 @@ export async function checkpoint(
         },
       );
     }
+    const console = await consoleOf(state.pid);
     const tmp = `${dir}.new`;
     await rm(tmp, { recursive: true, force: true });
     // 0755: criu opens some images after it has taken the container's ids.
@@ -148,6 +174,9 @@ export async function checkpoint(
       '-D',
       tmp,
       ...COMMON,
+      ...(console
+        ? ['--external', console.key, '--external', 'mnt[/dev/console]:console']
+        : []),
       ...(opts.leaveRunning ? ['--leave-running'] : []),
       '-v4',
       '-o',
@@ -188,6 +217,7 @@ export async function checkpoint(
       criu: criu.version,
       idmap: config.idmap,
       leftRunning: opts.leaveRunning === true,
+      ...(console && { console }),
     };
     await writeFile(join(tmp, MANIFEST), JSON.stringify(manifest, null, 2) + '\n', { mode: 0o600 });
     await rm(dir, { recursive: true, force: true });
@@ -282,7 +312,15 @@ export async function restore(
     const t0 = process.hrtime.bigint();
     let pid: number;
     try {
-      pid = await runRestoreHelper(criu, paths.rundir, [
+      const consoleArgs = manifest.console
+        ? [
+            '--console',
+            manifest.console.key,
+            String(toOutside(config.idmap.uid, 0, 'uid')),
+            String(toOutside(config.idmap.gid, 0, 'gid')),
+          ]
+        : [];
+      pid = await runRestoreHelper(criu, paths.rundir, consoleArgs, [
         'restore',
         '-D',
         dir,
@@ -324,8 +362,13 @@ export async function restore(
 }
 
 /** Spawns `igloo-helper restore RUNDIR CRIU ARGS...`; resolves with READY's pid. */
-function runRestoreHelper(criu: CriuInfo, rundir: string, args: string[]): Promise<number> {
-  const child = spawn(helperPath(), ['restore', rundir, criu.path, ...args], {
+function runRestoreHelper(
+  criu: CriuInfo,
+  rundir: string,
+  consoleArgs: string[],
+  args: string[],
+): Promise<number> {
+  const child = spawn(helperPath(), ['restore', ...consoleArgs, rundir, criu.path, ...args], {
     stdio: ['ignore', 'ignore', 'pipe', 'ignore', 'pipe'],
     detached: true,
     env: criuEnv(),
