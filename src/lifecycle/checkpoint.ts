@@ -25,12 +25,13 @@ import {
   writeFile,
   lchown,
 } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Socket } from 'node:net';
 import { formatConfig } from '../core/config/file.ts';
 import { validateName } from '../core/config/name.ts';
 import { validateConfig } from '../core/config/validate.ts';
+import { remapUsernsImage } from '../core/criu/userns-image.ts';
 import { IglooError } from '../core/errors.ts';
 import {
   chooseSlice,
@@ -174,9 +175,7 @@ export async function checkpoint(
       '-D',
       tmp,
       ...COMMON,
-      ...(console
-        ? ['--external', console.key, '--external', 'mnt[/dev/console]:console']
-        : []),
+      ...(console ? ['--external', console.key, '--external', 'mnt[/dev/console]:console'] : []),
       ...(opts.leaveRunning ? ['--leave-running'] : []),
       '-v4',
       '-o',
@@ -289,7 +288,7 @@ export async function restore(
         op: 'restore',
         path: dir,
         subject: name,
-        hint: 'CRIU restores the user namespace with the ids it was dumped with; import the container where its slice is free, or start it afresh: igloo start NAME',
+        hint: 'The checkpoint holds the user namespace maps it was dumped with (import-container rewrites them when it moves a container); make a new checkpoint, or start it afresh: igloo start NAME',
       },
     );
   }
@@ -521,10 +520,34 @@ async function shiftTree(path: string, from: IdMaps, to: IdMaps): Promise<void> 
 }
 
 /**
+ * Moves the checkpoint in DIR to the id map TO: CRIU recreates the user
+ * namespace from its userns images (host ids); every other id in the images
+ * is inside the namespace and stays (see core/criu/userns-image.ts). The
+ * manifest records the new map.
+ */
+async function remapCheckpoint(dir: string, to: IdMaps): Promise<void> {
+  const manifest = await readManifest(dir, basename(dir));
+  const images = (await readdir(dir)).filter((f) => /^userns-\d+\.img$/.test(f));
+  if (images.length === 0) {
+    throw new IglooError('EINVAL', `Cannot move the checkpoint in ${dir}: it has no userns image`, {
+      op: 'import-container',
+      path: dir,
+      hint: 'The checkpoint is damaged; start the container afresh',
+    });
+  }
+  for (const f of images) {
+    const img = await readFile(join(dir, f));
+    await writeFile(join(dir, f), remapUsernsImage(img, manifest.idmap, to));
+  }
+  const moved: CheckpointManifest = { ...manifest, idmap: to };
+  await writeFile(join(dir, MANIFEST), JSON.stringify(moved, null, 2) + '\n', { mode: 0o600 });
+}
+
+/**
  * Unpacks an archive made by export into a new container NAME (default:
  * the exported name). Keeps the exported id slice when it is free and
- * delegated here; otherwise allocates a new slice and shifts the rootfs'
- * ownership to it (the checkpoint then cannot be restored: see restore()).
+ * delegated here; otherwise allocates a new slice, shifts the rootfs'
+ * ownership to it and rewrites the checkpoint's user namespace maps.
  */
 export async function importContainer(
   igloo: Igloo,
@@ -609,7 +632,10 @@ export async function importContainer(
         'rootfs',
         ...(manifest.checkpoint ? ['checkpoint'] : []),
       ]);
-      if (!keep) await shiftTree(join(tmp, 'rootfs'), manifest.idmap, idmap);
+      if (!keep) {
+        await shiftTree(join(tmp, 'rootfs'), manifest.idmap, idmap);
+        if (manifest.checkpoint) await remapCheckpoint(join(tmp, 'checkpoint'), idmap);
+      }
       const old = await readConfig({ ...paths, config: join(tmp, 'config') }, manifest.name);
       const config = validateConfig({
         ...old,
