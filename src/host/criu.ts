@@ -68,11 +68,19 @@ async function versionOf(path: string): Promise<CriuInfo | undefined> {
   }
 }
 
-/** Every criu found, in order of preference (PATH, then the private prefix). */
+/**
+ * Every criu found, in order of preference (PATH, then the private prefix).
+ * IGLOO_CRIU=PATH names the one criu to use instead (nothing when it is
+ * missing).
+ */
 export async function findCriuCandidates(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<CriuInfo[]> {
   const out: CriuInfo[] = [];
+  if (env.IGLOO_CRIU) {
+    const info = (await executable(env.IGLOO_CRIU)) ? await versionOf(env.IGLOO_CRIU) : undefined;
+    return info ? [info] : [];
+  }
   const dirs = (env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter).filter(Boolean);
   for (const dir of [...dirs, '/usr/sbin', '/sbin']) {
     const p = join(dir, 'criu');
@@ -105,7 +113,9 @@ export async function requireCriu(op: string): Promise<CriuInfo> {
     'ENOENT',
     old
       ? `Cannot ${op}: ${old.path} is criu ${old.version}; ${criuMinimum().why}`
-      : `Cannot ${op}: criu is not installed`,
+      : process.env.IGLOO_CRIU
+        ? `Cannot ${op}: criu is not installed at ${process.env.IGLOO_CRIU} (IGLOO_CRIU)`
+        : `Cannot ${op}: criu is not installed`,
     {
       op,
       ...(old && { path: old.path }),

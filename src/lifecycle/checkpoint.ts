@@ -133,6 +133,47 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
+/** PID and its descendants (what criu dumps), host pids. */
+async function processTree(pid: number): Promise<number[]> {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    const tasks = await readdir(`/proc/${out[i]}/task`).catch(() => [] as string[]);
+    for (const t of tasks) {
+      const kids = await readFile(`/proc/${out[i]}/task/${t}/children`, 'utf8').catch(() => '');
+      for (const k of kids.split(/\s+/).filter(Boolean)) out.push(Number(k));
+    }
+  }
+  return out;
+}
+
+/**
+ * CRIU (4.2) cannot dump a process holding /dev/tty when the console is an
+ * external terminal ("ctty inheritance detected sid/pgrp 1, no PTY peer
+ * with sid/pgrp needed": it wants the pty of that session among the dumped
+ * files). Busybox ash opens /dev/tty when it is an interactive shell with
+ * job control as pid 1, for example. Refused before anything is frozen.
+ */
+async function refuseDevTty(name: string, init: number): Promise<void> {
+  for (const pid of await processTree(init)) {
+    const fds = await readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
+    for (const fd of fds) {
+      const st = await stat(`/proc/${pid}/fd/${fd}`).catch(() => undefined);
+      // /dev/tty is character device 5:0
+      if (!st?.isCharacterDevice() || st.rdev !== 0x500) continue;
+      const comm = (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '?')).trim();
+      throw new IglooError(
+        'ESTATE',
+        `Cannot checkpoint "${name}": process ${pid} (${comm}) holds /dev/tty (fd ${fd}), which CRIU cannot dump with the console outside the container`,
+        {
+          op: 'checkpoint',
+          subject: name,
+          hint: 'Nothing was frozen. Run interactive shells under init (busybox init, getty) rather than as init itself, or start the container with console null; see docs/criu.md',
+        },
+      );
+    }
+  }
+}
+
 /**
  * Dumps the running container NAME into DIR (default: its directory's
  * `checkpoint`). Without leaveRunning the container is stopped by the dump
@@ -164,6 +205,7 @@ export async function checkpoint(
       );
     }
     const console = await consoleOf(state.pid);
+    if (console) await refuseDevTty(name, state.pid);
     const tmp = `${dir}.new`;
     await rm(tmp, { recursive: true, force: true });
     // 0755: criu opens some images after it has taken the container's ids.
@@ -202,8 +244,8 @@ export async function checkpoint(
           op: 'checkpoint',
           subject: name,
           path: log,
-          hint: /master for|tty/.test(why)
-            ? 'A container with a pty console cannot be dumped: start it checkpointable (console null); see docs/criu.md'
+          hint: /tty/.test(why)
+            ? `A terminal of the container could not be dumped (see docs/criu.md, "Console"); the whole log: ${log}`
             : `See the whole log: ${log}`,
         },
       );
