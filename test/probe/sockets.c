@@ -13,6 +13,10 @@
  * with "N ok" (or "N broken: why" and stops reading that channel). So after
  * a restore the files going on counting "ok" prove that the very same
  * connections survived. Both processes keep their listening sockets open.
+ *
+ * sockets --hold-landlock: holds a Landlock ruleset fd and waits. CRIU
+ * cannot dump that kind of file, so it fails the dump halfway (the tree is
+ * frozen by then): the test of a failed checkpoint.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -64,8 +69,18 @@ static void report(int i, unsigned long last, const char *state)
 
 int main(int argc, char **argv)
 {
+	if (argc == 2 && strcmp(argv[1], "--hold-landlock") == 0) {
+		/* struct landlock_ruleset_attr { u64 handled_access_fs; } */
+		unsigned long long attr = 1; /* LANDLOCK_ACCESS_FS_EXECUTE */
+		if (syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0) < 0) {
+			perror("landlock_create_ruleset");
+			return 1;
+		}
+		for (;;)
+			pause();
+	}
 	if (argc != 2) {
-		fprintf(stderr, "usage: sockets DIR\n");
+		fprintf(stderr, "usage: sockets DIR | sockets --hold-landlock\n");
 		return 2;
 	}
 	dir = argv[1];
