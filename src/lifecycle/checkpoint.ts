@@ -3,11 +3,11 @@
  * archive (export / import-container). Root only: CRIU needs
  * CAP_CHECKPOINT_RESTORE and more.
  *
- * A container is checkpointable when it was started with `console null`
- * (Igloo.start(name, { console: 'null' })): its stdio is its own /dev/null
- * and it is a session leader. With the default pty console the monitor
- * holds the pty master outside the container, which CRIU refuses ("Unable
- * to find a master").
+ * Any container is checkpointable, with its pty console too: the monitor
+ * holds the console's master outside the dumped tree, so the slave and its
+ * /dev/console bind are dumped as external (consoleOf) and restore hands
+ * criu a new pty's slave in their place (igloo-helper restore --console).
+ * With `console null` nothing is external. docs/criu.md has the details.
  *
  * Restore runs `igloo-helper restore`: the helper becomes a child subreaper,
  * runs `criu restore -d --restore-sibling --root ROOTFS` as its child, and
