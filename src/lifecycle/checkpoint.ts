@@ -89,7 +89,7 @@ interface CheckpointManifest {
  * slave for both (igloo-helper restore --console). undefined: no pty
  * console (started with console null).
  */
-async function consoleOf(pid: number): Promise<{ key: string } | undefined> {
+async function consoleOf(pid: number): Promise<{ key: string; rdev: number } | undefined> {
   const mounts = await readFile(`/proc/${pid}/mountinfo`, 'utf8').catch(() => '');
   const bound = mounts
     .split('\n')
@@ -99,7 +99,7 @@ async function consoleOf(pid: number): Promise<{ key: string } | undefined> {
   // glibc's major(): bits 8-19 and 32-43
   const major = Number(((st.rdev >> 8n) & 0xfffn) | ((st.rdev >> 32n) & ~0xfffn));
   if (!st.isCharacterDevice() || major < 136 || major > 143) return undefined;
-  return { key: `tty[${st.rdev.toString(16)}:${st.dev.toString(16)}]` };
+  return { key: `tty[${st.rdev.toString(16)}:${st.dev.toString(16)}]`, rdev: Number(st.rdev) };
 }
 
 function requireRoot(op: string, name: string): void {
@@ -152,9 +152,15 @@ async function processTree(pid: number): Promise<number[]> {
  * with sid/pgrp needed": it wants the pty of that session among the dumped
  * files). Busybox ash opens /dev/tty when it is an interactive shell with
  * job control as pid 1, for example. Refused before anything is frozen.
+ * Only /dev/tty of a process whose controlling terminal is the console
+ * (CONSOLERDEV: its device number, as /proc/PID/stat's tty_nr gives it): a pty
+ * made inside the container (sshd, tmux) is dumped whole, /dev/tty with it.
  */
-async function refuseDevTty(name: string, init: number): Promise<void> {
+async function refuseDevTty(name: string, init: number, consoleRdev: number): Promise<void> {
   for (const pid of await processTree(init)) {
+    const stat7 = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    const ttyNr = Number(stat7.slice(stat7.lastIndexOf(')') + 2).split(' ')[4]);
+    if (ttyNr !== consoleRdev) continue;
     const fds = await readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
     for (const fd of fds) {
       const st = await stat(`/proc/${pid}/fd/${fd}`).catch(() => undefined);
@@ -204,8 +210,8 @@ export async function checkpoint(
         },
       );
     }
-    const console = await consoleOf(state.pid);
-    if (console) await refuseDevTty(name, state.pid);
+    const tty = await consoleOf(state.pid);
+    if (tty) await refuseDevTty(name, state.pid, tty.rdev);
     const tmp = `${dir}.new`;
     await rm(tmp, { recursive: true, force: true });
     // 0755: criu opens some images after it has taken the container's ids.
@@ -217,7 +223,7 @@ export async function checkpoint(
       '-D',
       tmp,
       ...COMMON,
-      ...(console ? ['--external', console.key, '--external', 'mnt[/dev/console]:console'] : []),
+      ...(tty ? ['--external', tty.key, '--external', 'mnt[/dev/console]:console'] : []),
       ...(opts.leaveRunning ? ['--leave-running'] : []),
       '-v4',
       '-o',
@@ -258,7 +264,7 @@ export async function checkpoint(
       criu: criu.version,
       idmap: config.idmap,
       leftRunning: opts.leaveRunning === true,
-      ...(console && { console }),
+      ...(tty && { console: { key: tty.key } }),
     };
     await writeFile(join(tmp, MANIFEST), JSON.stringify(manifest, null, 2) + '\n', { mode: 0o600 });
     await rm(dir, { recursive: true, force: true });
