@@ -640,45 +640,57 @@ function benchPs(
 
 /**
  * Checkpoint and restore of a busybox container (root, as CRIU needs), in a
- * private data directory, through the library API of the build.
+ * private data directory, through the library API of the build: the image's
+ * busybox init with its pty console (a shell on it), and, interleaved, the
+ * same with `console null`.
  */
 async function benchCriu(dist: string, dir: string) {
   const api = (await import(join(dist, 'api.mjs'))) as typeof ApiModule;
   const igloo = new api.Igloo({ data: join(dir, 'data'), run: join(dir, 'run') });
-  const runs = 3;
-  const t = {
+  const runs = 5;
+  const variants = { pty: 'bench-criu', null: 'bench-criu-null' } as const;
+  const times = () => ({
     checkpoint: [] as number[],
     dump: [] as number[],
     restore: [] as number[],
     criuRestore: [] as number[],
-  };
-  let bytes = 0;
-  await igloo.create('bench-criu', { init: ['/bin/sh', '-c', 'while :; do sleep 1; done'] });
+    bytes: 0,
+  });
+  const t = { pty: times(), null: times() };
   try {
-    await igloo.start('bench-criu', { console: 'null' });
+    for (const [console, name] of Object.entries(variants) as Array<['pty' | 'null', string]>) {
+      await igloo.create(name);
+      await igloo.start(name, { console });
+    }
     for (let i = 0; i < runs; i++) {
-      let t0 = process.hrtime.bigint();
-      const dumped = await api.checkpoint(igloo, 'bench-criu');
-      t.checkpoint.push(Number(process.hrtime.bigint() - t0) / 1e9);
-      t.dump.push(dumped.seconds);
-      bytes = dumped.bytes;
-      t0 = process.hrtime.bigint();
-      const restored = await api.restore(igloo, 'bench-criu');
-      t.restore.push(Number(process.hrtime.bigint() - t0) / 1e9);
-      t.criuRestore.push(restored.seconds);
+      for (const [console, name] of Object.entries(variants) as Array<['pty' | 'null', string]>) {
+        let t0 = process.hrtime.bigint();
+        const dumped = await api.checkpoint(igloo, name);
+        t[console].checkpoint.push(Number(process.hrtime.bigint() - t0) / 1e9);
+        t[console].dump.push(dumped.seconds);
+        t[console].bytes = dumped.bytes;
+        t0 = process.hrtime.bigint();
+        const restored = await api.restore(igloo, name);
+        t[console].restore.push(Number(process.hrtime.bigint() - t0) / 1e9);
+        t[console].criuRestore.push(restored.seconds);
+      }
     }
   } finally {
-    await igloo.destroy('bench-criu', { force: true });
+    for (const name of Object.values(variants)) {
+      if ((await igloo.state(name).catch(() => undefined))?.status === 'running')
+        await igloo.stop(name, 0);
+      await igloo.destroy(name, { force: true }).catch(() => undefined);
+    }
   }
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  return {
-    runs,
-    bytes,
-    checkpoint: med(t.checkpoint),
-    dump: med(t.dump),
-    restore: med(t.restore),
-    criuRestore: med(t.criuRestore),
-  };
+  const summary = (x: ReturnType<typeof times>) => ({
+    bytes: x.bytes,
+    checkpoint: med(x.checkpoint),
+    dump: med(x.dump),
+    restore: med(x.restore),
+    criuRestore: med(x.criuRestore),
+  });
+  return { runs, ...summary(t.pty), consoleNull: summary(t.null) };
 }
 
 /** `--only images`: that case alone (no anchors to install, no igloo-bench user). */
@@ -814,7 +826,7 @@ async function main(): Promise<void> {
       lines.push(
         '',
         `CRIU, busybox container as root (median of ${c.runs})`,
-        `  igloo checkpoint ${(c.checkpoint * 1000).toFixed(0)} ms (criu dump ${(c.dump * 1000).toFixed(0)} ms), igloo restore ${(c.restore * 1000).toFixed(0)} ms (criu restore ${(c.criuRestore * 1000).toFixed(0)} ms), images ${(c.bytes / 1e6).toFixed(2)} MB`,
+        `  pty console: igloo checkpoint ${(c.checkpoint * 1000).toFixed(0)} ms (criu dump ${(c.dump * 1000).toFixed(0)} ms), igloo restore ${(c.restore * 1000).toFixed(0)} ms (criu restore ${(c.criuRestore * 1000).toFixed(0)} ms), images ${(c.bytes / 1e6).toFixed(2)} MB; console null: ${(c.consoleNull.checkpoint * 1000).toFixed(0)} ms (${(c.consoleNull.dump * 1000).toFixed(0)}), ${(c.consoleNull.restore * 1000).toFixed(0)} ms (${(c.consoleNull.criuRestore * 1000).toFixed(0)}); medians of ${c.runs}`,
       );
     }
     if (wanted('ps')) {

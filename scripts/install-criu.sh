@@ -1,26 +1,31 @@
 #!/usr/bin/env bash
 # Provides a criu that works on this kernel, as root. Safe to run again.
 #
-# - criu on PATH that is 4.1 or newer: nothing to do (kernels >= 6.13 have a
-#   [vvar_vclock] mapping that older criu refuses: "Unexpected rt vDSO area").
-# - otherwise: Debian trixie's criu 4.1.x, unpacked into a private prefix
-#   (default /opt/igloo/criu) with its own libraries and its own loader, so
-#   nothing from trixie is installed on the host. A private apt
-#   configuration names the suite trixie on the mirror the host already uses;
-#   `apt-cache depends --recurse` lists what criu needs, `apt-get download`
-#   fetches it, `dpkg-deb -x` unpacks each package into PREFIX/root, and
-#   PREFIX/bin/criu execs trixie's loader with --library-path.
+# - criu on PATH that is new enough: nothing to do. Kernels >= 6.13 need
+#   criu >= 4.1 (a [vvar_vclock] mapping older criu refuses: "Unexpected rt
+#   vDSO area"); kernels >= 6.16 need criu >= 4.2 (4.1 cannot dump a TCP
+#   socket there: "Can't get 1:16 opt: Operation not supported").
+# - otherwise: Debian's criu from SUITE (default forky: 4.2.x), unpacked
+#   into a private prefix (default /opt/igloo/criu) with its own libraries
+#   and its own loader, so nothing from that suite is installed on the host.
+#   A private apt configuration names the suite on the mirror the host
+#   already uses; `apt-cache depends --recurse` lists what criu needs,
+#   `apt-get download` fetches it, `dpkg-deb -x` unpacks each package into
+#   PREFIX/root, and PREFIX/bin/criu execs that loader with --library-path.
+#   An older criu in PREFIX is replaced.
 #
-# Usage: scripts/install-criu.sh [--prefix DIR] [--force]
+# Usage: scripts/install-criu.sh [--prefix DIR] [--suite S] [--force]
 set -euo pipefail
 
 prefix=/opt/igloo/criu
 force=0
+suite=forky
 while [ $# -gt 0 ]; do
   case "$1" in
     --prefix) prefix="$2"; shift 2 ;;
     --force) force=1; shift ;;
-    *) echo "install-criu.sh: unknown option $1 (usage: install-criu.sh [--prefix DIR] [--force])" >&2; exit 2 ;;
+    --suite) suite="$2"; shift 2 ;;
+    *) echo "install-criu.sh: unknown option $1 (usage: install-criu.sh [--prefix DIR] [--suite S] [--force])" >&2; exit 2 ;;
   esac
 done
 
@@ -29,13 +34,21 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-# "4.1.1" -> succeeds when >= 4.1
+# The criu this kernel needs: 4.1 from 6.13 on ([vvar_vclock]), 4.2 from
+# 6.16 on (the kernel refuses SO_PASSCRED/SO_PASSSEC on TCP sockets and
+# criu 4.1 fails the dump of any TCP socket: "Can't get 1:16 opt").
+kernel="$(uname -r)"
+kmajor="${kernel%%.*}"; kminor="${kernel#*.}"; kminor="${kminor%%[!0-9]*}"
+need_minor=1
+if [ "$kmajor" -gt 6 ] || { [ "$kmajor" -eq 6 ] && [ "$kminor" -ge 16 ]; }; then need_minor=2; fi
+
+# "4.2.1" -> succeeds when >= 4.$need_minor
 new_enough() {
   local v major minor
   v="$("$1" --version 2>/dev/null | sed -n 's/^Version: *//p' | head -1)"
   [ -n "$v" ] || return 1
   major="${v%%.*}"; minor="${v#*.}"; minor="${minor%%.*}"
-  [ "$major" -gt 4 ] || { [ "$major" -eq 4 ] && [ "$minor" -ge 1 ]; }
+  [ "$major" -gt 4 ] || { [ "$major" -eq 4 ] && [ "$minor" -ge "$need_minor" ]; }
 }
 
 if [ "$force" = 0 ] && path="$(command -v criu)" && new_enough "$path"; then
@@ -63,7 +76,7 @@ mirror="$(
 mirror="${mirror:-http://deb.debian.org/debian}"
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 [ -r /usr/share/keyrings/debian-archive-trixie-stable.gpg ] || {
-  echo "install-criu.sh: the trixie archive key is missing: apt-get install debian-archive-keyring (2023.3+deb12u1 or newer)" >&2
+  echo "install-criu.sh: the Debian 13 archive key (it signs $suite too) is missing: apt-get install debian-archive-keyring (2023.3+deb12u1 or newer)" >&2
   exit 1
 }
 
@@ -72,7 +85,7 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/lists/partial" "$work/cache/archives/partial" "$work/debs" "$work/etc/preferences.d"
 : >"$work/status"
 cat >"$work/sources.list" <<EOF
-deb [signed-by=$keyring] $mirror trixie main
+deb [signed-by=$keyring] $mirror $suite main
 EOF
 cat >"$work/apt.conf" <<EOF
 Dir::Etc::SourceList "$work/sources.list";
@@ -90,7 +103,7 @@ APT::Sandbox::User "root";
 EOF
 export APT_CONFIG="$work/apt.conf"
 
-echo "install-criu.sh: reading trixie's package lists from $mirror"
+echo "install-criu.sh: reading $suite's package lists from $mirror"
 apt-get update -qq -o APT::Update::Error-Mode=any >/dev/null
 pkgs="$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts \
   --no-breaks --no-replaces --no-enhances criu | grep -E '^[a-z0-9]' | grep -v '^<' | sort -u)"
@@ -110,7 +123,7 @@ libdir="$prefix/root/usr/lib/$triplet"
 }
 cat >"$new/bin/criu" <<EOF
 #!/bin/sh
-# criu from Debian trixie, run with its own loader and libraries (scripts/install-criu.sh).
+# criu from Debian $suite, run with its own loader and libraries (scripts/install-criu.sh).
 exec $libdir/$loader --library-path $libdir:$prefix/root/lib/$triplet $prefix/root/usr/sbin/criu "\$@"
 EOF
 chmod 755 "$new/bin/criu"

@@ -1,10 +1,13 @@
 /**
  * Finding CRIU: criu on PATH first, then the private copy that
  * scripts/install-criu.sh unpacks into /opt/igloo/criu. Kernels >= 6.13 need
- * criu >= 4.1 (an older one refuses the [vvar_vclock] mapping).
+ * criu >= 4.1 (an older one refuses the [vvar_vclock] mapping); kernels >=
+ * 6.16 need criu >= 4.2 (they refuse SO_PASSCRED on TCP sockets, which
+ * makes criu 4.1 fail the dump of any TCP socket).
  */
 import { execFile } from 'node:child_process';
 import { access, constants } from 'node:fs/promises';
+import { release } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { IglooError } from '../core/errors.ts';
@@ -15,10 +18,19 @@ export const PRIVATE_CRIU = '/opt/igloo/criu/bin/criu';
 
 export interface CriuInfo {
   readonly path: string;
-  /** "4.1.1" */
+  /** "4.2.1" */
   readonly version: string;
-  /** >= 4.1 */
+  /** >= criuMinimum() for this kernel */
   readonly newEnough: boolean;
+}
+
+/** The criu version this kernel needs ("4.2"), and why. */
+export function criuMinimum(kernel: string = release()): { minor: number; why: string } {
+  const m = /^(\d+)\.(\d+)/.exec(kernel);
+  const k = m ? Number(m[1]) * 1000 + Number(m[2]) : 0;
+  if (k >= 6016)
+    return { minor: 2, why: 'kernels >= 6.16 need criu >= 4.2 (TCP sockets: SO_PASSCRED)' };
+  return { minor: 1, why: 'kernels >= 6.13 need criu >= 4.1 ([vvar_vclock])' };
 }
 
 /**
@@ -49,18 +61,26 @@ async function versionOf(path: string): Promise<CriuInfo | undefined> {
     return {
       path,
       version: `${m[1]}.${m[2]}${m[3] !== undefined ? `.${m[3]}` : ''}`,
-      newEnough: major > 4 || (major === 4 && minor >= 1),
+      newEnough: major > 4 || (major === 4 && minor >= criuMinimum().minor),
     };
   } catch {
     return undefined;
   }
 }
 
-/** Every criu found, in order of preference (PATH, then the private prefix). */
+/**
+ * Every criu found, in order of preference (PATH, then the private prefix).
+ * IGLOO_CRIU=PATH names the one criu to use instead (nothing when it is
+ * missing).
+ */
 export async function findCriuCandidates(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<CriuInfo[]> {
   const out: CriuInfo[] = [];
+  if (env.IGLOO_CRIU) {
+    const info = (await executable(env.IGLOO_CRIU)) ? await versionOf(env.IGLOO_CRIU) : undefined;
+    return info ? [info] : [];
+  }
   const dirs = (env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter).filter(Boolean);
   for (const dir of [...dirs, '/usr/sbin', '/sbin']) {
     const p = join(dir, 'criu');
@@ -76,7 +96,7 @@ export async function findCriuCandidates(
   return out;
 }
 
-/** The criu igloo uses: the first that is 4.1 or newer, else undefined. */
+/** The criu igloo uses: the first that is new enough, else undefined. */
 export async function findCriu(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<CriuInfo | undefined> {
@@ -92,12 +112,14 @@ export async function requireCriu(op: string): Promise<CriuInfo> {
   throw new IglooError(
     'ENOENT',
     old
-      ? `Cannot ${op}: ${old.path} is criu ${old.version}; this needs criu 4.1 or newer`
-      : `Cannot ${op}: criu is not installed`,
+      ? `Cannot ${op}: ${old.path} is criu ${old.version}; ${criuMinimum().why}`
+      : process.env.IGLOO_CRIU
+        ? `Cannot ${op}: criu is not installed at ${process.env.IGLOO_CRIU} (IGLOO_CRIU)`
+        : `Cannot ${op}: criu is not installed`,
     {
       op,
       ...(old && { path: old.path }),
-      hint: 'Install it as root with: scripts/install-criu.sh (or a criu >= 4.1 package)',
+      hint: `Install it as root with: scripts/install-criu.sh (or a criu >= 4.${criuMinimum().minor} package)`,
     },
   );
 }
@@ -140,9 +162,9 @@ export async function criuCheckResult(): Promise<{
       name: 'criu',
       status: 'warn',
       detail: old
-        ? `${old.path} is ${old.version}; kernels >= 6.13 need criu >= 4.1: checkpoint/restore unavailable`
+        ? `${old.path} is ${old.version}; ${criuMinimum().why}: checkpoint/restore unavailable`
         : 'not installed: checkpoint/restore unavailable',
-      fix: 'as root: scripts/install-criu.sh (installs criu 4.1 into /opt/igloo/criu)',
+      fix: `as root: scripts/install-criu.sh (installs Debian's criu 4.${criuMinimum().minor} into /opt/igloo/criu)`,
     };
   }
   const check = await criuCheck(good);

@@ -3,11 +3,11 @@
  * archive (export / import-container). Root only: CRIU needs
  * CAP_CHECKPOINT_RESTORE and more.
  *
- * A container is checkpointable when it was started with `console null`
- * (Igloo.start(name, { console: 'null' })): its stdio is its own /dev/null
- * and it is a session leader. With the default pty console the monitor
- * holds the pty master outside the container, which CRIU refuses ("Unable
- * to find a master").
+ * Any container is checkpointable, with its pty console too: the monitor
+ * holds the console's master outside the dumped tree, so the slave and its
+ * /dev/console bind are dumped as external (consoleOf) and restore hands
+ * criu a new pty's slave in their place (igloo-helper restore --console).
+ * With `console null` nothing is external. docs/criu.md has the details.
  *
  * Restore runs `igloo-helper restore`: the helper becomes a child subreaper,
  * runs `criu restore -d --restore-sibling --root ROOTFS` as its child, and
@@ -15,18 +15,20 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Socket } from 'node:net';
 import { formatConfig } from '../core/config/file.ts';
 import { validateName } from '../core/config/name.ts';
 import { validateConfig } from '../core/config/validate.ts';
+import { remapUsernsImage } from '../core/criu/userns-image.ts';
 import { IglooError } from '../core/errors.ts';
 import {
   chooseSlice,
   intersectRanges,
   outsideRanges,
   sliceMap,
+  toOutside,
   type IdMaps,
   type IdRange,
 } from '../core/idmap/index.ts';
@@ -65,6 +67,30 @@ interface CheckpointManifest {
   readonly criu: string;
   readonly idmap: IdMaps;
   readonly leftRunning: boolean;
+  /** The console pty, dumped as external (see consoleOf). */
+  readonly console?: { readonly key: string };
+}
+
+/**
+ * The container's console, as CRIU names it: `tty[RDEV:DEV]` of the pty
+ * slave bound on /dev/console (hex, as criu prints them). Its master is
+ * held by the monitor, outside the dumped tree, so the slave is dumped as
+ * external (`--external tty[..]`, and its /dev/console bind mount
+ * `--external mnt[/dev/console]:console`); restore hands criu a new pty's
+ * slave for both (igloo-helper restore --console). undefined: no pty
+ * console (started with console null).
+ */
+async function consoleOf(pid: number): Promise<{ key: string; rdev: number } | undefined> {
+  const mounts = await readFile(`/proc/${pid}/mountinfo`, 'utf8').catch(() => '');
+  const bound = mounts
+    .split('\n')
+    .some((l) => l.split(' ')[4] === '/dev/console' && / - devpts /.test(l));
+  if (!bound) return undefined;
+  const st = await stat(`/proc/${pid}/root/dev/console`, { bigint: true });
+  // glibc's major(): bits 8-19 and 32-43
+  const major = Number(((st.rdev >> 8n) & 0xfffn) | ((st.rdev >> 32n) & ~0xfffn));
+  if (!st.isCharacterDevice() || major < 136 || major > 143) return undefined;
+  return { key: `tty[${st.rdev.toString(16)}:${st.dev.toString(16)}]`, rdev: Number(st.rdev) };
 }
 
 function requireRoot(op: string, name: string): void {
@@ -98,6 +124,53 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
+/** PID and its descendants (what criu dumps), host pids. */
+async function processTree(pid: number): Promise<number[]> {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    const tasks = await readdir(`/proc/${out[i]}/task`).catch(() => [] as string[]);
+    for (const t of tasks) {
+      const kids = await readFile(`/proc/${out[i]}/task/${t}/children`, 'utf8').catch(() => '');
+      for (const k of kids.split(/\s+/).filter(Boolean)) out.push(Number(k));
+    }
+  }
+  return out;
+}
+
+/**
+ * CRIU (4.2) cannot dump a process holding /dev/tty when the console is an
+ * external terminal ("ctty inheritance detected sid/pgrp 1, no PTY peer
+ * with sid/pgrp needed": it wants the pty of that session among the dumped
+ * files). Busybox ash opens /dev/tty when it is an interactive shell with
+ * job control as pid 1, for example. Refused before anything is frozen.
+ * Only /dev/tty of a process whose controlling terminal is the console
+ * (CONSOLERDEV: its device number, as /proc/PID/stat's tty_nr gives it): a pty
+ * made inside the container (sshd, tmux) is dumped whole, /dev/tty with it.
+ */
+async function refuseDevTty(name: string, init: number, consoleRdev: number): Promise<void> {
+  for (const pid of await processTree(init)) {
+    const stat7 = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    const ttyNr = Number(stat7.slice(stat7.lastIndexOf(')') + 2).split(' ')[4]);
+    if (ttyNr !== consoleRdev) continue;
+    const fds = await readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
+    for (const fd of fds) {
+      const st = await stat(`/proc/${pid}/fd/${fd}`).catch(() => undefined);
+      // /dev/tty is character device 5:0
+      if (!st?.isCharacterDevice() || st.rdev !== 0x500) continue;
+      const comm = (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '?')).trim();
+      throw new IglooError(
+        'ESTATE',
+        `Cannot checkpoint "${name}": process ${pid} (${comm}) holds /dev/tty (fd ${fd}), which CRIU cannot dump with the console outside the container`,
+        {
+          op: 'checkpoint',
+          subject: name,
+          hint: 'Nothing was frozen. Run interactive shells under init (busybox init, getty) rather than as init itself, or start the container with console null; see docs/criu.md',
+        },
+      );
+    }
+  }
+}
+
 /**
  * Dumps the running container NAME into DIR (default: its directory's
  * `checkpoint`). Without leaveRunning the container is stopped by the dump
@@ -129,6 +202,8 @@ export async function checkpoint(
         },
       );
     }
+    const tty = await consoleOf(state.pid);
+    if (tty) await refuseDevTty(name, state.pid, tty.rdev);
     const tmp = `${dir}.new`;
     await rm(tmp, { recursive: true, force: true });
     // 0755: criu opens some images after it has taken the container's ids.
@@ -140,6 +215,7 @@ export async function checkpoint(
       '-D',
       tmp,
       ...COMMON,
+      ...(tty ? ['--external', tty.key, '--external', 'mnt[/dev/console]:console'] : []),
       ...(opts.leaveRunning ? ['--leave-running'] : []),
       '-v4',
       '-o',
@@ -166,8 +242,8 @@ export async function checkpoint(
           op: 'checkpoint',
           subject: name,
           path: log,
-          hint: /master for|tty/.test(why)
-            ? 'A container with a pty console cannot be dumped: start it checkpointable (console null); see docs/criu.md'
+          hint: /tty/.test(why)
+            ? `A terminal of the container could not be dumped (see docs/criu.md, "Console"); the whole log: ${log}`
             : `See the whole log: ${log}`,
         },
       );
@@ -180,6 +256,7 @@ export async function checkpoint(
       criu: criu.version,
       idmap: config.idmap,
       leftRunning: opts.leaveRunning === true,
+      ...(tty && { console: { key: tty.key } }),
     };
     await writeFile(join(tmp, MANIFEST), JSON.stringify(manifest, null, 2) + '\n', { mode: 0o600 });
     await rm(dir, { recursive: true, force: true });
@@ -251,7 +328,7 @@ export async function restore(
         op: 'restore',
         path: dir,
         subject: name,
-        hint: 'CRIU restores the user namespace with the ids it was dumped with; import the container where its slice is free, or start it afresh: igloo start NAME',
+        hint: 'The checkpoint holds the user namespace maps it was dumped with (import-container rewrites them when it moves a container); make a new checkpoint, or start it afresh: igloo start NAME',
       },
     );
   }
@@ -274,7 +351,15 @@ export async function restore(
     const t0 = process.hrtime.bigint();
     let pid: number;
     try {
-      pid = await runRestoreHelper(criu, paths.rundir, [
+      const consoleArgs = manifest.console
+        ? [
+            '--console',
+            manifest.console.key,
+            String(toOutside(config.idmap.uid, 0, 'uid')),
+            String(toOutside(config.idmap.gid, 0, 'gid')),
+          ]
+        : [];
+      pid = await runRestoreHelper(criu, paths.rundir, consoleArgs, [
         'restore',
         '-D',
         dir,
@@ -316,8 +401,13 @@ export async function restore(
 }
 
 /** Spawns `igloo-helper restore RUNDIR CRIU ARGS...`; resolves with READY's pid. */
-function runRestoreHelper(criu: CriuInfo, rundir: string, args: string[]): Promise<number> {
-  const child = spawn(helperPath(), ['restore', rundir, criu.path, ...args], {
+function runRestoreHelper(
+  criu: CriuInfo,
+  rundir: string,
+  consoleArgs: string[],
+  args: string[],
+): Promise<number> {
+  const child = spawn(helperPath(), ['restore', ...consoleArgs, rundir, criu.path, ...args], {
     stdio: ['ignore', 'ignore', 'pipe', 'ignore', 'pipe'],
     detached: true,
     env: criuEnv(),
@@ -455,10 +545,34 @@ function within(a: readonly IdRange[], b: readonly IdRange[]): boolean {
 
 /** Maps a host id of the old map to the new one (inside id kept). */
 /**
+ * Moves the checkpoint in DIR to the id map TO: CRIU recreates the user
+ * namespace from its userns images (host ids); every other id in the images
+ * is inside the namespace and stays (see core/criu/userns-image.ts). The
+ * manifest records the new map.
+ */
+async function remapCheckpoint(dir: string, to: IdMaps): Promise<void> {
+  const manifest = await readManifest(dir, basename(dir));
+  const images = (await readdir(dir)).filter((f) => /^userns-\d+\.img$/.test(f));
+  if (images.length === 0) {
+    throw new IglooError('EINVAL', `Cannot move the checkpoint in ${dir}: it has no userns image`, {
+      op: 'import-container',
+      path: dir,
+      hint: 'The checkpoint is damaged; start the container afresh',
+    });
+  }
+  for (const f of images) {
+    const img = await readFile(join(dir, f));
+    await writeFile(join(dir, f), remapUsernsImage(img, manifest.idmap, to));
+  }
+  const moved: CheckpointManifest = { ...manifest, idmap: to };
+  await writeFile(join(dir, MANIFEST), JSON.stringify(moved, null, 2) + '\n', { mode: 0o600 });
+}
+
+/**
  * Unpacks an archive made by export into a new container NAME (default:
  * the exported name). Keeps the exported id slice when it is free and
- * delegated here; otherwise allocates a new slice and shifts the rootfs'
- * ownership to it (the checkpoint then cannot be restored: see restore()).
+ * delegated here; otherwise allocates a new slice, shifts the rootfs'
+ * ownership to it and rewrites the checkpoint's user namespace maps.
  */
 export async function importContainer(
   igloo: Igloo,
@@ -545,7 +659,10 @@ export async function importContainer(
         'rootfs',
         ...(manifest.checkpoint ? ['checkpoint'] : []),
       ]);
-      if (!keep) await shiftTree(join(tmp, 'rootfs'), manifest.idmap, idmap);
+      if (!keep) {
+        await shiftTree(join(tmp, 'rootfs'), manifest.idmap, idmap);
+        if (manifest.checkpoint) await remapCheckpoint(join(tmp, 'checkpoint'), idmap);
+      }
       const old = await readConfig({ ...paths, config: join(tmp, 'config') }, manifest.name);
       const config = validateConfig({
         ...old,

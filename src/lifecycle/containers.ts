@@ -403,9 +403,8 @@ export class Igloo {
    */
   /**
    * Starts init in the background. `console: 'null'` gives init /dev/null
-   * instead of a pty held by the monitor: such a container can be
-   * checkpointed (CRIU cannot dump a pty whose master is outside the tree),
-   * but has no console.
+   * instead of a pty held by the monitor: no console. Either can be
+   * checkpointed (docs/criu.md).
    */
   async start(name: string, opts: { console?: 'pty' | 'null' } = {}): Promise<StateFile> {
     const paths = this.paths(name);

@@ -1,5 +1,6 @@
 /** igloo checkpoint | restore | export | import-container (CRIU; root only). */
 import { IglooError } from '../../core/errors.ts';
+import { formatIdmapSpec } from '../../core/idmap/index.ts';
 import { Igloo } from '../../lifecycle/containers.ts';
 import {
   checkpoint,
@@ -84,7 +85,7 @@ export async function run(verb: string, args: string[]): Promise<number> {
       });
       out(
         r,
-        `Imported ${r.name}${r.remapped ? ' into a new id slice (its checkpoint cannot be restored with other ids)' : ''}${r.checkpoint && !r.remapped ? `; restore it with: igloo restore ${r.name}` : ''}`,
+        `Imported ${r.name}${r.remapped ? ` into a new id slice (${formatIdmapSpec(r.idmap)}; files and checkpoint moved to it)` : ''}${r.checkpoint ? `; restore it with: igloo restore ${r.name}` : ''}`,
       );
       return 0;
     }

@@ -23,7 +23,7 @@ const help: Record<string, string> = {
 `,
   start: `igloo start NAME [--console pty|null] [--json]
   Starts the container's init in the background. --console null gives init
-  /dev/null instead of a console, which a checkpoint (igloo checkpoint) needs.
+  /dev/null instead of a console (igloo console then has nothing to attach to).
 `,
   stop: 'igloo stop NAME [--timeout S]\n  Sends init its halt signal, and SIGKILL after S seconds (default 10).\n',
   kill: "igloo kill NAME [SIGNAL]\n  Sends SIGNAL (default SIGTERM) to the container's init.\n",
