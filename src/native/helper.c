@@ -222,6 +222,7 @@ static void run_child_steps(const struct plan *p, int err_w, int cons_w, int nul
 		.pty_slave = -1,
 		.own_mntns = (ns_flags & CLONE_NEWNS) != 0,
 		.own_utsns = (ns_flags & CLONE_NEWUTS) != 0,
+		.own_netns = (ns_flags & CLONE_NEWNET) != 0,
 		.cur = NULL,
 	};
 	/* Steps create files with the modes the plan says; the caller's

@@ -107,6 +107,7 @@ struct child_ctx {
 	int pty_slave;  /* slave of the console pty made by `devconsole`, or -1 */
 	int own_mntns; /* mounts are allowed: we are in a private mount ns */
 	int own_utsns; /* hostname is allowed: we are in a private uts ns */
+	int own_netns; /* loopback is allowed: we are in a private net ns */
 	mode_t umask;  /* umask to restore before exec */
 	const struct record *cur; /* record being executed (for errors) */
 };

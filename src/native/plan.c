@@ -38,6 +38,7 @@ static const struct {
 	{"bind", 3, STEP},         {"mkdir", 2, STEP},
 	{"symlink", 2, STEP},      {"pivot", 0, STEP},
 	{"hostname", 1, STEP},     {"chdir", 1, STEP},
+	{"loopback", 0, STEP},
 	{"rlimit", 3, STEP},       {"ids", -1, STEP},
 	{"mask", 1, STEP},         {"readonly", 1, STEP},
 	{"caps", 1, STEP},         {"nnp", 0, STEP},

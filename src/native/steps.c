@@ -14,6 +14,9 @@
  * resolved O_PATH fd, so the kernel mounts exactly on what we resolved.
  */
 #include <errno.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
@@ -500,6 +503,28 @@ static void op_hostname(struct child_ctx *c, char **a)
 		FAIL(c, "sethostname %s", a[0]);
 }
 
+/* loopback: bring `lo` up in the container's own network namespace. A new
+ * namespace starts with it down, and programs expect 127.0.0.1 to work
+ * (LXC and podman bring it up too). */
+static void op_loopback(struct child_ctx *c, char **a)
+{
+	(void)a;
+	if (!c->own_netns)
+		child_fail(c, EINVAL, "loopback needs a private network namespace");
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		FAIL(c, "socket for lo");
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, "lo", 3);
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		FAIL(c, "read the flags of lo");
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+		FAIL(c, "bring lo up");
+	close(s);
+}
+
 /* chdir DIR, resolved beneath the root so that the cwd is in the container. */
 static void op_chdir(struct child_ctx *c, char **a)
 {
@@ -909,6 +934,7 @@ static const struct {
 	{"rootfs", op_rootfs},     {"mount", op_mount}, {"bind", op_bind},
 	{"mkdir", op_mkdir},       {"symlink", op_symlink}, {"pivot", op_pivot},
 	{"hostname", op_hostname}, {"chdir", op_chdir}, {"rlimit", op_rlimit},
+	{"loopback", op_loopback},
 	{"ids", op_ids},           {"exec", op_exec},
 };
 

@@ -341,6 +341,23 @@ describe('one-shot runs and bad input', () => {
     );
   });
 
+  test('a container has its own loopback, up, and nothing else', async () => {
+    // busybox nc serves one line on 127.0.0.1 inside; the host's lo is not involved
+    const r = await igloo(cleanup, elsa, [
+      'run',
+      '--',
+      '/bin/sh',
+      '-c',
+      'cat /sys/class/net/lo/flags; ls /sys/class/net; ' +
+        '(echo over-lo | nc -l -p 7777 127.0.0.1 &) ; sleep 0.3; nc 127.0.0.1 7777 </dev/null',
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    const [flags, ifaces, reply] = r.stdout.trim().split('\n');
+    assert.equal(Number(flags) & 1, 1, `lo is up (IFF_UP): ${flags}`);
+    assert.equal(ifaces, 'lo');
+    assert.equal(reply, 'over-lo');
+  });
+
   test('root runs containers too, from its own delegation', async () => {
     const r = await igloo(cleanup, 'root', [
       'run',

@@ -28,6 +28,8 @@ export type Step =
   /** The console pty, made from the container's devpts and bound onto /dev/console. */
   | { op: 'devconsole' }
   | { op: 'hostname'; name: string }
+  /** Bring the network namespace's `lo` up (a new one starts with it down). */
+  | { op: 'loopback' }
   | { op: 'chdir'; path: string }
   | { op: 'rlimit'; resource: string; soft: number | 'unlimited'; hard: number | 'unlimited' }
   | { op: 'ids'; uid: number; gid: number; groups: readonly number[] }
@@ -329,6 +331,7 @@ export function planStart(config: ContainerConfig, opts: StartOptions): LaunchPl
     ...(config.namespaces.includes('uts')
       ? [{ op: 'hostname' as const, name: config.hostname }]
       : []),
+    ...(config.namespaces.includes('net') ? [{ op: 'loopback' as const }] : []),
     ...processSteps(config, { cwd: config.cwd, user: config.user, argv, env: config.env }),
   ];
   return {
@@ -440,6 +443,9 @@ export function encodePlan(plan: LaunchPlan): string {
         break;
       case 'devconsole':
         rec('devconsole');
+        break;
+      case 'loopback':
+        rec('loopback');
         break;
       case 'rootfstmpfs':
         rec('rootfstmpfs', s.options);
