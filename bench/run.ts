@@ -713,22 +713,27 @@ async function mainImagesOnly(): Promise<void> {
   }
   const text = lines.join('\n');
   process.stdout.write(`${text}\n`);
+  await writeResults('images.json', {
+    date: new Date().toISOString(),
+    host: { kernel: release(), cpus: cpus().length, node: process.version },
+    images: result,
+    table: text,
+  });
+}
+
+/** Writes bench/results/NAME, formatted as `npm run lint` (prettier --check .) expects. */
+async function writeResults(name: string, data: Record<string, unknown>): Promise<void> {
   mkdirSync(join(repo, 'bench/results'), { recursive: true });
-  const file = join(repo, 'bench/results/images.json');
+  const file = join(repo, 'bench/results', name);
   const prettier = await import('prettier');
   writeFileSync(
     file,
-    await prettier.format(
-      JSON.stringify({
-        date: new Date().toISOString(),
-        host: { kernel: release(), cpus: cpus().length, node: process.version },
-        images: result,
-        table: text,
-      }),
-      { ...(await prettier.resolveConfig(file)), filepath: file },
-    ),
+    await prettier.format(JSON.stringify(data), {
+      ...(await prettier.resolveConfig(file)),
+      filepath: file,
+    }),
   );
-  process.stdout.write(`\nwrote bench/results/images.json\n`);
+  process.stdout.write(`\nwrote bench/results/${name}\n`);
 }
 
 async function main(): Promise<void> {
@@ -857,18 +862,7 @@ async function main(): Promise<void> {
   }
   const text = lines.join('\n');
   process.stdout.write(`${text}\n`);
-  mkdirSync(join(repo, 'bench/results'), { recursive: true });
-  // Formatted as `npm run lint` (prettier --check .) expects.
-  const latest = join(repo, 'bench/results/latest.json');
-  const prettier = await import('prettier');
-  writeFileSync(
-    latest,
-    await prettier.format(JSON.stringify({ ...out, table: text }), {
-      ...(await prettier.resolveConfig(latest)),
-      filepath: latest,
-    }),
-  );
-  process.stdout.write(`\nwrote bench/results/latest.json\n`);
+  await writeResults('latest.json', { ...out, table: text });
 }
 
 await main();

@@ -34,6 +34,7 @@ import {
   procStatus,
   requireRoot,
   root,
+  expectConsoleAnswers,
   spawnAs,
   stagedCli,
   tempDir,
@@ -125,14 +126,7 @@ async function consoleAnswers(api: Igloo, name: string): Promise<void> {
     'console',
     name,
   ]);
-  try {
-    session.child.stdin.write('echo hi-$((40+2))\n');
-    await session.waitFor(/hi-42/);
-    session.child.stdin.write('\x01q');
-    assert.equal(await session.exited, 0);
-  } finally {
-    session.child.kill('SIGKILL');
-  }
+  await expectConsoleAnswers(session);
 }
 
 before(async () => {

@@ -26,6 +26,7 @@ import {
   igloo,
   requireRoot,
   runAs,
+  expectConsoleAnswers,
   spawnAs,
   stagedCli,
   type TestUser,
@@ -243,14 +244,7 @@ describe('the seed story, as unprivileged users', () => {
 
   test("the console reaches init's shell and detaches with Ctrl-a q", async () => {
     const session = spawnAs(anna, [process.execPath, stagedCli(cleanup), 'console', 'anna-c1']);
-    try {
-      session.child.stdin.write('echo hi-$((40+2))\n');
-      await session.waitFor(/hi-42/);
-      session.child.stdin.write('\x01q');
-      assert.equal(await session.exited, 0);
-    } finally {
-      session.child.kill('SIGKILL');
-    }
+    await expectConsoleAnswers(session);
     assert.equal(
       (await info(anna, 'anna-c1')).state.status,
       'running',

@@ -249,6 +249,23 @@ export function spawnAs(user: TestUser | 'root', argv: readonly string[]) {
   };
 }
 
+/**
+ * Drives an `igloo console` session: a shell must answer a command on it,
+ * and Ctrl-a q must detach with status 0. The session is killed whatever
+ * happens.
+ */
+export async function expectConsoleAnswers(session: ReturnType<typeof spawnAs>): Promise<void> {
+  try {
+    session.child.stdin!.write('echo hi-$((40+2))\n');
+    await session.waitFor(/hi-42/);
+    session.child.stdin!.write('\x01q');
+    if ((await session.exited) !== 0)
+      throw new Error(`igloo console did not detach cleanly: ${session.stderr}`);
+  } finally {
+    session.child.kill('SIGKILL');
+  }
+}
+
 /** Fails loudly if any subid line already overlaps [start, start+count). */
 export function assertRangeFree(start: number, count: number): void {
   for (const path of ['/etc/subuid', '/etc/subgid']) {
