@@ -16,10 +16,11 @@
  *     container's process gets EPERM. So the helper parent, still root of
  *     the initial namespace, makes the idmapped mount.
  *   - The user namespace given as the idmapping must have its maps written
- *     (EINVAL before): the parent does it after MAPPED, before the child
- *     goes on. The clone itself (open_tree OPEN_TREE_CLONE) is made before
- *     clone(), so the child inherits the fd of the very same detached mount
- *     and nothing has to be passed over a socket.
+ *     (EINVAL before): the parent does it once the maps are in place
+ *     (after installing them, or after the caller's MAPPED), before the
+ *     child goes on. The clone itself (open_tree OPEN_TREE_CLONE) is made
+ *     before clone(), so the child inherits the fd of the very same
+ *     detached mount and nothing has to be passed over a socket.
  *   - The overlay is mounted by the child, in its own user namespace
  *     (overlayfs allows that; `userxattr`: its private xattrs are user.*
  *     ones, since trusted.* cannot be set from a user namespace): its
@@ -88,7 +89,7 @@ static int set_idmap(int mnt, int userns)
 	return sys_mount_setattr(mnt, "", AT_EMPTY_PATH, &attr, sizeof(attr));
 }
 
-/* Parent, after MAPPED: map the clone through the child's user namespace.
+/* Parent, once the maps are written: map the clone through the child's user namespace.
  * Returns -1 after reporting ERROR (the caller kills the child). */
 int idmap_apply(pid_t pid)
 {
@@ -120,7 +121,7 @@ int idmap_apply(pid_t pid)
 	return 0;
 }
 
-/* Child, after MAPPED and before it becomes root of its namespace: open the
+/* Child, once mapped and before it becomes root of its namespace: open the
  * upper and work directories while the caller's host ids can still reach
  * them (the container's directory is 0700). */
 void idmap_open_layers(int err_w)
