@@ -75,7 +75,7 @@ async function waitCount(api: Igloo, name: string, above: number): Promise<numbe
 function insidePid(pid: number): string {
   return procStatus(pid).NSpid!.split(/\s+/).pop()!;
 }
-/** The container's processes but the counter's short-lived sleep and mv: pid inside -> host pid. */
+/** The container's lasting processes (not the counter's short-lived children): pid inside -> host pid. */
 function processesOf(initPid: number): Map<string, number> {
   const ns = statSync(`/proc/${initPid}/ns/pid`);
   const out = new Map<string, number>();
@@ -84,7 +84,11 @@ function processesOf(initPid: number): Map<string, number> {
     try {
       const st = statSync(`/proc/${e}/ns/pid`);
       if (st.ino !== ns.ino || st.dev !== ns.dev) continue;
-      if (['sleep', 'mv'].includes(readFileSync(`/proc/${e}/comm`, 'utf8').trim())) continue;
+      // the counter's children (sleep, mv, or a fork of its shell that has
+      // not exec'd yet) come and go every 0.1 s: only the lasting ones count
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      const ppid = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1];
+      if (readFileSync(`/proc/${ppid}/cmdline`, 'utf8').includes('/count.sh')) continue;
       out.set(insidePid(Number(e)), Number(e));
     } catch {
       /* gone */
