@@ -244,18 +244,6 @@ function casesFor(id: Identity, dist: string): Case[] {
     label: 'node -e 0',
     action: { kind: 'cmd', argv: [node, '-e', '0'] },
   };
-  // igloo's #! line drops NODE_EXTRA_CA_CERTS (igloo makes no TLS
-  // connection; loading the certificates costs every Node start ~45 ms of
-  // CPU here): the fair floor is a Node started the same way.
-  const bareNode: Variant[] = process.env.NODE_EXTRA_CA_CERTS
-    ? [
-        {
-          id: 'node-e-0-bare',
-          label: 'node -e 0 without NODE_EXTRA_CA_CERTS',
-          action: { kind: 'cmd', argv: ['env', '-u', 'NODE_EXTRA_CA_CERTS', node, '-e', '0'] },
-        },
-      ]
-    : [];
   const cases: Case[] = [
     {
       id: 'cold-start',
@@ -263,7 +251,6 @@ function casesFor(id: Identity, dist: string): Case[] {
       warmup: 3,
       variants: [
         node0,
-        ...bareNode,
         {
           id: 'igloo-version',
           label: 'igloo --version',
@@ -277,7 +264,6 @@ function casesFor(id: Identity, dist: string): Case[] {
       warmup: 2,
       variants: [
         node0,
-        ...bareNode,
         {
           id: 'igloo-run',
           label: 'igloo run -- /bin/true (new container each time)',
@@ -358,7 +344,6 @@ function casesFor(id: Identity, dist: string): Case[] {
       warmup: 2,
       variants: [
         node0,
-        ...bareNode,
         {
           id: 'igloo-exec',
           label: 'igloo exec X -- /bin/true',
@@ -486,14 +471,14 @@ function runWorker(id: Identity, job: Job): WorkerResult {
 }
 
 const IGLOO_VS: Record<string, { igloo: string[]; anchors: string[] }> = {
-  'cold-start': { igloo: ['igloo-version'], anchors: ['node-e-0', 'node-e-0-bare'] },
+  'cold-start': { igloo: ['igloo-version'], anchors: ['node-e-0'] },
   'one-shot': {
     igloo: ['igloo-run', 'igloo-run-name', 'igloo-api-run'],
-    anchors: ['node-e-0', 'node-e-0-bare', 'crun', 'runc', 'lxc-execute', 'podman', 'bwrap'],
+    anchors: ['node-e-0', 'crun', 'runc', 'lxc-execute', 'podman', 'bwrap'],
   },
   exec: {
     igloo: ['igloo-exec', 'igloo-api-exec'],
-    anchors: ['node-e-0', 'node-e-0-bare', 'crun-exec', 'runc-exec', 'lxc-attach', 'podman-exec'],
+    anchors: ['node-e-0', 'crun-exec', 'runc-exec', 'lxc-attach', 'podman-exec'],
   },
 };
 
