@@ -244,6 +244,22 @@ function casesFor(id: Identity, dist: string): Case[] {
     label: 'node -e 0',
     action: { kind: 'cmd', argv: [node, '-e', '0'] },
   };
+  /** `crun exec` / `runc exec` into an idle container the same tool started. */
+  const ociExec = (tool: 'crun' | 'runc'): Variant => {
+    const cli = tool === 'crun' ? crun : runc;
+    return missing(tool, {
+      id: `${tool}-exec`,
+      label: `${tool} exec`,
+      setup: [[...cli, 'run', '-d', '-b', sleepBundle, 'bench-idle']],
+      initPid: [
+        'sh',
+        '-c',
+        `${cli.join(' ')} state bench-idle | sed -n 's/.*"pid": *\\([0-9]*\\).*/\\1/p'`,
+      ],
+      action: { kind: 'cmd', argv: [...cli, 'exec', 'bench-idle', '/bin/true'] },
+      teardown: [[...cli, 'delete', '-f', 'bench-idle']],
+    });
+  };
   const cases: Case[] = [
     {
       id: 'cold-start',
@@ -360,30 +376,8 @@ function casesFor(id: Identity, dist: string): Case[] {
           label: 'API exec(X, [/bin/true]) (warm process)',
           action: { kind: 'api-exec', name: 'bench-exec', argv: ['/bin/true'] },
         },
-        missing('crun', {
-          id: 'crun-exec',
-          label: 'crun exec',
-          setup: [[...crun, 'run', '-d', '-b', sleepBundle, 'bench-idle']],
-          initPid: [
-            'sh',
-            '-c',
-            `${crun.join(' ')} state bench-idle | sed -n 's/.*"pid": *\\([0-9]*\\).*/\\1/p'`,
-          ],
-          action: { kind: 'cmd', argv: [...crun, 'exec', 'bench-idle', '/bin/true'] },
-          teardown: [[...crun, 'delete', '-f', 'bench-idle']],
-        }),
-        missing('runc', {
-          id: 'runc-exec',
-          label: 'runc exec',
-          setup: [[...runc, 'run', '-d', '-b', sleepBundle, 'bench-idle']],
-          initPid: [
-            'sh',
-            '-c',
-            `${runc.join(' ')} state bench-idle | sed -n 's/.*"pid": *\\([0-9]*\\).*/\\1/p'`,
-          ],
-          action: { kind: 'cmd', argv: [...runc, 'exec', 'bench-idle', '/bin/true'] },
-          teardown: [[...runc, 'delete', '-f', 'bench-idle']],
-        }),
+        ociExec('crun'),
+        ociExec('runc'),
         missing('lxc-attach', {
           id: 'lxc-attach',
           label: 'lxc-attach (into lxc-start -d)',
@@ -678,18 +672,24 @@ async function benchCriu(dist: string, dir: string) {
   return { runs, ...summary(t.pty), consoleNull: summary(t.null) };
 }
 
+/** A work directory removed at cleanup, with a copy of the build every user can read (the clone may be private). */
+function stageWork(cleanup: Cleanup): { work: string; dist: string } {
+  const work = mkdtempSync('/tmp/igloo-bench-');
+  chmodSync(work, 0o755);
+  cleanup.add(`remove ${work}`, () => rmSync(work, { recursive: true, force: true }));
+  const dist = join(work, 'dist');
+  cpSync(process.env.IGLOO_DIST ?? join(repo, 'dist'), dist, { recursive: true });
+  run(['chmod', '-R', 'a+rX', dist], 'stage dist');
+  return { work, dist };
+}
+
 /** `--only images`: that case alone (no anchors to install, no igloo-bench user). */
 async function mainImagesOnly(): Promise<void> {
   const cleanup = new Cleanup();
   let lines: string[] = [];
   let result: unknown;
   try {
-    const work = mkdtempSync('/tmp/igloo-bench-');
-    chmodSync(work, 0o755);
-    cleanup.add(`remove ${work}`, () => rmSync(work, { recursive: true, force: true }));
-    const dist = join(work, 'dist');
-    cpSync(process.env.IGLOO_DIST ?? join(repo, 'dist'), dist, { recursive: true });
-    run(['chmod', '-R', 'a+rX', dist], 'stage dist');
+    const { work, dist } = stageWork(cleanup);
     const r = await benchImages({ dist, work, rounds: Number(opts['image-rounds']), cleanup });
     lines = r.lines;
     result = r.result;
@@ -734,13 +734,7 @@ async function main(): Promise<void> {
   };
   const lines: string[] = [];
   try {
-    const work = mkdtempSync('/tmp/igloo-bench-');
-    chmodSync(work, 0o755);
-    cleanup.add(`remove ${work}`, () => rmSync(work, { recursive: true, force: true }));
-    // A copy of the build every user can read (the clone may be private).
-    const dist = join(work, 'dist');
-    cpSync(process.env.IGLOO_DIST ?? join(repo, 'dist'), dist, { recursive: true });
-    run(['chmod', '-R', 'a+rX', dist], 'stage dist');
+    const { work, dist } = stageWork(cleanup);
     const rootfs = join(work, 'rootfs');
     buildRootfs(rootfs);
 
