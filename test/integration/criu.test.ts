@@ -75,6 +75,14 @@ async function waitCount(api: Igloo, name: string, above: number): Promise<numbe
 function insidePid(pid: number): string {
   return procStatus(pid).NSpid!.split(/\s+/).pop()!;
 }
+/** The command line of PID, or '' when it has exited meanwhile. */
+function cmdlineOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
+  }
+}
 /** The container's lasting processes (not the counter's short-lived children): pid inside -> host pid. */
 function processesOf(initPid: number): Map<string, number> {
   const ns = statSync(`/proc/${initPid}/ns/pid`);
@@ -391,9 +399,8 @@ describe('criu', () => {
     writeFileSync(join(rootfs, 'tmp/go'), '');
     for (let i = 0; i < 100; i++) {
       if (
-        [...processesOf(st.pid!).values()].some((p) =>
-          /sockets/.test(readFileSync(`/proc/${p}/cmdline`, 'utf8')),
-        )
+        // later.sh's sleep may exit between the listing and this read
+        [...processesOf(st.pid!).values()].some((p) => /sockets/.test(cmdlineOf(p)))
       )
         break;
       await new Promise((r) => setTimeout(r, 50));
