@@ -3,7 +3,7 @@
 // native helper from source with the host's C compiler.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, symlinkSync } from 'node:fs';
 
 const root = new URL('..', import.meta.url).pathname;
 // IGLOO_DIST builds elsewhere (e.g. several developers' test runs side by side).
@@ -26,3 +26,8 @@ mkdirSync(`${dist}/libexec`, { recursive: true });
 execFileSync('make', ['-s', '-C', `${root}src/native`, `OUT=${dist}/libexec`], {
   stdio: 'inherit',
 });
+// `igloo` on PATH: the helper under that name is the command's native front
+// (src/native/front.c), which runs prepared exec/run plans without Node and
+// hands everything else to igloo.mjs.
+mkdirSync(`${dist}/bin`, { recursive: true });
+symlinkSync('../libexec/igloo-helper', `${dist}/bin/igloo`);

@@ -34,7 +34,7 @@ bash scripts/install-criu.sh || echo "install.sh: criu unavailable: checkpoint/r
 command -v node >/dev/null || { echo "install.sh: Node.js 20 or newer is required (apt-get install nodejs npm)" >&2; exit 1; }
 npm ci --no-audit --no-fund --loglevel=error
 npm run -s build
-ln -sf "$PWD/dist/igloo.mjs" /usr/local/bin/igloo
+ln -sf "$PWD/dist/bin/igloo" /usr/local/bin/igloo
 
 # A block of ids for root and for the user who called sudo, unless they have one.
 for user in root ${SUDO_USER:-}; do

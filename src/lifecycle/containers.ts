@@ -36,7 +36,7 @@ import { BUILTIN_IMAGE, ImageStore, type StoredImage } from '../host/images.ts';
 import { errnoOf, sysError } from '../host/errno.ts';
 import { replaceFileAtomically, uniqueSuffix, withFileLock } from '../host/files.ts';
 import { processStartTime } from '../host/proc.ts';
-import { readDelegation } from '../host/subid.ts';
+import { readDelegation, subidPaths } from '../host/subid.ts';
 import { currentUser } from '../host/users.ts';
 import { runHelper, type HelperResult } from '../native/spawn.ts';
 import { loadSeccompProfile } from '../host/seccomp.ts'; // hardening: OCI seccomp profiles
@@ -49,6 +49,15 @@ import {
   type IglooDirs,
 } from './paths.ts';
 import { Reverter } from './reverter.ts';
+import {
+  dropPreparedRun,
+  installPreparedRun,
+  preparedPlansOff,
+  preparedRunHolds,
+  preparedRunPaths,
+  preparedRunReservation,
+  writePreparedExec,
+} from './prepared.ts';
 import {
   liveState,
   readConfig,
@@ -123,6 +132,36 @@ type ImageSource =
   | { kind: 'dir'; path: string }
   | { kind: 'stored'; image: StoredImage; layers: string[] };
 
+/** A new container's config: igloo's defaults, the image's, then the caller's. */
+function newConfig(
+  name: string,
+  rootfs: string,
+  idmap: IdMaps,
+  source: ImageSource,
+  opts: CreateOptions,
+): ContainerConfig {
+  const fromImage = source.kind === 'stored' ? source.image.config : undefined;
+  const imageCommand = fromImage ? commandFor(fromImage, []) : [];
+  return validateConfig({
+    name,
+    rootfs,
+    idmap,
+    hostname: opts.hostname ?? name,
+    init: opts.init ?? (imageCommand.length ? imageCommand : ['/sbin/init']),
+    env: opts.env ?? (fromImage?.env.length ? withPath(fromImage.env) : DEFAULT_ENV),
+    cwd: fromImage?.workingDir ?? '/',
+    user: { uid: 0, gid: 0, groups: [] },
+    namespaces: ALL_NAMESPACES,
+    // busybox init powers off on SIGUSR2; an application image's process
+    // gets SIGTERM, as docker and podman send it.
+    haltSignal:
+      source.kind === 'stored' ? (source.image.system?.haltSignal ?? 'SIGTERM') : 'SIGUSR2',
+    mounts: opts.nesting ? nestingMounts() : [],
+    rlimits: [],
+    ...(opts.nesting && { nesting: true, noNewPrivs: false }),
+  });
+}
+
 /** An image's environment, with a PATH if it has none. */
 function withPath(env: readonly string[]): string[] {
   return env.some((e) => e.startsWith('PATH=')) ? [...env] : [DEFAULT_ENV[0]!, ...env];
@@ -168,9 +207,14 @@ export class Igloo {
     }
   }
 
-  /** The host id ranges used by this user's containers (to keep slices isolated). */
-  private async takenRanges(): Promise<IdRange[]> {
+  /**
+   * The host id ranges used by this user's containers (to keep slices
+   * isolated), and by the one-shot slot unless `withoutSlot`.
+   */
+  private async takenRanges(withoutSlot = false): Promise<IdRange[]> {
     const taken: IdRange[] = [];
+    const slot = withoutSlot ? undefined : preparedRunReservation(this.dirs);
+    if (slot) taken.push(...outsideRanges(slot.uid), ...outsideRanges(slot.gid));
     for (const name of await this.names()) {
       try {
         const config = await readConfig(this.paths(name), name);
@@ -182,13 +226,21 @@ export class Igloo {
     return taken;
   }
 
-  private async chooseIdmap(opts: CreateOptions): Promise<IdMaps> {
+  /**
+   * The map for a new container. The one-shot slot gives its slice up when
+   * a container needs it: an explicit map that overlaps it, or an auto map
+   * with no other slice free.
+   */
+  private async chooseIdmap(opts: CreateOptions, forSlot = false): Promise<IdMaps> {
     const owner = await this.owner();
     const delegation = await readDelegation(owner);
     if (opts.idmap && opts.idmap !== 'auto') {
       const maps = parseIdmapSpec(opts.idmap, { path: '--idmap' });
       checkMapDelegated(maps.uid, 'uid', delegation.uid, { owner: owner.name });
       checkMapDelegated(maps.gid, 'gid', delegation.gid, { owner: owner.name });
+      const slot = preparedRunReservation(this.dirs);
+      const ranges = (m: IdMaps) => [...outsideRanges(m.uid), ...outsideRanges(m.gid)];
+      if (slot && intersectRanges(ranges(maps), ranges(slot)).length > 0) await this.giveUpSlot();
       return maps;
     }
     // One slice, the same for uids and gids, that no other container of this
@@ -208,13 +260,62 @@ export class Igloo {
     // A nesting container gets room for its own 65536 ids and seven whole
     // slices to delegate onward.
     const size = opts.sliceSize ?? (opts.nesting ? NESTING_SLICE : undefined);
-    const slice = chooseSlice(both, await this.takenRanges(), {
-      ...(size !== undefined && { size }),
-      ...(opts.sliceStride !== undefined && { stride: opts.sliceStride }),
-      ...(opts.sliceStart !== undefined && { start: opts.sliceStart }),
-    });
+    const choose = async (withoutSlot: boolean) =>
+      chooseSlice(both, await this.takenRanges(withoutSlot), {
+        ...(size !== undefined && { size }),
+        ...(opts.sliceStride !== undefined && { stride: opts.sliceStride }),
+        ...(opts.sliceStart !== undefined && { start: opts.sliceStart }),
+      });
+    let slice;
+    try {
+      slice = await choose(forSlot);
+    } catch (err) {
+      if (forSlot || preparedRunReservation(this.dirs) === undefined) throw err;
+      await this.giveUpSlot();
+      slice = await choose(false);
+    }
     const map = sliceMap(slice);
     return { uid: map, gid: map };
+  }
+
+  /** Frees the one-shot slot's slice for a container (refused while a run uses it). */
+  private async giveUpSlot(): Promise<void> {
+    if (!(await dropPreparedRun(this.dirs)))
+      throw new IglooError(
+        'EBUSY',
+        'Cannot take the ids of the one-shot run slot: a run is using them right now',
+        {
+          op: 'create',
+          path: preparedRunPaths(this.dirs).plan,
+          hint: 'Try again when the `igloo run` has ended, or choose another --idmap',
+        },
+      );
+  }
+
+  /**
+   * Prepares the next one-shot `igloo run -- CMD` (the native front runs it
+   * without Node): its plan, with a slice reserved for it, unless a plan
+   * that still holds is there. Called after a one-shot run.
+   */
+  private async prepareNextRun(busybox: MemoryRootfs): Promise<void> {
+    if (preparedPlansOff() || preparedRunHolds(this.dirs)) return;
+    await withFileLock(this.containersDir, async () => {
+      if (preparedRunHolds(this.dirs)) return;
+      const idmap = await this.chooseIdmap({}, true);
+      const rootfs = preparedRunPaths(this.dirs).rootfs;
+      const config = await loadSeccompProfile(
+        newConfig('run', rootfs, idmap, { kind: 'busybox' }, {}),
+      );
+      const plan = planStart(config, {
+        memoryRootfs: busybox,
+        mode: 'foreground',
+        console: 'inherit',
+        command: ['(command)'],
+      });
+      const subid = subidPaths();
+      const files = new Set([subid.uid, subid.gid, '/etc/subuid', '/etc/subgid', busybox.busybox]);
+      await installPreparedRun(this.dirs, plan, idmap, [...files]);
+    });
   }
 
   async create(name: string, opts: CreateOptions = {}): Promise<ContainerConfig> {
@@ -241,25 +342,7 @@ export class Igloo {
       }
       const idmap = await this.chooseIdmap(opts);
       const fromImage = source.kind === 'stored' ? source.image.config : undefined;
-      const imageCommand = fromImage ? commandFor(fromImage, []) : [];
-      let config = validateConfig({
-        name,
-        rootfs: paths.rootfs,
-        idmap,
-        hostname: opts.hostname ?? name,
-        init: opts.init ?? (imageCommand.length ? imageCommand : ['/sbin/init']),
-        env: opts.env ?? (fromImage?.env.length ? withPath(fromImage.env) : DEFAULT_ENV),
-        cwd: fromImage?.workingDir ?? '/',
-        user: { uid: 0, gid: 0, groups: [] },
-        namespaces: ALL_NAMESPACES,
-        // busybox init powers off on SIGUSR2; an application image's process
-        // gets SIGTERM, as docker and podman send it.
-        haltSignal:
-          source.kind === 'stored' ? (source.image.system?.haltSignal ?? 'SIGTERM') : 'SIGUSR2',
-        mounts: opts.nesting ? nestingMounts() : [],
-        rlimits: [],
-        ...(opts.nesting && { nesting: true, noNewPrivs: false }),
-      });
+      let config = newConfig(name, paths.rootfs, idmap, source, opts);
       const revert = new Reverter();
       try {
         // 0700: other containers' ids (and other users) cannot traverse it.
@@ -422,7 +505,8 @@ export class Igloo {
       await ensurePrivateDir(this.dirs.run);
       await removeRunDir(paths);
       await mkdir(paths.rundir, { mode: 0o700 });
-      const plan = planStart(await loadSeccompProfile(config), {
+      const plannedConfig = await loadSeccompProfile(config);
+      const plan = planStart(plannedConfig, {
         ...(await idmappedStartOptions(paths)),
         mode: 'detached',
         console: opts.console ?? 'pty',
@@ -440,6 +524,7 @@ export class Igloo {
               startedAt: new Date().toISOString(),
             };
             await writeState(paths, running);
+            await writePreparedExec(paths, plannedConfig, { pid, start: running.pidStart ?? 0 });
           },
         });
       } catch (err) {
@@ -529,9 +614,11 @@ export class Igloo {
       ...(opts.idmap !== undefined && { idmap: opts.idmap }),
     });
     const paths = this.paths(name);
+    const memoryRootfs = { busybox: busybox.path, applets: busybox.applets };
+    let result;
     try {
-      return await this.runForeground(name, command, {
-        memoryRootfs: { busybox: busybox.path, applets: busybox.applets },
+      result = await this.runForeground(name, command, {
+        memoryRootfs,
         keepState: false, // removed right after
       });
     } finally {
@@ -539,6 +626,9 @@ export class Igloo {
       await rm(paths.dir, { recursive: true, force: true });
       await removeRunDir(paths);
     }
+    // A plan for the next run is a speed-up only: a failure to make one changes nothing.
+    if (opts.idmap === undefined) await this.prepareNextRun(memoryRootfs).catch(() => undefined);
+    return result;
   }
 
   private async running(

@@ -742,8 +742,22 @@ static int cmd_restore(int argc, char **argv)
 	run_monitor((pid_t)pid, master, sigfd, rundirfd, listenfd);
 }
 
+int helper_run_plan(int is_exec)
+{
+	struct plan p;
+	if (plan_read(&p, PLAN_FD, is_exec) < 0)
+		return 0;
+	return is_exec ? cmd_exec(p) : cmd_start(p);
+}
+
 int main(int argc, char **argv)
 {
+	/* Run as `igloo` (a link to this binary): the command's native front. */
+	const char *base = strrchr(argv[0], '/');
+	if (strcmp(base ? base + 1 : argv[0], "igloo") == 0) {
+		ensure_stdio();
+		front_main(argc, argv);
+	}
 	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
 		printf("igloo-helper %s\n", HELPER_VERSION);
 		return 0;

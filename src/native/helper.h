@@ -10,6 +10,7 @@
  *   util.c     errno/signal names, I/O loops, SCM_RIGHTS, error reporting
  *   idmapped.c the `rootfsidmap` step (an image under an overlay) and idmap-check
  *   xattrs.c   `xattrs set|copy-tree` and `shift` (ownership, keeping capabilities)
+ *   front.c    the `igloo` command's native front: prepared exec and run plans
  *
  * See PROTOCOL.md for the contract with the TypeScript side.
  */
@@ -172,5 +173,13 @@ void status_text(int status, char *buf, size_t n);
 int status_exit_code(int status);
 void sanitize_line(char *s);
 extern int sync_fd; /* SYNC_FD, or -1 once closed */
+extern int front_mode; /* run as `igloo`: errors go back to front.c */
+
+/* front.c */
+void front_main(int argc, char **argv) __attribute__((noreturn));
+void front_note_error(void);
+
+/* helper.c: run the plan on fd 3 as `start` (0) or `exec` (1); the exit code */
+int helper_run_plan(int is_exec);
 
 #endif

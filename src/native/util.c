@@ -14,6 +14,7 @@
 #include "helper.h"
 
 int sync_fd = SYNC_FD;
+int front_mode; /* run as `igloo` (front.c) */
 
 /* errno names, so that TypeScript can match on them without knowing the
  * C library's numbering. Unknown values become E<number>. */
@@ -223,9 +224,15 @@ void sync_send(const char *fmt, ...)
 	sanitize_line(line);
 	line[n++] = '\n';
 	if (sync_fd < 0 || write_all(sync_fd, line, (size_t)n) < 0) {
-		/* Nobody listens on fd 4: say it on stderr at least. */
-		if (strncmp(line, "ERROR ", 6) == 0)
-			(void)!write(2, line, (size_t)n);
+		/* Nobody listens on fd 4: say it on stderr at least; the
+		 * `igloo` front hands the command to TypeScript instead,
+		 * which says it better (front.c). */
+		if (strncmp(line, "ERROR ", 6) == 0) {
+			if (front_mode)
+				front_note_error();
+			else
+				(void)!write(2, line, (size_t)n);
+		}
 	}
 }
 

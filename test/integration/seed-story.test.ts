@@ -14,6 +14,7 @@ import {
   writeFileSync,
   chmodSync,
   chownSync,
+  rmSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -353,6 +354,11 @@ describe('one-shot runs and bad input', () => {
   });
 
   test('root runs containers too, from its own delegation', async () => {
+    // The run prepares root's next one-shot run (and reserves a slice for it) in igloo's data dir.
+    if (!existsSync('/var/lib/igloo/prepared'))
+      cleanup.add('remove root prepared run', () =>
+        rmSync('/var/lib/igloo/prepared', { recursive: true, force: true }),
+      );
     const r = await igloo(cleanup, 'root', [
       'run',
       '--rm',

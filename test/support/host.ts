@@ -8,7 +8,7 @@
 import { execFile, spawn, spawnSync, type SpawnOptions } from 'node:child_process';
 import { mkdtempSync, rmSync, chmodSync, cpSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 
 const execFileP = promisify(execFile);
@@ -133,7 +133,11 @@ let staged: string | undefined;
 export function stagedCli(cleanup: Cleanup): string {
   if (!staged) {
     const dir = tempDir(cleanup, 'igloo-dist-');
-    cpSync(process.env.IGLOO_DIST ?? join(root, 'dist'), dir, { recursive: true });
+    // verbatim: bin/igloo stays a link to ../libexec/igloo-helper in the copy
+    cpSync(process.env.IGLOO_DIST ?? join(root, 'dist'), dir, {
+      recursive: true,
+      verbatimSymlinks: true,
+    });
     spawnSync('chmod', ['-R', 'a+rX', dir]);
     staged = join(dir, 'igloo.mjs');
     cleanup.add('forget staged cli', () => {
@@ -194,14 +198,22 @@ export function runAs(
   });
 }
 
-/** Runs the built igloo CLI as `user`. */
+/**
+ * The `igloo` command as users run it: the native front (dist/bin/igloo),
+ * which runs prepared exec/run plans itself and hands the rest to igloo.mjs.
+ */
+export function stagedFront(cleanup: Cleanup): string {
+  return join(dirname(stagedCli(cleanup)), 'bin', 'igloo');
+}
+
+/** Runs the built igloo command as `user` (through its native front). */
 export function igloo(
   cleanup: Cleanup,
   user: TestUser | 'root',
   args: readonly string[],
   opts: Parameters<typeof runAs>[2] = {},
 ): Promise<RunResult> {
-  return runAs(user, [process.execPath, stagedCli(cleanup), ...args], opts);
+  return runAs(user, [stagedFront(cleanup), ...args], opts);
 }
 
 /** A running command as `user`, for interactive tests (console). */

@@ -1,0 +1,383 @@
+/*
+ * The `igloo` command's native front (the helper binary run under the name
+ * `igloo`). Every igloo command is TypeScript, and Node needs some 70 ms to
+ * start before igloo's own code runs; the two commands people run in loops,
+ * `igloo exec NAME -- CMD` and `igloo run -- CMD`, would pay that on every
+ * call. So TypeScript prepares their plans ahead of time (PROTOCOL.md,
+ * "Prepared plans"): at `start` the exec plan of the container, after a
+ * one-shot run the plan of the next one, with a slice of ids reserved for
+ * it. This front reads such a plan, checks that it still holds, adds the
+ * command and runs it as `igloo-helper start|exec` would.
+ *
+ * It decides nothing itself: any option, any doubt (no plan, a plan whose
+ * container has stopped, a host file that changed since, the one-shot slot
+ * busy with another run) and any error the helper reports before the
+ * command runs hands the whole command line to the TypeScript CLI
+ * unchanged, which then does the work and says what went wrong.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "helper.h"
+
+#define PREPARED_MAX (256 * 1024)
+
+static char **front_argv; /* the command line, for the hand-over */
+static pid_t front_pid;   /* the front's own pid (not a child's) */
+static int front_failed;  /* the helper reported an error */
+
+/* Runs the TypeScript CLI with the same command line: dist/igloo.mjs next
+ * to dist/libexec/igloo-helper (this binary), or $IGLOO_CLI. Like the
+ * script's #! line, it drops NODE_EXTRA_CA_CERTS (igloo opens no TLS
+ * connection; Node 20 loads the file at every start). */
+static void __attribute__((noreturn)) hand_over(void)
+{
+	char cli[PATH_MAX];
+	const char *override = getenv("IGLOO_CLI");
+	if (override && *override) {
+		snprintf(cli, sizeof(cli), "%s", override);
+	} else {
+		ssize_t n = readlink("/proc/self/exe", cli, sizeof(cli) - 32);
+		if (n < 0) {
+			fprintf(stderr, "igloo: cannot find igloo.mjs: readlink /proc/self/exe: %s\n",
+				strerror(errno));
+			_exit(70);
+		}
+		cli[n] = '\0';
+		/* .../dist/libexec/igloo-helper -> .../dist/igloo.mjs */
+		for (int i = 0; i < 2; i++) {
+			char *slash = strrchr(cli, '/');
+			if (slash)
+				*slash = '\0';
+		}
+		strcat(cli, "/igloo.mjs");
+	}
+	int argc = 0;
+	while (front_argv[argc])
+		argc++;
+	char **args = calloc((size_t)argc + 2, sizeof(char *));
+	if (!args)
+		_exit(70);
+	args[0] = "node";
+	args[1] = cli;
+	for (int i = 1; i < argc; i++)
+		args[i + 1] = front_argv[i];
+	unsetenv("NODE_EXTRA_CA_CERTS");
+	execvp("node", args);
+	fprintf(stderr, "igloo: cannot run node (%s): %s\n  hint: install Node.js 20 or newer\n",
+		cli, strerror(errno));
+	_exit(127);
+}
+
+/* exit() of the front after the helper reported an error: the command never
+ * ran, so the TypeScript CLI may do it all again and report the error with
+ * its advice. Children (_exit) never come here. */
+static void hand_over_on_error(void)
+{
+	if (front_failed && getpid() == front_pid)
+		hand_over();
+}
+
+void front_note_error(void)
+{
+	front_failed = 1;
+}
+
+/* iglooDirs() of src/lifecycle/paths.ts, in C. */
+static int igloo_dirs(char *data, char *run, size_t n)
+{
+	const char *d = getenv("IGLOO_DATA_DIR"), *r = getenv("IGLOO_RUN_DIR");
+	if (d && *d && r && *r) {
+		snprintf(data, n, "%s", d);
+		snprintf(run, n, "%s", r);
+		return 0;
+	}
+	uid_t uid = geteuid();
+	if (uid == 0) {
+		snprintf(data, n, "/var/lib/igloo");
+		snprintf(run, n, "/run/igloo");
+		return 0;
+	}
+	const char *home = getenv("HOME");
+	const char *xdg_data = getenv("XDG_DATA_HOME");
+	const char *xdg_run = getenv("XDG_RUNTIME_DIR");
+	if (xdg_data && *xdg_data)
+		snprintf(data, n, "%s/igloo", xdg_data);
+	else
+		snprintf(data, n, "%s/.local/share/igloo", home ? home : "/");
+	if (xdg_run && *xdg_run)
+		snprintf(run, n, "%s/igloo", xdg_run);
+	else
+		snprintf(run, n, "/tmp/igloo-run-%u", (unsigned)uid);
+	return 0;
+}
+
+/* validateName() of src/core/config/name.ts, or stricter: a name it would
+ * refuse goes to TypeScript, which says why. */
+static int plain_name(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 64 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') ||
+				  (s[0] >= '0' && s[0] <= '9')))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_' || c == '.'))
+			return 0;
+	}
+	return 1;
+}
+
+/* The start time of PID (field 22 of /proc/PID/stat), 0 if it is gone. */
+static unsigned long long start_time(long pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	p += 2; /* field 3, the state */
+	for (int field = 3; field < 22; field++) {
+		p = strchr(p, ' ');
+		if (!p)
+			return 0;
+		p++;
+	}
+	return strtoull(p, NULL, 10);
+}
+
+/* `stamp INO SIZE MTIME_NS CTIME_NS PATH`: the file has not changed since
+ * the plan was made (PATH `/proc/self/exe`: this binary is the helper the
+ * plan was made for). */
+static int stamp_holds(const char *line)
+{
+	unsigned long long ino, size, mtime, ctime;
+	int off = 0;
+	if (sscanf(line, "%llu %llu %llu %llu %n", &ino, &size, &mtime, &ctime, &off) != 4 ||
+	    off == 0)
+		return 0;
+	struct stat st;
+	if (stat(line + off, &st) < 0)
+		return 0;
+	return (unsigned long long)st.st_ino == ino && (unsigned long long)st.st_size == size &&
+	       (unsigned long long)st.st_mtim.tv_sec * 1000000000ULL + st.st_mtim.tv_nsec == mtime &&
+	       (unsigned long long)st.st_ctim.tv_sec * 1000000000ULL + st.st_ctim.tv_nsec == ctime;
+}
+
+struct prepared {
+	char *buf;      /* the whole file */
+	size_t size;
+	size_t body;    /* offset of the plan records */
+	size_t prefix;  /* their length up to the exec record; the env follows */
+};
+
+/* Reads and checks a prepared plan of KIND. 0 when it can be used. */
+static int read_prepared(const char *path, const char *kind, struct prepared *out)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	struct stat st;
+	/* Made by igloo for this user: theirs, and nobody else may write it. */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 022) || st.st_size <= 0 || st.st_size > PREPARED_MAX) {
+		close(fd);
+		return -1;
+	}
+	char *buf = malloc((size_t)st.st_size + 1);
+	if (!buf || read_full(fd, buf, (size_t)st.st_size) != st.st_size) {
+		free(buf);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	buf[st.st_size] = '\0';
+	size_t size = (size_t)st.st_size;
+
+	int ok_magic = 0, ok_kind = 0, have_prefix = 0;
+	size_t prefix = 0;
+	char *line = buf;
+	for (;;) {
+		char *nl = memchr(line, '\n', size - (size_t)(line - buf));
+		if (!nl)
+			goto bad;
+		*nl = '\0';
+		if (*line == '\0') {
+			line = nl + 1;
+			break;
+		}
+		char *arg = strchr(line, ' ');
+		if (arg)
+			*arg++ = '\0';
+		else
+			arg = "";
+		if (strcmp(line, "igloo-prepared") == 0) {
+			ok_magic = strcmp(arg, "1") == 0;
+		} else if (strcmp(line, "kind") == 0) {
+			ok_kind = strcmp(arg, kind) == 0;
+		} else if (strcmp(line, "init") == 0) {
+			long pid;
+			unsigned long long start;
+			if (sscanf(arg, "%ld %llu", &pid, &start) != 2 || pid <= 0 ||
+			    start_time(pid) != start)
+				goto bad; /* the container stopped (or was restarted) */
+		} else if (strcmp(line, "stamp") == 0) {
+			if (!stamp_holds(arg))
+				goto bad;
+		} else if (strcmp(line, "prefix") == 0) {
+			char *end;
+			unsigned long long v = strtoull(arg, &end, 10);
+			if (*end != '\0')
+				goto bad;
+			prefix = (size_t)v;
+			have_prefix = 1;
+		} else if (strcmp(line, "reserve") != 0) {
+			goto bad; /* a newer igloo wrote it */
+		}
+		line = nl + 1;
+	}
+	if (!ok_magic || !ok_kind || !have_prefix)
+		goto bad;
+	size_t body = (size_t)(line - buf);
+	if (prefix > size - body)
+		goto bad;
+	out->buf = buf;
+	out->size = size;
+	out->body = body;
+	out->prefix = prefix;
+	return 0;
+bad:
+	free(buf);
+	return -1;
+}
+
+static int put(int fd, const char *s)
+{
+	return write_all(fd, s, strlen(s) + 1);
+}
+
+/* Writes the plan: the prepared records, `exec FILE ARGC ARG...`, then the
+ * prepared environment; on fd 3 for the helper's plan_read(). */
+static int plan_on_fd3(const struct prepared *pp, char **cmd, int ncmd)
+{
+	int fd = (int)syscall(SYS_memfd_create, "igloo-plan", 0);
+	if (fd < 0)
+		return -1;
+	char num[16];
+	snprintf(num, sizeof(num), "%d", ncmd);
+	if (write_all(fd, pp->buf + pp->body, pp->prefix) < 0 || put(fd, "exec") < 0 ||
+	    put(fd, cmd[0]) < 0 || put(fd, num) < 0)
+		return -1;
+	for (int i = 0; i < ncmd; i++)
+		if (put(fd, cmd[i]) < 0)
+			return -1;
+	if (write_all(fd, pp->buf + pp->body + pp->prefix, pp->size - pp->body - pp->prefix) < 0)
+		return -1;
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return -1;
+	if (fd != PLAN_FD) {
+		if (dup2(fd, PLAN_FD) < 0)
+			return -1;
+		close(fd);
+	}
+	return 0;
+}
+
+/* `igloo exec NAME [-t|--tty] -- CMD...` with the container's prepared plan. */
+static void try_exec(int argc, char **argv, const char *run)
+{
+	const char *name = NULL;
+	int tty = 0, i = 2;
+	for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "-t") == 0 || strcmp(argv[i], "--tty") == 0)
+			tty = 1;
+		else if (argv[i][0] == '-' || name)
+			return; /* an option only TypeScript knows */
+		else
+			name = argv[i];
+	}
+	if (!name || !plain_name(name) || i + 1 >= argc)
+		return;
+	char path[PATH_MAX];
+	if (snprintf(path, sizeof(path), "%s/%s/prepared-exec%s", run, name, tty ? "-tty" : "") >=
+	    (int)sizeof(path))
+		return;
+	struct prepared pp;
+	if (read_prepared(path, "exec", &pp) < 0)
+		return;
+	if (plan_on_fd3(&pp, argv + i + 1, argc - i - 1) < 0)
+		return;
+	free(pp.buf);
+	exit(helper_run_plan(1));
+}
+
+/* `igloo run -- CMD...`: the one-shot slot's prepared plan, while no other
+ * run holds the slot (its lock stays held until the helper exits). */
+static void try_run(int argc, char **argv, const char *data)
+{
+	if (argc < 4 || strcmp(argv[2], "--") != 0)
+		return;
+	char path[PATH_MAX];
+	if (snprintf(path, sizeof(path), "%s/prepared/run/lock", data) >= (int)sizeof(path))
+		return;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	/* Above fd 3, where the plan goes (and the lock would be let go). */
+	int lock = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+	close(fd);
+	if (lock < 0)
+		return;
+	if (flock(lock, LOCK_EX | LOCK_NB) < 0) {
+		close(lock); /* another run has the slot: TypeScript makes a slice for this one */
+		return;
+	}
+	if (snprintf(path, sizeof(path), "%s/prepared/run/plan", data) >= (int)sizeof(path)) {
+		close(lock);
+		return;
+	}
+	struct prepared pp;
+	if (read_prepared(path, "run", &pp) < 0 || plan_on_fd3(&pp, argv + 3, argc - 3) < 0) {
+		close(lock);
+		return;
+	}
+	free(pp.buf);
+	exit(helper_run_plan(0));
+}
+
+void front_main(int argc, char **argv)
+{
+	front_argv = argv;
+	front_pid = getpid();
+	front_mode = 1;
+	const char *off = getenv("IGLOO_PREPARED");
+	if (argc >= 2 && !(off && strcmp(off, "0") == 0)) {
+		char data[PATH_MAX - 64], run[PATH_MAX - 64];
+		igloo_dirs(data, run, sizeof(data));
+		if (atexit(hand_over_on_error) == 0) {
+			sync_fd = -1; /* nobody listens: errors come back to us */
+			if (strcmp(argv[1], "exec") == 0)
+				try_exec(argc, argv, run);
+			else if (strcmp(argv[1], "run") == 0)
+				try_run(argc, argv, data);
+		}
+	}
+	hand_over();
+}
