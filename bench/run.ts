@@ -206,9 +206,12 @@ const PODMAN = [
 
 function casesFor(id: Identity, dist: string): Case[] {
   const node = process.execPath;
-  const cli = `${dist}/igloo.mjs`;
-  // The CLI as users run it: the executable, through its #! line.
+  const cli = `${dist}/bin/igloo`;
+  // The CLI as users run it: the `igloo` command, whose native front runs
+  // prepared exec/run plans and hands the rest to igloo.mjs.
   const igloo = (...args: string[]) => [cli, ...args];
+  // The same with every command in TypeScript (no prepared plan used or made).
+  const iglooNode = (...args: string[]) => ['env', 'IGLOO_PREPARED=0', cli, ...args];
   const uid = id.user?.uid ?? 0;
   const gid = id.user?.gid ?? 0;
   const rootless = id.user ? { uid, gid } : undefined;
@@ -284,6 +287,11 @@ function casesFor(id: Identity, dist: string): Case[] {
           id: 'igloo-run',
           label: 'igloo run -- /bin/true (new container each time)',
           action: { kind: 'cmd', argv: igloo('run', '--', '/bin/true') },
+        },
+        {
+          id: 'igloo-run-node',
+          label: 'igloo run -- /bin/true, IGLOO_PREPARED=0 (all in Node)',
+          action: { kind: 'cmd', argv: iglooNode('run', '--', '/bin/true') },
         },
         {
           id: 'igloo-run-name',
@@ -370,6 +378,11 @@ function casesFor(id: Identity, dist: string): Case[] {
           initPid: { igloo: 'bench-exec' },
           action: { kind: 'cmd', argv: igloo('exec', 'bench-exec', '--', '/bin/true') },
           teardown: [igloo('destroy', '--force', 'bench-exec')],
+        },
+        {
+          id: 'igloo-exec-node',
+          label: 'igloo exec X -- /bin/true, IGLOO_PREPARED=0 (all in Node)',
+          action: { kind: 'cmd', argv: iglooNode('exec', 'bench-exec', '--', '/bin/true') },
         },
         {
           id: 'igloo-api-exec',
@@ -467,11 +480,11 @@ function runWorker(id: Identity, job: Job): WorkerResult {
 const IGLOO_VS: Record<string, { igloo: string[]; anchors: string[] }> = {
   'cold-start': { igloo: ['igloo-version'], anchors: ['node-e-0'] },
   'one-shot': {
-    igloo: ['igloo-run', 'igloo-run-name', 'igloo-api-run'],
+    igloo: ['igloo-run', 'igloo-run-node', 'igloo-run-name', 'igloo-api-run'],
     anchors: ['node-e-0', 'crun', 'runc', 'lxc-execute', 'podman', 'bwrap'],
   },
   exec: {
-    igloo: ['igloo-exec', 'igloo-api-exec'],
+    igloo: ['igloo-exec', 'igloo-exec-node', 'igloo-api-exec'],
     anchors: ['node-e-0', 'crun-exec', 'runc-exec', 'lxc-attach', 'podman-exec'],
   },
 };
@@ -678,7 +691,10 @@ function stageWork(cleanup: Cleanup): { work: string; dist: string } {
   chmodSync(work, 0o755);
   cleanup.add(`remove ${work}`, () => rmSync(work, { recursive: true, force: true }));
   const dist = join(work, 'dist');
-  cpSync(process.env.IGLOO_DIST ?? join(repo, 'dist'), dist, { recursive: true });
+  cpSync(process.env.IGLOO_DIST ?? join(repo, 'dist'), dist, {
+    recursive: true,
+    verbatimSymlinks: true, // bin/igloo -> ../libexec/igloo-helper, in the copy
+  });
   run(['chmod', '-R', 'a+rX', dist], 'stage dist');
   return { work, dist };
 }
