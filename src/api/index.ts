@@ -13,9 +13,9 @@ import { keepSpareHelper } from '../native/spawn.ts';
 export { Igloo, type CreateOptions, type Owner } from '../lifecycle/containers.ts';
 /**
  * A program using the API lives on between calls: after its first start,
- * run or exec it keeps one helper process forked ahead of time, so Node's
- * fork (several ms) is not on the next call's path. keepSpareHelper(false)
- * turns that off.
+ * run or exec it keeps a helper zygote that forks the next calls' helpers,
+ * so Node's fork of itself (5-20 ms) is not on their path.
+ * keepSpareHelper(false) turns that off.
  */
 export { keepSpareHelper };
 keepSpareHelper(true);

@@ -325,7 +325,7 @@ static void try_exec(int argc, char **argv, const char *run)
 	if (plan_on_fd3(&pp, argv + i + 1, argc - i - 1) < 0)
 		return;
 	free(pp.buf);
-	exit(helper_run_plan(1));
+	exit(helper_run_plan(1, NULL));
 }
 
 /* `igloo run -- CMD...`: the one-shot slot's prepared plan, while no other
@@ -359,7 +359,7 @@ static void try_run(int argc, char **argv, const char *data)
 		return;
 	}
 	free(pp.buf);
-	exit(helper_run_plan(0));
+	exit(helper_run_plan(0, NULL));
 }
 
 void front_main(int argc, char **argv)

@@ -742,12 +742,17 @@ static int cmd_restore(int argc, char **argv)
 	run_monitor((pid_t)pid, master, sigfd, rundirfd, listenfd);
 }
 
-int helper_run_plan(int is_exec)
+int helper_run_plan(int is_exec, char *argv1)
 {
 	struct plan p;
 	if (plan_read(&p, PLAN_FD, is_exec) < 0)
 		return 0;
-	return is_exec ? cmd_exec(p) : cmd_start(p);
+	/* A helper forked by the zygote: its command line now says
+	 * start or exec, as ps shows it for the monitor's whole life (the
+	 * words fit in the same bytes). */
+	if (argv1)
+		strncpy(argv1, p.is_exec ? "exec" : "start", strlen(argv1));
+	return p.is_exec ? cmd_exec(p) : cmd_start(p);
 }
 
 int main(int argc, char **argv)
@@ -768,15 +773,18 @@ int main(int argc, char **argv)
 		return cmd_xattrs(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "shift") == 0)
 		return cmd_shift(argc, argv);
+	if (argc == 2 && strcmp(argv[1], "zygote") == 0) {
+		ensure_stdio();
+		return cmd_zygote(argv[1]);
+	}
 	if (argc >= 2 && strcmp(argv[1], "restore") == 0) {
 		ensure_stdio();
 		if (fcntl(SYNC_FD, F_SETFD, FD_CLOEXEC) < 0)
 			sync_fd = -1;
 		return cmd_restore(argc, argv);
 	}
-	if (argc != 2 || (strcmp(argv[1], "start") != 0 && strcmp(argv[1], "exec") != 0 &&
-			  strcmp(argv[1], "spare") != 0)) {
-		fprintf(stderr, "usage: igloo-helper start|exec|spare|restore|--version\n"
+	if (argc != 2 || (strcmp(argv[1], "start") != 0 && strcmp(argv[1], "exec") != 0)) {
+		fprintf(stderr, "usage: igloo-helper start|exec|zygote|restore|--version\n"
 				"  (plan on fd 3, sync socket on fd 4; see PROTOCOL.md)\n");
 		return 2;
 	}
@@ -786,15 +794,5 @@ int main(int argc, char **argv)
 		sync_fd = -1;
 	if (fcntl(PLAN_FD, F_GETFD) < 0)
 		fail(0, "igloo-plan", EBADF, "fd 3 (the plan) is not open");
-	/* `spare`: started ahead of time by a long-lived caller, the helper
-	 * waits for a plan that says which it is; none (EOF) means it was not
-	 * needed. Its command line then says start or exec, as ps shows it
-	 * for the monitor's whole life (the words fit in the same bytes). */
-	int spare = strcmp(argv[1], "spare") == 0;
-	struct plan p;
-	if (plan_read(&p, PLAN_FD, spare ? PLAN_ANY : strcmp(argv[1], "exec") == 0) < 0)
-		return 0;
-	if (spare)
-		strncpy(argv[1], p.is_exec ? "exec" : "start", strlen(argv[1]));
-	return p.is_exec ? cmd_exec(p) : cmd_start(p);
+	return helper_run_plan(strcmp(argv[1], "exec") == 0, NULL);
 }

@@ -11,6 +11,7 @@
  *   idmapped.c the `rootfsidmap` step (an image under an overlay) and idmap-check
  *   xattrs.c   `xattrs set|copy-tree` and `shift` (ownership, keeping capabilities)
  *   front.c    the `igloo` command's native front: prepared exec and run plans
+ *   zygote.c   `zygote`: forks helpers for the library API (no Node fork per call)
  *
  * See PROTOCOL.md for the contract with the TypeScript side.
  */
@@ -179,7 +180,11 @@ extern int front_mode; /* run as `igloo`: errors go back to front.c */
 void front_main(int argc, char **argv) __attribute__((noreturn));
 void front_note_error(void);
 
-/* helper.c: run the plan on fd 3 as `start` (0) or `exec` (1); the exit code */
-int helper_run_plan(int is_exec);
+/* helper.c: run the plan on fd 3 as `start` (0), `exec` (1) or as it says
+ * (PLAN_ANY); ARGV1, if not NULL, is rewritten to say which. The exit code. */
+int helper_run_plan(int is_exec, char *argv1);
+
+/* zygote.c: fork helpers for a long-lived Node process */
+int cmd_zygote(char *argv1);
 
 #endif

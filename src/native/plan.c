@@ -316,7 +316,7 @@ int plan_read(struct plan *p, int fd, int is_exec)
 	memset(p, 0, sizeof(*p));
 	read_all(p, fd, is_exec == PLAN_ANY);
 	if (is_exec == PLAN_ANY && p->len == 0)
-		return -1; /* a spare helper that was not needed */
+		return -1; /* an empty plan: nothing to run */
 	split_strings(p);
 	split_records(p);
 	if (is_exec == PLAN_ANY) {

@@ -322,24 +322,72 @@ def idmap_records_test(user):
           state == "ERROR" and " idmap EINVAL " in line, line)
 
 
-def spare_test(user):
-    """`igloo-helper spare`: an empty plan (the caller did not need it) is a
-    quiet exit 0; a start plan runs as start, and the command line says so."""
-    tag = "user" if user else "root"
-    r = Run("spare", None, user=user, raw_plan=b"")
-    code, out, err = r.finish()
-    check(f"spare ({tag}): no plan -> exit 0, nothing said",
-          code == 0 and r.lines == [] and out == "" and err == "", (code, r.lines, out, err))
-    r = Run("spare", container_plan(cmd="sleep 0.3; echo in"), user=user)
+class ZygoteRun(Run):
+    """A helper forked by `igloo-helper zygote` for one connection: the plan
+    goes first ("PLAN <length>"), then the sync lines on the same socket."""
+
+    def __init__(self, address, records):
+        plan = encode(records)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(address)
+        self.sock.sendall(b"PLAN %d\n" % len(plan) + plan)
+        self.f = self.sock.makefile("r")
+        self.lines = []
+        self.user = False
+
+    def rest(self):
+        while self.line() is not None:
+            pass
+        return self.lines
+
+
+def zygote_test():
+    """`igloo-helper zygote` (root: the connecting process must be its parent
+    and of its uid): a helper per connection, its command line says start,
+    its EXIT comes back; any other process is refused; EOF on fd 3 ends it."""
+    ours, theirs = socket.socketpair()
+
+    def setup():
+        fd = os.dup(theirs.fileno())
+        os.dup2(fd, 3)
+
+    z = subprocess.Popen([HELPER, "zygote"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, pass_fds=(3,), preexec_fn=setup)
+    children.append(z)
+    theirs.close()
+    hello = ours.makefile("r").readline()
+    check("zygote: says its address", hello.startswith("ZYGOTE igloo-zygote-"), hello)
+    address = b"\0" + hello.split()[1].encode().ljust(107, b"\0")
+    r = ZygoteRun(address, container_plan(cmd="sleep 0.3; exit 4"))
     state, _ = r.until_ready()
     try:
-        cmdline = open(f"/proc/{r.p.pid}/cmdline", "rb").read().split(b"\0")[1]
-    except OSError as e:
-        cmdline = str(e).encode()
-    code, out, err = r.finish()
-    check(f"spare ({tag}): a start plan runs as start, and its command line says start",
-          state == "READY" and code == 0 and out == "in\n" and "EXIT exited 0" in r.lines
-          and cmdline == b"start", (r.lines, out, err, cmdline))
+        kids = open(f"/proc/{z.pid}/task/{z.pid}/children").read().split()
+        argv = open(f"/proc/{kids[0]}/cmdline", "rb").read().split(b"\0")
+    except (OSError, IndexError) as e:
+        argv = [str(e).encode()]
+    lines = r.rest()
+    check("zygote: a forked helper runs the plan, EXIT comes back",
+          state == "READY" and "EXIT exited 4" in lines, lines)
+    check("zygote: the forked helper's command line says start",
+          argv[1:2] == [b"start"], argv)
+    probe = subprocess.run(
+        [sys.executable, "-c",
+         "import socket,sys\n"
+         "s=socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n"
+         "s.connect(b'\\0' + sys.argv[1].encode().ljust(107, b'\\0'))\n"
+         "s.sendall(b'PLAN 3\\nxyz')\n"
+         "s.settimeout(5)\n"
+         "try:\n    print(repr(s.recv(100)))\n"
+         "except ConnectionResetError:\n    print(repr(b''))\n",
+         hello.split()[1]], capture_output=True, text=True)
+    check("zygote: another process (not its parent) is refused",
+          probe.stdout.strip() == "b''", (probe.stdout, probe.stderr))
+    ours.close()
+    try:
+        code = z.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        code = None
+    check("zygote: EOF from its parent ends it, exit 0", code == 0, code)
 
 
 def detached_test(user):
@@ -517,7 +565,8 @@ def main():
         pty_foreground_test(user)
         core_plan_test(user)
         idmap_records_test(user)
-        spare_test(user)
+        if not user:
+            zygote_test()
         hardening_test(user)
         if not user:
             no_userns_test()

@@ -5,7 +5,8 @@
  * advice. The id maps travel in the plan: the helper installs them.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import type { Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
+import { constants as osConstants } from 'node:os';
 import { IglooError } from '../core/errors.ts';
 import { encodePlan, type LaunchPlan } from '../core/plan/plan.ts';
 import { helperPath } from '../host/install.ts';
@@ -66,59 +67,123 @@ function helperError(line: string, what: string): IglooError {
 }
 
 /**
- * A helper started ahead of time (`igloo-helper spare`), blocked reading its
- * plan. Node forks itself to spawn a process, which costs several
- * milliseconds in a process of Node's size; a long-lived caller (the
- * library API) keeps one spare so that this cost falls while the previous
- * container runs, not on the next call. Unreferenced: it never keeps Node
- * alive, and when Node exits it reads EOF and exits too.
+ * How a helper was started: spawned by Node (fd 3 the plan, fd 4 the sync
+ * socket), or forked by the zygote (one socket: the plan, then sync lines).
  */
-let spareWanted = false;
-let spare: ChildProcess | undefined;
+interface Launched {
+  readonly sync: Socket;
+  sendPlan(encoded: string): void;
+  /** The helper has ended: its exit code when Node knows it. */
+  onEnd(cb: (code: number | null, signal: NodeJS.Signals | null) => void): void;
+  onError(cb: (err: Error) => void): void;
+  /** A detached start: nothing of the helper keeps Node alive any more. */
+  release(): void;
+}
 
-/** Keep a spare helper from now on (the library API does; the CLI runs one command and exits). */
+/**
+ * A long-lived caller (the library API) forks its helpers from a zygote
+ * (`igloo-helper zygote`, zygote.c): Node forks itself to spawn a process,
+ * which costs its main thread 5 to 20 ms each time (more as its heap grows);
+ * the zygote is spawned once, on the first call, and each later helper is
+ * a fork of that small process, asked for over a unix socket. Unreferenced:
+ * it never keeps Node alive, and exits when Node does.
+ */
+let zygoteWanted = false;
+let zygote: { child: ChildProcess; address?: string } | undefined;
+
+/** Fork helpers from a zygote from now on (the library API does; the CLI runs one command and exits). */
 export function keepSpareHelper(on = true): void {
-  spareWanted = on;
-  if (!on && spare) {
-    (spare.stdio[3] as Socket).end();
-    spare = undefined;
+  zygoteWanted = on;
+  if (!on && zygote) {
+    zygote.child.kill();
+    zygote = undefined;
   }
 }
 
-function startSpare(): void {
-  if (!spareWanted || spare) return;
-  const child = spawn(helperPath(), ['spare'], {
-    stdio: ['inherit', 'inherit', 'inherit', 'pipe', 'pipe'],
+function startZygote(): void {
+  if (!zygoteWanted || zygote) return;
+  const child = spawn(helperPath(), ['zygote'], {
+    stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
   });
-  child.on('error', () => {
-    if (spare === child) spare = undefined;
+  const z: { child: ChildProcess; address?: string } = { child };
+  zygote = z;
+  const gone = () => {
+    if (zygote === z) zygote = undefined;
+  };
+  child.on('error', gone);
+  child.on('exit', gone);
+  const control = child.stdio[3] as Socket;
+  let hello = '';
+  control.setEncoding('utf8');
+  control.on('data', (chunk: string) => {
+    hello += chunk;
+    const m = /^ZYGOTE (\S+)\n/.exec(hello);
+    if (m) z.address = `\0${m[1]}`;
   });
-  child.on('exit', () => {
-    if (spare === child) spare = undefined;
-  });
-  for (const fd of [3, 4]) {
-    const socket = child.stdio[fd] as Socket;
-    socket.on('error', () => undefined);
-    socket.unref();
-  }
+  control.on('error', () => undefined);
+  control.unref();
   child.unref();
-  spare = child;
 }
 
-/** The spare if it can serve this plan (the caller's stdio and environment), or a new helper. */
-function helperFor(plan: LaunchPlan, opts: HelperOptions): ChildProcess {
+function spawned(plan: LaunchPlan, opts: HelperOptions): Launched {
   const detached = plan.mode === 'detached';
-  if (spare && !opts.stdoutToStderr && opts.env === undefined) {
-    const child = spare;
-    spare = undefined;
-    child.ref();
-    for (const fd of [3, 4]) (child.stdio[fd] as Socket).ref();
-    return child;
-  }
   const stdio: StdioOptions = detached
     ? ['ignore', 'ignore', 'ignore', 'pipe', 'pipe']
     : ['inherit', opts.stdoutToStderr ? process.stderr : 'inherit', 'inherit', 'pipe', 'pipe'];
-  return spawn(helperPath(), [plan.kind], { stdio, detached, env: opts.env ?? process.env });
+  const child = spawn(helperPath(), [plan.kind], { stdio, detached, env: opts.env ?? process.env });
+  const planSocket = child.stdio[3] as Socket;
+  planSocket.on('error', () => undefined);
+  return {
+    sync: child.stdio[4] as Socket,
+    sendPlan: (encoded) => planSocket.end(encoded),
+    onEnd: (cb) => child.on('exit', cb),
+    onError: (cb) => child.on('error', cb),
+    release: () => child.unref(),
+  };
+}
+
+/** A helper forked by the zygote, or undefined if there is none to ask. */
+function fromZygote(): Promise<Launched | undefined> {
+  const address = zygote?.address;
+  if (!address) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    const socket = connect(address);
+    socket.once('error', () => {
+      zygote?.child.kill();
+      zygote = undefined;
+      resolve(undefined);
+    });
+    socket.once('connect', () => {
+      socket.removeAllListeners('error');
+      resolve({
+        sync: socket,
+        sendPlan: (encoded) => socket.write(`PLAN ${Buffer.byteLength(encoded)}\n${encoded}`),
+        // The helper's exit code is not ours to see: the EXIT line says it.
+        onEnd: (cb) => socket.on('close', () => cb(null, null)),
+        onError: () => undefined,
+        release: () => socket.destroy(),
+      });
+    });
+  });
+}
+
+/** A forked or spawned helper for this plan (the zygote serves the caller's stdio and environment only). */
+async function launch(plan: LaunchPlan, opts: HelperOptions): Promise<Launched> {
+  if (zygoteWanted && !opts.stdoutToStderr && opts.env === undefined) {
+    const forked = await fromZygote();
+    if (forked) return forked;
+    startZygote(); // for the next call
+  }
+  return spawned(plan, opts);
+}
+
+/** The shell's exit code for a status line ("exited 3", "signaled SIGKILL"). */
+function exitCodeOf(status: string): number {
+  const exited = /^exited (\d+)$/.exec(status);
+  if (exited) return Number(exited[1]);
+  const signal = /^signaled (\S+)$/.exec(status)?.[1] ?? '';
+  const number = (osConstants.signals as Record<string, number>)[signal] ?? Number(signal.slice(3));
+  return 128 + (Number.isInteger(number) ? number : 0);
 }
 
 /**
@@ -126,19 +191,15 @@ function helperFor(plan: LaunchPlan, opts: HelperOptions): ChildProcess {
  * or when it has exited (foreground and exec). Rejects with the helper's
  * ERROR, or if the maps cannot be installed.
  */
-export function runHelper(
+export async function runHelper(
   plan: LaunchPlan,
   what: string,
   opts: HelperOptions = {},
 ): Promise<HelperResult> {
   const detached = plan.mode === 'detached';
-  const child = helperFor(plan, opts);
-  const planSocket = child.stdio[3] as Socket;
-  const sync = child.stdio[4] as Socket;
-  planSocket.on('error', () => undefined);
-  planSocket.end(encodePlan(plan));
-  // The next call's helper is forked while this one works.
-  if (spareWanted) setImmediate(startSpare);
+  const helper = await launch(plan, opts);
+  const sync = helper.sync;
+  helper.sendPlan(encodePlan(plan));
 
   return new Promise<HelperResult>((resolve, reject) => {
     let pid = 0;
@@ -186,7 +247,7 @@ export function runHelper(
         }
         if (detached && !failure) {
           sync.destroy();
-          child.unref();
+          helper.release();
           finish(undefined, { pid });
         }
       } else if (line.startsWith('ERROR ')) {
@@ -208,7 +269,7 @@ export function runHelper(
       }
     });
     sync.on('error', () => undefined);
-    child.on('error', (err) =>
+    helper.onError((err) =>
       finish(
         new IglooError('EHOST', `Cannot ${what}: cannot run the helper: ${err.message}`, {
           op: what,
@@ -216,20 +277,23 @@ export function runHelper(
         }),
       ),
     );
-    child.on('exit', (code, signal) => {
+    helper.onEnd((exitCode, signal) => {
       void queue.then(() => {
         if (failure) return finish(failure);
         if (settled) return;
-        if (pid === 0 || (detached && code !== 0)) {
+        // A forked helper's exit code is its EXIT line's (the zygote reaps it).
+        const code =
+          exitCode ?? (status !== undefined ? exitCodeOf(status) : signal !== null ? 128 : null);
+        if (pid === 0 || (detached && code !== 0) || code === null) {
           return finish(
             new IglooError(
               'ESYS',
-              `Cannot ${what}: the helper ended (${signal ?? `exit ${code}`}) before the container started`,
+              `Cannot ${what}: the helper ended (${signal ?? `exit ${code ?? 'unknown'}`}) before the container started`,
               { op: what, hint: 'Run `igloo check`' },
             ),
           );
         }
-        finish(undefined, { pid, ...(status !== undefined && { status }), exitCode: code ?? 128 });
+        finish(undefined, { pid, ...(status !== undefined && { status }), exitCode: code });
       });
     });
   });
