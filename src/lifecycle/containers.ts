@@ -524,7 +524,11 @@ export class Igloo {
               startedAt: new Date().toISOString(),
             };
             await writeState(paths, running);
-            await writePreparedExec(paths, plannedConfig, { pid, start: running.pidStart ?? 0 });
+            // A speed-up only (igloo exec without Node): a failure to write it changes nothing.
+            await writePreparedExec(paths, plannedConfig, {
+              pid,
+              start: running.pidStart ?? 0,
+            }).catch(() => undefined);
           },
         });
       } catch (err) {
