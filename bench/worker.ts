@@ -195,6 +195,30 @@ function hostSideMemory(initPid: number): VariantResult['memory'] {
   return { pids, rssKb, pssKb, processes };
 }
 
+/**
+ * The host-side memory of many idle containers, each process counted once:
+ * a process that several of them share (igloo's zygote, forked from the API
+ * process and the parent of every monitor it forked) is not a per-container
+ * cost.
+ */
+function hostSideMemoryOfAll(initPids: readonly number[]): { rssKb: number; pssKb: number } {
+  const seen = new Set<number>();
+  for (const init of initPids) {
+    for (let p = parentOf(init); p > 1 && p !== process.pid; p = parentOf(p)) {
+      if (seen.has(p) || !memoryOf(p)) break; // the rest of this chain is counted
+      seen.add(p);
+    }
+  }
+  let rssKb = 0;
+  let pssKb = 0;
+  for (const pid of seen) {
+    const m = memoryOf(pid);
+    rssKb += m?.rss ?? 0;
+    pssKb += m?.pss ?? 0;
+  }
+  return { rssKb, pssKb };
+}
+
 async function runCase(c: Case, api: IglooApi): Promise<VariantResult[]> {
   const results: VariantResult[] = c.variants.map((v) => ({
     id: v.id,
@@ -271,17 +295,9 @@ async function runDensity(d: Density, api: IglooApi): Promise<DensityResult> {
       out.started++;
     }
     out.startMs = performance.now() - t0;
-    let rss = 0;
-    let pss = 0;
-    for (const pid of inits) {
-      const m = hostSideMemory(pid);
-      if (typeof m === 'object') {
-        rss += m.rssKb;
-        pss += m.pssKb;
-      }
-    }
-    out.monitorsRssKb = rss;
-    out.monitorsPssKb = pss;
+    const all = hostSideMemoryOfAll(inits);
+    out.monitorsRssKb = all.rssKb;
+    out.monitorsPssKb = all.pssKb;
   } catch (err) {
     out.startFailure = `after ${created} created, ${out.started} started: ${err instanceof Error ? err.message : String(err)}`;
   }
@@ -309,10 +325,7 @@ async function runDensity(d: Density, api: IglooApi): Promise<DensityResult> {
       const pid = Number(sh(['lxc-info', '-n', name, '-P', lxcpath, '-pH']).out.trim());
       if (pid) inits.push(pid);
     }
-    lxc.monitorsRssKb = inits.reduce((sum, pid) => {
-      const m = hostSideMemory(pid);
-      return sum + (typeof m === 'object' ? m.rssKb : 0);
-    }, 0);
+    lxc.monitorsRssKb = hostSideMemoryOfAll(inits).rssKb;
     for (const name of names.slice(0, lxc.started))
       sh(['lxc-stop', '-n', name, '-P', lxcpath, '-k']);
     out.lxc = lxc;

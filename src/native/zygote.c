@@ -68,7 +68,7 @@ static void __attribute__((noreturn)) serve(int conn, char *argv1)
 	int mem = (int)syscall(SYS_memfd_create, "igloo-plan", MFD_CLOEXEC);
 	if (mem < 0)
 		_exit(2);
-	char buf[65536];
+	char buf[4096]; /* small: every monitor keeps the pages its stack touched */
 	for (long left = len; left > 0;) {
 		ssize_t r = read(conn, buf, left < (long)sizeof(buf) ? (size_t)left : sizeof(buf));
 		if (r < 0 && errno == EINTR)
