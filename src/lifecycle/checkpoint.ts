@@ -42,6 +42,8 @@ import { shiftTree } from '../host/xattrs.ts';
 import { refuseOverlay } from './idmapped.ts';
 import { ensurePrivateDir } from './paths.ts';
 import { liveState, readConfig, removeRunDir, withContainerLock, writeState } from './store.ts';
+import { writePreparedExec } from './prepared.ts';
+import { loadSeccompProfile } from '../host/seccomp.ts';
 
 const runFile = promisify(execFile);
 
@@ -389,13 +391,19 @@ export async function restore(
       );
     }
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    const pidStart = (await processStartTime(pid)) ?? 0;
     await writeState(paths, {
       version: 1,
       status: 'running',
       pid,
-      pidStart: (await processStartTime(pid)) ?? 0,
+      pidStart,
       startedAt: new Date().toISOString(),
     });
+    // igloo exec without Node, as after a start (a speed-up only)
+    await writePreparedExec(paths, await loadSeccompProfile(config), {
+      pid,
+      start: pidStart,
+    }).catch(() => undefined);
     return { pid, seconds };
   });
 }

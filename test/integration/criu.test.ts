@@ -211,6 +211,9 @@ describe('criu', () => {
     const monitor = Number(procStatus(r.pid).PPid);
     assert.match(readFileSync(`/proc/${monitor}/cmdline`, 'utf8'), /igloo-helper\0restore/);
     assert.ok(existsSync(join(a.paths('counter').rundir, 'console.sock')));
+    // `igloo exec` without Node finds the restored init in its prepared plan
+    const prepared = readFileSync(join(a.paths('counter').rundir, 'prepared-exec'), 'latin1');
+    assert.match(prepared, new RegExp(`^init ${r.pid} \\d+$`, 'm'));
     await consoleAnswers(a, 'counter');
     assert.equal((await a.state('counter')).status, 'running');
     // exec joins the restored container (its cgroup namespace is the initial
