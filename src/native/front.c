@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,13 @@ static void __attribute__((noreturn)) hand_over(void)
 	for (int i = 1; i < argc; i++)
 		args[i + 1] = front_argv[i];
 	unsetenv("NODE_EXTRA_CA_CERTS");
+	/* A helper that failed may have blocked or ignored signals: the mask
+	 * and SIG_IGN would pass through exec to Node. */
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);
 	execvp("node", args);
 	fprintf(stderr, "igloo: cannot run node (%s): %s\n  hint: install Node.js 20 or newer\n",
 		cli, strerror(errno));
