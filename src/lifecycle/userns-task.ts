@@ -116,11 +116,12 @@ async function setupNesting(rootfs: string, size: number): Promise<void> {
   );
   await mkdir(at('usr/local/bin'), { recursive: true });
   await rm(at('usr/local/bin/igloo'), { force: true });
-  // A script rather than a link to igloo.mjs: its #! line needs GNU env's
-  // -S, which an image may lack (busybox's env has none).
+  // igloo's native front (bin/igloo: prepared exec and run plans, else
+  // node igloo.mjs), with the bound node first in PATH: a script, so that
+  // the image's own PATH need not include /usr/local/bin.
   await writeFile(
     at('usr/local/bin/igloo'),
-    `#!/bin/sh\nexec /usr/local/bin/node ${NESTED_IGLOO_DIR}/igloo.mjs "$@"\n`,
+    `#!/bin/sh\nPATH=/usr/local/bin:$PATH exec ${NESTED_IGLOO_DIR}/bin/igloo "$@"\n`,
     { mode: 0o755 },
   );
 }
