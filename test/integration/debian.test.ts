@@ -215,8 +215,10 @@ describe('a Debian system container', { timeout: 900_000 }, () => {
     ]);
     assert.match(r.stdout, /^Uid:\s+65536\s/m);
     assert.match(r.stdout, new RegExp(`^NSpid:\\s+${midPid}\\s+1$`, 'm'));
-    // From inside n1: root, pid 1.
-    r = await asInner(`igloo exec n1 -- /bin/sh -c 'echo $(id -u) $$; cat /proc/self/uid_map'`);
+    // From inside n1: root, pid 1 (through n1's prepared plan: no Node, as IGLOO_CLI shows).
+    r = await asInner(
+      `IGLOO_CLI=/nonexistent igloo exec n1 -- /bin/sh -c 'echo $(id -u) $$; cat /proc/self/uid_map'`,
+    );
     assert.match(r.stdout, /^0 \d+\n\s+0\s+65536\s+65536\n$/);
     // igloo ps on the host sees the nested init two user namespaces down, as elsa's.
     r = await igloo(cleanup, elsa, ['ps', '--json']);
