@@ -13,10 +13,11 @@
  * `igloo stop` a clean shutdown through the rc scripts.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { chmod, chown, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { c as createTar } from 'tar';
+import { promisify } from 'node:util';
 import { validateName } from '../core/config/name.ts';
 import { IglooError } from '../core/errors.ts';
 import { chooseSlice, intersectRanges, sliceMap } from '../core/idmap/index.ts';
@@ -27,6 +28,8 @@ import { readDelegation } from '../host/subid.ts';
 import { runHelper } from '../native/spawn.ts';
 import type { Igloo } from './containers.ts';
 import { runUsernsTask, setupMap } from './userns-task.ts';
+
+const execFileP = promisify(execFile);
 
 export interface DebianOptions {
   suite?: string;
@@ -99,10 +102,25 @@ export async function packDebian(task: DebianTask): Promise<void> {
     await rm(join(r, 'etc/rcS.d', `S01${script}`), { force: true });
   }
   await rm(join(r, 'debootstrap'), { recursive: true, force: true });
-  await createTar(
-    { cwd: r, file: task.layer, portable: false, preservePaths: false, noDirRecurse: false },
-    ['.'],
-  );
+  // GNU tar, not node-tar: it keeps extended attributes as SCHILY.xattr
+  // records, so the file capabilities packages set (ping's cap_net_raw,
+  // read here as plain v2 caps of this namespace's root) reach every
+  // container made from the image. Ids stay numeric, as seen inside.
+  await execFileP('tar', [
+    '--create',
+    '--file',
+    task.layer,
+    '--directory',
+    r,
+    '--numeric-owner',
+    '--xattrs',
+    '--xattrs-include=*',
+    '--format=pax',
+    '.',
+  ]).catch((err: unknown) => {
+    const stderr = (err as { stderr?: string }).stderr ?? String(err);
+    throw new Error(`tar --create ${task.layer}: ${stderr.trim()}`);
+  });
   await chown(task.layer, task.owner, task.owner); // the owner's own id: readable from any slice's namespace
   await chmod(task.layer, 0o600);
   await rm(r, { recursive: true, force: true });

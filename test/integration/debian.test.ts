@@ -68,7 +68,8 @@ before(async () => {
       '--name',
       'deb',
       '--include',
-      'uidmap,busybox-static',
+      // iputils-ping: its postinst gives ping a file capability (libcap2-bin's setcap)
+      'uidmap,busybox-static,iputils-ping',
     ],
     { timeoutMs: 800_000 },
   );
@@ -99,6 +100,9 @@ describe('a Debian system container', { timeout: 900_000 }, () => {
       '/etc/debian_version',
     ]);
     assert.match(os.stdout, /^12\./);
+    // The capability ping's package set during the build survived packing and extraction.
+    const cap = await igloo(cleanup, elsa, ['exec', 'deb1', '--', '/sbin/getcap', '/usr/bin/ping']);
+    assert.equal(cap.stdout.trim(), '/usr/bin/ping cap_net_raw=ep', cap.stderr);
 
     const console = spawnAs(elsa, [process.execPath, stagedCli(cleanup), 'console', 'deb1']);
     try {
