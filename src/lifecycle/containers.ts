@@ -543,7 +543,7 @@ export class Igloo {
   async runForeground(
     name: string,
     command: readonly string[],
-    opts: { memoryRootfs?: MemoryRootfs; keepState?: boolean } = {},
+    opts: { memoryRootfs?: MemoryRootfs; keepState?: boolean; tty?: boolean } = {},
   ): Promise<{ exitCode: number; status: string }> {
     const paths = this.paths(name);
     const config = await readConfig(paths, name);
@@ -552,7 +552,10 @@ export class Igloo {
       ...(opts.memoryRootfs && { memoryRootfs: opts.memoryRootfs }),
       ...(await idmappedStartOptions(paths)),
       mode: 'foreground',
-      console: 'inherit',
+      // tty: a pty made in the container; without one the process still
+      // gets a session of its own (the helper's setsid), never the
+      // caller's terminal as its controlling tty.
+      console: opts.tty === true ? 'pty' : 'inherit',
       command,
     }); // hardening: loadSeccompProfile
     // The lock is held from the state check until the process runs (so two
@@ -608,7 +611,7 @@ export class Igloo {
    */
   async runEphemeral(
     command: readonly string[],
-    opts: { idmap?: string } = {},
+    opts: { idmap?: string; tty?: boolean } = {},
   ): Promise<{ exitCode: number; status: string }> {
     const name = `run-${uniqueSuffix()}`;
     await ensurePrivateDir(this.dirs.run);
@@ -624,6 +627,7 @@ export class Igloo {
       result = await this.runForeground(name, command, {
         memoryRootfs,
         keepState: false, // removed right after
+        ...(opts.tty !== undefined && { tty: opts.tty }),
       });
     } finally {
       // Every file is the owner's (config, state, an empty mount point): no user namespace needed.
@@ -756,6 +760,7 @@ export class Igloo {
       cwd: opts.cwd ?? '/',
       user,
       tty: opts.tty === true,
+      ...(state.pidStart ? { start: state.pidStart } : {}),
     });
     const result = await runHelper(plan, `exec in "${name}"`);
     return { exitCode: result.exitCode ?? 1, status: result.status ?? 'unknown' };

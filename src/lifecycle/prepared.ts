@@ -57,9 +57,11 @@ function helperStamp(): FileStamp {
 }
 
 /**
- * Writes the container's exec plans (without and with -t), for
- * `igloo exec NAME [-t] -- CMD` as TypeScript would run it: as root of the
- * container, in /, with the container's environment.
+ * Writes the container's exec plans (without and with a pty), for
+ * `igloo exec NAME [-t|-T] -- CMD` as TypeScript would run it: as root of
+ * the container, in /, with the container's environment. The front picks
+ * the pty one as the CLI would (-t, or neither flag and stdin and stdout
+ * are terminals).
  */
 export async function writePreparedExec(
   paths: ContainerPaths,
@@ -71,6 +73,7 @@ export async function writePreparedExec(
   for (const tty of [false, true]) {
     const plan = planExec(config, {
       pid: init.pid,
+      start: init.start,
       argv: ['(command)'],
       env: config.env,
       cwd: '/',

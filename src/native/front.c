@@ -145,32 +145,6 @@ static int plain_name(const char *s)
 	return 1;
 }
 
-/* The start time of PID (field 22 of /proc/PID/stat), 0 if it is gone. */
-static unsigned long long start_time(long pid)
-{
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')');
-	if (!p)
-		return 0;
-	p += 2; /* field 3, the state */
-	for (int field = 3; field < 22; field++) {
-		p = strchr(p, ' ');
-		if (!p)
-			return 0;
-		p++;
-	}
-	return strtoull(p, NULL, 10);
-}
-
 /* `stamp INO SIZE MTIME_NS CTIME_NS PATH`: the file has not changed since
  * the plan was made (PATH `/proc/self/exe`: this binary is the helper the
  * plan was made for). */
@@ -244,7 +218,7 @@ static int read_prepared(const char *path, const char *kind, struct prepared *ou
 			long pid;
 			unsigned long long start;
 			if (sscanf(arg, "%ld %llu", &pid, &start) != 2 || pid <= 0 ||
-			    start_time(pid) != start)
+			    proc_start_time(pid) != start)
 				goto bad; /* the container stopped (or was restarted) */
 		} else if (strcmp(line, "stamp") == 0) {
 			if (!stamp_holds(arg))
@@ -308,21 +282,46 @@ static int plan_on_fd3(const struct prepared *pp, char **cmd, int ncmd)
 	return 0;
 }
 
-/* `igloo exec NAME [-t|--tty] -- CMD...` with the container's prepared plan. */
+/* -t/--tty and -T/--no-tty as the TypeScript CLI reads them (ttyChoice in
+ * src/cli/commands/containers.ts): a pty when asked for, or, without
+ * either, when stdin and stdout are terminals. Returns -1 for both flags
+ * (TypeScript says why). */
+static int tty_flag(const char *arg, int *want)
+{
+	if (strcmp(arg, "-t") == 0 || strcmp(arg, "--tty") == 0) {
+		*want = *want == 0 ? -1 : 1;
+		return 1;
+	}
+	if (strcmp(arg, "-T") == 0 || strcmp(arg, "--no-tty") == 0) {
+		*want = *want == 1 ? -1 : 0;
+		return 1;
+	}
+	return 0;
+}
+
+static int choose_tty(int want)
+{
+	if (want >= 0)
+		return want;
+	return isatty(0) && isatty(1);
+}
+
+/* `igloo exec NAME [-t|-T] -- CMD...` with the container's prepared plan. */
 static void try_exec(int argc, char **argv, const char *run)
 {
 	const char *name = NULL;
-	int tty = 0, i = 2;
+	int want = 2, i = 2; /* 2: neither flag */
 	for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
-		if (strcmp(argv[i], "-t") == 0 || strcmp(argv[i], "--tty") == 0)
-			tty = 1;
+		if (tty_flag(argv[i], &want))
+			continue;
 		else if (argv[i][0] == '-' || name)
 			return; /* an option only TypeScript knows */
 		else
 			name = argv[i];
 	}
-	if (!name || !plain_name(name) || i + 1 >= argc)
+	if (want < 0 || !name || !plain_name(name) || i + 1 >= argc)
 		return;
+	int tty = choose_tty(want == 2 ? -1 : want);
 	char path[PATH_MAX];
 	if (snprintf(path, sizeof(path), "%s/%s/prepared-exec%s", run, name, tty ? "-tty" : "") >=
 	    (int)sizeof(path))
@@ -340,8 +339,13 @@ static void try_exec(int argc, char **argv, const char *run)
  * run holds the slot (its lock stays held until the helper exits). */
 static void try_run(int argc, char **argv, const char *data)
 {
-	if (argc < 4 || strcmp(argv[2], "--") != 0)
+	int want = 2, i = 2;
+	while (i < argc && tty_flag(argv[i], &want))
+		i++;
+	if (want < 0 || i + 1 >= argc || strcmp(argv[i], "--") != 0)
 		return;
+	/* the slot's plan has `console inherit`: a pty replaces it */
+	plan_console_pty = choose_tty(want == 2 ? -1 : want);
 	char path[PATH_MAX];
 	if (snprintf(path, sizeof(path), "%s/prepared/run/lock", data) >= (int)sizeof(path))
 		return;
@@ -362,7 +366,8 @@ static void try_run(int argc, char **argv, const char *data)
 		return;
 	}
 	struct prepared pp;
-	if (read_prepared(path, "run", &pp) < 0 || plan_on_fd3(&pp, argv + 3, argc - 3) < 0) {
+	if (read_prepared(path, "run", &pp) < 0 ||
+	    plan_on_fd3(&pp, argv + i + 1, argc - i - 1) < 0) {
 		close(lock);
 		return;
 	}

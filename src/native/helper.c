@@ -14,9 +14,17 @@
  *
  * exec:
  *
- *   helper (stays on the host) ──fork──> middle ──setns(user first, mnt
- *     last)──clone(CLONE_PARENT)──> process (inside the pid namespace,
- *     but the helper's child, so the helper can wait for it)
+ *   helper (stays on the host) ──fork──> middle ──setns(init's pidfd, user
+ *     first, mnt last), then every step but exec (chdir, rlimit, caps, nnp,
+ *     ids, seccomp)──clone(CLONE_PARENT)──> process (inside the pid
+ *     namespace, but the helper's child, so the helper can wait for it):
+ *     session/terminal, execve
+ *
+ * The middle is invisible from the container (it is not in its pid
+ * namespace); the process that is visible has the container's credentials
+ * from its first instant. Every process of this binary is non-dumpable
+ * (not_dumpable() below), so container root cannot ptrace it or open its
+ * /proc/PID/{exe,mem,fd} before its execve.
  *
  * All pipes and sockets are close-on-exec; the container's process closes
  * every fd >= 3 but the error pipe before exec, and fd 4 right away.
@@ -241,6 +249,15 @@ static void start_child(const struct plan *p, int mapped_r, int err_w,
 		close(sync_fd); /* never ours to pass on */
 	sync_fd = -1;
 
+	/* newuidmap (or Node, for the one-line map of its own uid) writes our
+	 * maps as the caller: it checks that the caller owns /proc/PID, which
+	 * for a process that is not dumpable belongs to root. Nothing else can
+	 * see us yet (we are alone in new namespaces, with the caller's ids),
+	 * so we are dumpable until the maps are written, and never after. */
+	int dumpable = (p->ns_flags & CLONE_NEWUSER) && geteuid() != 0;
+	if (dumpable)
+		(void)prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+
 	/* 1. Wait for MAPPED. Until the maps are written we have no ids and
 	 *    our capabilities in the namespace are useless for files. Without
 	 *    a user namespace we wait too: Node may act on the pid first
@@ -252,6 +269,9 @@ static void start_child(const struct plan *p, int mapped_r, int err_w,
 	while (r < 0 && errno == EINTR);
 	if (r != 1)
 		_exit(1); /* the helper gave up (ABORT, EOF, death) */
+	if (dumpable && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		child_fail_at(err_w, 0, "igloo-plan", errno,
+			      "PR_SET_DUMPABLE 0: %s", strerror(errno));
 	/* The rootfs is opened while we still have the caller's host ids:
 	 * it usually lies in the owner's private (0700) directory, which the
 	 * container's root must not be able to traverse. */
@@ -424,23 +444,110 @@ static int cmd_start(struct plan p)
 
 /* ---- exec ------------------------------------------------------------- */
 
-/* Joining order: user first (it gives the capabilities needed for the
- * others), mnt last (after it, /proc/PID is the container's), pid and time
- * take effect for children only: hence the second fork. */
+/*
+ * Joining order: user first (it gives the capabilities needed for the
+ * others), mnt last (after it, /proc is the container's), pid and time
+ * take effect for children only: hence the second fork.
+ *
+ * Every namespace is joined through a pidfd of init (setns(pidfd, flag)),
+ * opened before anything else and checked against init's start time
+ * (`joinstart`) after it was opened: a pidfd names one process for good, so
+ * a pid recycled after the check cannot point the join at another one.
+ */
 static const char *const join_order[] = {"user", "ipc", "uts", "net",
 					 "cgroup", "time", "pid", "mnt"};
 #define NJOIN (sizeof(join_order) / sizeof(join_order[0]))
 
-static int same_ns(int fd, const char *name)
+#ifndef PIDFD_GET_USER_NAMESPACE
+#define PIDFD_GET_USER_NAMESPACE _IO(0xFF, 9) /* linux/pidfd.h, 6.11 */
+#endif
+
+/* Whether PIDFD's process is in our own user namespace (setns into the
+ * namespace we are in is EINVAL). */
+static int same_userns(int pidfd, pid_t pid)
 {
-	char path[64];
 	struct stat a, b;
-	snprintf(path, sizeof(path), "/proc/self/ns/%s", name);
-	if (fstat(fd, &a) < 0 || stat(path, &b) < 0)
+	if (stat("/proc/self/ns/user", &b) < 0)
 		return 0;
+	int fd = ioctl(pidfd, PIDFD_GET_USER_NAMESPACE, 0);
+	if (fd >= 0) {
+		int r = fstat(fd, &a);
+		close(fd);
+		if (r < 0)
+			return 0;
+	} else {
+		/* an older kernel: a comparison only, the join itself goes
+		 * through the pidfd */
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+		if (stat(path, &a) < 0)
+			return 0;
+	}
 	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
+/* Opens the pidfd of the plan's init and checks it is the process the plan
+ * was made for; -1 (with the error reported on ERR_W) otherwise. */
+static int open_init_pidfd(const struct plan *p, int err_w)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, p->join_pid, 0);
+	if (pidfd < 0)
+		child_fail_at(err_w, p->join_index, "join", errno,
+			      "pidfd_open %d: %s", (int)p->join_pid,
+			      strerror(errno));
+	/* After pidfd_open: if the start time still matches now, the pidfd
+	 * is that process (no two processes share a pid at once). */
+	if (p->join_start && proc_start_time(p->join_pid) != p->join_start)
+		child_fail_at(err_w, p->join_index, "join", ESRCH,
+			      "pid %d is no longer the container's init (start time %llu)",
+			      (int)p->join_pid, p->join_start);
+	return pidfd;
+}
+
+static void join_namespaces(const struct plan *p, int err_w)
+{
+	int pidfd = open_init_pidfd(p, err_w);
+	int pending[NJOIN];
+	for (size_t i = 0; i < NJOIN; i++)
+		pending[i] = (p->join_flags & ns_flag(join_order[i])) != 0;
+	/* First try the others from where we are: a namespace the caller
+	 * already has privilege over (root, for a restored container's cgroup
+	 * namespace, which CRIU recreates owned by the initial user namespace)
+	 * can be joined only now; once in the container's user namespace that
+	 * privilege is gone. EPERM means "join it after the user namespace". */
+	for (size_t i = 1; i < NJOIN; i++) {
+		if (!pending[i] || strcmp(join_order[i], "mnt") == 0)
+			continue;
+		if (setns(pidfd, (int)ns_flag(join_order[i])) == 0)
+			pending[i] = 0;
+		else if (errno != EPERM)
+			child_fail_at(err_w, p->join_index, "join", errno,
+				      "setns %s of pid %d: %s", join_order[i],
+				      (int)p->join_pid, strerror(errno));
+	}
+	if (pending[0] && same_userns(pidfd, p->join_pid))
+		pending[0] = 0;
+	for (size_t i = 0; i < NJOIN; i++) {
+		if (!pending[i])
+			continue;
+		if (setns(pidfd, (int)ns_flag(join_order[i])) < 0)
+			child_fail_at(err_w, p->join_index, "join", errno,
+				      "setns %s of pid %d: %s", join_order[i],
+				      (int)p->join_pid, strerror(errno));
+	}
+	close(pidfd);
+}
+
+/*
+ * The middle process: joins the namespaces, then runs every step of the
+ * plan but `exec` (chdir, rlimits, caps, no_new_privs, ids, seccomp) while
+ * it is still outside the container's pid namespace, where nothing in the
+ * container can see it. Only then does it clone the process that appears in
+ * the container: that one already has the container's ids, bounding set,
+ * no_new_privs and filter, and is not dumpable (set at the helper's start,
+ * inherited, reset by execve), so container root can neither ptrace it nor
+ * open its /proc/PID/{exe,mem,fd}: it only sets up its terminal and execs.
+ */
 static void exec_middle(const struct plan *p, int err_w, int pid_w, int cons_w,
 			int nullfd)
 {
@@ -449,55 +556,27 @@ static void exec_middle(const struct plan *p, int err_w, int pid_w, int cons_w,
 		close(sync_fd); /* never ours to pass on */
 	sync_fd = -1;
 
-	/* Open all namespace files first: after joining the mount namespace
-	 * /proc is the container's. */
-	int fds[NJOIN];
-	for (size_t i = 0; i < NJOIN; i++) {
-		fds[i] = -1;
-		if (!(p->join_flags & ns_flag(join_order[i])))
-			continue;
-		char path[64];
-		snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)p->join_pid,
-			 join_order[i]);
-		fds[i] = open(path, O_RDONLY | O_CLOEXEC);
-		if (fds[i] < 0)
-			child_fail_at(err_w, p->join_index, "join", errno,
-				      "open %s: %s", path, strerror(errno));
-	}
-	/* First try the others from where we are: a namespace the caller
-	 * already has privilege over (root, for a restored container's cgroup
-	 * namespace, which CRIU recreates owned by the initial user namespace)
-	 * can be joined only now; once in the container's user namespace that
-	 * privilege is gone. EPERM means "join it after the user namespace". */
-	for (size_t i = 1; i < NJOIN; i++) {
-		if (fds[i] < 0 || strcmp(join_order[i], "mnt") == 0)
-			continue;
-		if (setns(fds[i], 0) == 0) {
-			close(fds[i]);
-			fds[i] = -1;
-		} else if (errno != EPERM) {
-			child_fail_at(err_w, p->join_index, "join", errno,
-				      "setns %s of pid %d: %s", join_order[i],
-				      (int)p->join_pid, strerror(errno));
-		}
-	}
-	for (size_t i = 0; i < NJOIN; i++) {
-		if (fds[i] < 0)
-			continue;
-		/* setns into the user namespace we are already in is EINVAL */
-		if (i == 0 && same_ns(fds[i], "user")) {
-			close(fds[i]);
-			continue;
-		}
-		if (setns(fds[i], 0) < 0)
-			child_fail_at(err_w, p->join_index, "join", errno,
-				      "setns %s of pid %d: %s", join_order[i],
-				      (int)p->join_pid, strerror(errno));
-		close(fds[i]);
-	}
+	join_namespaces(p, err_w);
 	if ((p->join_flags & CLONE_NEWNS) && chdir("/") < 0)
 		child_fail_at(err_w, p->join_index, "join", errno, "chdir /: %s",
 			      strerror(errno));
+
+	struct child_ctx c = {
+		.plan = p,
+		.errfd = err_w,
+		.consfd = cons_w,
+		.nullfd = nullfd,
+		.rootfd = -1,
+		.rootfs_pre = -1,
+		.pty_slave = -1,
+		.own_mntns = (p->join_flags & CLONE_NEWNS) != 0,
+		.own_utsns = (p->join_flags & CLONE_NEWUTS) != 0,
+		.own_netns = (p->join_flags & CLONE_NEWNET) != 0,
+		.cur = NULL,
+	};
+	c.umask = umask(0);
+	/* everything but the final `exec` record */
+	run_step_range(&c, p->first_step, p->nrecs - 1);
 
 	/* CLONE_PARENT: the process becomes the helper's child (so the helper
 	 * can wait for it and forward signals) while being created in the
@@ -511,7 +590,8 @@ static void exec_middle(const struct plan *p, int err_w, int pid_w, int cons_w,
 		reset_signals();
 		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 		close(pid_w);
-		run_child_steps(p, err_w, cons_w, nullfd, -1, p->join_flags);
+		run_step_range(&c, p->nrecs - 1, p->nrecs); /* exec: no return */
+		_exit(1);
 	}
 	int v = (int)g;
 	if (write_all(pid_w, &v, sizeof(v)) < 0)
@@ -742,17 +822,36 @@ static int cmd_restore(int argc, char **argv)
 	run_monitor((pid_t)pid, master, sigfd, rundirfd, listenfd);
 }
 
+int plan_console_pty; /* front.c: run a `console inherit` plan with a pty */
+
 int helper_run_plan(int is_exec, char *argv1)
 {
 	struct plan p;
 	if (plan_read(&p, PLAN_FD, is_exec) < 0)
 		return 0;
+	if (plan_console_pty && p.console == CONSOLE_INHERIT)
+		p.console = CONSOLE_PTY;
 	/* A helper forked by the zygote: its command line now says
 	 * start or exec, as ps shows it for the monitor's whole life (the
 	 * words fit in the same bytes). */
 	if (argv1)
 		strncpy(argv1, p.is_exec ? "exec" : "start", strlen(argv1));
 	return p.is_exec ? cmd_exec(p) : cmd_start(p);
+}
+
+/*
+ * Not dumpable from the start, in every mode (the `igloo` front, start,
+ * exec, the zygote and the helpers it forks, the monitor): a process that
+ * is not dumpable can be ptraced, and its /proc/PID/{exe,mem,fd,environ,
+ * ns} opened, only with CAP_SYS_PTRACE in the user namespace this binary
+ * was exec'd in (the host's), never by a container's root. fork() and
+ * clone() inherit it; execve() of the container's program resets it. The
+ * one exception is the start child while newuidmap writes its maps (see
+ * start_child).
+ */
+__attribute__((constructor)) static void not_dumpable(void)
+{
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
 int main(int argc, char **argv)

@@ -77,6 +77,7 @@ struct plan {
 	unsigned long ns_flags;
 	int join_index; /* record index of `join`, -1 if absent */
 	pid_t join_pid;
+	unsigned long long join_start; /* `joinstart`: its start time, 0 if absent */
 	unsigned long join_flags;
 	enum mode mode;
 	enum console console;
@@ -129,6 +130,7 @@ void killwait(pid_t pid);
 
 /* steps.c */
 void run_steps(struct child_ctx *c) __attribute__((noreturn));
+void run_step_range(struct child_ctx *c, size_t from, size_t to);
 void child_fail(struct child_ctx *c, int err, const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 3, 4)));
 void child_fail_at(int errfd, int index, const char *op, int err,
@@ -173,6 +175,7 @@ void fail(int index, const char *op, int err, const char *fmt, ...)
 void status_text(int status, char *buf, size_t n);
 int status_exit_code(int status);
 void sanitize_line(char *s);
+unsigned long long proc_start_time(long pid); /* field 22 of /proc/PID/stat; 0: gone */
 extern int sync_fd; /* SYNC_FD, or -1 once closed */
 extern int front_mode; /* run as `igloo`: errors go back to front.c */
 
@@ -183,6 +186,7 @@ void front_note_error(void);
 /* helper.c: run the plan on fd 3 as `start` (0), `exec` (1) or as it says
  * (PLAN_ANY); ARGV1, if not NULL, is rewritten to say which. The exit code. */
 int helper_run_plan(int is_exec, char *argv1);
+extern int plan_console_pty; /* set by front.c: `console inherit` becomes `pty` */
 
 /* zygote.c: fork helpers for a long-lived Node process */
 int cmd_zygote(char *argv1);

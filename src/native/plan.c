@@ -31,7 +31,8 @@ static const struct {
 	enum kind kind;
 } ops[] = {
 	{"igloo-plan", 1, HEADER}, {"namespaces", 1, HEADER},
-	{"join", 2, HEADER},       {"mode", 1, HEADER},
+	{"join", 2, HEADER},       {"joinstart", 1, HEADER},
+	{"mode", 1, HEADER},
 	{"console", 1, HEADER},    {"rundir", 1, HEADER},
 	{"idmap", -1, HEADER},
 	{"rootfs", 1, STEP},       {"mount", 5, STEP},
@@ -249,6 +250,14 @@ static void check_header(struct plan *p, int is_exec)
 				     r->argv[1]);
 			p->join_pid = (pid_t)pid;
 			p->join_index = r->index;
+		} else if (strcmp(r->op, "joinstart") == 0) {
+			unsigned long long t;
+			char *end;
+			errno = 0;
+			t = strtoull(a, &end, 10);
+			if (!is_exec || errno || end == a || *end || t == 0)
+				fail(r->index, r->op, EINVAL, "bad start time '%s'", a);
+			p->join_start = t;
 		} else if (strcmp(r->op, "mode") == 0) {
 			if (strcmp(a, "foreground") == 0)
 				p->mode = MODE_FOREGROUND;

@@ -655,12 +655,27 @@ static void console_pty(struct child_ctx *c)
 		close(s);
 }
 
+/* A session of our own without a controlling terminal: the caller's
+ * terminal (console inherit) stays usable as fds 0-2 but is no longer the
+ * process's controlling tty, so TIOCSTI (which needs the caller's tty to be
+ * ours, or CAP_SYS_ADMIN in the initial user namespace) cannot type into
+ * the caller's shell, and TIOCSCTTY cannot take it back (it has a session).
+ * It also puts the session leader inside the pid namespace, which CRIU
+ * requires. A start's detached init already did it (setsid then fails). */
+static void own_session(struct child_ctx *c)
+{
+	if (setsid() < 0 && getsid(0) != getpid())
+		FAIL(c, "setsid");
+}
+
 static void console_setup(struct child_ctx *c)
 {
 	switch (c->plan->console) {
 	case CONSOLE_INHERIT:
+		own_session(c);
 		break;
 	case CONSOLE_NULL: {
+		own_session(c);
 		/* The container's own /dev/null when it has one (no host fd
 		 * inside: CRIU cannot dump a file of a host mount), else the
 		 * host's, opened before the steps. */
@@ -938,12 +953,11 @@ static const struct {
 	{"ids", op_ids},           {"exec", op_exec},
 };
 
-/* Run the step records in plan order; `exec` (always last, see plan.c)
- * does not return. The order itself is the plan's: see PROTOCOL.md. */
-void run_steps(struct child_ctx *c)
+/* Run the step records FROM..TO-1 in plan order. */
+void run_step_range(struct child_ctx *c, size_t from, size_t to)
 {
 	const struct plan *p = c->plan;
-	for (size_t i = p->first_step; i < p->nrecs; i++) {
+	for (size_t i = from; i < to && i < p->nrecs; i++) {
 		const struct record *r = &p->recs[i];
 		c->cur = r;
 		size_t k;
@@ -954,5 +968,12 @@ void run_steps(struct child_ctx *c)
 			child_fail(c, EINVAL, "unknown op '%s'", r->op);
 		step_ops[k].fn(c, r->argv);
 	}
+}
+
+/* Run the step records in plan order; `exec` (always last, see plan.c)
+ * does not return. The order itself is the plan's: see PROTOCOL.md. */
+void run_steps(struct child_ctx *c)
+{
+	run_step_range(c, c->plan->first_step, c->plan->nrecs);
 	child_fail(c, EINVAL, "the plan does not end with exec");
 }

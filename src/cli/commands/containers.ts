@@ -27,17 +27,20 @@ const help: Record<string, string> = {
 `,
   stop: 'igloo stop NAME [--timeout S]\n  Sends init its halt signal, and SIGKILL after S seconds (default 10).\n',
   kill: "igloo kill NAME [SIGNAL]\n  Sends SIGNAL (default SIGTERM) to the container's init.\n",
-  exec: `igloo exec NAME [-t] [--user U] [--env K=V]... [--cwd D] -- CMD [ARG...]
+  exec: `igloo exec NAME [-t|-T] [--user U] [--env K=V]... [--cwd D] -- CMD [ARG...]
   Runs CMD in all of the container's namespaces and returns its exit status.
+  CMD gets a pty made in the container when stdin and stdout are terminals
+  (-t: always, -T: never); it never gets your terminal as its controlling tty.
 `,
   console: "igloo console NAME\n  Attaches to init's console. Detach with Ctrl-a q.\n",
   ls: 'igloo ls [--json]\n  Lists your containers: name, state, init pid, id map.\n',
   info: "igloo info NAME [--json]\n  Shows a container's config and state.\n",
   destroy:
     'igloo destroy NAME [--force]\n  Removes a stopped container and its files (--force stops it first).\n',
-  run: `igloo run [--image busybox|NAME|PATH] [--name N] [--rm] [--idmap M] [-- CMD [ARG...]]
+  run: `igloo run [--image busybox|NAME|PATH] [--name N] [--rm] [--idmap M] [-t|-T] [-- CMD [ARG...]]
   Creates a container (unless --name names an existing one), runs CMD in it in
-  the foreground with your terminal, and returns its exit status.
+  the foreground, and returns its exit status. CMD gets a pty made in the
+  container when stdin and stdout are terminals (-t: always, -T: never).
 `,
 };
 
@@ -46,6 +49,18 @@ function usageError(verb: string, message: string): IglooError {
     op: verb,
     hint: `Usage: ${help[verb]!.split('\n')[0]}`,
   });
+}
+
+/**
+ * -t/--tty and -T/--no-tty of exec and run: a pty when asked for, or,
+ * without either, when stdin and stdout are terminals (an interactive
+ * command). The native front (src/native/front.c) chooses the same way.
+ */
+function ttyChoice(verb: string, values: { tty?: boolean; 'no-tty'?: boolean }): boolean {
+  if (values.tty && values['no-tty']) throw usageError(verb, '-t and -T contradict each other');
+  if (values.tty) return true;
+  if (values['no-tty']) return false;
+  return process.stdin.isTTY === true && process.stdout.isTTY === true;
 }
 
 function wholeNumber(verb: string, flag: string, value: string | undefined): number | undefined {
@@ -162,6 +177,7 @@ export async function run(verb: string, args: string[]): Promise<number> {
         own,
         {
           tty: { type: 'boolean', short: 't' },
+          'no-tty': { type: 'boolean', short: 'T' },
           user: { type: 'string', short: 'u' },
           env: { type: 'string', short: 'e', multiple: true },
           cwd: { type: 'string', short: 'w' },
@@ -174,7 +190,7 @@ export async function run(verb: string, args: string[]): Promise<number> {
       for (const e of values.env ?? [])
         if (!e.includes('=')) throw usageError(verb, `--env "${e}" is not K=V`);
       const result = await igloo.exec(name, command, {
-        tty: values.tty === true,
+        tty: ttyChoice(verb, values),
         ...(values.user !== undefined && { user: values.user }),
         ...(values.env !== undefined && { env: values.env }),
         ...(values.cwd !== undefined && { cwd: values.cwd }),
@@ -288,6 +304,8 @@ export async function run(verb: string, args: string[]): Promise<number> {
           name: { type: 'string' },
           rm: { type: 'boolean' },
           idmap: { type: 'string' },
+          tty: { type: 'boolean', short: 't' },
+          'no-tty': { type: 'boolean', short: 'T' },
         },
         help[verb]!,
       );
@@ -305,12 +323,13 @@ export async function run(verb: string, args: string[]): Promise<number> {
         !values.image.startsWith('/')
           ? await igloo.images().get(values.image)
           : undefined;
+      const tty = ttyChoice(verb, values);
       const argv = stored ? commandFor(stored.config, command) : command;
       if (argv.length === 0)
         throw usageError(verb, 'no command given after -- (and the image has none)');
       if (values.name === undefined && (values.image ?? BUILTIN_IMAGE) === BUILTIN_IMAGE) {
         // A one-shot busybox run: its files are made in memory, nothing is built on disk.
-        const opts = values.idmap !== undefined ? { idmap: values.idmap } : {};
+        const opts = { tty, ...(values.idmap !== undefined && { idmap: values.idmap }) };
         return (await igloo.runEphemeral(argv, opts)).exitCode;
       }
       const name = values.name ?? `run-${uniqueSuffix()}`;
@@ -323,7 +342,7 @@ export async function run(verb: string, args: string[]): Promise<number> {
       }
       const removeAfter = values.rm === true || values.name === undefined;
       try {
-        return (await igloo.runForeground(name, argv)).exitCode;
+        return (await igloo.runForeground(name, argv, { tty })).exitCode;
       } finally {
         if (removeAfter) await igloo.destroy(name, { force: true });
       }

@@ -295,6 +295,38 @@ describe('planExec() and planUserns()', () => {
 });
 
 describe('encodePlan()', () => {
+  test('an exec plan carries the start time of the pid it joins (joinstart)', () => {
+    const opts = {
+      pid: 42,
+      argv: ['true'],
+      env: [],
+      cwd: '/',
+      user: { uid: 0, gid: 0, groups: [] },
+      tty: false,
+    };
+    const with_ = fields(encodePlan(planExec(config, { ...opts, start: 12345 })));
+    assert.deepEqual(with_.slice(2, 7), [
+      'join',
+      '42',
+      'user,pid,mnt,uts,ipc,net,cgroup',
+      'joinstart',
+      '12345',
+    ]);
+    const without = fields(encodePlan(planExec(config, opts)));
+    assert.ok(!without.includes('joinstart'), 'no start time: no check');
+  });
+
+  test('a foreground start with a pty makes it at exec; only a detached init gets /dev/console', () => {
+    const ops = (mode: 'foreground' | 'detached') =>
+      planStart(config, {
+        mode,
+        console: 'pty',
+        ...(mode === 'detached' && { rundir: '/r' }),
+      }).steps.map((s) => s.op);
+    assert.ok(!ops('foreground').includes('devconsole'));
+    assert.ok(ops('detached').includes('devconsole'));
+  });
+
   test('writes the header and each record as NUL-terminated strings', () => {
     const plan = planExec(config, {
       pid: 42,

@@ -49,6 +49,12 @@ export interface LaunchPlan {
   /** start: namespaces to create. exec: namespaces of `joinPid` to join. */
   readonly namespaces: readonly NamespaceKind[];
   readonly joinPid?: number;
+  /**
+   * exec: the start time of `joinPid` (field 22 of /proc/PID/stat): the
+   * helper joins through a pidfd and checks it after opening the pidfd, so
+   * a recycled pid cannot redirect the join. 0 or absent: no check.
+   */
+  readonly joinStart?: number;
   readonly console: Console;
   readonly rundir?: string;
   /** Written by the helper (newuidmap or /proc) while the child waits. Empty for exec. */
@@ -326,8 +332,10 @@ export function planStart(config: ContainerConfig, opts: StartOptions): LaunchPl
   const steps: Step[] = [
     ...mounts,
     { op: 'pivot' },
-    // A system container's init (and its gettys) use /dev/console.
-    ...(opts.console === 'pty' ? [{ op: 'devconsole' as const }] : []),
+    // A system container's init (and its gettys) use /dev/console. A
+    // foreground run with a pty makes it at exec, as `igloo exec -t` does
+    // (and as the native front runs the one-shot slot's plan with a pty).
+    ...(opts.console === 'pty' && opts.mode === 'detached' ? [{ op: 'devconsole' as const }] : []),
     ...(config.namespaces.includes('uts')
       ? [{ op: 'hostname' as const, name: config.hostname }]
       : []),
@@ -348,6 +356,8 @@ export function planStart(config: ContainerConfig, opts: StartOptions): LaunchPl
 
 export interface ExecOptions {
   readonly pid: number;
+  /** The start time of `pid` (see LaunchPlan.joinStart); 0 or absent: unchecked. */
+  readonly start?: number;
   readonly argv: readonly string[];
   readonly env: readonly string[];
   readonly cwd: string;
@@ -362,6 +372,7 @@ export function planExec(config: ContainerConfig, opts: ExecOptions): LaunchPlan
     mode: 'foreground',
     namespaces: config.namespaces,
     joinPid: opts.pid,
+    ...(opts.start ? { joinStart: opts.start } : {}),
     console: opts.tty ? 'pty' : 'inherit',
     idmap: { uid: [], gid: [] },
     // Joining namespaces inherits none of the limits, caps or filter: the
@@ -408,8 +419,10 @@ export function encodePlan(plan: LaunchPlan): string {
       out.push(s);
     }
   };
-  if (plan.kind === 'exec') rec('join', plan.joinPid ?? 0, plan.namespaces.join(','));
-  else rec('namespaces', plan.namespaces.join(','));
+  if (plan.kind === 'exec') {
+    rec('join', plan.joinPid ?? 0, plan.namespaces.join(','));
+    if (plan.joinStart) rec('joinstart', plan.joinStart);
+  } else rec('namespaces', plan.namespaces.join(','));
   rec('mode', plan.mode);
   rec('console', plan.console);
   if (plan.rundir !== undefined) rec('rundir', plan.rundir);
