@@ -330,6 +330,12 @@ static void detach_as_monitor(int nullfd)
 		(void)dup2(nullfd, i);
 	close(nullfd);
 	(void)setsid(); /* fails harmlessly if Node made us a leader */
+	/* Dumpable again, as any process of its owner: the monitor lives on
+	 * the host only (the container's pid namespace has no pid for it) and
+	 * holds nothing the owner may not see, and `igloo ps`/`tree` read its
+	 * /proc/PID/ns links as the owner (a non-dumpable process's are
+	 * root's). */
+	(void)prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 }
 
 static int cmd_start(struct plan p)
@@ -846,8 +852,8 @@ int helper_run_plan(int is_exec, char *argv1)
  * ns} opened, only with CAP_SYS_PTRACE in the user namespace this binary
  * was exec'd in (the host's), never by a container's root. fork() and
  * clone() inherit it; execve() of the container's program resets it. The
- * one exception is the start child while newuidmap writes its maps (see
- * start_child).
+ * exceptions: the start child while newuidmap writes its maps (see
+ * start_child), and the detached monitor (detach_as_monitor).
  */
 __attribute__((constructor)) static void not_dumpable(void)
 {
