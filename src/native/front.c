@@ -288,15 +288,18 @@ static int plan_on_fd3(const struct prepared *pp, char **cmd, int ncmd)
  * (TypeScript says why). */
 static int tty_flag(const char *arg, int *want)
 {
-	if (strcmp(arg, "-t") == 0 || strcmp(arg, "--tty") == 0) {
-		*want = *want == 0 ? -1 : 1;
-		return 1;
-	}
-	if (strcmp(arg, "-T") == 0 || strcmp(arg, "--no-tty") == 0) {
-		*want = *want == 1 ? -1 : 0;
-		return 1;
-	}
-	return 0;
+	int flag;
+	if (strcmp(arg, "-t") == 0 || strcmp(arg, "--tty") == 0)
+		flag = 1;
+	else if (strcmp(arg, "-T") == 0 || strcmp(arg, "--no-tty") == 0)
+		flag = 0;
+	else
+		return 0;
+	if (*want == 2)
+		*want = flag;
+	else if (*want != flag)
+		*want = -1;
+	return 1;
 }
 
 static int choose_tty(int want)
