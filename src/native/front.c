@@ -284,8 +284,9 @@ static int plan_on_fd3(const struct prepared *pp, char **cmd, int ncmd)
 
 /* -t/--tty and -T/--no-tty as the TypeScript CLI reads them (ttyChoice in
  * src/cli/commands/containers.ts): a pty when asked for, or, without
- * either, when stdin and stdout are terminals. Returns -1 for both flags
- * (TypeScript says why). */
+ * either, when stdin and stdout are terminals. tty_flag notes ARG in *want
+ * (2: no flag yet, 1: -t, 0: -T, -1: both, which TypeScript reports) and
+ * says whether ARG was one of them. */
 static int tty_flag(const char *arg, int *want)
 {
 	int flag;
