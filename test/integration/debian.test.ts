@@ -104,6 +104,30 @@ describe('a Debian system container', { timeout: 900_000 }, () => {
     const cap = await igloo(cleanup, elsa, ['exec', 'deb1', '--', '/sbin/getcap', '/usr/bin/ping']);
     assert.equal(cap.stdout.trim(), '/usr/bin/ping cap_net_raw=ep', cap.stderr);
 
+    // What a Debian system needs keeps working under the seccomp filter (issue 13), and a new
+    // user namespace (not a nesting container) is refused.
+    const sh = (cmd: string) => igloo(cleanup, elsa, ['exec', 'deb1', '--', '/bin/sh', '-c', cmd]);
+    for (const [what, cmd, out] of [
+      [
+        'dpkg',
+        "dpkg --configure -a && dpkg-query -W -f='${Status}' coreutils",
+        /install ok installed/,
+      ],
+      ['apt-get', 'apt-get check', /Reading package lists/],
+      ['useradd', 'useradd -m -s /bin/sh filtered && id -un filtered', /^filtered$/m],
+      ['su', "su filtered -c 'id -un; tty || true'", /^filtered$/m],
+      ['ping', 'ping -c1 -W5 127.0.0.1', /1 received/],
+      [
+        'tmpfs',
+        'mkdir -p /mnt/t && mount -t tmpfs t /mnt/t && touch /mnt/t/x && umount /mnt/t && echo mounted',
+        /^mounted$/m,
+      ],
+      ['unshare -U', 'unshare -U true 2>&1; echo "exit $?"', /Operation not permitted\nexit 1/],
+    ] as const) {
+      const r = await sh(cmd);
+      assert.match(r.stdout, out, `${what}: ${r.stdout}${r.stderr}`);
+    }
+
     const console = spawnAs(elsa, [process.execPath, stagedCli(cleanup), 'console', 'deb1']);
     try {
       console.child.stdin.write('\n');

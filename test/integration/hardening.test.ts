@@ -3,7 +3,11 @@
  * for an unprivileged user and for root: test/probe/probe.c runs as a
  * container's init (through `igloo start`) and through `igloo exec`, both
  * started by a caller holding an extra descriptor (fd 7), and must report
- * every check ok. From outside: a symlink in the rootfs cannot redirect a
+ * every check ok: among them the filter's denies (a real TIOCSTI into a pty
+ * that is the probe's controlling terminal, also with high bits in cmd and
+ * through the i386 ABI; no new user namespace, clone3 ENOSYS, io_uring, bpf,
+ * the new mount API) and what must keep working (tty ioctls, mount of a
+ * tmpfs). From outside: a symlink in the rootfs cannot redirect a
  * mount to the host, containers take no kernel keys, and newuidmap refuses
  * a map outside the user's delegation.
  */
@@ -78,6 +82,23 @@ const CHECKS = [
   'delete_module',
   'kexec_load',
   'nested_userns',
+  'clone_newuser',
+  'clone3',
+  'io_uring_setup',
+  'bpf',
+  'perf_event_open',
+  'userfaultfd',
+  'personality',
+  'personality_query',
+  'vsock',
+  'fsopen',
+  'mount_tmpfs',
+  'tiocsti',
+  'tiocsti_high',
+  'tiocsti_i386',
+  'tioclinux',
+  'tty_input_empty',
+  'tty_ioctls',
 ];
 
 function assertProbe(output: string, where: string): void {

@@ -4,6 +4,8 @@
  * `cc -static -O2 -o probe probe.c` and copied into a container's rootfs.
  *
  *   probe                  run every check, print one line per check
+ *   probe --nesting        the same for a nesting container: user namespaces,
+ *                          clone3 and the new mount API work there
  *   probe --init FILE      the same, written to FILE, then wait as the
  *                          container's init until SIGTERM/SIGUSR2/SIGINT/SIGPWR
  *
@@ -22,13 +24,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/personality.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #define TMPFS_MAGIC 0x01021994
@@ -40,6 +47,19 @@
 #define KEYCTL_JOIN_SESSION_KEYRING 1
 #define KEY_SPEC_SESSION_KEYRING -3
 #define KEY_SPEC_PROCESS_KEYRING -2
+#define NR32_IOCTL 54 /* syscall_32.tbl */
+#define AF_VSOCK_ 40
+#ifndef SYS_clone3
+#define SYS_clone3 435
+#endif
+#ifndef SYS_fsopen
+#define SYS_fsopen 430
+#endif
+#ifndef SYS_io_uring_setup
+#define SYS_io_uring_setup 425
+#endif
+
+static int nesting; /* --nesting: user namespaces and the new mount API are allowed */
 
 static char out[65536];
 static size_t outlen;
@@ -307,7 +327,8 @@ static void check_syscalls(void)
 	expect_errno("kexec_load", r, EPERM, EPERM);
 }
 
-/* Nested user namespaces keep working under the filter and no_new_privs. */
+/* Outside --nesting a new user namespace is refused (EPERM); in a nesting
+ * container it works under the filter (without no_new_privs). */
 static void check_nested_userns(void)
 {
 	int pipefd[2];
@@ -342,7 +363,158 @@ static void check_nested_userns(void)
 		msg[n] = '\0';
 	int st = 0;
 	waitpid(pid, &st, 0);
-	line(strcmp(msg, "uid 0 in a new user namespace") == 0, "nested_userns", "%s", msg);
+	const char *want = nesting ? "uid 0 in a new user namespace" : "unshare(CLONE_NEWUSER): EPERM";
+	line(strcmp(msg, want) == 0, "nested_userns", "%s", msg);
+
+	/* clone(CLONE_NEWUSER) directly, and clone3 (which a filter cannot read) */
+	long r = syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, NULL);
+	if (r == 0)
+		_exit(0);
+	int e = errno;
+	if (r > 0)
+		waitpid((pid_t)r, NULL, 0);
+	line(nesting ? r > 0 : (r < 0 && e == EPERM), "clone_newuser", "%s",
+	     r > 0 ? "created" : en(e));
+	struct {
+		unsigned long long flags, pidfd, child_tid, parent_tid, exit_signal, stack,
+			stack_size, tls;
+	} ca = {0, 0, 0, 0, SIGCHLD, 0, 0, 0};
+	r = syscall(SYS_clone3, &ca, sizeof(ca));
+	if (r == 0)
+		_exit(0);
+	e = errno;
+	if (r > 0)
+		waitpid((pid_t)r, NULL, 0);
+	line(nesting ? r > 0 : (r < 0 && e == ENOSYS), "clone3", "%s", r > 0 ? "created" : en(e));
+}
+
+/* Kernel surfaces the filter closes, and the new mount API (ENOSYS outside nesting). */
+static void check_surfaces(void)
+{
+	long r = syscall(SYS_io_uring_setup, 1, NULL);
+	expect_errno("io_uring_setup", r, ENOSYS, ENOSYS);
+	r = syscall(SYS_bpf, 0, NULL, 0);
+	expect_errno("bpf", r, EPERM, EPERM);
+	r = syscall(SYS_perf_event_open, NULL, 0, -1, -1, 0);
+	expect_errno("perf_event_open", r, EPERM, EPERM);
+	r = syscall(SYS_userfaultfd, 0);
+	expect_errno("userfaultfd", r, EPERM, EPERM);
+	r = syscall(SYS_personality, 0x0100000UL /* MMAP_PAGE_ZERO */);
+	expect_errno("personality", r, EPERM, EPERM);
+	r = syscall(SYS_personality, 0xffffffffUL);
+	line(r >= 0, "personality_query", "%s", r >= 0 ? "ok" : en(errno));
+	r = syscall(SYS_socket, (1UL << 32) | AF_VSOCK_, SOCK_STREAM, 0);
+	if (r >= 0)
+		close((int)r);
+	expect_errno("vsock", r, EAFNOSUPPORT, EAFNOSUPPORT);
+	r = syscall(SYS_fsopen, "tmpfs", 0);
+	int e = errno;
+	if (r >= 0)
+		close((int)r);
+	line(nesting ? r >= 0 : (r < 0 && e == ENOSYS), "fsopen", "%s", r >= 0 ? "opened" : en(e));
+	/* mount(2) stays: a tmpfs inside */
+	if (mkdir("/tmp/.igloo-probe-mnt", 0700) < 0 && errno != EEXIST) {
+		line(0, "mount_tmpfs", "mkdir: %s", en(errno));
+		return;
+	}
+	r = mount("probe", "/tmp/.igloo-probe-mnt", "tmpfs", 0, "size=64k");
+	e = errno;
+	if (r == 0)
+		umount2("/tmp/.igloo-probe-mnt", MNT_DETACH);
+	rmdir("/tmp/.igloo-probe-mnt");
+	line(r == 0, "mount_tmpfs", "%s", r == 0 ? "mounted" : en(e));
+}
+
+/* TIOCSTI on a terminal that IS the caller's controlling terminal (a pty
+ * made here: setsid, TIOCSCTTY) is refused, through every way of asking:
+ * the plain call, cmd with high bits set (the kernel drops them), and the
+ * i386 ABI; TIOCLINUX too. The terminal's input queue stays empty, and the
+ * ioctls a shell needs work. One line per check, written by a child (the
+ * session leader) to a pipe. */
+static void check_tty(void)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		line(0, "tiocsti", "pipe: %s", en(errno));
+		return;
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		char buf[1024];
+		size_t len = 0;
+#define OUT(...) (len += (size_t)snprintf(buf + len, sizeof(buf) - len, __VA_ARGS__))
+		int m = posix_openpt(O_RDWR | O_NOCTTY);
+		if (m < 0 || unlockpt(m) < 0 || setsid() < 0) {
+			OUT("FAIL tiocsti pty: %s\n", en(errno));
+			goto done;
+		}
+		int s = open(ptsname(m), O_RDWR);
+		if (s < 0 || ioctl(s, TIOCSCTTY, 0) < 0) {
+			OUT("FAIL tiocsti controlling tty: %s\n", en(errno));
+			goto done;
+		}
+		/* raw: FIONREAD then counts every queued byte, not whole lines */
+		struct termios raw;
+		if (tcgetattr(s, &raw) == 0) {
+			cfmakeraw(&raw);
+			tcsetattr(s, TCSANOW, &raw);
+		}
+		/* the byte below 4 GiB, so the i386 call can name it too */
+		char *low = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+		char c = 'X';
+		if (low != MAP_FAILED)
+			*low = 'X';
+		errno = 0;
+		long r = syscall(SYS_ioctl, s, (unsigned long)TIOCSTI, &c);
+		OUT("%s tiocsti ioctl(TIOCSTI) on the controlling tty: %s\n",
+		    r < 0 && errno == EPERM ? "ok" : "FAIL", r < 0 ? en(errno) : "injected");
+		r = syscall(SYS_ioctl, s, (1UL << 32) | TIOCSTI, &c);
+		OUT("%s tiocsti_high ioctl(1<<32|TIOCSTI): %s\n",
+		    r < 0 && errno == EPERM ? "ok" : "FAIL", r < 0 ? en(errno) : "injected");
+		r = sys32(NR32_IOCTL, s, TIOCSTI, low == MAP_FAILED ? 0 : (long)(unsigned long)low);
+		if (r == INT80_MISSING)
+			OUT("ok tiocsti_i386 no i386 ABI on this kernel\n");
+		else
+			OUT("%s tiocsti_i386 int $0x80 ioctl(TIOCSTI): %s\n",
+			    r == -EPERM ? "ok" : "FAIL", r < 0 ? en((int)-r) : "injected");
+		char sel[2] = {2 /* TIOCL_SETSEL's neighbour: any subcode */, 0};
+		r = syscall(SYS_ioctl, s, (unsigned long)TIOCLINUX, sel);
+		OUT("%s tioclinux ioctl(TIOCLINUX): %s\n", r < 0 && errno == EPERM ? "ok" : "FAIL",
+		    r < 0 ? en(errno) : "succeeded");
+		int queued = -1;
+		ioctl(s, FIONREAD, &queued);
+		OUT("%s tty_input_empty %d bytes queued\n", queued == 0 ? "ok" : "FAIL", queued);
+		struct winsize ws = {24, 80, 0, 0};
+		struct termios t;
+		int ok = ioctl(s, TIOCSWINSZ, &ws) == 0 && ioctl(s, TIOCGWINSZ, &ws) == 0 &&
+			 ws.ws_col == 80 && tcgetattr(s, &t) == 0 && tcsetattr(s, TCSANOW, &t) == 0;
+		OUT("%s tty_ioctls TIOCSWINSZ/TIOCGWINSZ/TCGETS/TCSETS: %s\n", ok ? "ok" : "FAIL",
+		    ok ? "work" : en(errno));
+	done:
+		if (write(p[1], buf, len) < 0)
+			_exit(2);
+		_exit(0);
+#undef OUT
+	}
+	close(p[1]);
+	char buf[1024];
+	size_t len = 0;
+	ssize_t n;
+	while (len < sizeof(buf) - 1 && (n = read(p[0], buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+	close(p[0]);
+	waitpid(pid, NULL, 0);
+	for (char *l = strtok(buf, "\n"); l; l = strtok(NULL, "\n")) {
+		char name[64];
+		const char *rest = l;
+		int ok = strncmp(l, "ok ", 3) == 0;
+		rest = strchr(l, ' ') ? strchr(l, ' ') + 1 : l;
+		size_t k = strcspn(rest, " ");
+		snprintf(name, sizeof(name), "%.*s", (int)k, rest);
+		line(ok, name, "%s", rest[k] ? rest + k + 1 : "");
+	}
 }
 
 static void run_checks(void)
@@ -364,6 +536,8 @@ static void run_checks(void)
 	check_proc_sys_write();
 	check_syscalls();
 	check_nested_userns();
+	check_surfaces();
+	check_tty();
 }
 
 static void on_signal(int sig)
@@ -374,6 +548,11 @@ static void on_signal(int sig)
 
 int main(int argc, char **argv)
 {
+	if (argc >= 2 && strcmp(argv[1], "--nesting") == 0) {
+		nesting = 1;
+		argc--;
+		argv++;
+	}
 	run_checks();
 	if (argc == 3 && strcmp(argv[1], "--init") == 0) {
 		char tmp[4096];

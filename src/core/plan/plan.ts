@@ -114,12 +114,12 @@ function withHardening(config: ContainerConfig, ids: Step): Step[] {
 
 /**
  * The encoded filter of a config, remembered by what determines it (the
- * seccomp settings and the capabilities): assembling it takes about 2 ms,
+ * seccomp settings, the capabilities and nesting): assembling it takes about 2 ms,
  * which a program starting many containers would otherwise pay each time.
  */
 const programs = new Map<string, string | undefined>();
 function seccompProgram(config: ContainerConfig): string | undefined {
-  const key = JSON.stringify([config.seccomp ?? null, config.caps ?? null]);
+  const key = JSON.stringify([config.seccomp ?? null, config.caps ?? null, !!config.nesting]);
   if (programs.has(key)) return programs.get(key);
   const filter = containerFilter(config);
   const program = filter && encodeProgram(filter);

@@ -167,13 +167,15 @@ function condition(b: Builder, c: ArgCondition, fail: string, low32: boolean): v
     case 'eq':
     case 'masked_eq': {
       const mask = c.op === 'masked_eq' ? c.value : 0xffffffffffffffffn;
-      if (!low32) {
+      // A mask without high bits (an int argument, or a flag in the low
+      // word) leaves nothing to compare in the high word.
+      if (!low32 && hi(mask) !== 0) {
         b.ld(hiOff);
         if (c.op === 'masked_eq') b.and(hi(mask));
         b.jmp(BPF.JEQ_K, hi(v & mask), null, fail);
       }
       b.ld(loOff);
-      if (c.op === 'masked_eq') b.and(lo(mask));
+      if (c.op === 'masked_eq' && lo(mask) !== 0xffffffff) b.and(lo(mask));
       b.jmp(BPF.JEQ_K, lo(v & mask), null, fail);
       break;
     }

@@ -7,13 +7,24 @@ import { boundingSet } from '../caps.ts';
 import { DEFAULT_CAPS, DEFAULT_SECCOMP, type ContainerConfig } from '../config/model.ts';
 import { IglooError } from '../errors.ts';
 import { assemble, type SockFilter } from './assemble.ts';
-import { defaultProfile, extendProfile, parseOciProfile, type SeccompProfile } from './profile.ts';
+import {
+  defaultProfile,
+  extendProfile,
+  parseOciProfile,
+  terminalDenies,
+  type SeccompProfile,
+} from './profile.ts';
 
 export * from './assemble.ts';
 export * from './profile.ts';
 export * from './tables.ts';
 
-/** The profile a container runs with, or undefined for no filter at all. */
+/**
+ * The profile a container runs with, or undefined for no filter at all.
+ * igloo's default depends on `nesting` (user namespaces and the new mount
+ * API stay for the runtime inside); an OCI profile gets the terminal rules
+ * (TIOCSTI, TIOCLINUX) in front; `unconfined` gets only the config's denies.
+ */
 export function containerProfile(config: ContainerConfig): SeccompProfile | undefined {
   const s = config.seccomp ?? DEFAULT_SECCOMP;
   if (s.profile === 'unconfined') {
@@ -23,7 +34,8 @@ export function containerProfile(config: ContainerConfig): SeccompProfile | unde
       s.deny,
     );
   }
-  if (s.profile === 'default') return extendProfile(defaultProfile(), s.deny);
+  if (s.profile === 'default')
+    return extendProfile(defaultProfile({ nesting: config.nesting === true }), s.deny);
   if (s.oci === undefined)
     throw new IglooError(
       'EINVAL',
@@ -31,7 +43,8 @@ export function containerProfile(config: ContainerConfig): SeccompProfile | unde
       { op: 'plan seccomp', path: s.profile, subject: config.name },
     );
   const caps = boundingSet(config.caps ?? DEFAULT_CAPS);
-  return extendProfile(parseOciProfile(s.oci, { path: s.profile, caps }), s.deny);
+  const oci = parseOciProfile(s.oci, { path: s.profile, caps });
+  return extendProfile({ ...oci, rules: [...terminalDenies(), ...oci.rules] }, s.deny);
 }
 
 export function containerFilter(config: ContainerConfig): SockFilter[] | undefined {

@@ -12,8 +12,14 @@ import {
   type SockFilter,
 } from './assemble.ts';
 import { run, verify } from './bpf-vm.ts';
+import { parseConfig } from '../config/file.ts';
+import { containerFilter } from './index.ts';
 import {
-  DEFAULT_DENY,
+  ERRNO,
+  PERSONALITY_ALLOWED,
+  TIOCLINUX,
+  TIOCSTI,
+  defaultDenies,
   defaultProfile,
   extendProfile,
   parseDenyList,
@@ -62,73 +68,256 @@ describe('syscall tables', () => {
   });
 });
 
-describe('the default filter', () => {
-  const prog = assemble(defaultProfile());
+/** Every call of an ABI with all-zero arguments, except those the profile denies outright. */
+function unconditionalDenies(nesting: boolean): Set<string> {
+  return new Set(
+    defaultDenies({ nesting })
+      .filter((d) => !d.args)
+      .flatMap((d) => d.names),
+  );
+}
 
-  test('passes the kernel verifier rules and stays small', () => {
-    verify(prog);
-    assert.ok(prog.length < 200, `${prog.length} instructions`);
-  });
+const BOTH = ['x86_64', 'i386'] as const;
+const NEW_MOUNT_API = [
+  'fsopen',
+  'fsconfig',
+  'fsmount',
+  'fspick',
+  'open_tree',
+  'open_tree_attr',
+  'move_mount',
+  'mount_setattr',
+];
+const CLONE_NEWUSER = 0x10000000n;
+const CLONE_NEWNS = 0x20000n;
+const CLONE_NEWPID = 0x20000000n;
+const CLONE_NEWNET = 0x40000000n;
+const SIGCHLD = 17n;
+// glibc's fork() and pthread_create() flags
+const FORK_FLAGS = 0x01200000n | SIGCHLD;
+const THREAD_FLAGS = 0x003d0f00n;
+const TIOCGWINSZ = 0x5413n;
+const TIOCSWINSZ = 0x5414n;
+const TIOCSCTTY = 0x540en;
+const TIOCSPTLCK = 0x40045431n;
+const TIOCGPTPEER = 0x5441n;
+const TCGETS = 0x5401n;
+const FIONREAD = 0x541bn;
+const HIGH = [0n, 1n << 32n, 0xffffffffn << 32n, 0xdead0000n << 32n];
 
-  test('denies every default call on x86_64 and i386, with its errno', () => {
-    for (const d of DEFAULT_DENY) {
-      const want = d.errno === 'ENOSYS' ? ENOSYS : EPERM;
-      for (const name of d.names) {
-        for (const arch of ['x86_64', 'i386'] as const) {
-          if (syscallNumber(arch, name) === undefined) continue;
-          assert.equal(call(prog, arch, name), want, `${arch} ${name}`);
+for (const nesting of [false, true]) {
+  describe(`the default filter${nesting ? ', nesting' : ''}`, () => {
+    const prog = assemble(defaultProfile({ nesting }));
+    const denied = unconditionalDenies(nesting);
+
+    test('passes the kernel verifier rules and stays small', () => {
+      verify(prog);
+      assert.ok(prog.length < 400, `${prog.length} instructions`);
+    });
+
+    test('denies every unconditional default call on x86_64 and i386, with its errno', () => {
+      for (const d of defaultDenies({ nesting })) {
+        if (d.args) continue;
+        for (const name of d.names) {
+          for (const arch of BOTH) {
+            if (syscallNumber(arch, name) === undefined) continue;
+            assert.equal(call(prog, arch, name), errno(ERRNO[d.errno]!), `${arch} ${name}`);
+          }
         }
       }
-    }
-    for (const name of [
-      'kexec_load',
-      'init_module',
-      'finit_module',
-      'delete_module',
-      'open_by_handle_at',
-    ])
-      assert.equal(call(prog, 'x86_64', name), EPERM, name);
-    for (const name of ['add_key', 'request_key', 'keyctl']) {
-      assert.equal(call(prog, 'x86_64', name), ENOSYS, name);
-      assert.equal(call(prog, 'i386', name), ENOSYS, `i386 ${name}`);
-    }
-  });
+      for (const name of ['kexec_load', 'init_module', 'finit_module', 'delete_module'])
+        assert.equal(call(prog, 'x86_64', name), EPERM, name);
+      for (const name of ['open_by_handle_at', 'bpf', 'perf_event_open', 'userfaultfd'])
+        for (const arch of BOTH) assert.equal(call(prog, arch, name), EPERM, `${arch} ${name}`);
+      for (const name of ['add_key', 'request_key', 'keyctl', 'io_uring_setup', 'io_uring_enter'])
+        for (const arch of BOTH) assert.equal(call(prog, arch, name), ENOSYS, `${arch} ${name}`);
+    });
 
-  test('allows everything else, on both ABIs', () => {
-    for (const arch of ['x86_64', 'i386'] as const) {
-      const denied = new Set([...DEFAULT_DENY.flatMap((d) => d.names), 'umount2']);
-      for (const name of syscallNames(arch)) {
-        if (denied.has(name)) continue;
-        assert.equal(call(prog, arch, name), ALLOW, `${arch} ${name}`);
+    test('allows every other call with zero arguments, on both ABIs', () => {
+      for (const arch of BOTH) {
+        for (const name of syscallNames(arch)) {
+          if (denied.has(name)) continue;
+          assert.equal(call(prog, arch, name), ALLOW, `${arch} ${name}`);
+        }
       }
-    }
-  });
+    });
 
-  test('answers every x32 call ENOSYS (the x32 bit), also numbers of x86_64 calls', () => {
-    for (const name of ['read', 'keyctl', 'kexec_load', 'execve'])
-      assert.equal(call(prog, 'x32', name), ENOSYS, name);
-    assert.equal(run(prog, { nr: 0xffffffff, arch: AUDIT_ARCH_X86_64 }), ENOSYS, 'nr -1');
-  });
+    test('denies ioctl TIOCSTI and TIOCLINUX by the low 32 bits of cmd, and nothing else', () => {
+      for (const arch of BOTH) {
+        // every cmd with a zero high half of the low word (the tty ioctls live there)
+        for (let cmd = 0n; cmd <= 0xffffn; cmd++) {
+          const want = cmd === 0x5412n || cmd === 0x541cn ? EPERM : ALLOW;
+          assert.equal(call(prog, arch, 'ioctl', [0n, cmd, 0x1000n]), want, `${arch} 0x${cmd}`);
+        }
+      }
+      // The kernel takes cmd as an unsigned int: high bits must not get it past.
+      for (const high of HIGH) {
+        for (const cmd of [BigInt(TIOCSTI), BigInt(TIOCLINUX)]) {
+          assert.equal(call(prog, 'x86_64', 'ioctl', [0n, high | cmd]), EPERM, `${high | cmd}`);
+          assert.equal(call(prog, 'x86_64', 'ioctl', [high | 7n, cmd]), EPERM, 'any fd');
+          assert.equal(call(prog, 'i386', 'ioctl', [0n, high | cmd]), EPERM, `i386 ${high | cmd}`);
+        }
+        assert.equal(call(prog, 'x86_64', 'ioctl', [0n, high | TIOCGWINSZ]), ALLOW);
+      }
+      // the helper's console setup after the filter, and a shell's usual ioctls
+      for (const cmd of [
+        TIOCSPTLCK,
+        TIOCGPTPEER,
+        TIOCSCTTY,
+        TIOCSWINSZ,
+        TIOCGWINSZ,
+        TCGETS,
+        FIONREAD,
+      ])
+        for (const arch of BOTH)
+          assert.equal(call(prog, arch, 'ioctl', [3n, cmd, 0x1000n]), ALLOW, `${arch} ${cmd}`);
+    });
 
-  test('kills a process calling through an unknown ABI', () => {
-    assert.equal(run(prog, { nr: 0, arch: 0xc00000b7 /* aarch64 */ }), SECCOMP_RET.KILL_PROCESS);
-  });
+    test('user namespaces: clone and unshare with CLONE_NEWUSER, and clone3', () => {
+      const userns = nesting ? ALLOW : EPERM;
+      for (const arch of BOTH) {
+        for (const name of ['clone', 'unshare']) {
+          for (const flags of [
+            CLONE_NEWUSER,
+            CLONE_NEWUSER | SIGCHLD,
+            CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET,
+            (0xffffffffn << 32n) | CLONE_NEWUSER,
+            0xffffffffn,
+          ])
+            assert.equal(call(prog, arch, name, [flags]), userns, `${arch} ${name} ${flags}`);
+          for (const flags of [
+            0n,
+            FORK_FLAGS,
+            THREAD_FLAGS,
+            CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET,
+            0xffffffffn ^ CLONE_NEWUSER,
+          ])
+            assert.equal(call(prog, arch, name, [flags]), ALLOW, `${arch} ${name} ${flags}`);
+        }
+        assert.equal(call(prog, arch, 'clone3', [0x1000n, 88n]), nesting ? ALLOW : ENOSYS);
+        // setns joins what exists; fork and vfork carry no flags
+        for (const name of ['setns', 'fork', 'vfork'].filter((n) => syscallNumber(arch, n)))
+          assert.equal(call(prog, arch, name, [3n, CLONE_NEWUSER]), ALLOW, `${arch} ${name}`);
+      }
+    });
 
-  test('denies umount2 with MNT_FORCE only', () => {
-    for (const arch of ['x86_64', 'i386'] as const) {
-      assert.equal(call(prog, arch, 'umount2', [0x1000n, 0n]), ALLOW, arch);
-      assert.equal(call(prog, arch, 'umount2', [0x1000n, 2n]), ALLOW, `${arch} MNT_DETACH`);
-      assert.equal(call(prog, arch, 'umount2', [0x1000n, 1n]), EPERM, `${arch} MNT_FORCE`);
-      assert.equal(call(prog, arch, 'umount2', [0x1000n, 3n]), EPERM, `${arch} FORCE|DETACH`);
-    }
-  });
+    test('the new mount API answers ENOSYS outside nesting; mount(2) stays', () => {
+      for (const arch of BOTH) {
+        for (const name of NEW_MOUNT_API)
+          assert.equal(call(prog, arch, name), nesting ? ALLOW : ENOSYS, `${arch} ${name}`);
+        for (const name of ['mount', 'umount2', 'pivot_root', 'statmount', 'listmount'])
+          assert.equal(call(prog, arch, name), ALLOW, `${arch} ${name}`);
+      }
+    });
 
+    test('personality: the allowed values by their low 32 bits, EPERM for any other', () => {
+      const allowed = new Set(PERSONALITY_ALLOWED.map(BigInt));
+      const values = [...allowed, 0x0100000n, 0x0400000n, 0x0200000n, 0x8000000n, 0x1n, 0x7n];
+      for (let bit = 0n; bit < 32n; bit++) values.push(1n << bit, (1n << bit) | 8n);
+      for (const arch of BOTH) {
+        for (const v of values) {
+          const want = allowed.has(v) ? ALLOW : EPERM;
+          assert.equal(call(prog, arch, 'personality', [v]), want, `${arch} 0x${v.toString(16)}`);
+          if (arch === 'x86_64')
+            assert.equal(call(prog, arch, 'personality', [(5n << 32n) | v]), want, 'high word');
+        }
+      }
+    });
+
+    test('socket: AF_VSOCK gets EAFNOSUPPORT (also with high bits), other families pass', () => {
+      for (const arch of BOTH) {
+        for (const high of HIGH) {
+          const want = errno(ERRNO.EAFNOSUPPORT!);
+          assert.equal(call(prog, arch, 'socket', [high | 40n, 1n, 0n]), want, `${arch} ${high}`);
+        }
+        for (const family of [1n, 2n, 10n, 16n, 17n, 41n])
+          assert.equal(call(prog, arch, 'socket', [family, 1n, 0n]), ALLOW, `${arch} ${family}`);
+      }
+    });
+
+    test('allows what the helper calls after installing it', () => {
+      for (const arch of BOTH)
+        for (const name of [
+          'openat',
+          'sendmsg',
+          'setsid',
+          'dup2',
+          'dup3',
+          'close_range',
+          'execve',
+          'execveat',
+        ])
+          assert.equal(call(prog, arch, name, [3n, 0n, 0n]), ALLOW, `${arch} ${name}`);
+    });
+
+    test('denies umount2 with MNT_FORCE only', () => {
+      for (const arch of BOTH) {
+        assert.equal(call(prog, arch, 'umount2', [0x1000n, 0n]), ALLOW, arch);
+        assert.equal(call(prog, arch, 'umount2', [0x1000n, 2n]), ALLOW, `${arch} MNT_DETACH`);
+        assert.equal(call(prog, arch, 'umount2', [0x1000n, 1n]), EPERM, `${arch} MNT_FORCE`);
+        assert.equal(call(prog, arch, 'umount2', [0x1000n, 3n]), EPERM, `${arch} FORCE|DETACH`);
+      }
+    });
+
+    test('answers every x32 call ENOSYS (the x32 bit), also numbers of x86_64 calls', () => {
+      for (const name of ['read', 'keyctl', 'kexec_load', 'execve', 'ioctl'])
+        assert.equal(call(prog, 'x32', name), ENOSYS, name);
+      assert.equal(run(prog, { nr: 0xffffffff, arch: AUDIT_ARCH_X86_64 }), ENOSYS, 'nr -1');
+    });
+
+    test('kills a process calling through an unknown ABI', () => {
+      assert.equal(run(prog, { nr: 0, arch: 0xc00000b7 /* aarch64 */ }), SECCOMP_RET.KILL_PROCESS);
+    });
+  });
+}
+
+describe('the program as the helper gets it', () => {
   test('encodes as hex of struct sock_filter and decodes back', () => {
+    const prog = assemble(defaultProfile());
     const hex = encodeProgram(prog);
     assert.equal(hex.length, prog.length * 16);
     // ld [4]: code 0x0020, jt 0, jf 0, k 4
     assert.equal(hex.slice(0, 16), '2000000004000000');
     assert.deepEqual(decodeProgram(hex), prog);
+  });
+});
+
+describe('the filter a container gets', () => {
+  const config = (extra: string) =>
+    parseConfig(`igloo.name = c1\nigloo.rootfs = /r\nigloo.idmap = b 0 3000000 65536\n${extra}`);
+
+  test('the default, or the nesting default with igloo.nesting', () => {
+    assert.deepEqual(containerFilter(config('')), assemble(defaultProfile()));
+    assert.deepEqual(
+      containerFilter(config('igloo.nesting = true\n')),
+      assemble(defaultProfile({ nesting: true })),
+    );
+    assert.notDeepEqual(assemble(defaultProfile()), assemble(defaultProfile({ nesting: true })));
+  });
+
+  test('an OCI profile gets the terminal rules in front, even one allowing every ioctl', () => {
+    const c = config('igloo.seccomp = /p.json\n');
+    const prog = containerFilter({
+      ...c,
+      seccomp: {
+        ...c.seccomp!,
+        oci: {
+          defaultAction: 'SCMP_ACT_ERRNO',
+          architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86'],
+          syscalls: [{ names: ['ioctl', 'read'], action: 'SCMP_ACT_ALLOW' }],
+        },
+      },
+    })!;
+    for (const arch of BOTH) {
+      assert.equal(call(prog, arch, 'ioctl', [0n, BigInt(TIOCSTI)]), EPERM, arch);
+      assert.equal(call(prog, arch, 'ioctl', [0n, BigInt(TIOCLINUX)]), EPERM, arch);
+      assert.equal(call(prog, arch, 'ioctl', [0n, TIOCGWINSZ]), ALLOW, arch);
+      assert.equal(call(prog, arch, 'getpid'), EPERM, `${arch}: the profile's default`);
+    }
+  });
+
+  test('unconfined stays unconfined', () => {
+    assert.equal(containerFilter(config('igloo.seccomp = unconfined\n')), undefined);
   });
 });
 
