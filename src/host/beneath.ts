@@ -339,7 +339,16 @@ export function openDirAt(dirFd: number, name: string, shown: string, op = 'open
     return openSync(fdPath(dirFd, name), DIR_FLAGS);
   } catch (err) {
     const code = errnoOf(err);
-    if (code === 'ELOOP') throw unsafe(shown, '', op, 'it is a symbolic link');
+    // O_DIRECTORY|O_NOFOLLOW on a link fails ENOTDIR (or ELOOP): say which it is.
+    const link = (() => {
+      try {
+        return lstatSync(fdPath(dirFd, name)).isSymbolicLink();
+      } catch {
+        return false;
+      }
+    })();
+    if (code === 'ELOOP' || (code === 'ENOTDIR' && link))
+      throw unsafe(shown, '', op, 'it is a symbolic link');
     if (code === 'ENOTDIR') throw unsafe(shown, '', op, 'it is not a directory');
     throw sysError(err, op, shown);
   }

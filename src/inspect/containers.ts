@@ -112,15 +112,14 @@ function initFits(
   subuid: readonly SubidEntry[] | undefined,
   proc: string,
 ): string | undefined {
-  if (init.userns === null) return undefined; // cannot tell: keep the old behaviour
-  if (init.userns === viewUserns)
+  if (init.userns !== null && init.userns === viewUserns)
     return `state.json names pid ${init.pid}, which runs in the host's user namespace: not a container's init`;
-  if (!subuid) return undefined;
+  // The map is readable by everyone, even where the ns link is not (a ptrace-protected process).
   let text: string;
   try {
     text = readFileSync(`${proc}/${init.pid}/uid_map`, 'utf8');
   } catch {
-    return undefined;
+    return undefined; // gone meanwhile
   }
   let map;
   try {
@@ -128,6 +127,9 @@ function initFits(
   } catch {
     return undefined;
   }
+  if (map.some((e) => e.count === 4294967295))
+    return `state.json names pid ${init.pid}, which runs in the host's user namespace: not a container's init`;
+  if (!subuid) return undefined;
   const blocks = subuid.filter((e) => e.owner === owner.name || e.owner === String(owner.uid));
   const fits = map.every(
     (e) =>
