@@ -258,7 +258,14 @@ export function discoverContainers(
   const mine = iglooDirs();
   const uid = process.getuid?.() ?? 0;
   const me = passwd.find((u) => u.uid === uid);
-  const found = runningIn(mine.data, 'containers', { name: me?.name ?? String(uid), uid }, scan);
+  // The caller's own directory is found as the lifecycle finds it (a link
+  // they made there is theirs to make); other users' are walked link-free.
+  const found = runningIn(
+    join(mine.data, 'containers'),
+    '',
+    { name: me?.name ?? String(uid), uid },
+    scan,
+  );
   if (opts.all) {
     const seen = new Set([mine.data]);
     for (const user of passwd) {
