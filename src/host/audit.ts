@@ -9,8 +9,17 @@
  * sibling containers' directories, and must be refused.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { readFile, readdir, stat } from 'node:fs/promises';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  fstatSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_CAPS, DEFAULT_SECCOMP, type ContainerConfig } from '../core/config/model.ts';
@@ -20,12 +29,15 @@ import { IglooError } from '../core/errors.ts';
 import {
   describeSubidEntry,
   outsideRanges,
+  parseProcIdMap,
   rangesCover,
   rangesOverlap,
   tryToOutside,
   type IdMapEntry,
   type IdRange,
 } from '../core/idmap/index.ts';
+import { fdPath, openDirAt, openRoot, readdirFd } from './beneath.ts';
+import { readUntrustedText } from './untrusted.ts';
 import { readPasswd } from './users.ts';
 import { readDelegation, readSubidReport, type SubidPaths } from './subid.ts';
 
@@ -61,15 +73,71 @@ interface Loaded {
 const hostRootMapped = (map: readonly IdMapEntry[]) =>
   map.some((e) => e.outside === 0 || (e.outside < 1 && e.outside + e.count > 0));
 
-async function readStatePid(dir: string): Promise<number | undefined> {
+/** config and state.json are a few KiB; more is not igloo's. */
+const FILE_MAX = 1 << 20;
+
+/** An EUNSAFE reason without the "Refusing to read PATH: " head. */
+function reasonOf(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.replace(/^Refusing to [^:]*: /, '');
+}
+
+const isMissing = (err: unknown) => (err as { code?: unknown } | null)?.code === 'ENOENT';
+
+/**
+ * A file of a container directory (open as dirFd), read as a file its
+ * owner controls: a regular file only, no link, no FIFO, capped
+ * (host/untrusted.ts). undefined when it does not exist.
+ */
+function readOwned(dirFd: number, name: string, shown: string): string | undefined {
   try {
-    const s = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as {
-      status?: string;
-      pid?: number;
-    };
+    return readUntrustedText(fdPath(dirFd, name), { op: 'read', maxBytes: FILE_MAX });
+  } catch (err) {
+    if (isMissing(err)) return undefined;
+    throw new IglooError('EUNSAFE', `${shown}: ${reasonOf(err)}`, { path: shown, cause: err });
+  }
+}
+
+function statePid(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const s = JSON.parse(text) as { status?: string; pid?: number };
     return s.status === 'running' && typeof s.pid === 'number' ? s.pid : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * The owner's containers directory, opened without following a link below
+ * the owner's home (everything there is theirs: root must not be sent
+ * elsewhere by a link). A data directory outside the home (IGLOO_DATA_DIR)
+ * is opened as given. undefined: there is none.
+ */
+function openContainersDir(data: string, home: string | undefined): number | undefined {
+  const inHome = home !== undefined && home !== '/' && data.startsWith(`${home}/`);
+  const top = inHome ? home : data;
+  const rel = inHome ? `${data.slice(home.length + 1)}/containers` : 'containers';
+  let fd: number;
+  try {
+    fd = openRoot(top, 'audit');
+  } catch (err) {
+    if (isMissing(err)) return undefined;
+    throw err;
+  }
+  let path = top;
+  try {
+    for (const part of rel.split('/').filter((p) => p !== '')) {
+      path = join(path, part);
+      const next = openDirAt(fd, part, path, 'audit');
+      closeSync(fd);
+      fd = next;
+    }
+    return fd;
+  } catch (err) {
+    closeSync(fd);
+    if (isMissing(err)) return undefined;
+    throw err;
   }
 }
 
@@ -103,40 +171,81 @@ export async function runAudit(opts: AuditOptions): Promise<Finding[]> {
   }
 
   // ---- the owner's containers
+  // Everything below the owner's home is theirs: links, FIFOs and huge files
+  // there are findings, never followed, waited on or read whole.
   const containersDir = join(opts.data, 'containers');
-  let names: string[] = [];
-  try {
-    names = (await readdir(containersDir, { withFileTypes: true }))
-      .filter((e) => e.isDirectory())
-      .map((e) => e.name)
-      .sort();
-  } catch {
-    names = [];
-  }
   const passwd = await readPasswd(opts.passwdPath);
   const delegation = await readDelegation(opts.owner, opts.subid);
   const loaded: Loaded[] = [];
+  const unsafe = (subject: string, message: string) =>
+    add({
+      severity: 'error',
+      check: 'unsafe-file',
+      subject,
+      message,
+      why: 'igloo (and root, auditing) reads these files; a link, FIFO or huge file there would send it elsewhere or hang it, so igloo refuses to use them',
+      fix: `Remove what is not igloo's (igloo destroy, or rm) under ${containersDir}`,
+    });
+  let dirFd: number | undefined;
+  try {
+    dirFd = openContainersDir(opts.data, passwd.find((u) => u.uid === opts.owner.uid)?.home);
+  } catch (err) {
+    unsafe(containersDir, `${containersDir}: ${reasonOf(err)}`);
+  }
+  const names: string[] = [];
+  if (dirFd !== undefined) {
+    try {
+      for (const e of readdirFd(dirFd).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+        if (e.isSymbolicLink())
+          unsafe(`container ${e.name}`, `${join(containersDir, e.name)} is a symbolic link`);
+        else if (e.isDirectory()) names.push(e.name);
+      }
+    } catch {
+      // unreadable: nothing to audit
+    }
+  }
 
   for (const name of names) {
     const dir = join(containersDir, name);
     const subject = `container ${name}`;
-    const st = await stat(dir);
-    if (st.mode & 0o011) {
-      add({
-        severity: 'error',
-        check: 'traversable-dir',
-        subject,
-        message: `${dir} has mode ${(st.mode & 0o777).toString(8)}: other users can traverse it`,
-        why: "Other users, and the ids of other containers, can then reach this container's files by path; the rootfs's own modes are set by whoever is root inside",
-        fix: `chmod 700 ${dir}`,
-      });
-    }
-    let text: string;
+    let cfd: number;
     try {
-      text = await readFile(join(dir, 'config'), 'utf8');
-    } catch {
-      continue; // not a container (yet): nothing to audit
+      cfd = openDirAt(dirFd!, name, dir, 'audit');
+    } catch (err) {
+      unsafe(subject, `${dir}: ${reasonOf(err)}`);
+      continue;
     }
+    let text: string | undefined;
+    let stateText: string | undefined;
+    let stateUnsafe: string | undefined;
+    try {
+      const st = fstatSync(cfd);
+      if (st.mode & 0o011) {
+        add({
+          severity: 'error',
+          check: 'traversable-dir',
+          subject,
+          message: `${dir} has mode ${(st.mode & 0o777).toString(8)}: other users can traverse it`,
+          why: "Other users, and the ids of other containers, can then reach this container's files by path; the rootfs's own modes are set by whoever is root inside",
+          fix: `chmod 700 ${dir}`,
+        });
+      }
+      try {
+        text = readOwned(cfd, 'config', join(dir, 'config'));
+      } catch (err) {
+        unsafe(subject, reasonOf(err));
+        continue;
+      }
+      try {
+        stateText = readOwned(cfd, 'state.json', join(dir, 'state.json'));
+      } catch (err) {
+        stateUnsafe = reasonOf(err);
+      }
+    } finally {
+      closeSync(cfd);
+    }
+    if (text === undefined) continue; // not a container (yet): nothing to audit
+    if (stateUnsafe !== undefined) unsafe(subject, stateUnsafe);
     const entry: Loaded = { name, dir };
     loaded.push(entry);
     let draft;
@@ -243,7 +352,18 @@ export async function runAudit(opts: AuditOptions): Promise<Finding[]> {
         fix: `Remove them from igloo.cap.keep in ${join(dir, 'config')}`,
       });
     }
-    const pid = await readStatePid(dir);
+    let pid = statePid(stateText);
+    if (pid !== undefined && !initIsContainers(pid, c)) {
+      add({
+        severity: 'warn',
+        check: 'foreign-state-pid',
+        subject,
+        message: `${name}'s state.json says it runs as pid ${pid}, which is not in a user namespace with ${name}'s map`,
+        why: "state.json is the owner's file: it can name any process. igloo judges the container by its own init only",
+        fix: `Restart it (igloo stop ${name}; igloo start ${name}), or remove ${join(dir, 'state.json')} if it is not running`,
+      });
+      pid = undefined;
+    }
     if (pid !== undefined) {
       const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
       const filtered = /^Seccomp:\s+2$/m.test(status);
@@ -286,6 +406,29 @@ export async function runAudit(opts: AuditOptions): Promise<Finding[]> {
 
   if (opts.probe) findings.push(...escapeProbe(opts, valid));
   return findings;
+}
+
+/** Whether pid runs in a user namespace whose uid map is the container's (read from /proc). */
+function initIsContainers(pid: number, c: ContainerConfig): boolean {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/uid_map`, 'utf8');
+  } catch {
+    return true; // gone: nothing is judged by it
+  }
+  try {
+    const map = parseProcIdMap(text, { path: `/proc/${pid}/uid_map` });
+    return (
+      map.length === c.idmap.uid.length &&
+      map.every((e) =>
+        c.idmap.uid.some(
+          (m) => m.inside === e.inside && m.outside === e.outside && m.count === e.count,
+        ),
+      )
+    );
+  } catch {
+    return false;
+  }
 }
 
 /** The escaped-uid read check: as each container's host root, read what must stay private. */

@@ -8,7 +8,7 @@
  * several times the read itself (see the `igloo ps` section of
  * docs/benchmarks.md).
  */
-import { buildSnapshot, type Snapshot } from '../core/inspect/model.ts';
+import { buildSnapshot, type BrokenContainer, type Snapshot } from '../core/inspect/model.ts';
 import { discoverContainers } from './containers.ts';
 import { readNamespaces, readView, scanProcesses } from './scan.ts';
 
@@ -30,7 +30,19 @@ export async function inspect(opts: InspectOptions = {}): Promise<Snapshot> {
 export function inspectSync(opts: InspectOptions = {}): Snapshot {
   const view = readView(opts);
   const processes = scanProcesses(opts);
-  const containers = discoverContainers(opts, view.passwd, processes);
+  const broken: BrokenContainer[] = [];
+  const containers = discoverContainers(
+    opts,
+    view.passwd,
+    processes,
+    {
+      userns: view.userns,
+      subuid: view.subuid,
+      ...(opts.proc !== undefined && { proc: opts.proc }),
+    },
+    broken,
+  );
   const namespaces = readNamespaces(processes, view.userns, opts);
-  return buildSnapshot({ view, processes, namespaces, containers });
+  const snapshot = buildSnapshot({ view, processes, namespaces, containers });
+  return broken.length ? { ...snapshot, broken } : snapshot;
 }

@@ -19,16 +19,8 @@
  * is kept with what /proc/PID/status tells everyone, and the fields that
  * could not be read are listed in `restricted`.
  */
-import {
-  closeSync,
-  constants,
-  fstatSync,
-  lstatSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-} from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readFileBeneath } from '../host/beneath.ts';
 import { parseProcIdMap, parseSubid, type IdMapEntry } from '../core/idmap/index.ts';
 import type { ProcSample, UsernsSample, ViewSample } from '../core/inspect/model.ts';
 import {
@@ -199,21 +191,16 @@ const PASSWD_LIMIT = 1 << 20;
 
 /**
  * A container's own /etc/passwd, read through /proc/PID/root without
- * following a symlink the container controls: /etc must be a real
- * directory and passwd a regular file opened with O_NOFOLLOW (an absolute
- * symlink would otherwise resolve against the reader's root, on the host).
+ * following a link out of it: the path is walked beneath that root
+ * (host/beneath.ts; an absolute link would otherwise resolve against the
+ * reader's root, on the host, and a link could be swapped in between a
+ * check and the open), and passwd must be a regular file of at most 1 MiB.
  */
 export function readPasswdUnder(root: string): PasswdEntry[] | null {
   try {
-    if (!lstatSync(`${root}/etc`).isDirectory()) return null;
-    const fd = openSync(`${root}/etc/passwd`, constants.O_RDONLY | constants.O_NOFOLLOW);
-    try {
-      const st = fstatSync(fd);
-      if (!st.isFile() || st.size > PASSWD_LIMIT) return null;
-      return parsePasswd(readFileSync(fd, 'utf8'));
-    } finally {
-      closeSync(fd);
-    }
+    return parsePasswd(
+      readFileBeneath(root, 'etc/passwd', { maxBytes: PASSWD_LIMIT }).toString('utf8'),
+    );
   } catch {
     return null;
   }

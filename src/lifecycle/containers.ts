@@ -69,12 +69,12 @@ import {
 } from './store.ts';
 import type { UsernsTask } from './userns-task.ts';
 import { cliPath } from '../host/install.ts';
+import { readFileBeneath } from '../host/beneath.ts';
 import {
   checkImageUnused,
   idmapCheck,
   idmappedStartOptions,
   prepareOverlay,
-  readMergedFile,
   readRootfsInfo,
   unpackedImage,
   writeRootfsInfo,
@@ -767,16 +767,38 @@ export class Igloo {
   }
 
   /**
-   * Reads a small text file from the rootfs for names (passwd, group). The
-   * path must stay inside the rootfs: a symlink pointing out is refused.
+   * Reads a small text file from the rootfs for names (passwd, group), as
+   * the container left it: the rootfs is the container's (root runs this
+   * for `exec --user` while the container runs and can swap the file for a
+   * link or a FIFO at any moment), so the path is resolved beneath it with
+   * links kept inside (host/beneath.ts), and only a regular file of at most
+   * 4 MiB is read. A missing file reads as empty; anything else unsafe is
+   * an EUNSAFE error naming it.
    */
   private async readRootfsFile(config: ContainerConfig, path: string): Promise<string> {
     const layered = await readRootfsInfo(this.paths(config.name));
-    if (layered?.kind === 'idmapped-overlay') return readMergedFile(layered, path);
-    const full = join(config.rootfs, path);
-    const real = await realpath(full).catch(() => undefined);
-    if (!real || !(real === config.rootfs || real.startsWith(`${config.rootfs}/`))) return '';
-    return readFile(real, 'utf8').catch(() => '');
+    const overlay = layered?.kind === 'idmapped-overlay';
+    const roots = overlay ? [layered.upper, layered.lower] : [config.rootfs];
+    for (const root of roots) {
+      try {
+        return readFileBeneath(root, path, {
+          op: `read ${path} of "${config.name}" from`,
+          maxBytes: 4 << 20,
+        }).toString('utf8');
+      } catch (err) {
+        if (err instanceof IglooError && err.code === 'ENOENT') continue;
+        // An overlay's whiteout (a 0:0 character device in upper): the file was removed.
+        if (
+          overlay &&
+          root === roots[0] &&
+          err instanceof IglooError &&
+          /character device/.test(err.message)
+        )
+          return '';
+        throw err;
+      }
+    }
+    return '';
   }
 
   async destroy(name: string, opts: { force?: boolean } = {}): Promise<void> {

@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { validateName } from '../core/config/name.ts';
 import { IglooError } from '../core/errors.ts';
+import { unlinkBeneath, writeFileBeneath } from '../host/beneath.ts';
 import { chooseSlice, intersectRanges, sliceMap } from '../core/idmap/index.ts';
 import { planUserns } from '../core/plan/plan.ts';
 import { findOnPath } from '../host/check.ts';
@@ -85,9 +86,14 @@ export type DebianTask = {
 /** Runs in the build namespace: make the tree a container system, pack it, remove it. */
 export async function packDebian(task: DebianTask): Promise<void> {
   const r = task.rootfs;
-  await writeFile(join(r, 'etc/inittab'), INITTAB);
-  await writeFile(join(r, 'etc/hostname'), 'debian\n');
-  await writeFile(join(r, 'etc/fstab'), '# igloo mounts /proc, /sys and /dev\n');
+  // The tree is what debootstrap and the packages' scripts made: its links
+  // resolve beneath it (host/beneath.ts), never on the host (root's build
+  // task maps the owner's id).
+  writeFileBeneath(r, 'etc/inittab', INITTAB, { op: 'write the image' });
+  writeFileBeneath(r, 'etc/hostname', 'debian\n', { op: 'write the image' });
+  writeFileBeneath(r, 'etc/fstab', '# igloo mounts /proc, /sys and /dev\n', {
+    op: 'write the image',
+  });
   // No hardware to set up, and nothing may touch the host's clock.
   for (const script of [
     'hwclock.sh',
@@ -99,7 +105,7 @@ export async function packDebian(task: DebianTask): Promise<void> {
     'checkroot.sh',
     'checkfs.sh',
   ]) {
-    await rm(join(r, 'etc/rcS.d', `S01${script}`), { force: true });
+    unlinkBeneath(r, `etc/rcS.d/S01${script}`, { op: 'write the image' });
   }
   await rm(join(r, 'debootstrap'), { recursive: true, force: true });
   // GNU tar, not node-tar: it keeps extended attributes as SCHILY.xattr

@@ -6,15 +6,17 @@
  * fsync'd (a crash stops the containers too), and these small files are
  * read with synchronous calls: they are on the path of every start, run and
  * exec, where a promise's thread-pool round trip costs more than the read.
+ * They are read as files someone else may control (host/untrusted.ts: no
+ * link, no FIFO, capped): root reads users' copies of them too.
  */
-import { readFileSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { IglooError } from '../core/errors.ts';
 import { parseConfig } from '../core/config/file.ts';
 import type { ContainerConfig } from '../core/config/model.ts';
 import { errnoOf, sysError } from '../host/errno.ts';
 import { replaceFileAtomically, withFileLock } from '../host/files.ts';
 import { processAlive } from '../host/proc.ts';
+import { readUntrustedText } from '../host/untrusted.ts';
 import type { ContainerPaths } from './paths.ts';
 
 export type ContainerStatus = 'created' | 'running' | 'stopped';
@@ -35,7 +37,7 @@ export interface StateFile {
 
 export async function readState(paths: ContainerPaths): Promise<StateFile> {
   try {
-    return JSON.parse(readFileSync(paths.state, 'utf8')) as StateFile;
+    return JSON.parse(readUntrustedText(paths.state, { op: 'read the state' })) as StateFile;
   } catch (err) {
     if (errnoOf(err) === 'ENOENT') return { version: 1, status: 'created' };
     throw sysError(err, 'read', paths.state);
@@ -54,7 +56,8 @@ export async function readExitFile(
   paths: ContainerPaths,
 ): Promise<{ status: string; at?: string } | undefined> {
   try {
-    const [status = '', seconds] = (await readFile(paths.exitFile, 'utf8')).split('\n');
+    const text = readUntrustedText(paths.exitFile, { op: 'read the exit status', maxBytes: 4096 });
+    const [status = '', seconds] = text.split('\n');
     return seconds ? { status, at: new Date(Number(seconds) * 1000).toISOString() } : { status };
   } catch {
     return undefined;
@@ -79,7 +82,7 @@ export async function liveState(paths: ContainerPaths): Promise<StateFile> {
 export async function readConfig(paths: ContainerPaths, name: string): Promise<ContainerConfig> {
   let text: string;
   try {
-    text = readFileSync(paths.config, 'utf8');
+    text = readUntrustedText(paths.config, { op: 'read the config' });
   } catch (err) {
     if (errnoOf(err) === 'ENOENT') {
       throw new IglooError('ENOENT', `No container named "${name}"`, {

@@ -7,13 +7,14 @@
  * unshare` work the same way). igloo re-runs itself inside that namespace
  * with the hidden `__userns` command.
  */
-import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, rm } from 'node:fs/promises';
 import { IglooError } from '../core/errors.ts';
-import { insideRanges, normalizeRanges, type IdMaps } from '../core/idmap/index.ts';
+import { insideRanges, normalizeRanges, toOutside, type IdMaps } from '../core/idmap/index.ts';
 import { planUserns } from '../core/plan/plan.ts';
 import { busyboxRootfsScript, findHostBusybox } from '../host/busybox-rootfs.ts';
 import { cliPath } from '../host/install.ts';
-import { applyLayer, resolveInRoot } from '../host/layers.ts';
+import { applyLayer } from '../host/layers.ts';
+import { mkdirBeneath, readFileBeneath, unlinkBeneath, writeFileBeneath } from '../host/beneath.ts';
 import { copyXattrsTree } from '../host/xattrs.ts';
 import { packDebian, type DebianTask } from './debian.ts';
 import { runHelper } from '../native/spawn.ts';
@@ -59,6 +60,15 @@ export async function runUsernsTask(
   owner: { uid: number; gid: number },
   task: UsernsTask,
 ): Promise<void> {
+  if (task.kind === 'nesting-setup' && owner.uid === 0) {
+    // Root's setup task would map host uid 0 (setupMap): as root of that
+    // namespace it could write any of the host's root files. This one only
+    // touches the rootfs, so root does it here, beneath the rootfs, and
+    // gives what it makes to the container's root.
+    const uid = toOutside(idmap.uid, 0, 'uid');
+    const gid = toOutside(idmap.gid, 0, 'gid');
+    return setupNesting(task.rootfs, task.size, { uid, gid });
+  }
   const plan = planUserns(
     setupMap(idmap, owner),
     taskArgv(task),
@@ -86,13 +96,28 @@ export async function runUsernsTask(
  * subordinate ids from the container's map (above its own 0..65535) exactly
  * as users on the host do, through useradd and /etc/login.defs, and
  * `igloo` is on PATH.
+ *
+ * The rootfs is the image's: etc/login.defs or etc/subuid may be links
+ * (to /root/.ssh/authorized_keys, say) or FIFOs. Every access goes through
+ * host/beneath.ts, which resolves links with the rootfs as "/" and writes
+ * regular files only. `owner`: the ids new files and directories get when
+ * root does this on the host (root's containers, see runUsernsTask).
  */
-async function setupNesting(rootfs: string, size: number): Promise<void> {
-  const at = (p: string) => resolveInRoot(rootfs, p);
+export function setupNesting(
+  rootfs: string,
+  size: number,
+  owner?: { uid: number; gid: number },
+): void {
+  const o = { op: 'set up nesting in', ...(owner && { owner }) };
   for (const file of ['etc/subuid', 'etc/subgid']) {
-    await writeFile(at(file), '', { flag: 'a', mode: 0o644 });
+    writeFileBeneath(rootfs, file, '', { ...o, append: true, mode: 0o644 });
   }
-  const defs = await readFile(at('etc/login.defs'), 'utf8').catch(() => '');
+  let defs = '';
+  try {
+    defs = readFileBeneath(rootfs, 'etc/login.defs', o).toString('utf8');
+  } catch (err) {
+    if (!(err instanceof IglooError && err.code === 'ENOENT')) throw err;
+  }
   const settings: Record<string, number> = {
     SUB_UID_MIN: 65536,
     SUB_UID_MAX: size - 1,
@@ -105,24 +130,27 @@ async function setupNesting(rootfs: string, size: number): Promise<void> {
     .split('\n')
     .filter((l) => !Object.keys(settings).some((k) => new RegExp(`^\\s*${k}\\b`).test(l)));
   const added = Object.entries(settings).map(([k, v]) => `${k}\t${v}`);
-  await writeFile(
-    at('etc/login.defs'),
+  writeFileBeneath(
+    rootfs,
+    'etc/login.defs',
     [
       ...kept.filter((l, i) => l !== '' || i < kept.length - 1),
       "# igloo: subordinate ids come from this container's map",
       ...added,
       '',
     ].join('\n'),
+    { ...o, mode: 0o644 },
   );
-  await mkdir(at('usr/local/bin'), { recursive: true });
-  await rm(at('usr/local/bin/igloo'), { force: true });
+  mkdirBeneath(rootfs, 'usr/local/bin', { ...o, mode: 0o755 });
+  unlinkBeneath(rootfs, 'usr/local/bin/igloo', o);
   // igloo's native front (bin/igloo: prepared exec and run plans, else
   // node igloo.mjs), with the bound node first in PATH: a script, so that
   // the image's own PATH need not include /usr/local/bin.
-  await writeFile(
-    at('usr/local/bin/igloo'),
+  writeFileBeneath(
+    rootfs,
+    'usr/local/bin/igloo',
     `#!/bin/sh\nPATH=/usr/local/bin:$PATH exec ${NESTED_IGLOO_DIR}/bin/igloo "$@"\n`,
-    { mode: 0o755 },
+    { ...o, mode: 0o755 },
   );
 }
 

@@ -117,14 +117,18 @@ static int igloo_dirs(char *data, char *run, size_t n)
 	const char *home = getenv("HOME");
 	const char *xdg_data = getenv("XDG_DATA_HOME");
 	const char *xdg_run = getenv("XDG_RUNTIME_DIR");
+	const char *xdg_cache = getenv("XDG_CACHE_HOME");
 	if (xdg_data && *xdg_data)
 		snprintf(data, n, "%s/igloo", xdg_data);
 	else
 		snprintf(data, n, "%s/.local/share/igloo", home ? home : "/");
+	/* Not /tmp/igloo-run-UID: another user could create it first (paths.ts). */
 	if (xdg_run && *xdg_run)
 		snprintf(run, n, "%s/igloo", xdg_run);
+	else if (xdg_cache && *xdg_cache)
+		snprintf(run, n, "%s/igloo/run", xdg_cache);
 	else
-		snprintf(run, n, "/tmp/igloo-run-%u", (unsigned)uid);
+		snprintf(run, n, "%s/.cache/igloo/run", home ? home : "/");
 	return 0;
 }
 

@@ -26,7 +26,7 @@ let tight: TestUser;
 const NO_NODE = { IGLOO_CLI: '/nonexistent/igloo.mjs' };
 
 const dataDir = (u: TestUser) => join(u.home, '.local/share/igloo');
-const runDir = (u: TestUser) => `/tmp/igloo-run-${u.uid}`;
+const runDir = (u: TestUser) => `${u.home}/.cache/igloo/run`;
 const slotPlan = (u: TestUser) => join(dataDir(u), 'prepared/run/plan');
 
 /** The slot's reserved slice, from its plan's `reserve` line ("u 0 H N g 0 H N"). */

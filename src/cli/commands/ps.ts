@@ -29,7 +29,9 @@
  *       "state": string, "comm": string, "command": string,
  *       "startTime": number|null, // clock ticks after boot (/proc/PID/stat field 22)
  *       "restricted": string[]    // what could not be read: "cmdline", "ns/user", "ns/pid"
- *     }]
+ *     }],
+ *     "broken": [{               // only when discovery skipped containers (also on stderr)
+ *       "owner": string, "uid": number, "name": string|null, "path": string, "reason": string }]
  *   }
  *
  * docs/inspect.md explains the derivations (parent namespaces, creators).
@@ -37,6 +39,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { filterRows, PS_HEADERS, psCells } from '../../core/inspect/format.ts';
 import { IglooError } from '../../core/errors.ts';
+import type { Snapshot } from '../../core/inspect/model.ts';
 import { inspectSync } from '../../inspect/index.ts';
 import { paint, parseCommandArgs, table } from '../output.ts';
 
@@ -85,6 +88,18 @@ export function jsonText(doc: Record<string, unknown>): string {
   return `{\n${fields.join(',\n')}\n}\n`;
 }
 
+/**
+ * Containers whose files discovery refused (a FIFO or link for state.json,
+ * a state.json naming a process that is not the container's): one line
+ * each on stderr, so the listing still comes and says what it left out.
+ */
+export function warnBroken(broken: Snapshot['broken']): void {
+  for (const b of broken ?? []) {
+    const what = b.name === null ? `${b.owner}'s containers` : `${b.owner}'s container ${b.name}`;
+    process.stderr.write(`igloo: warning: skipped ${what} (broken): ${b.path}: ${b.reason}\n`);
+  }
+}
+
 export async function run(args: string[]): Promise<number> {
   tuneForOnePass();
   const { values, positionals } = parseCommandArgs(
@@ -104,6 +119,7 @@ export async function run(args: string[]): Promise<number> {
     });
   }
   const snapshot = inspectSync({ all: values.all === true });
+  warnBroken(snapshot.broken);
   const rows = filterRows(snapshot.processes, positionals);
   if (values.json) {
     process.stdout.write(jsonText({ ...snapshot, processes: rows, tree: undefined }));

@@ -35,7 +35,7 @@
 import { treeLines } from '../../core/inspect/format.ts';
 import { inspectSync } from '../../inspect/index.ts';
 import { paint, parseCommandArgs, printJson } from '../output.ts';
-import { tuneForOnePass } from './ps.ts';
+import { tuneForOnePass, warnBroken } from './ps.ts';
 
 const help = `igloo tree [--all] [--json]
   Shows the tree of user namespaces this view can see: each with its
@@ -61,8 +61,14 @@ export async function run(args: string[]): Promise<number> {
   }
   // Naming other users' containers needs their private directories: only root can.
   const snapshot = inspectSync({ all: values.all === true && (process.geteuid?.() ?? 0) === 0 });
+  warnBroken(snapshot.broken);
   if (values.json) {
-    printJson({ version: snapshot.version, view: snapshot.view, tree: snapshot.tree });
+    printJson({
+      version: snapshot.version,
+      view: snapshot.view,
+      tree: snapshot.tree,
+      ...(snapshot.broken && { broken: snapshot.broken }),
+    });
     return 0;
   }
   const commands = new Map(snapshot.processes.map((p) => [p.pid, p.comm]));

@@ -80,6 +80,20 @@ export interface KnownContainer {
   readonly pidns: number | null;
 }
 
+/**
+ * A container discovery skipped because its files could not be trusted (a
+ * FIFO or link where state.json should be, a state.json naming a process
+ * that is not the container's): `igloo ps` and `igloo tree` say so.
+ */
+export interface BrokenContainer {
+  readonly owner: string;
+  readonly uid: number;
+  /** The container's name; null when the whole containers directory was refused. */
+  readonly name: string | null;
+  readonly path: string;
+  readonly reason: string;
+}
+
 /** Who is looking. */
 export interface ViewSample {
   readonly userns: number | null;
@@ -192,6 +206,8 @@ export interface Snapshot {
   };
   readonly processes: readonly PsRow[];
   readonly tree: TreeNode;
+  /** Containers whose files discovery refused to trust (absent when none). */
+  readonly broken?: readonly BrokenContainer[];
 }
 
 /** The initial user namespace's map as the kernel prints it. */
