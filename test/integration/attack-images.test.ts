@@ -57,6 +57,30 @@ function busyboxLayer(extra: TarEntry[] = []): Buffer {
   ]);
 }
 
+/** A static program that prints its real and effective uid and its effective capabilities. */
+function showIds(): Buffer {
+  const src = join(dir, 'show.c');
+  writeFileSync(
+    src,
+    `#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+int main(void) {
+  char line[256];
+  FILE *f = fopen("/proc/self/status", "r");
+  printf("uid=%u euid=%u ", (unsigned)getuid(), (unsigned)geteuid());
+  while (f && fgets(line, sizeof(line), f))
+    if (strncmp(line, "CapEff:", 7) == 0) fputs(line, stdout);
+  return 0;
+}
+`,
+  );
+  const out = join(dir, 'show');
+  const cc = spawnSync('cc', ['-static', '-O2', '-o', out, src], { encoding: 'utf8' });
+  assert.equal(cc.status, 0, `cc: ${cc.stderr}`);
+  return readFileSync(out);
+}
+
 /** Every file under DIR whose content has MARKER (grep -r, binary files too). */
 function filesWithMarker(top: string): string {
   return spawnSync('grep', ['-rl', '--', MARKER, top], { encoding: 'utf8' }).stdout.trim();
@@ -171,10 +195,11 @@ describe("root imports a user's archive: no link, FIFO or device of it is follow
       mode: 0o600,
     });
     const inner = ociArchive({ layers: [busyboxLayer()], config: { Cmd: ['/bin/sh'] } });
-    // Rebuild the archive with index.json replaced by an absolute link.
+    // Rebuild the archive with index.json replaced by a relative link that
+    // climbs out of wherever it is unpacked (/tmp/igloo-import-X/ before).
     const layout = await userLayout('tar-link', inner);
     await asUser(
-      `cd ${layout} && rm index.json && ln -s ${secret}/tar-index.json index.json && tar -cf ../tar-link.tar .`,
+      `cd ${layout} && rm index.json && ln -s ../../..${secret}/tar-index.json index.json && tar -cf ../tar-link.tar .`,
     );
     const r = await root(['image', 'import', join(user.home, 'tar-link.tar'), '--name', 'tarl']);
     assert.equal(r.status, 1, `${r.stdout}${r.stderr}`);
@@ -196,7 +221,15 @@ describe("root imports a user's archive: no link, FIFO or device of it is follow
 
 describe("root's shared image: no setuid-root file or host-root capability on the host", () => {
   test('setuid-root program, file capability, device node, overlay and trusted xattrs', async () => {
+    const show = showIds();
     const layer = busyboxLayer([
+      { path: 'bin/suid-show', data: show, mode: 0o4755 },
+      {
+        path: 'bin/cap-show',
+        data: show,
+        mode: 0o755,
+        xattrs: { 'security.capability': CAP_NET_RAW },
+      },
       { path: 'bin/su-tool', data: readFileSync('/bin/busybox'), mode: 0o4755 },
       { path: 'bin/sg-tool', data: readFileSync('/bin/busybox'), mode: 0o2755 },
       {
@@ -208,7 +241,8 @@ describe("root's shared image: no setuid-root file or host-root capability on th
       { path: 'dev/', type: 'dir' },
       { path: 'dev/mem-node', type: 'char', mode: 0o666 },
       { path: 'etc/', type: 'dir', xattrs: { 'user.overlay.opaque': 'y' } },
-      { path: 'etc/passwd', data: 'root:x:0:0:root:/root:/bin/sh\n' },
+      { path: 'etc/passwd', data: 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/:/bin/sh\n' },
+      { path: 'etc/group', data: 'root:x:0:\napp:x:1000:\n' },
       { path: 'etc/.wh...', data: '' },
       { path: 'etc/shadow-link', type: 'link', linkpath: '../../../../etc/shadow' },
     ]);
@@ -280,6 +314,24 @@ describe("root's shared image: no setuid-root file or host-root capability on th
       "the container's root is not nosuid",
     );
     assert.equal((await root(['destroy', 'atk-suid'])).status, 0);
+
+    // They work inside: in a container without no_new_privs (--nesting),
+    // an unprivileged id inside runs the setuid program as the container's
+    // root and the capability program with cap_net_raw effective.
+    r = await root(['create', 'atk-suid-n', '--image', 'suid', '--nesting']);
+    assert.equal(r.status, 0, r.stderr);
+    cleanup.add(
+      'destroy atk-suid-n',
+      async () => void (await root(['destroy', '--force', 'atk-suid-n'])),
+    );
+    r = await root(['start', 'atk-suid-n']);
+    assert.equal(r.status, 0, r.stderr);
+    r = await root(['exec', '--user', 'app', 'atk-suid-n', '--', '/bin/suid-show']);
+    // euid 0 with the container's capabilities (its bounding set)
+    assert.match(r.stdout, /^uid=1000 euid=0 CapEff:\t0*[1-9a-f][0-9a-f]*\n$/, r.stderr);
+    r = await root(['exec', '--user', 'app', 'atk-suid-n', '--', '/bin/cap-show']);
+    assert.equal(r.stdout, 'uid=1000 euid=1000 CapEff:\t0000000000002000\n', r.stderr);
+    assert.equal((await root(['destroy', '--force', 'atk-suid-n'])).status, 0);
     assert.equal((await root(['image', 'rm', 'suid'])).status, 0);
   });
 });
