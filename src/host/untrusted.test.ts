@@ -17,17 +17,26 @@ describe('readUntrustedText()', () => {
 
   it('refuses a FIFO at once instead of blocking on it', () => {
     execFileSync('mkfifo', [join(dir, 'fifo')]);
-    assert.throws(() => readUntrustedText(join(dir, 'fifo')), { code: 'EUNSAFE', message: /a FIFO/ });
+    assert.throws(() => readUntrustedText(join(dir, 'fifo')), {
+      code: 'EUNSAFE',
+      message: /a FIFO/,
+    });
   });
 
   it('refuses a symbolic link, even to a readable file', () => {
     writeFileSync(join(dir, 'target'), 'secret');
     symlinkSync(join(dir, 'target'), join(dir, 'link'));
-    assert.throws(() => readUntrustedText(join(dir, 'link')), { code: 'EUNSAFE', message: /symbolic link/ });
+    assert.throws(() => readUntrustedText(join(dir, 'link')), {
+      code: 'EUNSAFE',
+      message: /symbolic link/,
+    });
   });
 
   it('refuses a device and a file over the cap', () => {
-    assert.throws(() => readUntrustedText('/dev/zero'), { code: 'EUNSAFE', message: /character device/ });
+    assert.throws(() => readUntrustedText('/dev/zero'), {
+      code: 'EUNSAFE',
+      message: /character device/,
+    });
     writeFileSync(join(dir, 'big'), 'x'.repeat(100));
     assert.throws(() => readUntrustedText(join(dir, 'big'), { maxBytes: 99 }), {
       code: 'EUNSAFE',
