@@ -146,11 +146,10 @@ export class ImageStore {
         archive = new Archive(openDir(unpacked), source, dropped);
       }
       const spec = await this.readSpec(archive, source);
-      const configText = archive
-        .read(spec.configPath, 'image config', IMAGE_JSON_MAX)
-        .toString('utf8');
+      const configBytes = archive.read(spec.configPath, 'image config', IMAGE_JSON_MAX);
       if (spec.configDigest)
-        await checkDigest(configText, spec.configDigest, `${source}:${spec.configPath}`);
+        await checkDigest(configBytes, spec.configDigest, `${source}:${spec.configPath}`);
+      const configText = configBytes.toString('utf8');
       const config = runConfigFromImageConfig(configText, `${source}:${spec.configPath}`);
       const tag = spec.tags[0];
       const name = validateName(opts.name ?? defaultName(tag, source), 'image');
