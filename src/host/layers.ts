@@ -10,6 +10,16 @@
  * Extended attributes (pax SCHILY.xattr.*: user.* and file capabilities) are
  * applied after each layer's files, so a chown cannot clear a capability; in
  * a user namespace the kernel stores a capability with the namespace's root.
+ *
+ * Root's shared images are unpacked by root on the host instead (see
+ * lifecycle/idmapped.ts), with `shift`: every owner N of the layer is
+ * written as BASE+N, a range no host user has, and a file capability gets
+ * BASE+its rootid as its rootid (v3), so that no file of an untrusted image
+ * is setuid host root or carries a capability host root's processes would
+ * get; the idmapped mount maps BASE+N back to the container's N. Devices are
+ * never made (as in a namespace), trusted.* and other xattrs are not applied
+ * (xattrAllowed), nor user.overlay.* (overlayfs's own, with `userxattr`,
+ * which an image must not set on its lower layer).
  */
 import {
   createReadStream,
@@ -84,6 +94,52 @@ export interface ApplyReport {
   skipped: string[];
 }
 
+/** Owners N of the layer become BASE+N on disk; N must be below SPAN. */
+export interface IdShift {
+  readonly base: number;
+  readonly span: number;
+}
+
+function shifted(id: number, shift: IdShift | undefined, what: string, entryPath: string): number {
+  if (!shift) return id;
+  if (!Number.isInteger(id) || id < 0 || id >= shift.span)
+    throw new IglooError(
+      'EINVAL',
+      `Cannot apply layer entry ${entryPath}: its ${what} ${id} is outside the image's ids 0..${shift.span - 1}`,
+      {
+        op: 'apply layer',
+        subject: entryPath,
+        hint: 'Shared images keep the ids of one container (0..65535); rebuild the image with ids in that range',
+      },
+    );
+  return shift.base + id;
+}
+
+const VFS_CAP_REVISION_MASK = 0xff000000;
+const VFS_CAP_REVISION_2 = 0x02000000;
+const VFS_CAP_REVISION_3 = 0x03000000;
+
+/**
+ * A security.capability value (v2: 20 bytes, v3: 24 with a rootid) as a v3
+ * one whose rootid is the shifted rootid (v2 means the image's root, 0).
+ * undefined for a value the kernel would not take.
+ */
+export function shiftCapability(value: Buffer, shift: IdShift): Buffer | undefined {
+  if (value.length !== 20 && value.length !== 24) return undefined;
+  const magic = value.readUInt32LE(0);
+  const revision = (magic & VFS_CAP_REVISION_MASK) >>> 0;
+  if (revision === VFS_CAP_REVISION_2 && value.length !== 20) return undefined;
+  if (revision === VFS_CAP_REVISION_3 && value.length !== 24) return undefined;
+  if (revision !== VFS_CAP_REVISION_2 && revision !== VFS_CAP_REVISION_3) return undefined;
+  const rootid = value.length === 24 ? value.readUInt32LE(20) : 0;
+  if (rootid >= shift.span) return undefined;
+  const out = Buffer.alloc(24);
+  value.copy(out, 0, 0, 20);
+  out.writeUInt32LE(((magic & ~VFS_CAP_REVISION_MASK) | VFS_CAP_REVISION_3) >>> 0, 0);
+  out.writeUInt32LE(shift.base + rootid, 20);
+  return out;
+}
+
 function removeExisting(path: string, keepDir: boolean): void {
   let st;
   try {
@@ -95,7 +151,13 @@ function removeExisting(path: string, keepDir: boolean): void {
   rmSync(path, { recursive: true, force: true });
 }
 
-function applyEntry(root: string, entry: ReadEntry, report: ApplyReport, layerName: string): void {
+function applyEntry(
+  root: string,
+  entry: ReadEntry,
+  report: ApplyReport,
+  layerName: string,
+  shift: IdShift | undefined,
+): void {
   const action = layerEntry(entry.path);
   if (action.kind === 'skip') {
     report.skipped.push(`${layerName}: ${entry.path}: ${action.why}`);
@@ -125,7 +187,8 @@ function applyEntry(root: string, entry: ReadEntry, report: ApplyReport, layerNa
   }
   const parent = path.slice(0, path.lastIndexOf('/'));
   mkdirSync(parent, { recursive: true });
-  const { uid = 0, gid = 0 } = entry;
+  const uid = shifted(entry.uid ?? 0, shift, 'owner', entry.path);
+  const gid = shifted(entry.gid ?? 0, shift, 'group', entry.path);
   const mode = (entry.mode ?? 0o644) & 0o7777;
   const mtime = entry.mtime ?? new Date(0);
   report.entries++;
@@ -207,14 +270,18 @@ async function applyXattrs(
   found: readonly EntryXattrs[],
   report: ApplyReport,
   layerName: string,
+  shift: IdShift | undefined,
 ): Promise<void> {
   const records: XattrRecord[] = [];
   for (const f of found) {
     const action = layerEntry(f.path);
     if (action.kind !== 'entry') continue;
     const path = resolveInRoot(root, action.path);
-    for (const [name, value] of f.xattrs) {
-      if (xattrAllowed(name)) records.push({ path, name, value });
+    for (const [name, raw] of f.xattrs) {
+      let value: Buffer | undefined = raw;
+      if (name === 'security.capability' && shift) value = shiftCapability(raw, shift);
+      if (xattrAllowed(name) && !name.startsWith('user.overlay.') && value)
+        records.push({ path, name, value });
       else report.skipped.push(`${layerName}: ${f.path}: extended attribute ${name} not applied`);
     }
   }
@@ -235,11 +302,12 @@ function compression(file: string): 'gzip' | 'zstd' | 'none' {
   return 'none';
 }
 
-/** Applies one layer file to the rootfs. */
+/** Applies one layer file to the rootfs (with `shift`: as root on the host, ids shifted). */
 export function applyLayer(
   root: string,
   layerFile: string,
   report: ApplyReport = { entries: 0, skipped: [] },
+  shift?: IdShift,
 ): Promise<ApplyReport> {
   return new Promise((resolve, reject) => {
     let failed: unknown;
@@ -263,7 +331,7 @@ export function applyLayer(
     parser.on('entry', (entry: ReadEntry) => {
       if (failed) return entry.resume();
       try {
-        applyEntry(root, entry, report, layerFile);
+        applyEntry(root, entry, report, layerFile, shift);
       } catch (err) {
         entry.resume();
         fail(err);
@@ -277,7 +345,7 @@ export function applyLayer(
     const scanner = new PaxXattrScanner();
     parser.on('end', () => {
       if (failed) return;
-      applyXattrs(root, scanner.found, report, layerFile).then(() => resolve(report), fail);
+      applyXattrs(root, scanner.found, report, layerFile, shift).then(() => resolve(report), fail);
     });
     const input = createReadStream(layerFile);
     input.on('error', fail);

@@ -1,9 +1,23 @@
 /**
  * Root's containers made from an imported image share it: the image is
- * unpacked once, with the ids it was stored with (0..65535), in
- * DATA/images/NAME/rootfs, and each container's rootfs is an overlay whose
- * lower layer is that directory idmapped through the container's user
- * namespace (the helper's `rootfsidmap` step). The container's writes land in
+ * unpacked once in DATA/images/NAME/rootfs-shifted, its ids 0..65535 stored
+ * as SHARED_BASE+0..65535 (see below), and each container's rootfs is an
+ * overlay whose lower layer is that directory idmapped so that SHARED_BASE+N
+ * is the container's N (the helper's `rootfsidmap` step).
+ *
+ * Why shifted: the image is untrusted (anyone's archive), and root unpacks
+ * it on the host. Kept with its own ids, a setuid-root program or a file
+ * capability of the image would be a real setuid-root file or a capability
+ * host root's processes get, guarded only by the 0700 store. Shifted, the
+ * files belong to ids no host user has: setuid BASE, capabilities whose
+ * rootid is BASE (v3), which grant nothing outside a namespace whose root is
+ * BASE. Inside the container they are the image's setuid-root and
+ * capabilities again, through the idmapping. (The alternative, mounting the
+ * store nosuid, would need a mount made at every boot and would reach the
+ * container's mounts too: a clone of a nosuid mount is nosuid, and su, ping's
+ * capability, newuidmap in nesting containers must keep working inside.) An
+ * image unpacked before (DATA/images/NAME/rootfs, owned by 0) is left to the
+ * containers that use it; new ones get the shifted directory. The container's writes land in
  * its own upper directory, owned by its ids; the image is never written and no
  * chown walk is made. Unprivileged users cannot idmap a mount (it takes
  * CAP_SYS_ADMIN over the file system): their containers get a copy, as before.
@@ -90,9 +104,21 @@ export async function idmapCheck(dir: string): Promise<IdmapCheck> {
 }
 
 /**
- * The image's files, unpacked once with their stored ids (as root, on the
- * host: the layers are applied beneath the directory exactly as in a
- * container, see host/layers.ts). Staged and renamed into place, so two
+ * Where shared images keep their ids: id N of an image is SHARED_BASE+N on
+ * disk. 0x7FFF0000..0x7FFFFFFF is the range systemd reserves as "foreign"
+ * for exactly this (image files owned by ids no host user has, mapped back
+ * through idmapped mounts): no login or container id is allocated there,
+ * and it stays below 2^31, where tools that print ids as signed (getcap)
+ * or files systems with 31-bit ids still work. The helper reads the base
+ * back from the owner of the image's root directory.
+ */
+export const SHARED_BASE = 0x7fff0000; // 2147418112
+export const SHARED_SPAN = 65536;
+
+/**
+ * The image's files, unpacked once with their ids shifted by SHARED_BASE (as
+ * root, on the host: the layers are applied beneath the directory exactly as
+ * in a container, see host/layers.ts). Staged and renamed into place, so two
  * creates at once or an interrupted one leave one whole copy.
  */
 export async function unpackedImage(
@@ -101,7 +127,7 @@ export async function unpackedImage(
   warn: (line: string) => void = () => undefined,
 ): Promise<string> {
   const dir = join(store.dir, image.name);
-  const target = join(dir, 'rootfs');
+  const target = join(dir, 'rootfs-shifted');
   if (
     await stat(target).then(
       (s) => s.isDirectory(),
@@ -114,8 +140,11 @@ export async function unpackedImage(
   const { applyLayer } = await import('../host/layers.ts');
   try {
     await mkdir(staging, { mode: 0o755 });
+    // The root directory is the image's id 0: the helper takes the base from it.
+    await chown(staging, SHARED_BASE, SHARED_BASE);
     const report = { entries: 0, skipped: [] as string[] };
-    for (const layer of store.layerPaths(image)) await applyLayer(staging, layer, report);
+    const shift = { base: SHARED_BASE, span: SHARED_SPAN };
+    for (const layer of store.layerPaths(image)) await applyLayer(staging, layer, report, shift);
     for (const line of report.skipped) warn(line);
     await rename(staging, target).catch(async (err: unknown) => {
       // Another create unpacked it meanwhile: use theirs.

@@ -30,6 +30,18 @@
  *     attaches it onto its rootfs, then stacks the overlay on it. (An
  *     overlay mounted by the parent works too, but its mounter would be
  *     host root, its whiteouts root's and its private xattrs trusted.*.)
+ *   - Root's shared images are stored shifted (host/layers.ts, lifecycle/
+ *     idmapped.ts): the image's id N is BASE+N on disk, BASE being the owner
+ *     of the image's root directory (an id range no one on the host has), so
+ *     no file of an untrusted image is setuid host root, no file capability
+ *     is host root's, and nothing on disk belongs to a real user. The
+ *     idmapping is then not the container's own user namespace but a
+ *     throwaway one whose map is the container's with every inside id
+ *     moved up by BASE (on-disk BASE+N -> the container's host id of N),
+ *     made here by a short-lived child the parent gives that map. The
+ *     mount keeps its user namespace alive; the child exits at once. An
+ *     image whose root directory is owned by 0:0 (unpacked before this
+ *     change) is idmapped through the container's namespace, as before.
  *   - Upper and work directories lie in the container's directory, which the
  *     container's ids cannot traverse: the child opens them (O_PATH) before
  *     it becomes root of its namespace, as for `rootfs`, and hands the fds
@@ -43,6 +55,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -54,7 +67,12 @@ static struct {
 	const char *lower, *upper, *work;
 	int lowerfd; /* detached clone of LOWER, made before clone() */
 	int upperfd, workfd; /* O_PATH, opened by the child (idmap_open_layers) */
+	uid_t base_uid; /* on-disk id of the image's id 0 (its root directory's owner) */
+	gid_t base_gid;
 } idm = {.index = -1, .lowerfd = -1, .upperfd = -1, .workfd = -1};
+
+/* Ids of a shifted image: BASE..BASE+SHIFT_SPAN-1 on disk (host/layers.ts). */
+#define SHIFT_SPAN 65536u
 
 /* Parent, before clone(): find the step and clone the image's mount. */
 void idmap_prepare(const struct plan *p)
@@ -75,6 +93,11 @@ void idmap_prepare(const struct plan *p)
 		if (idm.lowerfd < 0)
 			fail(r->index, r->op, errno, "open_tree %s: %s", idm.lower,
 			     strerror(errno));
+		struct stat st;
+		if (fstat(idm.lowerfd, &st) < 0)
+			fail(r->index, r->op, errno, "stat %s: %s", idm.lower, strerror(errno));
+		idm.base_uid = st.st_uid;
+		idm.base_gid = st.st_gid;
 		return;
 	}
 }
@@ -89,6 +112,124 @@ static int set_idmap(int mnt, int userns)
 	return sys_mount_setattr(mnt, "", AT_EMPTY_PATH, &attr, sizeof(attr));
 }
 
+/* The map of /proc/PID/FILE (uid_map or gid_map, "inside outside count" per
+ * line) with every inside id below SHIFT_SPAN moved up by BASE, into OUT.
+ * Returns 0, or -1 with errno set. */
+static int shifted_map(pid_t pid, const char *file, unsigned long base, char *out, size_t n)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t len = read(fd, buf, sizeof(buf) - 1);
+	int e = errno;
+	close(fd);
+	if (len < 0) {
+		errno = e;
+		return -1;
+	}
+	buf[len] = '\0';
+	size_t used = 0;
+	out[0] = '\0';
+	char *save = NULL;
+	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		unsigned long in, outside, count;
+		if (sscanf(line, "%lu %lu %lu", &in, &outside, &count) != 3)
+			continue;
+		if (in >= SHIFT_SPAN)
+			continue;
+		if (count > SHIFT_SPAN - in)
+			count = SHIFT_SPAN - in;
+		if (base + in + count > 4294967295ul) {
+			errno = ERANGE;
+			return -1;
+		}
+		int w = snprintf(out + used, n - used, "%lu %lu %lu\n", base + in, outside, count);
+		if (w < 0 || (size_t)w >= n - used) {
+			errno = E2BIG;
+			return -1;
+		}
+		used += (size_t)w;
+	}
+	if (used == 0) {
+		errno = EINVAL; /* the container maps none of the image's ids */
+		return -1;
+	}
+	return 0;
+}
+
+/* A user namespace whose maps are UIDMAP and GIDMAP, held by a child that
+ * exits once the namespace is open. Returns its fd, or -1 with errno set. */
+static int userns_with_maps(const char *uidmap, const char *gidmap)
+{
+	int go[2], ready[2];
+	if (pipe2(go, O_CLOEXEC) < 0)
+		return -1;
+	if (pipe2(ready, O_CLOEXEC) < 0) {
+		close(go[0]);
+		close(go[1]);
+		return -1;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(go[0]);
+		close(go[1]);
+		close(ready[0]);
+		close(ready[1]);
+		errno = e;
+		return -1;
+	}
+	if (pid == 0) {
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(go[1]);
+		close(ready[0]);
+		if (unshare(CLONE_NEWUSER) < 0)
+			_exit(3);
+		if (write(ready[1], "u", 1) != 1)
+			_exit(3);
+		char ch;
+		while (read(go[0], &ch, 1) < 0 && errno == EINTR)
+			;
+		_exit(0);
+	}
+	close(go[0]);
+	close(ready[1]);
+	char ch;
+	ssize_t r;
+	do
+		r = read(ready[0], &ch, 1);
+	while (r < 0 && errno == EINTR);
+	close(ready[0]);
+	int e = r == 1 ? 0 : ECHILD;
+	const char *files[2] = {"uid_map", "gid_map"};
+	const char *maps[2] = {uidmap, gidmap};
+	for (int i = 0; i < 2 && e == 0; i++) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, files[i]);
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		size_t len = strlen(maps[i]);
+		if (fd < 0 || write(fd, maps[i], len) != (ssize_t)len)
+			e = errno ? errno : EIO;
+		if (fd >= 0)
+			close(fd);
+	}
+	int ns = -1;
+	if (e == 0) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+		ns = open(path, O_RDONLY | O_CLOEXEC);
+		if (ns < 0)
+			e = errno;
+	}
+	close(go[1]);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	errno = e;
+	return ns;
+}
+
 /* Parent, once the maps are written: map the clone through the child's user namespace.
  * Returns -1 after reporting ERROR (the caller kills the child). */
 int idmap_apply(pid_t pid)
@@ -96,13 +237,31 @@ int idmap_apply(pid_t pid)
 	if (idm.index < 0)
 		return 0;
 	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
-	int userns = open(path, O_RDONLY | O_CLOEXEC);
-	if (userns < 0) {
-		char msg[MSG_MAX];
-		snprintf(msg, sizeof(msg), "open %s: %s", path, strerror(errno));
-		report_error(idm.index, "rootfsidmap", errno, msg);
-		return -1;
+	int userns;
+	if (idm.base_uid != 0 || idm.base_gid != 0) {
+		/* A shifted image: the container's maps, moved up by the base. */
+		char uidmap[512], gidmap[512];
+		if (shifted_map(pid, "uid_map", idm.base_uid, uidmap, sizeof(uidmap)) < 0 ||
+		    shifted_map(pid, "gid_map", idm.base_gid, gidmap, sizeof(gidmap)) < 0 ||
+		    (userns = userns_with_maps(uidmap, gidmap)) < 0) {
+			int e = errno;
+			char msg[MSG_MAX];
+			snprintf(msg, sizeof(msg),
+				 "make the idmapping of %s (its ids start at %u:%u on disk): %s",
+				 idm.lower, (unsigned)idm.base_uid, (unsigned)idm.base_gid,
+				 strerror(e));
+			report_error(idm.index, "rootfsidmap", e, msg);
+			return -1;
+		}
+	} else {
+		snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+		userns = open(path, O_RDONLY | O_CLOEXEC);
+		if (userns < 0) {
+			char msg[MSG_MAX];
+			snprintf(msg, sizeof(msg), "open %s: %s", path, strerror(errno));
+			report_error(idm.index, "rootfsidmap", errno, msg);
+			return -1;
+		}
 	}
 	int r = set_idmap(idm.lowerfd, userns);
 	int e = errno;

@@ -1,6 +1,6 @@
 /**
  * Root's containers made from one imported image share it: the image is kept
- * once with its stored ids and each container's rootfs is an overlay over an
+ * once with its stored ids shifted to 0x7FFF0000+ (no file is host root's) and each container's rootfs is an overlay over an
  * idmapped mount of it. Checked from the host (inodes, owners, the upper
  * directories) and from inside (owners, isolation between the two). Where
  * the file system refuses idmapped mounts (ramfs) the image is copied, and
@@ -28,6 +28,8 @@ import { CAP_NET_RAW, getcapEntries, makeTar, ociArchive, type TarEntry } from '
 
 const cleanup = new Cleanup();
 const BASE = 20_000_000;
+/** Where root's shared images keep their ids (lifecycle/idmapped.ts). */
+const SHARED_BASE = 0x7fff0000;
 let dir: string;
 let env: Record<string, string>;
 
@@ -119,7 +121,7 @@ describe("root's containers share one image through idmapped mounts", () => {
     const a = await create('img-idm-a', 'shared');
     const b = await create('img-idm-b', 'shared');
     assert.equal(a.stderr, '', 'no note: the image is shared, not copied');
-    const image = join(env.IGLOO_DATA_DIR!, 'images', 'shared', 'rootfs');
+    const image = join(env.IGLOO_DATA_DIR!, 'images', 'shared', 'rootfs-shifted');
     const before = snapshot(image);
     const baseA = a.config.idmap.uid[0]!.outside;
     const baseB = b.config.idmap.uid[0]!.outside;
@@ -142,7 +144,11 @@ describe("root's containers share one image through idmapped mounts", () => {
     }
 
     const busybox = statSync(join(image, 'bin/busybox'));
-    assert.equal(busybox.uid, 0, 'the image keeps its stored owner');
+    assert.equal(
+      busybox.uid,
+      SHARED_BASE,
+      'the image keeps its stored owner, shifted to ids no host user has',
+    );
     const script = [
       'stat -c "%i %u:%g" /bin/busybox',
       'stat -c "%u:%g" /opt/app-file',
@@ -252,7 +258,7 @@ describe("root's containers share one image through idmapped mounts", () => {
     assert.equal(r.status, 0, r.stderr);
     const c = await create('img-idm-caps', 'caps');
     const base = c.config.idmap.uid[0]!.outside;
-    const stored = join(env.IGLOO_DATA_DIR!, 'images', 'caps', 'rootfs', 'bin/ping');
+    const stored = join(env.IGLOO_DATA_DIR!, 'images', 'caps', 'rootfs-shifted', 'bin/ping');
     const getcap = (path: string) =>
       spawnSync('getcap', ['-n', path], { encoding: 'utf8' }).stdout.trim();
     const getfattr = (path: string) =>
@@ -260,8 +266,8 @@ describe("root's containers share one image through idmapped mounts", () => {
         .stdout;
     assert.equal(
       getcap(stored),
-      `${stored} cap_net_raw=ep`,
-      'the image keeps a plain (v2) capability',
+      `${stored} cap_net_raw=ep [rootid=${SHARED_BASE}]`,
+      "the image keeps its capability, for the shifted root (none for host root's processes)",
     );
     assert.equal(getfattr(stored), 'hello');
     r = await root(['run', '--name', 'img-idm-caps', '--', '/usr/sbin/getcap', '/bin/ping']);
@@ -281,7 +287,11 @@ describe("root's containers share one image through idmapped mounts", () => {
     );
     assert.equal(getfattr(seen), 'hello');
     assert.equal((await root(['destroy', '--force', 'img-idm-caps'])).status, 0);
-    assert.equal(getcap(stored), `${stored} cap_net_raw=ep`, 'the image is unchanged');
+    assert.equal(
+      getcap(stored),
+      `${stored} cap_net_raw=ep [rootid=${SHARED_BASE}]`,
+      'the image is unchanged',
+    );
     assert.equal((await root(['image', 'rm', 'caps'])).status, 0);
   });
 

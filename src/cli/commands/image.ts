@@ -6,6 +6,7 @@ import { parseCommandArgs, printJson, table } from '../output.ts';
 const help = `igloo image ls|import|rm ...
   igloo image ls [--json]                  your images (and the built-in "busybox")
   igloo image import PATH [--name N]       an oci-archive or docker-archive tarball, or an OCI layout directory
+                                           (read as untrusted: a link, FIFO or device in it is refused)
   igloo image rm NAME                      remove an image (containers with a copy keep their files;
                                            one that root's containers share is refused, naming them)
   igloo image build debian [--suite S] [--name N] [--mirror URL] [--include PKG,...]
