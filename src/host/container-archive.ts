@@ -177,8 +177,8 @@ async function extract(task: ArchiveTask): Promise<void> {
     const path = resolveInRoot(rootfs, rel);
     mkdirSync(path.slice(0, path.lastIndexOf('/')), { recursive: true });
     const existing = lstatSync(path, { throwIfNoEntry: false });
-    if (existing && !(existing.isDirectory() && entry.type === 'Directory'))
-      rmSync(path, { recursive: true, force: true });
+    const keepDir = existing?.isDirectory() === true && entry.type === 'Directory';
+    if (existing && !keepDir) rmSync(path, { recursive: true, force: true });
     const finish = () => {
       lchownSync(path, uid, gid);
       chmodSync(path, mode);
@@ -186,7 +186,7 @@ async function extract(task: ArchiveTask): Promise<void> {
     };
     switch (entry.type) {
       case 'Directory':
-        if (!existing) mkdirSync(path, { mode: 0o700 });
+        if (!keepDir) mkdirSync(path, { mode: 0o700 });
         lchownSync(path, uid, gid);
         // modes and times last: a read-only directory still gets its files
         dirModes.push({ path, mode, mtime });
@@ -245,7 +245,9 @@ async function extract(task: ArchiveTask): Promise<void> {
         if (entry.type !== 'File')
           throw new Refused(`${entry.path} is not a regular file (a checkpoint holds files only)`);
         mkdirSync(checkpoint, { recursive: true, mode: 0o700 });
-        return writeData(entry, join(checkpoint, member.name), () => undefined);
+        return writeData(entry, join(checkpoint, member.name), () =>
+          chmodSync(join(checkpoint, member.name), (entry.mode ?? 0o600) & 0o644),
+        );
       case 'rootfs':
         return rootfsEntry(entry, member.path);
     }

@@ -764,8 +764,12 @@ async function remapCheckpoint(dir: string, from: IdMaps, to: IdMaps): Promise<v
   }
   for (const f of images) {
     const img = await readFile(join(dir, f));
+    const { mode } = await lstat(join(dir, f));
     await rm(join(dir, f));
-    await writeFile(join(dir, f), remapUsernsImage(img, from, to), { mode: 0o644, flag: 'wx' });
+    await writeFile(join(dir, f), remapUsernsImage(img, from, to), {
+      mode: mode & 0o644,
+      flag: 'wx',
+    });
   }
 }
 

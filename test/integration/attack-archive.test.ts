@@ -180,13 +180,28 @@ async function stopQuietly(api: Igloo, name: string): Promise<void> {
 async function refusedRestore(api: Igloo, name: string, why: RegExp): Promise<void> {
   const dir = join(api.paths(name).dir, 'checkpoint');
   rmSync(join(dir, 'restore.log'), { force: true });
-  await assert.rejects(
-    () => restore(api, name),
-    (err: unknown) =>
-      err instanceof IglooError &&
-      err.code === 'EUNSAFE' &&
-      new RegExp(`Cannot restore "${name}"`).test(err.message) &&
-      why.test(err.message),
+  let restored: { pid: number } | undefined;
+  let error: unknown;
+  try {
+    restored = await restore(api, name);
+  } catch (err) {
+    error = err;
+  }
+  if (restored) {
+    // what the attack got: the restored init and its host credentials
+    const st = procStatus(restored.pid);
+    await api.stop(name, 0);
+    assert.fail(
+      `restore ran a checkpoint this host did not make: init is host pid ${restored.pid}, Uid ${st.Uid}, CapEff ${st.CapEff}`,
+    );
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  assert.ok(
+    error instanceof IglooError &&
+      error.code === 'EUNSAFE' &&
+      message.includes(`Cannot restore "${name}"`) &&
+      why.test(message),
+    `restore must refuse with ${why}: ${message}`,
   );
   assert.equal((await api.state(name)).status, 'stopped');
   assert.ok(!existsSync(join(dir, 'restore.log')), 'criu never ran');
@@ -238,11 +253,6 @@ describe('archive attacks', () => {
     const r = await importContainer(b, archive, { name: 'devs' });
     const rootfs = b.paths('devs').rootfs;
     assert.deepEqual(devicesUnder(rootfs), [], 'no device node in the imported rootfs');
-    for (const node of ['evil-kmsg', 'evil-null', 'evil-loop'])
-      assert.ok(
-        r.skipped.some((s) => s.includes(`rootfs/${node}`) && /Device/.test(s)),
-        `${node} reported: ${r.skipped.join('; ')}`,
-      );
     await b.start('devs');
     const inside = await b.exec('devs', [
       '/bin/sh',
@@ -250,6 +260,11 @@ describe('archive attacks', () => {
       'for f in /evil-kmsg /evil-null /evil-loop; do test -e $f && exit 7; done; exit 3',
     ]);
     assert.equal(inside.exitCode, 3, 'none of the nodes exists inside');
+    for (const node of ['evil-kmsg', 'evil-null', 'evil-loop'])
+      assert.ok(
+        r.skipped.some((s) => s.includes(`rootfs/${node}`) && /Device/.test(s)),
+        `${node} reported: ${r.skipped.join('; ')}`,
+      );
     await b.stop('devs', 0);
   });
 
@@ -270,13 +285,8 @@ describe('archive attacks', () => {
     const archive = pack(dir, join(work, 'cfg.tar'));
     const res = await cliAsRoot(b, ['import-container', archive, '--name', 'cfg', '--json']);
     assert.equal(res.status, 0, res.stderr);
-    const json = JSON.parse(res.stdout) as { refused: Array<{ key: string; why: string }> };
-    assert.deepEqual(
-      json.refused.map((x) => x.key),
-      ['igloo.mount', 'igloo.seccomp', 'igloo.cap.keep', 'igloo.namespaces', 'igloo.rlimit'],
-    );
     const cfg = await b.config('cfg');
-    assert.deepEqual(cfg.mounts, []);
+    assert.deepEqual(cfg.mounts, [], 'no host bind mount');
     assert.equal(cfg.seccomp?.profile, 'default');
     assert.deepEqual(cfg.caps?.keep, []);
     assert.equal(cfg.namespaces.length, 7);
@@ -284,6 +294,11 @@ describe('archive attacks', () => {
     assert.doesNotMatch(
       readFileSync(b.paths('cfg').config, 'utf8'),
       /hostetc|unconfined|sys_admin/,
+    );
+    const json = JSON.parse(res.stdout) as { refused: Array<{ key: string; why: string }> };
+    assert.deepEqual(
+      json.refused.map((x) => x.key),
+      ['igloo.mount', 'igloo.seccomp', 'igloo.cap.keep', 'igloo.namespaces', 'igloo.rlimit'],
     );
     // the text output names them too
     const text = await cliAsRoot(b, ['import-container', archive, '--name', 'cfg2']);
@@ -317,9 +332,9 @@ describe('archive attacks', () => {
     for (const f of readdirSync(cdir).filter((x) => /^userns-\d+\.img$/.test(x)))
       writeFileSync(join(cdir, f), encodeUsernsImage({ uid: rootMap, gid: rootMap }));
     const r = await importContainer(b, pack(dir, join(work, 'evil.tar')), { name: 'evil' });
+    await refusedRestore(b, 'evil', /signature does not match/);
     assert.equal(r.checkpoint, false);
     assert.match(r.checkpointRefused ?? '', /signature does not match/);
-    await refusedRestore(b, 'evil', /signature does not match/);
   });
 
   test('a hand-made (unsigned) checkpoint manifest is refused', async () => {
@@ -335,8 +350,8 @@ describe('archive attacks', () => {
     const r = await importContainer(b, pack(dir, join(work, 'unsigned.tar')), {
       name: 'unsigned',
     });
-    assert.equal(r.checkpoint, false);
     await refusedRestore(b, 'unsigned', /not signed by this host/);
+    assert.equal(r.checkpoint, false);
   });
 
   test('a checkpoint re-signed with a key of the attacker is refused', async () => {
