@@ -29,6 +29,9 @@ import {
   chmodSync,
   closeSync,
   createReadStream,
+  fchmodSync,
+  fchownSync,
+  futimesSync,
   lchownSync,
   linkSync,
   lstatSync,
@@ -115,7 +118,7 @@ async function extract(task: ArchiveTask): Promise<void> {
   const checkpoint = join(task.dest, 'checkpoint');
   const skipped: string[] = [];
   const xattrs: XattrRecord[] = [];
-  const dirModes: Array<{ path: string; mode: number; mtime: Date }> = [];
+  const dirModes: Array<{ rel: string; mode: number; mtime: Date }> = [];
   mkdirSync(rootfs, { mode: 0o755 });
   // set by the parse below: stops it at the first problem
   let fail: (err: unknown) => void = (err) => {
@@ -132,7 +135,10 @@ async function extract(task: ArchiveTask): Promise<void> {
     return { uid, gid };
   };
 
-  const writeData = (entry: ReadEntry, path: string, done: () => void, max?: number) => {
+  // Owner, mode and times of a written file are set on its descriptor (the
+  // file O_EXCL made), never again by name: a later member may have put a
+  // symlink on the way meanwhile.
+  const writeData = (entry: ReadEntry, path: string, done: (fd: number) => void, max?: number) => {
     const fd = openSync(path, 'wx', 0o600);
     let size = 0;
     entry.on('data', (chunk: Buffer) => {
@@ -148,8 +154,8 @@ async function extract(task: ArchiveTask): Promise<void> {
     });
     entry.on('end', () => {
       try {
+        done(fd);
         closeSync(fd);
-        done();
       } catch (err) {
         fail(err);
       }
@@ -171,7 +177,7 @@ async function extract(task: ArchiveTask): Promise<void> {
     if (rel === '') {
       if (entry.type !== 'Directory') throw new Refused('rootfs is not a directory');
       lchownSync(rootfs, uid, gid);
-      dirModes.push({ path: rootfs, mode, mtime });
+      dirModes.push({ rel: '', mode, mtime });
       return entry.resume();
     }
     const path = resolveInRoot(rootfs, rel);
@@ -179,17 +185,17 @@ async function extract(task: ArchiveTask): Promise<void> {
     const existing = lstatSync(path, { throwIfNoEntry: false });
     const keepDir = existing?.isDirectory() === true && entry.type === 'Directory';
     if (existing && !keepDir) rmSync(path, { recursive: true, force: true });
-    const finish = () => {
-      lchownSync(path, uid, gid);
-      chmodSync(path, mode);
-      lutimesSync(path, mtime, mtime);
+    const finish = (fd: number) => {
+      fchownSync(fd, uid, gid);
+      fchmodSync(fd, mode);
+      futimesSync(fd, mtime, mtime);
     };
     switch (entry.type) {
       case 'Directory':
         if (!keepDir) mkdirSync(path, { mode: 0o700 });
         lchownSync(path, uid, gid);
         // modes and times last: a read-only directory still gets its files
-        dirModes.push({ path, mode, mtime });
+        dirModes.push({ rel, mode, mtime });
         return entry.resume();
       case 'File':
       case 'OldFile':
@@ -214,7 +220,8 @@ async function extract(task: ArchiveTask): Promise<void> {
           encoding: 'utf8',
         });
         if (made.status !== 0) throw new Error(`mkfifo ${path}: ${made.stderr.trim()}`);
-        finish();
+        lchownSync(path, uid, gid);
+        lutimesSync(path, mtime, mtime);
         return entry.resume();
       }
       default:
@@ -245,8 +252,8 @@ async function extract(task: ArchiveTask): Promise<void> {
         if (entry.type !== 'File')
           throw new Refused(`${entry.path} is not a regular file (a checkpoint holds files only)`);
         mkdirSync(checkpoint, { recursive: true, mode: 0o700 });
-        return writeData(entry, join(checkpoint, member.name), () =>
-          chmodSync(join(checkpoint, member.name), (entry.mode ?? 0o600) & 0o644),
+        return writeData(entry, join(checkpoint, member.name), (fd) =>
+          fchmodSync(fd, (entry.mode ?? 0o600) & 0o644),
         );
       case 'rootfs':
         return rootfsEntry(entry, member.path);
@@ -311,9 +318,14 @@ async function extract(task: ArchiveTask): Promise<void> {
     }
   }
   await setXattrs(xattrs, rootfs);
+  // Directory modes last (a read-only directory still got its files),
+  // resolved again inside the rootfs: a later member may have replaced a
+  // directory, or one on its path, by a symlink, and chmod follows links.
   for (const d of dirModes.reverse()) {
-    chmodSync(d.path, d.mode);
-    lutimesSync(d.path, d.mtime, d.mtime);
+    const path = d.rel === '' ? rootfs : resolveInRoot(rootfs, d.rel);
+    if (!lstatSync(path, { throwIfNoEntry: false })?.isDirectory()) continue;
+    chmodSync(path, d.mode);
+    lutimesSync(path, d.mtime, d.mtime);
   }
   writeFileSync(join(task.dest, IMPORT_REPORT), JSON.stringify({ skipped }) + '\n', {
     mode: 0o600,
