@@ -937,6 +937,8 @@ export async function importContainer(
       const keep =
         !overlaps(want, taken) &&
         !want.some((r) => r.start === 0) &&
+        manifest.idmap.uid.some((e) => e.inside === 0) &&
+        manifest.idmap.gid.some((e) => e.inside === 0) &&
         within(outsideRanges(manifest.idmap.uid), delegation.uid) &&
         within(outsideRanges(manifest.idmap.gid), delegation.gid);
       let idmap = manifest.idmap;
