@@ -164,20 +164,21 @@ async function untrusted(
   container: string,
   configText: string,
 ): Promise<string | undefined> {
-  if (typeof m.mac !== 'string')
+  if (typeof m.mac !== 'string' || typeof m.container !== 'string' || typeof m.config !== 'string')
     return 'it is not signed by this host (made by hand, by an older igloo, or elsewhere)';
-  if (m.container !== container)
-    return `it was made for another container (${String(m.container)}), not ${container}`;
-  if (m.config !== sha256Hex(configText)) return 'the container config changed since it was made';
+  // First the proof over what the manifest claims, then whether the claims fit here.
   let facts: CheckpointFacts;
   try {
-    facts = await factsOf(m, dir, container, configText);
+    facts = { ...(await factsOf(m, dir, m.container, '')), config: m.config };
   } catch (err) {
     return err instanceof Error ? err.message : String(err);
   }
-  return checkpointSignedHere(facts, m.mac)
-    ? undefined
-    : 'its signature does not match: an image or its manifest was changed, added or removed since this host made it, or another host signed it';
+  if (!checkpointSignedHere(facts, m.mac))
+    return 'its signature does not match: an image or its manifest was changed, added or removed since this host made it, or another host signed it';
+  if (m.container !== container)
+    return `it was made for another container (${m.container}), not ${container}`;
+  if (m.config !== sha256Hex(configText)) return 'the container config changed since it was made';
+  return undefined;
 }
 
 /**
