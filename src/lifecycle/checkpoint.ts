@@ -482,29 +482,6 @@ export async function restore(
   const config = await readConfig(paths, name);
   const criu = await requireCriu(`restore "${name}"`);
   const dir = opts.dir ?? defaultCheckpointDir(igloo, name);
-  await requirePrivateDir(dir, name);
-  const manifest = await readManifest(dir, name);
-  const why = await untrusted(manifest, dir, paths.dir, await readFile(paths.config, 'utf8'));
-  if (why !== undefined) {
-    throw new IglooError('EUNSAFE', `Cannot restore "${name}" from ${dir}: ${why}`, {
-      op: 'restore',
-      path: dir,
-      subject: name,
-      hint: `igloo restores only checkpoints this host made for this container (see docs/criu.md, "Trust"); start it afresh (igloo start ${name}) or make a new checkpoint`,
-    });
-  }
-  if (!sameMap(manifest.idmap, config.idmap)) {
-    throw new IglooError(
-      'ESTATE',
-      `Cannot restore "${name}" from ${dir}: the checkpoint was made with another id map`,
-      {
-        op: 'restore',
-        path: dir,
-        subject: name,
-        hint: 'The checkpoint holds the user namespace maps it was dumped with (import-container rewrites them when it moves a container); make a new checkpoint, or start it afresh: igloo start NAME',
-      },
-    );
-  }
   return withContainerLock(paths, async () => {
     const state = await liveState(paths);
     if (state.status === 'running') {
@@ -520,6 +497,30 @@ export async function restore(
     }
     await ensurePrivateDir(igloo.dirs.run);
     await removeRunDir(paths);
+    // Under the lock, just before criu: only a checkpoint this host made for it.
+    await requirePrivateDir(dir, name);
+    const manifest = await readManifest(dir, name);
+    const why = await untrusted(manifest, dir, paths.dir, await readFile(paths.config, 'utf8'));
+    if (why !== undefined) {
+      throw new IglooError('EUNSAFE', `Cannot restore "${name}" from ${dir}: ${why}`, {
+        op: 'restore',
+        path: dir,
+        subject: name,
+        hint: `igloo restores only checkpoints this host made for this container (see docs/criu.md, "Trust"); start it afresh (igloo start ${name}) or make a new checkpoint`,
+      });
+    }
+    if (!sameMap(manifest.idmap, config.idmap)) {
+      throw new IglooError(
+        'ESTATE',
+        `Cannot restore "${name}" from ${dir}: the checkpoint was made with another id map`,
+        {
+          op: 'restore',
+          path: dir,
+          subject: name,
+          hint: 'The checkpoint holds the user namespace maps it was dumped with (import-container rewrites them when it moves a container); make a new checkpoint, or start it afresh: igloo start NAME',
+        },
+      );
+    }
     await mkdir(paths.rundir, { mode: 0o700 });
     // criu writes its log there: never through a link left in its place
     await rm(join(dir, 'restore.log'), { force: true });
