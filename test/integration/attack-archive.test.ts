@@ -56,6 +56,7 @@ import {
 const cleanup = new Cleanup();
 let a: Igloo;
 let b: Igloo;
+let c: Igloo;
 let work: string;
 let user: TestUser;
 /** A plain export of a stopped busybox container of a. */
@@ -218,7 +219,8 @@ before(async () => {
   user = createUser(cleanup, 'igloo-arch-atk');
   a = new Igloo({ data: join(work, 'a/data'), run: join(work, 'a/run') });
   b = new Igloo({ data: join(work, 'b/data'), run: join(work, 'b/run') });
-  for (const api of [a, b]) {
+  c = new Igloo({ data: join(work, 'c/data'), run: join(work, 'c/run') });
+  for (const api of [a, b, c]) {
     cleanup.add(`destroy the containers of ${api.dirs.data}`, async () => {
       for (const n of await api.names()) {
         await stopQuietly(api, n);
@@ -331,8 +333,11 @@ describe('archive attacks', () => {
     ];
     for (const f of readdirSync(cdir).filter((x) => /^userns-\d+\.img$/.test(x)))
       writeFileSync(join(cdir, f), encodeUsernsImage({ uid: rootMap, gid: rootMap }));
-    const r = await importContainer(b, pack(dir, join(work, 'evil.tar')), { name: 'evil' });
-    await refusedRestore(b, 'evil', /signature does not match/);
+    // into a data directory with no containers: the exported slice is free
+    // there and kept, so the edited userns image is what criu would get
+    const r = await importContainer(c, pack(dir, join(work, 'evil.tar')), { name: 'evil' });
+    assert.equal(r.remapped, false);
+    await refusedRestore(c, 'evil', /signature does not match/);
     assert.equal(r.checkpoint, false);
     assert.match(r.checkpointRefused ?? '', /signature does not match/);
   });
