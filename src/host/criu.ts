@@ -1,16 +1,37 @@
 /**
- * Finding CRIU: criu on PATH first, then the private copy that
+ * Finding CRIU, and the host key that signs checkpoints (see the end, and
+ * core/criu/signature.ts). Finding CRIU: criu on PATH first, then the private copy that
  * scripts/install-criu.sh unpacks into /opt/igloo/criu. Kernels >= 6.13 need
  * criu >= 4.1 (an older one refuses the [vvar_vclock] mapping); kernels >=
  * 6.16 need criu >= 4.2 (they refuse SO_PASSCRED on TCP sockets, which
  * makes criu 4.1 fail the dump of any TCP socket).
  */
 import { execFile } from 'node:child_process';
-import { access, constants } from 'node:fs/promises';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import {
+  closeSync,
+  constants as fsConstants,
+  fstatSync,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  writeSync,
+} from 'node:fs';
+import { access, constants, readdir } from 'node:fs/promises';
 import { release } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import {
+  IMAGE_NAME,
+  UNSIGNED,
+  signedText,
+  type CheckpointFacts,
+  type SignedFile,
+} from '../core/criu/signature.ts';
 import { IglooError } from '../core/errors.ts';
+import { errnoOf, sysError } from './errno.ts';
 
 const run = promisify(execFile);
 
@@ -174,4 +195,149 @@ export async function criuCheckResult(): Promise<{
     status: !root || check.ok ? 'ok' : 'warn',
     detail: `${good.path} ${good.version}; ${check.detail}; checkpoint/restore need root`,
   };
+}
+
+/* ---- signing checkpoints (see core/criu/signature.ts) ------------------ */
+
+/** The host's checkpoint key: 32 random bytes, root's, 0600, made on first use. */
+export const CHECKPOINT_KEY = '/var/lib/igloo/checkpoint.key';
+
+function keyError(why: string): IglooError {
+  return new IglooError('EUNSAFE', `Cannot use the checkpoint key ${CHECKPOINT_KEY}: ${why}`, {
+    op: 'checkpoint key',
+    path: CHECKPOINT_KEY,
+    hint: `It must be a regular file of 32 bytes owned by root with mode 0600 in a directory only root can write. Remove it (checkpoints signed with it will no longer restore) and igloo makes a new one`,
+  });
+}
+
+/**
+ * The key, made the first time (O_CREAT|O_EXCL|O_NOFOLLOW, 0600) in a
+ * directory that must be root's and writable by nobody else.
+ */
+export function checkpointKey(path: string = CHECKPOINT_KEY): Buffer {
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const d = lstatSync(dir);
+  if (!d.isDirectory() || d.uid !== 0 || (d.mode & 0o022) !== 0)
+    throw keyError(`${dir} is not a directory of root's that only root can write`);
+  let fd: number;
+  let made = false;
+  try {
+    fd = openSync(
+      path,
+      fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW,
+      0o600,
+    );
+    made = true;
+  } catch (err) {
+    if (errnoOf(err) !== 'EEXIST') throw sysError(err, 'make the checkpoint key', path);
+    try {
+      fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+    } catch (err2) {
+      throw errnoOf(err2) === 'ELOOP'
+        ? keyError('it is a symbolic link')
+        : sysError(err2, 'read the checkpoint key', path);
+    }
+  }
+  try {
+    if (made) {
+      writeSync(fd, randomBytes(32));
+      fsyncSync(fd);
+    }
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.uid !== 0 || (st.mode & 0o077) !== 0 || st.size !== 32)
+      throw keyError(
+        `it is not a 32-byte regular file of root's with mode 0600 (mode ${(st.mode & 0o7777).toString(8)}, uid ${st.uid}, ${st.size} bytes)`,
+      );
+    const key = Buffer.alloc(32);
+    if (readSync(fd, key, 0, 32, 0) !== 32) throw keyError('it is shorter than 32 bytes');
+    return key;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Name, size and SHA-256 of every signed file of a checkpoint directory.
+ * Refuses anything but regular files (a link, a FIFO, a directory): criu
+ * would follow or block on them. Opened O_NOFOLLOW|O_NONBLOCK and hashed
+ * from the descriptor.
+ */
+export async function checkpointFiles(dir: string): Promise<SignedFile[]> {
+  const out: SignedFile[] = [];
+  for (const name of (await readdir(dir)).sort()) {
+    if (UNSIGNED.has(name)) continue;
+    const path = join(dir, name);
+    if (!IMAGE_NAME.test(name))
+      throw new IglooError(
+        'EUNSAFE',
+        `Refusing the checkpoint in ${dir}: "${name}" is not the name of a CRIU image`,
+        {
+          op: 'verify checkpoint',
+          path,
+          hint: 'Only files criu writes belong in a checkpoint directory; make a new checkpoint',
+        },
+      );
+    let fd: number;
+    try {
+      fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+    } catch (err) {
+      throw errnoOf(err) === 'ELOOP'
+        ? new IglooError(
+            'EUNSAFE',
+            `Refusing the checkpoint in ${dir}: ${name} is a symbolic link`,
+            {
+              op: 'verify checkpoint',
+              path,
+              hint: 'A checkpoint holds regular files only; make a new checkpoint',
+            },
+          )
+        : sysError(err, 'read the checkpoint image', path);
+    }
+    try {
+      const st = fstatSync(fd);
+      if (!st.isFile())
+        throw new IglooError(
+          'EUNSAFE',
+          `Refusing the checkpoint in ${dir}: ${name} is not a regular file`,
+          {
+            op: 'verify checkpoint',
+            path,
+            hint: 'A checkpoint holds regular files only; make a new checkpoint',
+          },
+        );
+      const hash = createHash('sha256');
+      const buf = Buffer.allocUnsafe(1 << 20);
+      let size = 0;
+      for (;;) {
+        const n = readSync(fd, buf, 0, buf.length, null);
+        if (n === 0) break;
+        hash.update(buf.subarray(0, n));
+        size += n;
+      }
+      out.push({ name, size, sha256: hash.digest('hex') });
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return out;
+}
+
+export function sha256Hex(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** The HMAC-SHA256 (hex) of a checkpoint's facts under the host key. */
+export function signCheckpoint(facts: CheckpointFacts, key: Buffer = checkpointKey()): string {
+  return createHmac('sha256', key).update(signedText(facts)).digest('hex');
+}
+
+/** Whether MAC is the host's signature of FACTS (constant-time compare). */
+export function checkpointSignedHere(
+  facts: CheckpointFacts,
+  mac: unknown,
+  key: Buffer = checkpointKey(),
+): boolean {
+  if (typeof mac !== 'string' || !/^[0-9a-f]{64}$/.test(mac)) return false;
+  return timingSafeEqual(Buffer.from(signCheckpoint(facts, key), 'hex'), Buffer.from(mac, 'hex'));
 }

@@ -106,7 +106,7 @@ const NESTING_SLICE = 8 * 65536;
  * igloo itself inside a nesting container: the host's node and igloo's
  * build, bound read-only (the container's /usr/local/bin/igloo points at it).
  */
-function nestingMounts(): BindMount[] {
+export function nestingMounts(): BindMount[] {
   return [
     { source: process.execPath, target: '/usr/local/bin/node', readonly: true },
     { source: dirname(cliPath()), target: NESTED_IGLOO_DIR, readonly: true },

@@ -17,6 +17,7 @@ import { applyLayer } from '../host/layers.ts';
 import { mkdirBeneath, readFileBeneath, unlinkBeneath, writeFileBeneath } from '../host/beneath.ts';
 import { copyXattrsTree } from '../host/xattrs.ts';
 import { packDebian, type DebianTask } from './debian.ts';
+import type { ArchiveTask } from '../host/container-archive.ts';
 import { runHelper } from '../native/spawn.ts';
 import { NESTED_IGLOO_DIR } from './paths.ts';
 
@@ -25,6 +26,7 @@ export type UsernsTask =
   | { kind: 'copy-rootfs'; from: string; rootfs: string }
   | { kind: 'extract-layers'; layers: string[]; rootfs: string }
   | DebianTask
+  | ArchiveTask
   | { kind: 'nesting-setup'; rootfs: string; size: number }
   | { kind: 'remove'; path: string };
 
@@ -181,6 +183,10 @@ export async function performUsernsTask(
       return setupNesting(task.rootfs, task.size);
     case 'pack-debian':
       return packDebian(task);
+    case 'import-archive': {
+      const { extractContainerArchive } = await import('../host/container-archive.ts');
+      return extractContainerArchive(task);
+    }
     case 'remove':
       return rm(task.path, { recursive: true, force: true });
     default:

@@ -1,5 +1,6 @@
 /** igloo checkpoint | restore | export | import-container (CRIU; root only). */
 import { IglooError } from '../../core/errors.ts';
+import { formatRefused } from '../../core/config/import.ts';
 import { formatIdmapSpec } from '../../core/idmap/index.ts';
 import { Igloo } from '../../lifecycle/containers.ts';
 import {
@@ -16,9 +17,9 @@ const help: Record<string, string> = {
   restore:
     'igloo restore NAME [--dir D] [--json]\n  Brings a checkpointed container back: same pids inside, same memory and files.\n',
   export:
-    'igloo export NAME FILE [--json]\n  Writes rootfs, config and checkpoint images of a stopped (or checkpointed) container into one tar archive.\n',
+    'igloo export NAME FILE [--json]\n  Writes rootfs, config and checkpoint images of a stopped (or checkpointed) container into one tar archive (mode 0600: it holds process memory).\n',
   'import-container':
-    'igloo import-container FILE [--name N] [--json]\n  Creates a container from an archive made by igloo export; restore it with igloo restore N.\n',
+    'igloo import-container FILE [--name N] [--json]\n  Creates a container from an archive made by igloo export; restore it with igloo restore N.\n  The archive is untrusted: unpacked in the new container\'s user namespace (no device nodes),\n  config lines igloo create would not write are refused (and listed), and its checkpoint is\n  kept only if this host made it (docs/criu.md, "Trust").\n',
 };
 
 export async function run(verb: string, args: string[]): Promise<number> {
@@ -83,10 +84,27 @@ export async function run(verb: string, args: string[]): Promise<number> {
       const r = await importContainer(igloo, a, {
         ...(values.name !== undefined && { name: values.name }),
       });
-      out(
-        r,
-        `Imported ${r.name}${r.remapped ? ` into a new id slice (${formatIdmapSpec(r.idmap)}; files and checkpoint moved to it)` : ''}${r.checkpoint ? `; restore it with: igloo restore ${r.name}` : ''}`,
-      );
+      const lines = [
+        `Imported ${r.name}${r.remapped ? ` into a new id slice (${formatIdmapSpec(r.idmap)}; files${r.checkpoint ? ' and checkpoint' : ''} moved to it)` : ''}${r.checkpoint ? `; restore it with: igloo restore ${r.name}` : ''}`,
+        ...(r.refused.length
+          ? [
+              `Refused ${r.refused.length} line${r.refused.length === 1 ? '' : 's'} of the archive's config (igloo create would not write them; not applied):`,
+              ...r.refused.map((x) => `  ${formatRefused(x)}`),
+            ]
+          : []),
+        ...(r.skipped.length
+          ? [
+              `Skipped ${r.skipped.length} member${r.skipped.length === 1 ? '' : 's'} of the archive:`,
+              ...r.skipped.map((x) => `  ${x}`),
+            ]
+          : []),
+        ...(r.checkpointRefused !== undefined
+          ? [
+              `Its checkpoint is not restorable: ${r.checkpointRefused}; start it afresh: igloo start ${r.name}`,
+            ]
+          : []),
+      ];
+      out(r, lines.join('\n'));
       return 0;
     }
   }
