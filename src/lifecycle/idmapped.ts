@@ -187,25 +187,6 @@ export async function prepareOverlay(
   return info;
 }
 
-/**
- * Reads a small text file (passwd, group) from the merged view of an overlay
- * rootfs without mounting it: the upper layer if it has the file, else the
- * image. Symlinks must stay inside their layer; a whiteout hides the file.
- */
-export async function readMergedFile(info: RootfsInfo, path: string): Promise<string> {
-  if (info.kind !== 'idmapped-overlay') return '';
-  for (const layer of [info.upper, info.lower]) {
-    const full = join(layer, path);
-    const st = await stat(full).catch(() => undefined);
-    if (!st) continue;
-    if (st.isCharacterDevice()) return ''; // an overlay whiteout
-    const real = await realpath(full).catch(() => undefined);
-    if (!real || !real.startsWith(`${layer}/`)) return '';
-    return readFile(real, 'utf8').catch(() => '');
-  }
-  return '';
-}
-
 /** Names of the containers (in containersDir) whose rootfs is an overlay of IMAGE. */
 export async function imageUsers(containersDir: string, image: string): Promise<string[]> {
   let names: string[];
