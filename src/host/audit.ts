@@ -327,7 +327,7 @@ export async function runAudit(opts: AuditOptions): Promise<Finding[]> {
         check: 'no-seccomp',
         subject,
         message: `${name} runs without igloo's seccomp filter${seccomp.deny.length ? ` (only its own ${seccomp.deny.length} denies)` : ''}`,
-        why: 'Without it, the container can call kexec_load, the module calls, open_by_handle_at and the keyring calls: a kernel bug in any of them is one step from the host',
+        why: 'Without it, the container can call kexec_load, the module calls, open_by_handle_at, the keyring calls, bpf, perf_event_open, userfaultfd and io_uring (a kernel bug in any of them is one step from the host), push input into a terminal with TIOCSTI, and (outside nesting) create user namespaces',
         fix: `Remove "igloo.seccomp = unconfined" from ${join(dir, 'config')} (the default is igloo's filter)`,
       });
     }

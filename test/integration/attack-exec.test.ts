@@ -31,7 +31,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { buildBusyboxRootfs } from '../../src/host/busybox-rootfs.ts';
 import {
@@ -279,7 +279,9 @@ describe('checkpoint', () => {
       '-c',
       'sleep 1000 </dev/null >/dev/null 2>&1 &',
     ]);
-    const dir = join(work, 'ckpt');
+    // beside root's data directory: restore takes checkpoints only from a
+    // directory only root can write (the TIOCSTI tests made `work` 0777)
+    const dir = join(dirname(rootEnv.IGLOO_DATA_DIR!), 'ckpt');
     rmSync(dir, { recursive: true, force: true });
     const r = await cli('root', ['checkpoint', 'atk-run', '--dir', dir]);
     assert.equal(r.status, 0, `igloo checkpoint: ${r.stderr}`);

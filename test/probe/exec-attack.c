@@ -143,6 +143,10 @@ static void hold(long pid, const char *how)
 		judge(pid, how, "seized");
 		(void)ptrace(PTRACE_DETACH, pid, 0, 0);
 	}
+	/* PTRACE_ATTACH's SIGSTOP may still be pending (the stop we waited
+	 * for was another one): without a tracer it would stop the process
+	 * for good and hang the exec. SIGCONT discards a pending stop. */
+	(void)kill((pid_t)pid, SIGCONT);
 }
 
 static int try_open(long pid, const char *what)
