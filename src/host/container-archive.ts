@@ -50,7 +50,7 @@ import { Parser, type ReadEntry } from 'tar';
 import { archiveMember } from '../core/criu/archive.ts';
 import { UNSIGNED } from '../core/criu/signature.ts';
 import { IglooError } from '../core/errors.ts';
-import { tryToInside, type IdMaps } from '../core/idmap/index.ts';
+import { tryToInside, type IdMapEntry, type IdMaps } from '../core/idmap/index.ts';
 import { PaxXattrScanner, xattrAllowed } from '../core/image/pax.ts';
 import { resolveInRoot } from './layers.ts';
 import { setXattrs, type XattrRecord } from './xattrs.ts';
@@ -88,6 +88,22 @@ function requirePlainTar(file: string): void {
     head.equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]));
   if (compressed)
     throw new Refused('it is compressed (igloo export writes a plain tar; decompress it first)');
+}
+
+/**
+ * A file capability as the archive holds it names its root by host id (v3,
+ * the exporting container's root). Written from inside the new container's
+ * user namespace, the rootid is read in that namespace: translate it through
+ * the map the archive claims (0 for the container's root); a v2 value has no
+ * rootid and means that root. A rootid outside the map is not applied.
+ */
+function capabilityInside(value: Buffer, from: readonly IdMapEntry[]): Buffer | undefined {
+  if (value.length !== 24) return value;
+  const inside = tryToInside(from, value.readUInt32LE(20));
+  if (inside === undefined) return undefined;
+  const out = Buffer.from(value);
+  out.writeUInt32LE(inside, 20);
+  return out;
 }
 
 export async function extractContainerArchive(task: ArchiveTask): Promise<void> {
@@ -312,8 +328,9 @@ async function extract(task: ArchiveTask): Promise<void> {
     const member = archiveMember(f.path);
     if (member.kind !== 'rootfs') continue;
     const path = resolveInRoot(rootfs, member.path);
-    for (const [name, value] of f.xattrs) {
-      if (xattrAllowed(name)) xattrs.push({ path, name, value });
+    for (const [name, raw] of f.xattrs) {
+      const value = name === 'security.capability' ? capabilityInside(raw, task.from.uid) : raw;
+      if (xattrAllowed(name) && value) xattrs.push({ path, name, value });
       else skipped.push(`${f.path}: extended attribute ${name} not applied`);
     }
   }

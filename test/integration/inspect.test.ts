@@ -92,6 +92,8 @@ interface Started {
   user: TestUser;
   initPid: number;
   base: number;
+  /** ids in its slice (65536; 8 x 65536 for a nesting container) */
+  size: number;
 }
 const started: Record<string, Started> = {};
 const sleepers: Record<string, { pid: number; inside: number }> = {};
@@ -123,8 +125,19 @@ async function execIn(name: string, script: string): Promise<string> {
   return r.stdout.trim();
 }
 
-async function createAndStart(user: TestUser, name: string, base: number): Promise<void> {
-  const created = await igloo(cleanup, user, ['create', name, '--slice-stride', '100000']);
+async function createAndStart(
+  user: TestUser,
+  name: string,
+  base: number,
+  extra: readonly string[] = [],
+): Promise<void> {
+  const created = await igloo(cleanup, user, [
+    'create',
+    name,
+    '--slice-stride',
+    '100000',
+    ...extra,
+  ]);
   assert.equal(created.status, 0, created.stderr);
   cleanup.add(`destroy ${name}`, async () => {
     const r = await igloo(cleanup, user, ['destroy', '--force', name]);
@@ -134,8 +147,9 @@ async function createAndStart(user: TestUser, name: string, base: number): Promi
   assert.equal(r.status, 0, r.stderr);
   const info = JSON.parse((await igloo(cleanup, user, ['info', name, '--json'])).stdout) as {
     state: { pid: number };
+    config: { idmap: { uid: Array<{ count: number }> } };
   };
-  started[name] = { user, initPid: info.state.pid, base };
+  started[name] = { user, initPid: info.state.pid, base, size: info.config.idmap.uid[0]!.count };
 }
 
 /** `ps` as root: pid -> [user, userns, pidns, cmd]. */
@@ -187,7 +201,9 @@ before(async () => {
   await delegate(elsa, ELSA_BASE, 1_000_000);
   stagedCli(cleanup);
   await createAndStart(anna, 'ps-a1', ANNA_BASE);
-  await createAndStart(anna, 'ps-a2', ANNA_BASE + 100_000);
+  // ps-a2 makes a user namespace of its own inside: only a nesting
+  // container may (the seccomp filter refuses it to the others)
+  await createAndStart(anna, 'ps-a2', ANNA_BASE + 100_000, ['--nesting']);
   await createAndStart(elsa, 'ps-e1', ELSA_BASE);
 
   // Pids in a fresh pid namespace are handed out in order: advance the
@@ -390,7 +406,7 @@ describe('igloo tree', () => {
       const block = s.user === elsa ? ELSA_BASE : ANNA_BASE;
       assert.deepEqual(
         node.uidMap!.map((l) => [l.inside, l.outside, l.count, l.slice?.text]),
-        [[0, s.base, 65536, `${s.user.name}'s block ${block}+${from}..${from + 65535}`]],
+        [[0, s.base, s.size, `${s.user.name}'s block ${block}+${from}..${from + s.size - 1}`]],
       );
       assert.equal(node.gidMap![0]!.outside, s.base);
       assert.ok(node.processes.includes(s.initPid));
@@ -425,7 +441,7 @@ describe('igloo tree', () => {
     assert.match(
       r.stdout,
       new RegExp(
-        `uid map: 0 ${ANNA_BASE + 100_000} 65536 \\(${anna.name}'s block ${ANNA_BASE}\\+100000\\.\\.165535\\)`,
+        `uid map: 0 ${ANNA_BASE + 100_000} ${started['ps-a2']!.size} \\(${anna.name}'s block ${ANNA_BASE}\\+100000\\.\\.${100_000 + started['ps-a2']!.size - 1}\\)`,
       ),
     );
     assert.match(r.stdout, new RegExp(`[│ ]  [└├]─ user:\\[${inode(nested.pid, 'user')}\\]`));
@@ -480,7 +496,7 @@ describe('the view from inside a container', () => {
     assert.equal(tree.userns, inode(s.initPid, 'user'));
     assert.deepEqual(
       tree.uidMap!.map((l) => [l.inside, l.outside, l.count]),
-      [[0, ANNA_BASE + 100_000, 65536]],
+      [[0, ANNA_BASE + 100_000, s.size]],
       "the view's own map, in its parent's ids",
     );
     assert.deepEqual(
