@@ -387,64 +387,22 @@ int cmd_idmap_check(const char *dir)
 		       dir, strerror(errno));
 		return 0;
 	}
-	int go[2], ready[2];
-	if (pipe2(go, O_CLOEXEC) < 0 || pipe2(ready, O_CLOEXEC) < 0)
-		return 2;
-	pid_t pid = fork();
-	if (pid < 0)
-		return 2;
-	if (pid == 0) {
-		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-		close(go[1]);
-		close(ready[0]);
-		if (unshare(CLONE_NEWUSER) < 0)
-			_exit(3);
-		if (write(ready[1], "u", 1) != 1)
-			_exit(3);
-		/* wait until the parent is done (EOF) */
-		char ch;
-		while (read(go[0], &ch, 1) < 0 && errno == EINTR)
-			;
-		_exit(0);
-	}
-	close(go[0]);
-	close(ready[1]);
-	char path[64], ns[64], ch;
-	snprintf(ns, sizeof(ns), "/proc/%d/ns/user", (int)pid);
-	ssize_t n;
-	do
-		n = read(ready[0], &ch, 1);
-	while (n < 0 && errno == EINTR);
-	close(ready[0]);
-	int result = n == 1 ? 0 : 2;
-	if (result == 0) {
-		const char *paths[2] = {"uid_map", "gid_map"};
-		for (int i = 0; i < 2 && result == 0; i++) {
-			snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, paths[i]);
-			int fd = open(path, O_WRONLY | O_CLOEXEC);
-			if (fd < 0 || write(fd, "0 65534 1\n", 10) != 10)
-				result = 2;
-			if (fd >= 0)
-				close(fd);
-		}
-	}
-	if (result == 0) {
-		int userns = open(ns, O_RDONLY | O_CLOEXEC);
-		if (userns < 0) {
-			result = 2;
-		} else if (set_idmap(mnt, userns) < 0) {
+	/* a throwaway namespace mapping one unprivileged id is enough to
+	 * see whether this file system takes idmapped mounts */
+	int result = 0;
+	int userns = userns_with_maps("0 65534 1\n", "0 65534 1\n");
+	if (userns < 0) {
+		result = 2;
+	} else {
+		if (set_idmap(mnt, userns) < 0) {
 			int e = errno;
 			printf("IDMAP %s mount_setattr MOUNT_ATTR_IDMAP on %s: %s\n",
 			       errno_name(e, eb, sizeof(eb)), dir, strerror(e));
 		} else {
 			printf("IDMAP ok\n");
 		}
-		if (userns >= 0)
-			close(userns);
+		close(userns);
 	}
-	close(go[1]);
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-		;
 	close(mnt);
 	return result;
 }
