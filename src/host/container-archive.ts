@@ -46,13 +46,13 @@ import {
 } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { Parser, type ReadEntry } from 'tar';
+import type { ReadEntry } from 'tar';
 import { archiveMember } from '../core/criu/archive.ts';
 import { UNSIGNED } from '../core/criu/signature.ts';
 import { IglooError } from '../core/errors.ts';
 import { tryToInside, type IdMapEntry, type IdMaps } from '../core/idmap/index.ts';
-import { PaxXattrScanner, xattrAllowed } from '../core/image/pax.ts';
-import { resolveInRoot } from './layers.ts';
+import { xattrAllowed } from '../core/image/pax.ts';
+import { parseTarStream, resolveInRoot } from './layers.ts';
 import { setXattrs, type XattrRecord } from './xattrs.ts';
 
 export const IMPORT_REPORT = 'import-report.json';
@@ -136,7 +136,8 @@ async function extract(task: ArchiveTask): Promise<void> {
   const xattrs: XattrRecord[] = [];
   const dirModes: Array<{ rel: string; mode: number; mtime: Date }> = [];
   mkdirSync(rootfs, { mode: 0o755 });
-  // set by the parse below: stops it at the first problem
+  // parseTarStream's stop, handed to each entry: the data events of a file
+  // being written stop the parse through it
   let fail: (err: unknown) => void = (err) => {
     throw err;
   };
@@ -246,7 +247,8 @@ async function extract(task: ArchiveTask): Promise<void> {
     }
   };
 
-  const onEntry = (entry: ReadEntry) => {
+  const onEntry = (entry: ReadEntry, stop: (err: unknown) => void) => {
+    fail = stop;
     const member = archiveMember(entry.path);
     switch (member.kind) {
       case 'refuse':
@@ -276,35 +278,10 @@ async function extract(task: ArchiveTask): Promise<void> {
     }
   };
 
-  const scanner = new PaxXattrScanner();
-  await new Promise<void>((resolve, reject) => {
-    let failed = false;
-    const parser = new Parser({ strict: true });
-    const input = createReadStream(task.archive);
-    fail = (err: unknown) => {
-      if (failed) return;
-      failed = true;
-      input.destroy();
-      reject(err);
-    };
-    parser.on('entry', (entry: ReadEntry) => {
-      if (failed) return entry.resume();
-      try {
-        onEntry(entry);
-      } catch (err) {
-        entry.resume();
-        fail(err);
-      }
-    });
-    parser.on('warn', (code: string, message: string) => {
-      if (code === 'TAR_ENTRY_INVALID' || code === 'TAR_BAD_ARCHIVE' || code === 'TAR_ABORT')
-        fail(new Refused(message));
-    });
-    parser.on('error', fail);
-    parser.on('end', () => (failed ? undefined : resolve()));
-    input.on('error', fail);
-    input.on('data', (chunk) => scanner.push(chunk as Buffer));
-    input.pipe(parser);
+  const input = createReadStream(task.archive);
+  const found = await parseTarStream(input, input, onEntry, {
+    scan: true,
+    invalid: (message) => new Refused(message),
   }).catch((err: unknown) => {
     if (err instanceof Refused)
       throw new IglooError('EUNSAFE', `Cannot import ${task.shown}: ${err.message}`, {
@@ -324,7 +301,7 @@ async function extract(task: ArchiveTask): Promise<void> {
     );
   });
 
-  for (const f of scanner.found) {
+  for (const f of found) {
     const member = archiveMember(f.path);
     if (member.kind !== 'rootfs') continue;
     const path = resolveInRoot(rootfs, member.path);

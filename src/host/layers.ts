@@ -41,6 +41,7 @@ import {
 import { spawnSync } from 'node:child_process';
 import { createGunzip } from 'node:zlib';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { Parser, type ReadEntry } from 'tar';
 import { IglooError } from '../core/errors.ts';
 import { layerEntry } from '../core/image/oci.ts';
@@ -302,36 +303,40 @@ function compression(file: string): 'gzip' | 'zstd' | 'none' {
   return 'none';
 }
 
-/** Applies one layer file to the rootfs (with `shift`: as root on the host, ids shifted). */
-export function applyLayer(
-  root: string,
-  layerFile: string,
-  report: ApplyReport = { entries: 0, skipped: [] },
-  shift?: IdShift,
-): Promise<ApplyReport> {
+export interface TarStreamOptions {
+  /** Also scan the bytes for pax xattrs (PLAIN is uncompressed tar). */
+  scan: boolean;
+  /** The error for an archive node-tar will not read (a bad header, a bad checksum). */
+  invalid: (message: string) => Error;
+}
+
+/**
+ * Reads a tar stream entry by entry and stops at the first problem: ONENTRY
+ * throwing (or calling its `fail`, for errors of the entry's data events), a
+ * header node-tar will not trust, or a read error. PLAIN is INPUT itself or
+ * INPUT decompressed; node-tar reads zstd itself. Resolves with the pax
+ * xattrs the archive carries (node-tar drops SCHILY.xattr.*).
+ */
+export function parseTarStream(
+  input: Readable,
+  plain: Readable,
+  onEntry: (entry: ReadEntry, fail: (err: unknown) => void) => void,
+  opts: TarStreamOptions,
+): Promise<EntryXattrs[]> {
   return new Promise((resolve, reject) => {
-    let failed: unknown;
+    let failed = false;
     const parser = new Parser({ strict: true });
+    const scanner = new PaxXattrScanner();
     const fail = (err: unknown) => {
       if (failed) return;
-      failed = err;
-      const reason = err instanceof Error ? err.message : String(err);
-      reject(
-        err instanceof IglooError
-          ? err
-          : new IglooError('ESYS', `Cannot apply layer ${layerFile}: ${reason}`, {
-              op: 'apply layer',
-              path: layerFile,
-              cause: err,
-              hint: "The layer is corrupt, or uses ids outside the container's map",
-            }),
-      );
+      failed = true;
       input.destroy();
+      reject(err);
     };
     parser.on('entry', (entry: ReadEntry) => {
       if (failed) return entry.resume();
       try {
-        applyEntry(root, entry, report, layerFile, shift);
+        onEntry(entry, fail);
       } catch (err) {
         entry.resume();
         fail(err);
@@ -339,24 +344,44 @@ export function applyLayer(
     });
     parser.on('warn', (code: string, message: string) => {
       if (code === 'TAR_ENTRY_INVALID' || code === 'TAR_BAD_ARCHIVE' || code === 'TAR_ABORT')
-        fail(new Error(message));
+        fail(opts.invalid(message));
     });
     parser.on('error', fail);
-    const scanner = new PaxXattrScanner();
-    parser.on('end', () => {
-      if (failed) return;
-      applyXattrs(root, scanner.found, report, layerFile, shift).then(() => resolve(report), fail);
-    });
-    const input = createReadStream(layerFile);
+    parser.on('end', () => (failed ? undefined : resolve(scanner.found)));
     input.on('error', fail);
-    const kind = compression(layerFile);
-    if (kind === 'zstd') {
-      input.pipe(parser);
-      return;
-    }
-    const plain = kind === 'gzip' ? input.pipe(createGunzip()) : input;
-    plain.on('error', fail);
-    plain.on('data', (chunk: Buffer) => scanner.push(chunk));
+    if (plain !== input) plain.on('error', fail);
+    if (opts.scan) plain.on('data', (chunk: Buffer) => scanner.push(chunk));
     plain.pipe(parser);
   });
+}
+
+/** Applies one layer file to the rootfs (with `shift`: as root on the host, ids shifted). */
+export async function applyLayer(
+  root: string,
+  layerFile: string,
+  report: ApplyReport = { entries: 0, skipped: [] },
+  shift?: IdShift,
+): Promise<ApplyReport> {
+  const input = createReadStream(layerFile);
+  const kind = compression(layerFile);
+  const plain = kind === 'gzip' ? input.pipe(createGunzip()) : input;
+  try {
+    const found = await parseTarStream(
+      input,
+      plain,
+      (entry) => applyEntry(root, entry, report, layerFile, shift),
+      { scan: kind !== 'zstd', invalid: (message) => new Error(message) },
+    );
+    await applyXattrs(root, found, report, layerFile, shift);
+  } catch (err) {
+    if (err instanceof IglooError) throw err;
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new IglooError('ESYS', `Cannot apply layer ${layerFile}: ${reason}`, {
+      op: 'apply layer',
+      path: layerFile,
+      cause: err,
+      hint: "The layer is corrupt, or uses ids outside the container's map",
+    });
+  }
+  return report;
 }
