@@ -35,7 +35,7 @@ export {
 } from '../host/subid.ts';
 export { runChecks, type CheckResult } from '../host/check.ts';
 export { inspect, type InspectOptions } from '../inspect/index.ts';
-export type { Snapshot, PsRow, TreeNode } from '../core/inspect/model.ts';
+export type { Snapshot, PsRow, TreeNode } from '../core/snapshot/model.ts';
 // criu
 export { checkpoint, restore, exportContainer, importContainer } from '../lifecycle/checkpoint.ts';
 export { findCriu, criuCheckResult } from '../host/criu.ts';

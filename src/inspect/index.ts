@@ -1,6 +1,6 @@
 /**
  * igloo's inspector: one consistent scan of /proc turned into `igloo ps`
- * rows and the `igloo tree` of user namespaces (src/core/inspect/model.ts
+ * rows and the `igloo tree` of user namespaces (src/core/snapshot/model.ts
  * holds the rules; docs/inspect.md the output).
  *
  * Everything here is synchronous: the scan is a few thousand small reads of
@@ -8,8 +8,8 @@
  * several times the read itself (see the `igloo ps` section of
  * docs/benchmarks.md).
  */
-import { buildSnapshot, type BrokenContainer, type Snapshot } from '../core/inspect/model.ts';
-import { discoverContainers } from './containers.ts';
+import { buildSnapshot, type BrokenContainer, type Snapshot } from '../core/snapshot/model.ts';
+import { discoverContainers } from './running.ts';
 import { readNamespaces, readView, scanProcesses } from './scan.ts';
 
 export interface InspectOptions {

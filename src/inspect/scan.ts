@@ -22,13 +22,13 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { readFileBeneath } from '../host/beneath.ts';
 import { parseProcIdMap, parseSubid, type IdMapEntry } from '../core/idmap/index.ts';
-import type { ProcSample, UsernsSample, ViewSample } from '../core/inspect/model.ts';
+import type { ProcSample, UsernsSample, ViewSample } from '../core/snapshot/model.ts';
 import {
   formatCommand,
   parseNsLink,
   parseStatStartTime,
   parseStatus,
-} from '../core/inspect/proc.ts';
+} from '../core/snapshot/proc.ts';
 import { parsePasswd, type PasswdEntry } from '../core/passwd.ts';
 
 export interface ScanOptions {

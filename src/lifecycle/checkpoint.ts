@@ -79,7 +79,7 @@ import { nestingMounts, type Igloo } from './containers.ts';
 import { refuseOverlay } from './idmapped.ts';
 import { ensurePrivateDir } from './paths.ts';
 import { liveState, readConfig, removeRunDir, withContainerLock, writeState } from './store.ts';
-import { writePreparedExec } from './prepared.ts';
+import { writePreparedExec } from './prepared-plans.ts';
 import { loadSeccompProfile } from '../host/seccomp.ts';
 
 const runFile = promisify(execFile);

@@ -57,7 +57,7 @@ import {
   preparedRunPaths,
   preparedRunReservation,
   writePreparedExec,
-} from './prepared.ts';
+} from './prepared-plans.ts';
 import {
   liveState,
   readConfig,

@@ -1,6 +1,6 @@
 /**
  * The `igloo` command's native front (src/native/front.c) and the prepared
- * plans it runs (src/lifecycle/prepared.ts), as users run it. The proof
+ * plans it runs (src/lifecycle/prepared-plans.ts), as users run it. The proof
  * that a command ran without Node: IGLOO_CLI names a file that does not
  * exist, so any hand-over to the TypeScript CLI fails.
  */

@@ -37,9 +37,9 @@
  * docs/inspect.md explains the derivations (parent namespaces, creators).
  */
 import { setFlagsFromString } from 'node:v8';
-import { filterRows, PS_HEADERS, psCells } from '../../core/inspect/format.ts';
+import { filterRows, PS_HEADERS, psCells } from '../../core/snapshot/format.ts';
 import { IglooError } from '../../core/errors.ts';
-import type { Snapshot } from '../../core/inspect/model.ts';
+import type { Snapshot } from '../../core/snapshot/model.ts';
 import { inspectSync } from '../../inspect/index.ts';
 import { paint, parseCommandArgs, table } from '../output.ts';
 

@@ -32,7 +32,7 @@
  *                                 "from": number, "to": number,
  *                                 "text": "anna's block 2000000+0..65535" } }
  */
-import { treeLines } from '../../core/inspect/format.ts';
+import { treeLines } from '../../core/snapshot/format.ts';
 import { inspectSync } from '../../inspect/index.ts';
 import { paint, parseCommandArgs, printJson } from '../output.ts';
 import { tuneForOnePass, warnBroken } from './ps.ts';

@@ -17,7 +17,7 @@ import { MAX_ID, rangesCover, rangesOverlap } from './range.ts';
 import type { IdRange } from './range.ts';
 import { delegatedRanges, parseSubidStrict } from './subid.ts';
 import type { SubidEntry } from './subid.ts';
-import { throwsIgloo } from './testing.ts';
+import { throwsIgloo } from '../../../test/support/errors.ts';
 
 const SEED = 'anna:2000000:1000000\nelsa:3000000:1000000\n';
 const seed = parseSubidStrict(SEED, { path: '/etc/subuid' });

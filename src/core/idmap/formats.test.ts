@@ -12,7 +12,7 @@ import {
 } from './formats.ts';
 import type { IdMapEntry, IdMaps } from './map.ts';
 import { MAX_ID } from './range.ts';
-import { throwsIgloo } from './testing.ts';
+import { throwsIgloo } from '../../../test/support/errors.ts';
 
 const e = (inside: number, outside: number, count: number): IdMapEntry => ({
   inside,

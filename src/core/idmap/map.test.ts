@@ -21,7 +21,7 @@ import {
 import type { IdMapEntry } from './map.ts';
 import { MAX_ID } from './range.ts';
 import { IglooError } from '../errors.ts';
-import { throwsIgloo } from './testing.ts';
+import { throwsIgloo } from '../../../test/support/errors.ts';
 
 const e = (inside: number, outside: number, count: number): IdMapEntry => ({
   inside,

@@ -23,7 +23,7 @@ import {
   unionRanges,
 } from './range.ts';
 import type { IdRange } from './range.ts';
-import { throwsIgloo } from './testing.ts';
+import { throwsIgloo } from '../../../test/support/errors.ts';
 
 const r = (start: number, count: number): IdRange => ({ start, count });
 

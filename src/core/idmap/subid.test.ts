@@ -15,7 +15,7 @@ import {
 } from './subid.ts';
 import type { SubidEntry } from './subid.ts';
 import { MAX_ID } from './range.ts';
-import { throwsIgloo } from './testing.ts';
+import { throwsIgloo } from '../../../test/support/errors.ts';
 
 const SEED = 'anna:2000000:1000000\nelsa:3000000:1000000\n';
 const anna = { name: 'anna', uid: 1001 };

@@ -1,11 +1,11 @@
 /**
- * Test helper for the idmap unit tests (not part of the API): assert that a
+ * Test helper for unit tests (not part of the API): assert that a
  * call throws an IglooError with the given code and a message naming the
  * given fragments.
  */
 import assert from 'node:assert/strict';
-import { IglooError } from '../errors.ts';
-import type { ErrorCode } from '../errors.ts';
+import { IglooError } from '../../src/core/errors.ts';
+import type { ErrorCode } from '../../src/core/errors.ts';
 
 export function throwsIgloo(
   fn: () => unknown,

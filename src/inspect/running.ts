@@ -18,7 +18,7 @@ import { closeSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IglooError } from '../core/errors.ts';
 import { parseProcIdMap, type SubidEntry } from '../core/idmap/index.ts';
-import type { BrokenContainer, KnownContainer, ProcSample } from '../core/inspect/model.ts';
+import type { BrokenContainer, KnownContainer, ProcSample } from '../core/snapshot/model.ts';
 import type { PasswdEntry } from '../core/passwd.ts';
 import { fdPath, openDirAt, openRoot, readdirFd } from '../host/beneath.ts';
 import { readUntrustedText } from '../host/untrusted.ts';
