@@ -223,22 +223,7 @@ int cmd_exec(struct plan p)
 	}
 	wait_exec(errp[0], g);
 
-	int master = -1;
-	if (p.console == CONSOLE_PTY) {
-		master = recv_fd(cons[0]);
-		if (master < 0) {
-			int e = errno;
-			killwait(g);
-			fail(p.exec_index, "exec", e, "receive the pty master: %s",
-			     strerror(e));
-		}
-		close(cons[0]);
-	}
+	int master = p.console == CONSOLE_PTY ? receive_pty_master(cons[0], g, p.exec_index) : -1;
 	sync_send("READY %d", g);
-	struct fg_state st = {.child = g, .master = master, .sigfd = sigfd};
-	int status = run_foreground(&st);
-	char text[64];
-	status_text(status, text, sizeof(text));
-	sync_send("EXIT %s", text);
-	return status_exit_code(status);
+	return wait_foreground(g, master, sigfd);
 }

@@ -399,19 +399,26 @@ void op_pivot(struct child_ctx *c, char **a)
 	/* c->rootfd still names the rootfs, which is now "/". */
 }
 
+/* DST beneath the root for a mount that hides or protects it (mask,
+ * readonly): -1 when it does not exist, there is nothing to do then. */
+static int resolve_if_exists(struct child_ctx *c, const char *dst)
+{
+	need_mntns(c);
+	int fd = resolve(c, dst, 0);
+	if (fd < 0 && errno != ENOENT)
+		FAIL(c, "open %s", dst);
+	return fd;
+}
+
 /* mask DST: make DST unreadable. A directory gets an empty read-only
  * tmpfs, anything else /dev/null (the host's, opened before pivot) bound
  * over it. A path this kernel does not have is skipped: there is nothing
  * to hide. Never creates anything. */
 void op_mask(struct child_ctx *c, char **a)
 {
-	need_mntns(c);
-	int fd = resolve(c, a[0], 0);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return;
-		FAIL(c, "open %s", a[0]);
-	}
+	int fd = resolve_if_exists(c, a[0]);
+	if (fd < 0)
+		return;
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		FAIL(c, "stat %s", a[0]);
@@ -439,13 +446,9 @@ void op_mask(struct child_ctx *c, char **a)
  * mount read-only, with its submounts. Skipped when DST does not exist. */
 void op_readonly(struct child_ctx *c, char **a)
 {
-	need_mntns(c);
-	int fd = resolve(c, a[0], 0);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return;
-		FAIL(c, "open %s", a[0]);
-	}
+	int fd = resolve_if_exists(c, a[0]);
+	if (fd < 0)
+		return;
 	char p[64];
 	fd_path(p, sizeof(p), fd);
 	if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) < 0)

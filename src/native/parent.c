@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "console.h"
 #include "parent.h"
 #include "report.h"
 #include "util.h"
@@ -75,6 +76,28 @@ void wait_exec(int err_r, pid_t pid)
 /* After READY, the helper becomes the container's monitor: no tie to Node
  * (fd 4), to a terminal (stdio to /dev/null, a session of its own) or to a
  * directory any more. */
+int receive_pty_master(int sock, pid_t pid, int exec_index)
+{
+	int master = recv_fd(sock);
+	if (master < 0) {
+		int e = errno;
+		killwait(pid);
+		fail(exec_index, "exec", e, "receive the pty master: %s", strerror(e));
+	}
+	close(sock);
+	return master;
+}
+
+int wait_foreground(pid_t pid, int master, int sigfd)
+{
+	struct fg_state st = {.child = pid, .master = master, .sigfd = sigfd};
+	int status = run_foreground(&st);
+	char text[64];
+	status_text(status, text, sizeof(text));
+	sync_send("EXIT %s", text);
+	return status_exit_code(status);
+}
+
 void detach_as_monitor(int nullfd)
 {
 	sync_close();

@@ -276,17 +276,7 @@ int cmd_start(struct plan p)
 	close(mapped[1]);
 	wait_exec(errp[0], pid);
 
-	int master = -1;
-	if (p.console == CONSOLE_PTY) {
-		master = recv_fd(cons[0]);
-		if (master < 0) {
-			int e = errno;
-			killwait(pid);
-			fail(p.exec_index, "exec", e,
-			     "receive the pty master: %s", strerror(e));
-		}
-		close(cons[0]);
-	}
+	int master = p.console == CONSOLE_PTY ? receive_pty_master(cons[0], pid, p.exec_index) : -1;
 	int listenfd = -1;
 	if (p.mode == MODE_DETACHED && master >= 0) {
 		listenfd = console_listen(rundirfd);
@@ -303,10 +293,5 @@ int cmd_start(struct plan p)
 		detach_as_monitor(nullfd);
 		run_monitor(pid, master, sigfd, rundirfd, listenfd);
 	}
-	struct fg_state st = {.child = pid, .master = master, .sigfd = sigfd};
-	int status = run_foreground(&st);
-	char text[64];
-	status_text(status, text, sizeof(text));
-	sync_send("EXIT %s", text);
-	return status_exit_code(status);
+	return wait_foreground(pid, master, sigfd);
 }
