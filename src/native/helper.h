@@ -1,5 +1,6 @@
 /*
- * igloo-helper's own tree (each .c has its header; nothing calls back up):
+ * igloo-helper's files, each with its own header. A file calls only files
+ * listed below it (test/integration/native-tree.test.ts keeps it a tree):
  *
  *   main.c      main(): dispatches the modes (PROTOCOL.md, "Invocation")
  *   front.c     the `igloo` command's native front: prepared exec and run plans
@@ -7,15 +8,17 @@
  *   zygote.c    `zygote`: forks helpers for the library API
  *   restore.c   `restore`: criu restore, then the monitor
  *   xattrs.c    `xattrs set|copy-tree` and `shift`
- *   helper.c    run the plan on fd 3 as `start` or `exec`
+ *   helper.c    run the plan on fd 3 as `start` or `exec` (this header)
  *   start.c     `start`: clone into new namespaces, maps, the child's steps
  *   exec.c      `exec`: join a container's namespaces through init's pidfd
- *   parent.c    the helper's side of its children (signals, error pipe, monitor)
- *   plan.c      reading and checking the plan (ops.h: the table of records)
  *   maps.c      writing the new user namespace's uid/gid maps
- *   steps.c     running the step records (mounts.c, process.c, idmapped.c)
- *   idmapped.c  the `rootfsidmap` step (an image under an overlay), idmap-check
+ *   parent.c    the helper's side of its children (signals, error pipe, monitor)
  *   console.c   the pty relay (foreground/exec) and the detached monitor
+ *   steps.c     running the step records, through the table of ops.h:
+ *   process.c     the steps that shape the process, and exec
+ *   mounts.c      the file-system steps, resolving paths beneath the root
+ *   idmapped.c    `rootfsidmap` (an image under an overlay), idmap-check
+ *   plan.c      reading and checking the plan
  *   child.c     the container's process: its context, failing a step
  *   report.c    the sync socket (fd 4): ERROR lines, the error sink
  *   util.c      errno/signal names, I/O loops, SCM_RIGHTS, numbers
