@@ -29,7 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "helper.h"
+#include "console.h"
+#include "util.h"
 
 #define RING_SIZE (64 * 1024)
 

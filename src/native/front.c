@@ -25,9 +25,15 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "dirs.h"
+#include "front.h"
 #include "helper.h"
+#include "plan.h"
+#include "report.h"
+#include "util.h"
 
 #define PREPARED_MAX (256 * 1024)
 
@@ -94,42 +100,13 @@ static void hand_over_on_error(void)
 		hand_over();
 }
 
-void front_note_error(void)
+/* The error sink while the front runs a plan: an ERROR line means the
+ * command never ran, and TypeScript says it better (hand_over_on_error). */
+static void note_error(const char *line, size_t n)
 {
+	(void)line;
+	(void)n;
 	front_failed = 1;
-}
-
-/* iglooDirs() of src/lifecycle/paths.ts, in C. */
-static int igloo_dirs(char *data, char *run, size_t n)
-{
-	const char *d = getenv("IGLOO_DATA_DIR"), *r = getenv("IGLOO_RUN_DIR");
-	if (d && *d && r && *r) {
-		snprintf(data, n, "%s", d);
-		snprintf(run, n, "%s", r);
-		return 0;
-	}
-	uid_t uid = geteuid();
-	if (uid == 0) {
-		snprintf(data, n, "/var/lib/igloo");
-		snprintf(run, n, "/run/igloo");
-		return 0;
-	}
-	const char *home = getenv("HOME");
-	const char *xdg_data = getenv("XDG_DATA_HOME");
-	const char *xdg_run = getenv("XDG_RUNTIME_DIR");
-	const char *xdg_cache = getenv("XDG_CACHE_HOME");
-	if (xdg_data && *xdg_data)
-		snprintf(data, n, "%s/igloo", xdg_data);
-	else
-		snprintf(data, n, "%s/.local/share/igloo", home ? home : "/");
-	/* Not /tmp/igloo-run-UID: another user could create it first (paths.ts). */
-	if (xdg_run && *xdg_run)
-		snprintf(run, n, "%s/igloo", xdg_run);
-	else if (xdg_cache && *xdg_cache)
-		snprintf(run, n, "%s/igloo/run", xdg_cache);
-	else
-		snprintf(run, n, "%s/.cache/igloo/run", home ? home : "/");
-	return 0;
 }
 
 /* validateName() of src/core/config/name.ts, or stricter: a name it would
@@ -340,7 +317,7 @@ static void try_exec(int argc, char **argv, const char *run)
 	if (plan_on_fd3(&pp, argv + i + 1, argc - i - 1) < 0)
 		return;
 	free(pp.buf);
-	exit(helper_run_plan(1, NULL));
+	exit(helper_run_plan(PLAN_EXEC, 0, NULL));
 }
 
 /* `igloo run -- CMD...`: the one-shot slot's prepared plan, while no other
@@ -353,7 +330,7 @@ static void try_run(int argc, char **argv, const char *data)
 	if (want < 0 || i + 1 >= argc || strcmp(argv[i], "--") != 0)
 		return;
 	/* the slot's plan has `console inherit`: a pty replaces it */
-	plan_console_pty = choose_tty(want == 2 ? -1 : want);
+	int tty = choose_tty(want == 2 ? -1 : want);
 	char path[PATH_MAX];
 	if (snprintf(path, sizeof(path), "%s/prepared/run/lock", data) >= (int)sizeof(path))
 		return;
@@ -380,20 +357,20 @@ static void try_run(int argc, char **argv, const char *data)
 		return;
 	}
 	free(pp.buf);
-	exit(helper_run_plan(0, NULL));
+	exit(helper_run_plan(PLAN_START, tty, NULL));
 }
 
 void front_main(int argc, char **argv)
 {
 	front_argv = argv;
 	front_pid = getpid();
-	front_mode = 1;
 	const char *off = getenv("IGLOO_PREPARED");
 	if (argc >= 2 && !(off && strcmp(off, "0") == 0)) {
 		char data[PATH_MAX - 64], run[PATH_MAX - 64];
 		igloo_dirs(data, run, sizeof(data));
 		if (atexit(hand_over_on_error) == 0) {
 			sync_fd = -1; /* nobody listens: errors come back to us */
+			set_error_sink(note_error);
 			if (strcmp(argv[1], "exec") == 0)
 				try_exec(argc, argv, run);
 			else if (strcmp(argv[1], "run") == 0)

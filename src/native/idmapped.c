@@ -60,7 +60,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "helper.h"
+#include "child.h"
+#include "compat.h"
+#include "idmapped.h"
+#include "report.h"
+#include "util.h"
 
 static struct {
 	int index; /* record index of `rootfsidmap`, -1 if the plan has none */
@@ -77,29 +81,25 @@ static struct {
 /* Parent, before clone(): find the step and clone the image's mount. */
 void idmap_prepare(const struct plan *p)
 {
-	for (size_t i = p->first_step; i < p->nrecs; i++) {
-		const struct record *r = &p->recs[i];
-		if (strcmp(r->op, "rootfsidmap") != 0)
-			continue;
-		if (!(p->ns_flags & CLONE_NEWUSER))
-			fail(r->index, r->op, EINVAL,
-			     "rootfsidmap needs a new user namespace (its ids are the mapping)");
-		idm.index = r->index;
-		idm.lower = r->argv[0];
-		idm.upper = r->argv[1];
-		idm.work = r->argv[2];
-		idm.lowerfd = (int)syscall(SYS_open_tree, AT_FDCWD, idm.lower,
-					   OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-		if (idm.lowerfd < 0)
-			fail(r->index, r->op, errno, "open_tree %s: %s", idm.lower,
-			     strerror(errno));
-		struct stat st;
-		if (fstat(idm.lowerfd, &st) < 0)
-			fail(r->index, r->op, errno, "stat %s: %s", idm.lower, strerror(errno));
-		idm.base_uid = st.st_uid;
-		idm.base_gid = st.st_gid;
+	const struct record *r = plan_find_step(p, OP_rootfsidmap);
+	if (!r)
 		return;
-	}
+	if (!(p->ns_flags & CLONE_NEWUSER))
+		fail(r->index, r->op, EINVAL,
+		     "rootfsidmap needs a new user namespace (its ids are the mapping)");
+	idm.index = r->index;
+	idm.lower = r->argv[0];
+	idm.upper = r->argv[1];
+	idm.work = r->argv[2];
+	idm.lowerfd = (int)syscall(SYS_open_tree, AT_FDCWD, idm.lower,
+				   OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (idm.lowerfd < 0)
+		fail(r->index, r->op, errno, "open_tree %s: %s", idm.lower, strerror(errno));
+	struct stat st;
+	if (fstat(idm.lowerfd, &st) < 0)
+		fail(r->index, r->op, errno, "stat %s: %s", idm.lower, strerror(errno));
+	idm.base_uid = st.st_uid;
+	idm.base_gid = st.st_gid;
 }
 
 /* The idmapping of mount MNT becomes that of user namespace USERNS. */

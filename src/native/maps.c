@@ -16,7 +16,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "helper.h"
+#include "child.h"
+#include "maps.h"
+#include "parent.h"
+#include "report.h"
 
 /* "I O C\n" per entry, as the kernel wants it in one write. */
 static int format_map(const struct record *r, char *buf, size_t n)

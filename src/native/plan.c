@@ -17,37 +17,24 @@
 #include <sched.h>
 #include <unistd.h>
 
-#include "helper.h"
-
-#ifndef CLONE_NEWTIME
-#define CLONE_NEWTIME 0x00000080
-#endif
+#include "plan.h"
+#include "report.h"
+#include "util.h"
 
 enum kind { HEADER, STEP };
 
+#define HEADER_SPEC(id, name, nargs) [OP_##id] = {name, nargs, HEADER},
+#define STEP_SPEC(id, name, nargs) [OP_##id] = {name, nargs, STEP},
 static const struct {
 	const char *name;
-	int nargs; /* -1: counted (ids, exec) */
+	int nargs; /* -1: counted (idmap, ids, exec) */
 	enum kind kind;
-} ops[] = {
-	{"igloo-plan", 1, HEADER}, {"namespaces", 1, HEADER},
-	{"join", 2, HEADER},       {"joinstart", 1, HEADER},
-	{"mode", 1, HEADER},
-	{"console", 1, HEADER},    {"rundir", 1, HEADER},
-	{"idmap", -1, HEADER},
-	{"rootfs", 1, STEP},       {"mount", 5, STEP},
-	{"bind", 3, STEP},         {"mkdir", 2, STEP},
-	{"symlink", 2, STEP},      {"pivot", 0, STEP},
-	{"hostname", 1, STEP},     {"chdir", 1, STEP},
-	{"loopback", 0, STEP},
-	{"rlimit", 3, STEP},       {"ids", -1, STEP},
-	{"mask", 1, STEP},         {"readonly", 1, STEP},
-	{"caps", 1, STEP},         {"nnp", 0, STEP},
-	{"devconsole", 0, STEP},   {"rootfstmpfs", 1, STEP},
-	{"seccomp", 1, STEP},      {"exec", -1, STEP},
-	{"rootfsidmap", 3, STEP},
-};
+} ops[OP_COUNT] = {IGLOO_OPS(HEADER_SPEC, STEP_SPEC)};
+#undef HEADER_SPEC
+#undef STEP_SPEC
 
+/* The namespaces TypeScript may name (NamespaceKind in
+ * src/core/config/model.ts): no `time`, which it never sends. */
 static const struct {
 	const char *name;
 	unsigned long flag;
@@ -55,7 +42,7 @@ static const struct {
 	{"user", CLONE_NEWUSER}, {"pid", CLONE_NEWPID},
 	{"mnt", CLONE_NEWNS},    {"uts", CLONE_NEWUTS},
 	{"ipc", CLONE_NEWIPC},   {"net", CLONE_NEWNET},
-	{"cgroup", CLONE_NEWCGROUP}, {"time", CLONE_NEWTIME},
+	{"cgroup", CLONE_NEWCGROUP},
 };
 
 unsigned long ns_flag(const char *name)
@@ -172,22 +159,22 @@ static void split_records(struct plan *p)
 	while (pos < p->nstrs) {
 		const char *op = p->strs[pos];
 		int k = -1;
-		for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		for (int i = 0; i < OP_COUNT; i++)
 			if (strcmp(ops[i].name, op) == 0)
-				k = (int)i;
+				k = i;
 		if (k < 0)
 			fail(index, op[0] ? op : "?", EINVAL, "unknown op '%s'", op);
 		size_t nargs;
 		if (ops[k].nargs >= 0) {
 			nargs = (size_t)ops[k].nargs;
-		} else if (strcmp(op, "idmap") == 0) {
+		} else if (k == OP_idmap) {
 			/* uid|gid N, then N times INSIDE OUTSIDE COUNT */
 			size_t n = count_at(p, pos + 2, index, op, "entry count");
 			if (n == 0 || n > IDMAP_MAX_ENTRIES)
 				fail(index, op, EINVAL, "an id map has 1 to %d entries, not %zu",
 				     IDMAP_MAX_ENTRIES, n);
 			nargs = 2 + 3 * n;
-		} else if (strcmp(op, "ids") == 0) {
+		} else if (k == OP_ids) {
 			/* UID GID N G1..GN */
 			nargs = 3 + count_at(p, pos + 3, index, op, "group count");
 		} else {
@@ -206,6 +193,7 @@ static void split_records(struct plan *p)
 		}
 		struct record *r = &p->recs[p->nrecs++];
 		r->index = index++;
+		r->code = (enum op)k;
 		r->op = op;
 		r->argc = (int)nargs;
 		r->argv = &p->strs[pos + 1];
@@ -217,7 +205,7 @@ static void split_records(struct plan *p)
 
 static void check_header(struct plan *p, int is_exec)
 {
-	if (p->nrecs == 0 || strcmp(p->recs[0].op, "igloo-plan") != 0)
+	if (p->nrecs == 0 || p->recs[0].code != OP_igloo_plan)
 		fail(0, p->nrecs ? p->recs[0].op : "igloo-plan", EINVAL,
 		     "the plan does not start with igloo-plan");
 	if (strcmp(p->recs[0].argv[0], "1") != 0)
@@ -232,14 +220,14 @@ static void check_header(struct plan *p, int is_exec)
 	for (size_t i = 1; i < p->first_step; i++) {
 		struct record *r = &p->recs[i];
 		const char *a = r->argv[0];
-		if (strcmp(r->op, "namespaces") == 0) {
+		if (r->code == OP_namespaces) {
 			if (is_exec)
 				fail(r->index, r->op, EINVAL,
 				     "namespaces is for start; exec uses join");
 			if (parse_ns_list(a, &p->ns_flags) < 0)
 				fail(r->index, r->op, EINVAL, "bad namespace list '%s'", a);
 			p->ns_index = r->index;
-		} else if (strcmp(r->op, "join") == 0) {
+		} else if (r->code == OP_join) {
 			unsigned long pid;
 			if (!is_exec)
 				fail(r->index, r->op, EINVAL, "join is for exec");
@@ -250,7 +238,7 @@ static void check_header(struct plan *p, int is_exec)
 				     r->argv[1]);
 			p->join_pid = (pid_t)pid;
 			p->join_index = r->index;
-		} else if (strcmp(r->op, "joinstart") == 0) {
+		} else if (r->code == OP_joinstart) {
 			unsigned long long t;
 			char *end;
 			errno = 0;
@@ -258,14 +246,14 @@ static void check_header(struct plan *p, int is_exec)
 			if (!is_exec || errno || end == a || *end || t == 0)
 				fail(r->index, r->op, EINVAL, "bad start time '%s'", a);
 			p->join_start = t;
-		} else if (strcmp(r->op, "mode") == 0) {
+		} else if (r->code == OP_mode) {
 			if (strcmp(a, "foreground") == 0)
 				p->mode = MODE_FOREGROUND;
 			else if (strcmp(a, "detached") == 0)
 				p->mode = MODE_DETACHED;
 			else
 				fail(r->index, r->op, EINVAL, "bad mode '%s'", a);
-		} else if (strcmp(r->op, "console") == 0) {
+		} else if (r->code == OP_console) {
 			if (strcmp(a, "inherit") == 0)
 				p->console = CONSOLE_INHERIT;
 			else if (strcmp(a, "pty") == 0)
@@ -274,7 +262,7 @@ static void check_header(struct plan *p, int is_exec)
 				p->console = CONSOLE_NULL;
 			else
 				fail(r->index, r->op, EINVAL, "bad console '%s'", a);
-		} else if (strcmp(r->op, "idmap") == 0) {
+		} else if (r->code == OP_idmap) {
 			const struct record **slot = strcmp(a, "uid") == 0   ? &p->uidmap
 						     : strcmp(a, "gid") == 0 ? &p->gidmap
 									     : NULL;
@@ -289,7 +277,7 @@ static void check_header(struct plan *p, int is_exec)
 					     r->argv[k]);
 			}
 			*slot = r;
-		} else if (strcmp(r->op, "rundir") == 0) {
+		} else if (r->code == OP_rundir) {
 			if (a[0] == '\0')
 				fail(r->index, r->op, EINVAL, "empty rundir");
 			p->rundir = a;
@@ -311,30 +299,37 @@ static void check_header(struct plan *p, int is_exec)
 	/* The steps must end with exec, and exec must be the last one: the
 	 * child has nothing else to become. */
 	if (p->nrecs == p->first_step ||
-	    strcmp(p->recs[p->nrecs - 1].op, "exec") != 0)
+	    p->recs[p->nrecs - 1].code != OP_exec)
 		fail(0, "igloo-plan", EINVAL, "the plan does not end with exec");
 	p->exec_index = p->recs[p->nrecs - 1].index;
 	for (size_t i = p->first_step; i + 1 < p->nrecs; i++)
-		if (strcmp(p->recs[i].op, "exec") == 0)
+		if (p->recs[i].code == OP_exec)
 			fail(p->recs[i].index, "exec", EINVAL,
 			     "exec must be the last record");
 }
 
-int plan_read(struct plan *p, int fd, int is_exec)
+int plan_read(struct plan *p, int fd, enum plan_kind kind)
 {
+	int is_exec = kind == PLAN_EXEC;
 	memset(p, 0, sizeof(*p));
-	read_all(p, fd, is_exec == PLAN_ANY);
-	if (is_exec == PLAN_ANY && p->len == 0)
+	read_all(p, fd, kind == PLAN_ANY);
+	if (kind == PLAN_ANY && p->len == 0)
 		return -1; /* an empty plan: nothing to run */
 	split_strings(p);
 	split_records(p);
-	if (is_exec == PLAN_ANY) {
-		is_exec = 0;
+	if (kind == PLAN_ANY)
 		for (size_t i = 0; i < p->first_step; i++)
-			if (strcmp(p->recs[i].op, "join") == 0)
+			if (p->recs[i].code == OP_join)
 				is_exec = 1;
-	}
 	p->is_exec = is_exec;
 	check_header(p, is_exec);
 	return 0;
+}
+
+const struct record *plan_find_step(const struct plan *p, enum op code)
+{
+	for (size_t i = p->first_step; i < p->nrecs; i++)
+		if (p->recs[i].code == code)
+			return &p->recs[i];
+	return NULL;
 }

@@ -4,6 +4,9 @@
 Plays the TypeScript side of PROTOCOL.md: writes plans (NUL-separated
 strings) on fd 3, talks on the sync socket (fd 4), writes the id maps (root)
 or calls newuidmap/newgidmap (unprivileged), and checks what comes back.
+Most plans here have no `idmap` records, so the helper sends `PID` and waits
+for `MAPPED`: that exchange exists for this test only (TypeScript always
+sends the maps with the plan, which idmap_records_test covers).
 
 usage: smoke-test.py HELPER WORKDIR USER
 """

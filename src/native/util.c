@@ -1,9 +1,10 @@
 /*
- * igloo-helper: small utilities (names, I/O loops, fd passing, reporting).
+ * igloo-helper: small utilities (util.h).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,10 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "helper.h"
-
-int sync_fd = SYNC_FD;
-int front_mode; /* run as `igloo` (front.c) */
+#include "util.h"
 
 /* errno names, so that TypeScript can match on them without knowing the
  * C library's numbering. Unknown values become E<number>. */
@@ -205,58 +203,6 @@ void sanitize_line(char *s)
 	for (; *s; s++)
 		if (*s == '\n' || *s == '\r')
 			*s = ' ';
-}
-
-/* Write one line on the sync socket. EPIPE (Node went away) is ignored:
- * SIGPIPE is ignored in the helper. */
-void sync_send(const char *fmt, ...)
-{
-	char line[MSG_MAX + 128];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n > sizeof(line) - 2)
-		n = (int)sizeof(line) - 2;
-	line[n] = '\0';
-	sanitize_line(line);
-	line[n++] = '\n';
-	if (sync_fd < 0 || write_all(sync_fd, line, (size_t)n) < 0) {
-		/* Nobody listens on fd 4: say it on stderr at least; the
-		 * `igloo` front hands the command to TypeScript instead,
-		 * which says it better (front.c). */
-		if (strncmp(line, "ERROR ", 6) == 0) {
-			if (front_mode)
-				front_note_error();
-			else
-				(void)!write(2, line, (size_t)n);
-		}
-	}
-}
-
-void report_error(int index, const char *op, int err, const char *msg)
-{
-	char eb[16];
-	char m[MSG_MAX];
-	snprintf(m, sizeof(m), "%s", msg);
-	sanitize_line(m);
-	sync_send("ERROR %d %s %s %s", index, op, errno_name(err, eb, sizeof(eb)),
-		  m);
-}
-
-/* Report an error of the helper itself (not of a step in the child) and
- * exit 1. */
-void fail(int index, const char *op, int err, const char *fmt, ...)
-{
-	char msg[MSG_MAX];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	report_error(index, op, err, msg);
-	exit(1);
 }
 
 void status_text(int status, char *buf, size_t n)

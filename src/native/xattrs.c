@@ -35,7 +35,9 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "helper.h"
+#include "compat.h"
+#include "util.h"
+#include "xattrs.h"
 
 #define CAP_NAME "security.capability"
 #define VFS_CAP_REVISION_MASK 0xFF000000u
@@ -217,9 +219,6 @@ static int map_id(char kind, unsigned long id, unsigned long *out)
 /* getxattrat(2) (Linux 6.13): read an xattr relative to a directory fd, so
  * the walk never looks a whole path up again. Older kernels: ENOSYS, and
  * the full path is used. The number is the same on every architecture. */
-#ifndef SYS_getxattrat
-#define SYS_getxattrat 464
-#endif
 struct xattr_args_v0 {
 	uint64_t value;
 	uint32_t size;

@@ -28,10 +28,14 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "helper.h"
+#include "report.h"
+#include "util.h"
+#include "zygote.h"
 
 #define CONTROL_FD 3
 
@@ -86,7 +90,7 @@ static void __attribute__((noreturn)) serve(int conn, char *argv1)
 	if (conn != SYNC_FD)
 		close(conn);
 	sync_fd = SYNC_FD;
-	exit(helper_run_plan(PLAN_ANY, argv1));
+	exit(helper_run_plan(PLAN_ANY, 0, argv1));
 }
 
 int cmd_zygote(char *argv1)

@@ -1,0 +1,72 @@
+/*
+ * igloo-helper: the container's process, seen from inside (child.h).
+ */
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "util.h"
+
+void child_ctx_init(struct child_ctx *c, const struct plan *p, int errfd, int consfd,
+		    int nullfd, int rootfs_pre, unsigned long ns_flags)
+{
+	*c = (struct child_ctx){
+		.plan = p,
+		.errfd = errfd,
+		.consfd = consfd,
+		.nullfd = nullfd,
+		.rootfd = -1,
+		.rootfs_pre = rootfs_pre,
+		.pty_slave = -1,
+		.own_mntns = (ns_flags & CLONE_NEWNS) != 0,
+		.own_utsns = (ns_flags & CLONE_NEWUTS) != 0,
+		.own_netns = (ns_flags & CLONE_NEWNET) != 0,
+		.cur = NULL,
+	};
+	c->umask = umask(0);
+}
+
+static void __attribute__((noreturn)) vfail_at(int errfd, int index, const char *op, int err,
+					       const char *fmt, va_list ap)
+{
+	struct step_error e;
+	memset(&e, 0, sizeof(e));
+	e.err = err;
+	e.index = index;
+	snprintf(e.op, sizeof(e.op), "%s", op);
+	vsnprintf(e.msg, sizeof(e.msg), fmt, ap);
+	(void)write_all(errfd, &e, sizeof(e));
+	_exit(1);
+}
+
+void child_fail_at(int errfd, int index, const char *op, int err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfail_at(errfd, index, op, err, fmt, ap);
+}
+
+void child_fail(struct child_ctx *c, int err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfail_at(c->errfd, c->cur ? c->cur->index : 0, c->cur ? c->cur->op : "igloo-plan", err,
+		 fmt, ap);
+}
+
+void reset_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (int s = 1; s < NSIG; s++)
+		(void)sigaction(s, &sa, NULL); /* fails for KILL/STOP: fine */
+	sigset_t none;
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+}

@@ -1,0 +1,20 @@
+/*
+ * Waiting for the container's process (console.c): the foreground relay
+ * and the detached monitor.
+ */
+#ifndef IGLOO_CONSOLE_H
+#define IGLOO_CONSOLE_H
+
+#include <sys/types.h>
+
+struct fg_state {
+	pid_t child;   /* the process we wait for */
+	int master;    /* pty master or -1 */
+	int sigfd;     /* signalfd */
+};
+int run_foreground(struct fg_state *st); /* returns the wait status */
+void run_monitor(pid_t init, int master, int sigfd, int rundirfd, int listenfd)
+	__attribute__((noreturn));
+int console_listen(int rundirfd);
+
+#endif
