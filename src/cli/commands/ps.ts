@@ -41,18 +41,9 @@ import { filterRows, PS_HEADERS, psCells } from '../../core/snapshot/format.ts';
 import { IglooError } from '../../core/errors.ts';
 import type { Snapshot } from '../../core/snapshot/model.ts';
 import { inspectSync } from '../../inspect/index.ts';
-import { paint, parseCommandArgs, table } from '../output.ts';
-
-const help = `igloo ps [NAME...] [--all] [--json]
-  Shows every process this view can see: host pid and the NSpid chain, the
-  user outside and inside (through the id maps), the user- and pid-namespace
-  inodes, the container (yours; "(foreign)" for other tools' namespaces,
-  "(host)" for plain host processes) and its owner, the user-namespace depth
-  and the command. NAME... limits the rows to those containers (NAME or
-  OWNER/NAME). Run inside a container, it shows what the container sees.
-  --all   (root) match every user's igloo containers, not only root's
-  --json  the documented JSON form (docs/inspect.md)
-`;
+import type { ps as psSpec } from '../command-table.ts';
+import { paint, table } from '../output.ts';
+import type { Invocation } from '../spec.ts';
 
 /**
  * V8 settings for a command that makes one pass over a thousand processes
@@ -100,18 +91,11 @@ export function warnBroken(broken: Snapshot['broken']): void {
   }
 }
 
-export async function run(args: string[]): Promise<number> {
+export async function ps({
+  options: values,
+  args: { NAME: names },
+}: Invocation<typeof psSpec>): Promise<number> {
   tuneForOnePass();
-  const { values, positionals } = parseCommandArgs(
-    'ps',
-    args,
-    { json: { type: 'boolean' }, all: { type: 'boolean' } },
-    help,
-  );
-  if (values.help) {
-    process.stdout.write(help);
-    return 0;
-  }
   if (values.all && (process.geteuid?.() ?? 0) !== 0) {
     throw new IglooError('EPERM', "Cannot list every user's containers: ps --all needs root", {
       op: 'ps',
@@ -120,7 +104,7 @@ export async function run(args: string[]): Promise<number> {
   }
   const snapshot = inspectSync({ all: values.all === true });
   warnBroken(snapshot.broken);
-  const rows = filterRows(snapshot.processes, positionals);
+  const rows = filterRows(snapshot.processes, names);
   if (values.json) {
     process.stdout.write(jsonText({ ...snapshot, processes: rows, tree: undefined }));
     return 0;
