@@ -215,7 +215,7 @@ function zshSpecs(spec: CommandSpec): string[] {
     const lead = p.variadic ? '*:' : p.optional ? '::' : ':';
     specs.push(quote(`${lead}${p.name}:${zshAction(p.complete, p.choices)}`));
   }
-  if (spec.command) specs.push(quote('*::command: '));
+  if (spec.command) specs.push(quote('*:command: '));
   return specs;
 }
 

@@ -64,7 +64,11 @@ export function synopsis(spec: CommandSpec | FamilySpec): string {
 
 /** `igloo VERB --help` (a family's: its actions). */
 export function commandHelp(entry: Entry): string {
-  const parts = [`Usage: ${synopsis(entry)}\n`, entry.description + '\n'];
+  // Descriptions keep their line breaks; a line too long for the terminal is wrapped.
+  const description = entry.description
+    .split('\n')
+    .flatMap((line) => (line.length > WIDTH ? wrap(line, WIDTH) : [line]));
+  const parts = [`Usage: ${synopsis(entry)}\n`, description.join('\n') + '\n'];
   if (isFamily(entry)) {
     parts.push(
       'Actions:\n' + columns(entry.actions.map((a) => [synopsis(a), a.summary])),
