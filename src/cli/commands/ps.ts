@@ -36,27 +36,13 @@
  *
  * docs/inspect.md explains the derivations (parent namespaces, creators).
  */
-import { setFlagsFromString } from 'node:v8';
 import { filterRows, PS_HEADERS, psCells } from '../../core/snapshot/format.ts';
 import { IglooError } from '../../core/errors.ts';
-import type { Snapshot } from '../../core/snapshot/model.ts';
 import { inspectSync } from '../../inspect/index.ts';
 import type { ps as psSpec } from '../command-table.ts';
 import { paint, table } from '../output.ts';
 import type { Invocation } from '../spec.ts';
-
-/**
- * V8 settings for a command that makes one pass over a thousand processes
- * and exits: the optimizing compiler would compile the scan's functions on
- * a second thread while they run, for code that finishes before it would
- * pay off (measured: 15-25 % of the command's CPU time), and the
- * young-generation collections need no helper threads for a few megabytes.
- * Both only change how V8 runs the same code. `igloo tree` uses it too.
- */
-export function tuneForOnePass(): void {
-  setFlagsFromString('--no-opt');
-  setFlagsFromString('--no-parallel-scavenge');
-}
+import { tuneForOnePass, warnBroken } from './snapshot-command.ts';
 
 /**
  * The JSON form, one process per line: the document an indenting
@@ -77,18 +63,6 @@ export function jsonText(doc: Record<string, unknown>): string {
     fields.push(`  ${JSON.stringify(key)}: ${text}`);
   }
   return `{\n${fields.join(',\n')}\n}\n`;
-}
-
-/**
- * Containers whose files discovery refused (a FIFO or link for state.json,
- * a state.json naming a process that is not the container's): one line
- * each on stderr, so the listing still comes and says what it left out.
- */
-export function warnBroken(broken: Snapshot['broken']): void {
-  for (const b of broken ?? []) {
-    const what = b.name === null ? `${b.owner}'s containers` : `${b.owner}'s container ${b.name}`;
-    process.stderr.write(`igloo: warning: skipped ${what} (broken): ${b.path}: ${b.reason}\n`);
-  }
 }
 
 export async function ps({

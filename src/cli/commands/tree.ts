@@ -37,7 +37,7 @@ import { inspectSync } from '../../inspect/index.ts';
 import type { tree as treeSpec } from '../command-table.ts';
 import { paint, printJson } from '../output.ts';
 import type { Invocation } from '../spec.ts';
-import { tuneForOnePass, warnBroken } from './ps.ts';
+import { tuneForOnePass, warnBroken } from './snapshot-command.ts';
 
 export async function tree({ options: values }: Invocation<typeof treeSpec>): Promise<number> {
   tuneForOnePass();
