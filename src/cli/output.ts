@@ -1,5 +1,4 @@
 /** Output helpers shared by the commands: tables, JSON, colour, errors. */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { IglooError } from '../core/errors.ts';
 
 const useColour = (stream: NodeJS.WriteStream): boolean =>
@@ -30,6 +29,12 @@ export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }
 
+/** A command's result: as JSON with --json, else as its line(s) of text. */
+export function printResult(json: boolean | undefined, value: unknown, text: string): void {
+  if (json) printJson(value);
+  else process.stdout.write(text + '\n');
+}
+
 /** Prints an error (as JSON with --json) and returns the exit status. */
 export function printError(err: unknown, json: boolean): number {
   if (err instanceof IglooError) {
@@ -45,31 +50,4 @@ export function printError(err: unknown, json: boolean): number {
     `igloo: internal error: ${message}\n  hint: this is a bug in igloo; please report it\n`,
   );
   return 70;
-}
-
-/** parseArgs with igloo's usage errors (EINVAL, exit 2) and --help. */
-export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options']>>(
-  command: string,
-  args: string[],
-  options: T,
-  help: string,
-  allowPositionals = true,
-) {
-  try {
-    return parseArgs({
-      args,
-      options: { ...options, help: { type: 'boolean', short: 'h' } },
-      allowPositionals,
-      strict: true,
-    });
-  } catch (err) {
-    throw new IglooError(
-      'EINVAL',
-      `${command}: ${err instanceof Error ? err.message : String(err)}`,
-      {
-        op: command,
-        hint: `Usage: ${help.split('\n')[0]}`,
-      },
-    );
-  }
 }

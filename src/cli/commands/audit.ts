@@ -1,36 +1,14 @@
+/** igloo audit [--json] [--probe] [--user NAME]: isolation problems, why and how to fix. */
 import { iglooDirs } from '../../lifecycle/paths.ts';
 import { IglooError } from '../../core/errors.ts';
 import { runAudit } from '../../host/audit.ts';
 import { subidPaths } from '../../host/subid.ts';
 import { currentUser, lookupHostUser } from '../../host/users.ts';
-import { paint, parseCommandArgs, printJson } from '../output.ts';
+import type { audit as auditSpec } from '../command-table.ts';
+import { paint, printJson } from '../output.ts';
+import type { Invocation } from '../spec.ts';
 
-const help = `igloo audit [--json] [--probe] [--user NAME]
-  Looks for misconfigurations that would let a container reach its owner,
-  another user or another container: overlapping delegations in
-  /etc/subuid and /etc/subgid, containers that share a slice, maps that
-  include host uid 0 or a real user's id, container directories others can
-  traverse, containers without the seccomp filter or with extra
-  capabilities, running containers whose init has no filter. Each finding
-  says why it matters and how to fix it.
-  --probe       (root) also try it: a process with each container's host root
-                uid tries to read the owner's private file and directories
-  --user NAME   (root) audit NAME's containers instead of your own
-  Exits 1 if there is an error-level finding.
-`;
-
-export async function run(args: string[]): Promise<number> {
-  const { values } = parseCommandArgs(
-    'audit',
-    args,
-    { json: { type: 'boolean' }, probe: { type: 'boolean' }, user: { type: 'string' } },
-    help,
-    false,
-  );
-  if (values.help) {
-    process.stdout.write(help);
-    return 0;
-  }
+export async function audit({ options: values }: Invocation<typeof auditSpec>): Promise<number> {
   let owner: { name: string; uid: number; gid: number; home: string } = await currentUser();
   let data = iglooDirs().data;
   if (values.user !== undefined) {

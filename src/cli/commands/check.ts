@@ -1,19 +1,10 @@
+/** igloo check [--json]: the host doctor. */
 import { runChecks } from '../../host/check.ts';
-import { paint, parseCommandArgs, printJson } from '../output.ts';
+import type { check as checkSpec } from '../command-table.ts';
+import { paint, printJson } from '../output.ts';
+import type { Invocation } from '../spec.ts';
 
-const help = `igloo check [--json]
-  Checks that this host can run unprivileged containers for you: user
-  namespaces, newuidmap/newgidmap, your /etc/subuid and /etc/subgid
-  delegation, cgroups, the native helper, busybox and criu.
-  Exits 1 if a check fails (warnings do not fail).
-`;
-
-export async function run(args: string[]): Promise<number> {
-  const { values } = parseCommandArgs('check', args, { json: { type: 'boolean' } }, help, false);
-  if (values.help) {
-    process.stdout.write(help);
-    return 0;
-  }
+export async function check({ options: values }: Invocation<typeof checkSpec>): Promise<number> {
   const results = await runChecks();
   const failed = results.some((r) => r.status === 'fail');
   if (values.json) printJson({ ok: !failed, checks: results });

@@ -36,36 +36,13 @@
  *
  * docs/inspect.md explains the derivations (parent namespaces, creators).
  */
-import { setFlagsFromString } from 'node:v8';
 import { filterRows, PS_HEADERS, psCells } from '../../core/snapshot/format.ts';
 import { IglooError } from '../../core/errors.ts';
-import type { Snapshot } from '../../core/snapshot/model.ts';
 import { inspectSync } from '../../inspect/index.ts';
-import { paint, parseCommandArgs, table } from '../output.ts';
-
-const help = `igloo ps [NAME...] [--all] [--json]
-  Shows every process this view can see: host pid and the NSpid chain, the
-  user outside and inside (through the id maps), the user- and pid-namespace
-  inodes, the container (yours; "(foreign)" for other tools' namespaces,
-  "(host)" for plain host processes) and its owner, the user-namespace depth
-  and the command. NAME... limits the rows to those containers (NAME or
-  OWNER/NAME). Run inside a container, it shows what the container sees.
-  --all   (root) match every user's igloo containers, not only root's
-  --json  the documented JSON form (docs/inspect.md)
-`;
-
-/**
- * V8 settings for a command that makes one pass over a thousand processes
- * and exits: the optimizing compiler would compile the scan's functions on
- * a second thread while they run, for code that finishes before it would
- * pay off (measured: 15-25 % of the command's CPU time), and the
- * young-generation collections need no helper threads for a few megabytes.
- * Both only change how V8 runs the same code. `igloo tree` uses it too.
- */
-export function tuneForOnePass(): void {
-  setFlagsFromString('--no-opt');
-  setFlagsFromString('--no-parallel-scavenge');
-}
+import type { ps as psSpec } from '../command-table.ts';
+import { paint, table } from '../output.ts';
+import type { Invocation } from '../spec.ts';
+import { tuneForOnePass, warnBroken } from './snapshot-command.ts';
 
 /**
  * The JSON form, one process per line: the document an indenting
@@ -88,30 +65,11 @@ export function jsonText(doc: Record<string, unknown>): string {
   return `{\n${fields.join(',\n')}\n}\n`;
 }
 
-/**
- * Containers whose files discovery refused (a FIFO or link for state.json,
- * a state.json naming a process that is not the container's): one line
- * each on stderr, so the listing still comes and says what it left out.
- */
-export function warnBroken(broken: Snapshot['broken']): void {
-  for (const b of broken ?? []) {
-    const what = b.name === null ? `${b.owner}'s containers` : `${b.owner}'s container ${b.name}`;
-    process.stderr.write(`igloo: warning: skipped ${what} (broken): ${b.path}: ${b.reason}\n`);
-  }
-}
-
-export async function run(args: string[]): Promise<number> {
+export async function ps({
+  options: values,
+  args: { NAME: names },
+}: Invocation<typeof psSpec>): Promise<number> {
   tuneForOnePass();
-  const { values, positionals } = parseCommandArgs(
-    'ps',
-    args,
-    { json: { type: 'boolean' }, all: { type: 'boolean' } },
-    help,
-  );
-  if (values.help) {
-    process.stdout.write(help);
-    return 0;
-  }
   if (values.all && (process.geteuid?.() ?? 0) !== 0) {
     throw new IglooError('EPERM', "Cannot list every user's containers: ps --all needs root", {
       op: 'ps',
@@ -120,7 +78,7 @@ export async function run(args: string[]): Promise<number> {
   }
   const snapshot = inspectSync({ all: values.all === true });
   warnBroken(snapshot.broken);
-  const rows = filterRows(snapshot.processes, positionals);
+  const rows = filterRows(snapshot.processes, names);
   if (values.json) {
     process.stdout.write(jsonText({ ...snapshot, processes: rows, tree: undefined }));
     return 0;

@@ -1,95 +1,46 @@
-import { IglooError } from '../../core/errors.ts';
+/** igloo subid ls | grant | revoke: the blocks of /etc/subuid and /etc/subgid. */
 import { formatRange } from '../../core/idmap/index.ts';
 import { grant, readSubidReport, revoke, subidPaths } from '../../host/subid.ts';
-import { paint, parseCommandArgs, printJson, table } from '../output.ts';
+import type { subidGrant, subidLs, subidRevoke } from '../command-table.ts';
+import { paint, printJson, table } from '../output.ts';
+import type { Invocation } from '../spec.ts';
 
-const help = `igloo subid ls|grant|revoke ...
-  igloo subid ls [--json]                          blocks per user; overlaps and malformed lines flagged
-  igloo subid grant USER [--count N] [--start S]   give USER a block of subordinate uids and gids (root)
-  igloo subid revoke USER                          remove USER's blocks (root)
-`;
-
-function parseNumber(flag: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value)) {
-    throw new IglooError('EINVAL', `subid: --${flag} must be a whole number, not "${value}"`, {
-      op: 'subid',
-      subject: value,
-    });
-  }
-  return Number(value);
+export async function grantIds({
+  options,
+  args: { USER: user },
+}: Invocation<typeof subidGrant>): Promise<number> {
+  const g = await grant(user, {
+    ...(options.count !== undefined && { count: options.count }),
+    ...(options.start !== undefined && { start: options.start }),
+  });
+  if (options.json)
+    printJson({ user: g.user, uid: g.uid, start: g.range.start, count: g.range.count });
+  else
+    process.stdout.write(
+      `Granted ${g.user} uids and gids ${formatRange(g.range)} (${g.range.count} ids)\n`,
+    );
+  return 0;
 }
 
-export async function run(args: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs(
-    'subid',
-    args,
-    {
-      json: { type: 'boolean' },
-      count: { type: 'string' },
-      start: { type: 'string' },
-    },
-    help,
-  );
-  const [action, user, ...extra] = positionals;
-  if (values.help || action === undefined) {
-    process.stdout.write(help);
-    return values.help ? 0 : 2;
+export async function revokeIds({
+  options,
+  args: { USER: user },
+}: Invocation<typeof subidRevoke>): Promise<number> {
+  const r = await revoke(user);
+  if (options.json) printJson(r);
+  else {
+    const all = [
+      ...r.removed.uid.map((e) => `uids ${formatRange(e)}`),
+      ...r.removed.gid.map((e) => `gids ${formatRange(e)}`),
+    ];
+    process.stdout.write(`Revoked from ${r.user}: ${all.join(', ')}\n`);
   }
-  if (extra.length > 0)
-    throw new IglooError('EINVAL', `subid: unexpected argument "${extra[0]}"`, {
-      op: 'subid',
-      hint: help.split('\n')[1]?.trim(),
-    });
-  switch (action) {
-    case 'ls':
-      return list(values.json === true);
-    case 'grant': {
-      if (!user)
-        throw new IglooError('EINVAL', 'subid grant: missing USER', {
-          op: 'grant',
-          hint: 'igloo subid grant USER [--count N] [--start S]',
-        });
-      const count = parseNumber('count', values.count);
-      const start = parseNumber('start', values.start);
-      const g = await grant(user, {
-        ...(count !== undefined && { count }),
-        ...(start !== undefined && { start }),
-      });
-      if (values.json)
-        printJson({ user: g.user, uid: g.uid, start: g.range.start, count: g.range.count });
-      else
-        process.stdout.write(
-          `Granted ${g.user} uids and gids ${formatRange(g.range)} (${g.range.count} ids)\n`,
-        );
-      return 0;
-    }
-    case 'revoke': {
-      if (!user)
-        throw new IglooError('EINVAL', 'subid revoke: missing USER', {
-          op: 'revoke',
-          hint: 'igloo subid revoke USER',
-        });
-      const r = await revoke(user);
-      if (values.json) printJson(r);
-      else {
-        const all = [
-          ...r.removed.uid.map((e) => `uids ${formatRange(e)}`),
-          ...r.removed.gid.map((e) => `gids ${formatRange(e)}`),
-        ];
-        process.stdout.write(`Revoked from ${r.user}: ${all.join(', ')}\n`);
-      }
-      return 0;
-    }
-    default:
-      throw new IglooError('EINVAL', `subid: unknown action "${action}"`, {
-        op: 'subid',
-        hint: 'Use ls, grant or revoke',
-      });
-  }
+  return 0;
 }
 
-async function list(json: boolean): Promise<number> {
+/** Exits 1 when a file has a malformed line or two blocks overlap. */
+export async function listIds({ options }: Invocation<typeof subidLs>): Promise<number> {
+  const json = options.json === true;
   const paths = subidPaths();
   const reports = await Promise.all([readSubidReport(paths.uid), readSubidReport(paths.gid)]);
   if (json) {

@@ -34,31 +34,13 @@
  */
 import { treeLines } from '../../core/snapshot/format.ts';
 import { inspectSync } from '../../inspect/index.ts';
-import { paint, parseCommandArgs, printJson } from '../output.ts';
-import { tuneForOnePass, warnBroken } from './ps.ts';
+import type { tree as treeSpec } from '../command-table.ts';
+import { paint, printJson } from '../output.ts';
+import type { Invocation } from '../spec.ts';
+import { tuneForOnePass, warnBroken } from './snapshot-command.ts';
 
-const help = `igloo tree [--all] [--json]
-  Shows the tree of user namespaces this view can see: each with its
-  creator, its id maps as numbers and as the owner's slice of /etc/subuid
-  ("anna's block 2000000+0..65535"), its pid namespaces and processes, and
-  its container; nested namespaces below their parents.
-  --all   (root) name every user's igloo containers, not only root's
-  --json  the documented JSON form (docs/inspect.md)
-`;
-
-export async function run(args: string[]): Promise<number> {
+export async function tree({ options: values }: Invocation<typeof treeSpec>): Promise<number> {
   tuneForOnePass();
-  const { values } = parseCommandArgs(
-    'tree',
-    args,
-    { json: { type: 'boolean' }, all: { type: 'boolean' } },
-    help,
-    false,
-  );
-  if (values.help) {
-    process.stdout.write(help);
-    return 0;
-  }
   // Naming other users' containers needs their private directories: only root can.
   const snapshot = inspectSync({ all: values.all === true && (process.geteuid?.() ?? 0) === 0 });
   warnBroken(snapshot.broken);

@@ -1,0 +1,454 @@
+/**
+ * Every command igloo's CLI accepts, one declarative table each: name,
+ * summary, positionals, options (type, short flag, help), examples. The
+ * parser, `igloo --help`, `igloo VERB --help` and `igloo completion` are
+ * made from these tables; the implementations (commands/*.ts) are not
+ * imported here, so reading the table costs nothing at start-up (main.ts
+ * loads the one implementation that runs).
+ */
+import type { CommandSpec, Entry, FamilySpec, OptionSpec } from './spec.ts';
+
+const json = {
+  type: 'boolean',
+  help: 'print the result as JSON',
+} as const satisfies OptionSpec;
+
+const tty = {
+  type: 'boolean',
+  short: 't',
+  help: 'give CMD a pty made in the container, even when not on a terminal',
+} as const satisfies OptionSpec;
+
+const noTty = {
+  type: 'boolean',
+  short: 'T',
+  help: 'never give CMD a pty, even on a terminal',
+} as const satisfies OptionSpec;
+
+const NAME = { name: 'NAME', complete: 'container' } as const;
+
+export const check = {
+  name: 'check',
+  summary: 'Check that this host can run unprivileged containers',
+  description: `Checks that this host can run unprivileged containers for you: user
+namespaces, newuidmap/newgidmap, your /etc/subuid and /etc/subgid
+delegation, cgroups, the native helper, busybox and criu.
+Exits 1 if a check fails (warnings do not fail).`,
+  positionals: [],
+  options: { json },
+} as const satisfies CommandSpec;
+
+export const create = {
+  name: 'create',
+  summary: 'Create a container with its own slice of your ids',
+  description: `Creates a container with its own slice of your subordinate ids (isolated from
+every other container), and a root file system owned by those ids.
+Root's containers made from an imported image share it: their rootfs is an
+overlay of the image, idmapped through the container's ids (no copy, no
+chown walk); where the file system refuses idmapped mounts, or with
+IGLOO_IDMAPPED=0, the image is copied (and create says so).`,
+  positionals: [{ name: 'NAME' }],
+  options: {
+    image: {
+      type: 'string',
+      value: 'busybox|NAME|PATH',
+      help: 'the built-in busybox system (default), an imported image, or a rootfs directory',
+      complete: 'image',
+    },
+    idmap: {
+      type: 'string',
+      value: 'auto|MAP',
+      help: 'the id map: auto (a free slice, default) or "u 0 2000000 65536 g 0 2000000 65536"',
+    },
+    'slice-size': { type: 'number', value: 'N', help: 'ids in the slice (default 65536)' },
+    'slice-stride': { type: 'number', value: 'N', help: 'distance between slices' },
+    'slice-start': { type: 'number', value: 'ID', help: 'the first host id to try' },
+    init: { type: 'string', value: 'CMD', help: "init's command line (split on spaces)" },
+    hostname: { type: 'string', value: 'H', help: 'the hostname inside (default NAME)' },
+    nesting: {
+      type: 'boolean',
+      help: 'run containers of its own: a slice of 8 x 65536 ids, igloo inside, users made inside get subordinate ids (use an image with newuidmap, e.g. igloo image build debian --include uidmap,busybox-static)',
+    },
+    json,
+  },
+  examples: [
+    'igloo create web',
+    'igloo create anna-c1 --slice-stride 100000',
+    'igloo create elsa-c1 --image deb --nesting',
+  ],
+} as const satisfies CommandSpec;
+
+export const start = {
+  name: 'start',
+  summary: "Start a container's init in the background",
+  description: "Starts the container's init in the background.",
+  positionals: [NAME],
+  options: {
+    console: {
+      type: 'string',
+      value: 'pty|null',
+      choices: ['pty', 'null'],
+      help: 'pty (default), or null: init gets /dev/null (igloo console then has nothing to attach to)',
+    },
+    json,
+  },
+} as const satisfies CommandSpec;
+
+export const stop = {
+  name: 'stop',
+  summary: 'Halt a container (its halt signal, then SIGKILL)',
+  description: 'Sends init its halt signal, and SIGKILL after the timeout.',
+  positionals: [NAME],
+  options: {
+    timeout: { type: 'number', value: 'S', help: 'seconds to wait before SIGKILL (default 10)' },
+  },
+} as const satisfies CommandSpec;
+
+export const kill = {
+  name: 'kill',
+  summary: "Send a signal to a container's init",
+  description: "Sends SIGNAL (default SIGTERM) to the container's init.",
+  positionals: [NAME, { name: 'SIGNAL', optional: true, complete: 'signal' }],
+  options: {},
+  examples: ['igloo kill web KILL', 'igloo kill web SIGHUP'],
+} as const satisfies CommandSpec;
+
+export const exec = {
+  name: 'exec',
+  summary: 'Run a command inside a running container',
+  description: `Runs CMD in all of the container's namespaces and returns its exit status.
+CMD gets a pty made in the container when stdin and stdout are terminals
+(-t: always, -T: never); it never gets your terminal as its controlling tty.`,
+  positionals: [NAME],
+  options: {
+    tty,
+    'no-tty': noTty,
+    user: { type: 'string', short: 'u', value: 'U', help: 'run as this user inside' },
+    env: {
+      type: 'string',
+      short: 'e',
+      value: 'K=V',
+      multiple: true,
+      help: 'set an environment variable (repeatable)',
+    },
+    cwd: { type: 'string', short: 'w', value: 'D', help: 'the working directory inside' },
+  },
+  command: { required: true },
+  examples: ['igloo exec web -- ps', 'igloo exec --user inner --env HOME=/home/inner web -- sh'],
+} as const satisfies CommandSpec;
+
+export const consoleCommand = {
+  name: 'console',
+  summary: "Attach to a container's console",
+  description: "Attaches to init's console. Detach with Ctrl-a q.",
+  positionals: [NAME],
+  options: {},
+} as const satisfies CommandSpec;
+
+export const run = {
+  name: 'run',
+  summary: 'Run one command in a new container, in the foreground',
+  description: `Creates a container (unless --name names an existing one), runs CMD in it in
+the foreground, and returns its exit status. Without CMD, an imported image's
+Entrypoint and Cmd run. CMD gets a pty made in the container when stdin and
+stdout are terminals (-t: always, -T: never). With the built-in image and no
+name, its busybox system is made in memory: nothing on disk.`,
+  positionals: [],
+  options: {
+    image: {
+      type: 'string',
+      value: 'busybox|NAME|PATH',
+      help: 'the built-in busybox system (default), an imported image, or a rootfs directory',
+      complete: 'image',
+    },
+    name: {
+      type: 'string',
+      value: 'N',
+      help: 'use (or create and keep) the container N',
+      complete: 'container',
+    },
+    rm: { type: 'boolean', help: 'remove the container named by --name afterwards' },
+    idmap: { type: 'string', value: 'M', help: 'the id map (as for igloo create)' },
+    tty,
+    'no-tty': noTty,
+  },
+  command: { required: false },
+  examples: ["igloo run -- /bin/sh -c 'echo hello from $(hostname)'", 'igloo run --image app'],
+} as const satisfies CommandSpec;
+
+export const ls = {
+  name: 'ls',
+  summary: 'List your containers',
+  description: 'Lists your containers: name, state, init pid, id map.',
+  positionals: [],
+  options: { json },
+} as const satisfies CommandSpec;
+
+export const info = {
+  name: 'info',
+  summary: "Show a container's config and state",
+  description: "Shows a container's config and state.",
+  positionals: [NAME],
+  options: { json },
+} as const satisfies CommandSpec;
+
+export const destroy = {
+  name: 'destroy',
+  summary: 'Remove a container and its files',
+  description: 'Removes a stopped container and its files.',
+  positionals: [NAME],
+  options: { force: { type: 'boolean', short: 'f', help: 'stop it first if it runs' } },
+} as const satisfies CommandSpec;
+
+export const imageLs = {
+  name: 'image ls',
+  summary: 'your images (and the built-in "busybox")',
+  description: 'Lists your images, and the built-in "busybox".',
+  positionals: [],
+  options: { json },
+} as const satisfies CommandSpec;
+
+export const imageImport = {
+  name: 'image import',
+  summary: 'import an oci-archive or docker-archive tarball, or an OCI layout directory',
+  description: `Imports an oci-archive or docker-archive tarball, or an OCI layout directory.
+It is read as untrusted: a link, FIFO or device in it is refused.`,
+  positionals: [{ name: 'PATH', complete: 'file' }],
+  options: {
+    name: { type: 'string', value: 'N', help: "the image's name (default: from the archive)" },
+    json,
+  },
+} as const satisfies CommandSpec;
+
+export const imageRm = {
+  name: 'image rm',
+  summary: 'remove an image',
+  description: `Removes an image. Containers with a copy keep their files; an image that
+root's containers share is refused, naming them.`,
+  positionals: [{ name: 'NAME', complete: 'image' }],
+  options: {},
+} as const satisfies CommandSpec;
+
+export const imageBuild = {
+  name: 'image build',
+  summary: 'a Debian system image (sysvinit) made with debootstrap',
+  description:
+    'Builds a Debian system image (sysvinit) with debootstrap, as you, in your namespaces.',
+  positionals: [{ name: 'KIND', choices: ['debian'] }],
+  options: {
+    suite: { type: 'string', value: 'S', help: 'the Debian suite (default bookworm)' },
+    name: { type: 'string', value: 'N', help: "the image's name" },
+    mirror: { type: 'string', value: 'URL', help: 'the Debian mirror' },
+    include: { type: 'string', value: 'PKG,...', help: 'extra packages' },
+    json,
+  },
+  examples: ['igloo image build debian --include uidmap,busybox-static --name deb'],
+} as const satisfies CommandSpec;
+
+export const image = {
+  name: 'image',
+  summary: 'List, import and remove images (OCI and docker archives, busybox)',
+  description: 'Images: oci-archive, docker-archive, OCI layout directories; busybox is built in.',
+  actions: [imageLs, imageImport, imageRm, imageBuild],
+} as const satisfies FamilySpec;
+
+export const ps = {
+  name: 'ps',
+  summary: 'Show processes with their namespaces and ids, outside and inside',
+  description: `Shows every process this view can see: host pid and the NSpid chain, the
+user outside and inside (through the id maps), the user- and pid-namespace
+inodes, the container (yours; "(foreign)" for other tools' namespaces,
+"(host)" for plain host processes) and its owner, the user-namespace depth
+and the command. NAME... limits the rows to those containers (NAME or
+OWNER/NAME). Run inside a container, it shows what the container sees.`,
+  positionals: [{ name: 'NAME', optional: true, variadic: true, complete: 'container' }],
+  options: {
+    all: { type: 'boolean', help: "(root) match every user's igloo containers, not only root's" },
+    json: { type: 'boolean', help: 'the documented JSON form (docs/inspect.md)' },
+  },
+} as const satisfies CommandSpec;
+
+export const tree = {
+  name: 'tree',
+  summary: 'Show the tree of user namespaces, their maps and processes',
+  description: `Shows the tree of user namespaces this view can see: each with its
+creator, its id maps as numbers and as the owner's slice of /etc/subuid
+("anna's block 2000000+0..65535"), its pid namespaces and processes, and
+its container; nested namespaces below their parents.`,
+  positionals: [],
+  options: {
+    all: { type: 'boolean', help: "(root) name every user's igloo containers, not only root's" },
+    json: { type: 'boolean', help: 'the documented JSON form (docs/inspect.md)' },
+  },
+} as const satisfies CommandSpec;
+
+export const audit = {
+  name: 'audit',
+  summary: 'Look for isolation problems',
+  description: `Looks for misconfigurations that would let a container reach its owner,
+another user or another container: overlapping delegations in
+/etc/subuid and /etc/subgid, containers that share a slice, maps that
+include host uid 0 or a real user's id, container directories others can
+traverse, containers without the seccomp filter or with extra
+capabilities, running containers whose init has no filter. Each finding
+says why it matters and how to fix it.
+Exits 1 if there is an error-level finding.`,
+  positionals: [],
+  options: {
+    json,
+    probe: {
+      type: 'boolean',
+      help: "(root) also try it: a process with each container's host root uid tries to read the owner's private file and directories",
+    },
+    user: {
+      type: 'string',
+      value: 'NAME',
+      help: "(root) audit NAME's containers instead of your own",
+      complete: 'user',
+    },
+  },
+} as const satisfies CommandSpec;
+
+export const checkpoint = {
+  name: 'checkpoint',
+  summary: 'Dump a running container with CRIU (root)',
+  description: `Dumps a running container with CRIU (root only). Without --leave-running
+the container stops. See docs/criu.md.`,
+  positionals: [NAME],
+  options: {
+    dir: {
+      type: 'string',
+      value: 'D',
+      help: "where the images go (default: the container directory's checkpoint/)",
+      complete: 'directory',
+    },
+    'leave-running': { type: 'boolean', help: 'keep the container running after the dump' },
+    json,
+  },
+} as const satisfies CommandSpec;
+
+export const restore = {
+  name: 'restore',
+  summary: 'Restore a checkpointed container (root)',
+  description: 'Brings a checkpointed container back: same pids inside, same memory and files.',
+  positionals: [NAME],
+  options: {
+    dir: {
+      type: 'string',
+      value: 'D',
+      help: 'where the images are (default: as for checkpoint)',
+      complete: 'directory',
+    },
+    json,
+  },
+} as const satisfies CommandSpec;
+
+export const exportContainer = {
+  name: 'export',
+  summary: 'Write a container (rootfs, config, checkpoint) into one archive',
+  description: `Writes rootfs, config and checkpoint images of a stopped (or checkpointed)
+container into one tar archive (mode 0600: it holds process memory).`,
+  positionals: [NAME, { name: 'FILE', complete: 'file' }],
+  options: { json },
+} as const satisfies CommandSpec;
+
+export const importContainer = {
+  name: 'import-container',
+  summary: 'Create a container from an archive made by igloo export',
+  description: `Creates a container from an archive made by igloo export; restore it with
+igloo restore N. The archive is untrusted: unpacked in the new container's
+user namespace (no device nodes), config lines igloo create would not write
+are refused (and listed), and its checkpoint is kept only if this host made
+it (docs/criu.md, "Trust").`,
+  positionals: [{ name: 'FILE', complete: 'file' }],
+  options: { name: { type: 'string', value: 'N', help: "the new container's name" }, json },
+} as const satisfies CommandSpec;
+
+export const subidLs = {
+  name: 'subid ls',
+  summary: 'blocks per user; overlaps and malformed lines flagged',
+  description:
+    'Lists the blocks of /etc/subuid and /etc/subgid per user, flagging overlaps and malformed lines (exit 1 if any).',
+  positionals: [],
+  options: { json },
+} as const satisfies CommandSpec;
+
+export const subidGrant = {
+  name: 'subid grant',
+  summary: 'give USER a block of subordinate uids and gids (root)',
+  description: 'Gives USER a block of subordinate uids and the same block of gids (root).',
+  positionals: [{ name: 'USER', complete: 'user' }],
+  options: {
+    count: { type: 'number', value: 'N', help: 'ids in the block' },
+    start: { type: 'number', value: 'S', help: 'the first id of the block' },
+    json,
+  },
+  examples: ['igloo subid grant anna --start 2000000 --count 1000000'],
+} as const satisfies CommandSpec;
+
+export const subidRevoke = {
+  name: 'subid revoke',
+  summary: "remove USER's blocks (root)",
+  description: "Removes USER's blocks from /etc/subuid and /etc/subgid (root).",
+  positionals: [{ name: 'USER', complete: 'user' }],
+  options: { json },
+} as const satisfies CommandSpec;
+
+export const subid = {
+  name: 'subid',
+  summary: 'Show, grant and revoke subordinate id blocks (/etc/subuid, /etc/subgid)',
+  description: 'Subordinate id blocks: who may map which ids (/etc/subuid, /etc/subgid).',
+  actions: [subidLs, subidGrant, subidRevoke],
+} as const satisfies FamilySpec;
+
+export const help = {
+  name: 'help',
+  summary: "Show igloo's commands, or one command's help",
+  description: "Shows igloo's commands, or the help of COMMAND (as igloo COMMAND --help).",
+  positionals: [{ name: 'COMMAND', optional: true, variadic: true, complete: 'command' }],
+  options: {},
+  examples: ['igloo help exec', 'igloo help image import'],
+} as const satisfies CommandSpec;
+
+export const completion = {
+  name: 'completion',
+  summary: 'Print a bash or zsh completion script',
+  description: `Prints a script that completes igloo's commands, options and container names.`,
+  positionals: [{ name: 'SHELL', choices: ['bash', 'zsh'] }],
+  options: {},
+  examples: [
+    'source <(igloo completion bash)          # in ~/.bashrc',
+    'igloo completion zsh > ~/.zfunc/_igloo   # with ~/.zfunc in $fpath',
+  ],
+} as const satisfies CommandSpec;
+
+/** igloo's commands, in the order `igloo --help` lists them. */
+export const COMMANDS: readonly Entry[] = [
+  check,
+  create,
+  start,
+  stop,
+  kill,
+  exec,
+  consoleCommand,
+  run,
+  ls,
+  info,
+  destroy,
+  image,
+  ps,
+  tree,
+  audit,
+  checkpoint,
+  restore,
+  exportContainer,
+  importContainer,
+  subid,
+  help,
+  completion,
+];
+
+/** The table for `igloo WORD`, or undefined for an unknown one. */
+export function findCommand(word: string): Entry | undefined {
+  return COMMANDS.find((c) => c.name === word);
+}

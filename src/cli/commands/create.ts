@@ -1,0 +1,26 @@
+/** igloo create NAME [options] */
+import { formatIdmapSpec } from '../../core/idmap/index.ts';
+import { Igloo } from '../../lifecycle/containers.ts';
+import type { create as createSpec } from '../command-table.ts';
+import { printJson } from '../output.ts';
+import type { Invocation } from '../spec.ts';
+
+export async function create({
+  options,
+  args: { NAME: name },
+}: Invocation<typeof createSpec>): Promise<number> {
+  const config = await new Igloo().create(name, {
+    ...(options.image !== undefined && { image: options.image }),
+    ...(options.idmap !== undefined && { idmap: options.idmap }),
+    ...(options['slice-size'] !== undefined && { sliceSize: options['slice-size'] }),
+    ...(options['slice-stride'] !== undefined && { sliceStride: options['slice-stride'] }),
+    ...(options['slice-start'] !== undefined && { sliceStart: options['slice-start'] }),
+    ...(options.init !== undefined && { init: options.init.split(/\s+/).filter(Boolean) }),
+    ...(options.hostname !== undefined && { hostname: options.hostname }),
+    ...(options.nesting === true && { nesting: true }),
+    onNotice: (text) => process.stderr.write(`igloo: note: ${text}\n`),
+  });
+  if (options.json) printJson(config);
+  else process.stdout.write(`Created ${name} (ids ${formatIdmapSpec(config.idmap)})\n`);
+  return 0;
+}
