@@ -17,8 +17,9 @@ fi
 # podman, which the tests use to save image archives as users make them;
 # getfattr/getcap (attr, libcap2-bin), with which the tests check that
 # extended attributes and file capabilities survive import, copy and shift;
-# python3, which drives the helper's smoke test and the tests' ptys.
-packages=(uidmap busybox-static gcc libc6-dev musl-tools make util-linux procps iproute2 passwd login debootstrap debian-archive-keyring podman attr libcap2-bin python3)
+# python3, which drives the helper's smoke test and the tests' ptys; zsh, whose
+# completion script the CLI tests check.
+packages=(uidmap busybox-static gcc libc6-dev musl-tools make util-linux procps iproute2 passwd login debootstrap debian-archive-keyring podman attr libcap2-bin python3 zsh)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
