@@ -2,17 +2,13 @@
  * The host doctor behind `igloo check`, in the spirit of lxc-checkconfig:
  * every check says what it found and, when it fails, how to fix it.
  */
-import { execFile } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
-import { promisify } from 'node:util';
 import { countIds, formatRange } from '../core/idmap/index.ts';
-import { helperPath } from './install.ts';
+import { helperVersion } from './helper.ts';
 import { readDelegation, subidPaths, readSubidReport } from './subid.ts';
 import { currentUser } from './users.ts';
 import { detectCgroups } from './cgroup.ts';
 import { criuCheckResult } from './criu.ts';
-
-const run = promisify(execFile);
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 export interface CheckResult {
@@ -227,9 +223,8 @@ async function checkCriu(): Promise<CheckResult> {
 
 async function checkHelper(): Promise<CheckResult> {
   try {
-    const path = helperPath();
-    const { stdout } = await run(path, ['--version']);
-    return { name: 'igloo-helper', status: 'ok', detail: `${path} (${stdout.trim()})` };
+    const { path, version } = await helperVersion();
+    return { name: 'igloo-helper', status: 'ok', detail: `${path} (${version})` };
   } catch (err) {
     return {
       name: 'igloo-helper',

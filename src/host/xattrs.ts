@@ -5,11 +5,10 @@
  * directory is copied into a container, and when a rootfs is shifted from
  * one slice to another.
  */
-import { spawn } from 'node:child_process';
 import { IglooError } from '../core/errors.ts';
 import type { IdMaps } from '../core/idmap/index.ts';
 import { formatShiftRange, shiftRanges } from '../core/image/shift.ts';
-import { helperPath } from './install.ts';
+import { parseHelperLine, runHelperTool } from './helper.ts';
 
 export interface XattrRecord {
   readonly path: string;
@@ -17,51 +16,41 @@ export interface XattrRecord {
   readonly value: Buffer;
 }
 
-function runHelperMode(
+/**
+ * Runs an xattrs or shift mode; its stdout if it went well. These modes print
+ * one stderr line per problem and go on: the first one says why, with a count
+ * of the others.
+ */
+async function runFileMode(
   args: string[],
   input: string,
   op: string,
   path: string,
-): Promise<{ stdout: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(helperPath(), args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', (err) =>
-      reject(new IglooError('ESYS', `Cannot ${op} ${path}: ${err.message}`, { op, path })),
-    );
-    child.on('close', (code) => {
-      if (code === 0) return resolve({ stdout });
-      const lines = stderr.trim().split('\n');
-      reject(
-        new IglooError(
-          'ESYS',
-          `Cannot ${op} ${path}: ${lines[0] ?? `helper exited ${code}`}${lines.length > 1 ? ` (and ${lines.length - 1} more)` : ''}`,
-          {
-            op,
-            path,
-            hint: 'The file system must support extended attributes (user.*, security.capability)',
-          },
-        ),
-      );
-    });
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(input);
-  });
+): Promise<string> {
+  const { code, stdout, stderr } = await runHelperTool(args, `${op} ${path}`, input);
+  if (code === 0) return stdout;
+  const lines = stderr.trim().split('\n');
+  throw new IglooError(
+    'ESYS',
+    `Cannot ${op} ${path}: ${lines[0] ?? `helper exited ${code}`}${lines.length > 1 ? ` (and ${lines.length - 1} more)` : ''}`,
+    {
+      op,
+      path,
+      hint: 'The file system must support extended attributes (user.*, security.capability)',
+    },
+  );
 }
 
 /** Sets the given xattrs (paths already resolved inside the rootfs). */
 export async function setXattrs(records: readonly XattrRecord[], where: string): Promise<void> {
   if (records.length === 0) return;
   const input = records.map((r) => `${r.path}\0${r.name}\0${r.value.toString('hex')}\0`).join('');
-  await runHelperMode(['xattrs', 'set'], input, 'set extended attributes in', where);
+  await runFileMode(['xattrs', 'set'], input, 'set extended attributes in', where);
 }
 
 /** Gives every file under DST the xattrs of its namesake under SRC. */
 export async function copyXattrsTree(src: string, dst: string): Promise<void> {
-  await runHelperMode(['xattrs', 'copy-tree', src, dst], '', 'copy extended attributes to', dst);
+  await runFileMode(['xattrs', 'copy-tree', src, dst], '', 'copy extended attributes to', dst);
 }
 
 /**
@@ -72,6 +61,10 @@ export async function copyXattrsTree(src: string, dst: string): Promise<void> {
 export async function shiftTree(dir: string, from: IdMaps, to: IdMaps): Promise<number> {
   const ranges = shiftRanges(from, to).map(formatShiftRange);
   if (ranges.length === 0) return 0;
-  const { stdout } = await runHelperMode(['shift', dir, ...ranges], '', 'shift the ids of', dir);
-  return Number(/SHIFTED (\d+)/.exec(stdout)?.[1] ?? 0);
+  const stdout = await runFileMode(['shift', dir, ...ranges], '', 'shift the ids of', dir);
+  for (const line of stdout.split('\n')) {
+    const record = parseHelperLine(line);
+    if (record.kind === 'SHIFTED') return record.count;
+  }
+  return 0;
 }

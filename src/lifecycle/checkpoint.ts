@@ -71,7 +71,7 @@ import {
 import { IMPORT_REPORT } from '../host/container-archive.ts';
 import { sysError } from '../host/errno.ts';
 import { withFileLock } from '../host/files.ts';
-import { helperPath } from '../host/install.ts';
+import { helperReason, onHelperLines, parseHelperLine, spawnHelper } from '../host/helper.ts';
 import { processStartTime } from '../host/proc.ts';
 import { readDelegation } from '../host/subid.ts';
 import { readUntrustedText, withPrivateTempDir } from '../host/untrusted.ts';
@@ -589,7 +589,7 @@ function runRestoreHelper(
   consoleArgs: string[],
   args: string[],
 ): Promise<number> {
-  const child = spawn(helperPath(), ['restore', ...consoleArgs, rundir, criu.path, ...args], {
+  const child = spawnHelper(['restore', ...consoleArgs, rundir, criu.path, ...args], {
     stdio: ['ignore', 'ignore', 'pipe', 'ignore', 'pipe'],
     detached: true,
     env: criuEnv(),
@@ -598,21 +598,21 @@ function runRestoreHelper(
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => void (stderr += d.toString()));
   return new Promise<number>((resolve, reject) => {
-    let buf = '';
     let done = false;
-    sync.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const line = buf.split('\n')[0]!;
-      if (!buf.includes('\n') || done) return;
+    // The first line says it all: READY, or ERROR (the caller names the operation).
+    onHelperLines(sync, (line) => {
+      if (done) return;
       done = true;
-      const m = /^READY (\d+)$/.exec(line);
-      if (m) {
+      const answer = parseHelperLine(line);
+      if (answer.kind === 'READY' && Number.isInteger(answer.pid)) {
         child.unref();
         (child.stderr as Socket).unref?.();
         sync.destroy();
-        resolve(Number(m[1]));
+        resolve(answer.pid);
       } else {
-        reject(new Error(line.replace(/^ERROR \d+ \S+ \S+ /, '') || 'the helper failed'));
+        reject(
+          new Error((answer.kind === 'ERROR' ? helperReason(answer) : line) || 'the helper failed'),
+        );
       }
     });
     child.on('exit', (code) => {

@@ -25,10 +25,8 @@
  * The container's directory records how its rootfs is made in rootfs.json;
  * a container without that file has a rootfs of its own (a copy).
  */
-import { execFile } from 'node:child_process';
 import { chown, mkdir, readFile, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { IglooError } from '../core/errors.ts';
 import { toOutside, type IdMaps } from '../core/idmap/index.ts';
 import type { IdmappedRootfs } from '../core/plan/plan.ts';
@@ -36,7 +34,7 @@ import { errnoOf, sysError } from '../host/errno.ts';
 import { replaceFileAtomically, uniqueSuffix } from '../host/files.ts';
 import type { ImageStore } from '../host/images.ts';
 import { type StoredImage } from '../host/images.ts';
-import { helperPath } from '../host/install.ts';
+import { parseHelperLine, runHelperTool } from '../host/helper.ts';
 import type { ContainerPaths } from './paths.ts';
 
 export type RootfsInfo =
@@ -87,20 +85,24 @@ export type IdmapCheck = { ok: true } | { ok: false; errno: string; message: str
 
 /** Asks the helper whether DIR's file system can be idmapped here (root only). */
 export async function idmapCheck(dir: string): Promise<IdmapCheck> {
-  const { stdout } = await promisify(execFile)(helperPath(), ['idmap-check', dir], {
-    encoding: 'utf8',
-  }).catch((err: unknown) => {
-    throw new IglooError('ESYS', `Cannot check idmapped mounts on ${dir}: the helper failed`, {
+  const failed = (cause: unknown) =>
+    new IglooError('ESYS', `Cannot check idmapped mounts on ${dir}: the helper failed`, {
       op: 'idmap check',
       path: dir,
-      cause: err,
+      cause,
       hint: 'Rebuild igloo (node scripts/build.mjs)',
     });
+  const { code, stdout, stderr } = await runHelperTool(
+    ['idmap-check', dir],
+    `check idmapped mounts on ${dir}`,
+  ).catch((err: unknown) => {
+    throw failed(err);
   });
+  if (code !== 0) throw failed(new Error(`igloo-helper idmap-check exited ${code}: ${stderr}`));
   const line = stdout.trim();
-  if (line === 'IDMAP ok') return { ok: true };
-  const m = /^IDMAP (\S+) (.*)$/.exec(line);
-  return { ok: false, errno: m?.[1] ?? 'EIO', message: m?.[2] ?? line };
+  const answer = parseHelperLine(line);
+  if (answer.kind !== 'IDMAP') return { ok: false, errno: 'EIO', message: line };
+  return answer.ok ? { ok: true } : { ok: false, errno: answer.errno, message: answer.message };
 }
 
 /**

@@ -1,25 +1,23 @@
 /**
- * The only TypeScript that knows the native helper exists. It starts
- * igloo-helper with a LaunchPlan on fd 3, runs the sync protocol on fd 4
- * (PROTOCOL.md) and turns the helper's ERROR lines into IglooErrors with
- * advice. The id maps travel in the plan: the helper installs them.
+ * Launching a container's process through the helper: a LaunchPlan on fd 3,
+ * the sync protocol on fd 4 (PROTOCOL.md), spawned by Node or forked by the
+ * zygote. The id maps travel in the plan: the helper installs them. Finding
+ * and spawning the helper, reading its lines and turning its ERROR records
+ * into IglooErrors is host/helper.ts's, the one door every caller uses.
  */
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import type { ChildProcess, StdioOptions } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
-import { constants as osConstants } from 'node:os';
 import { IglooError } from '../core/errors.ts';
 import { encodePlan, type LaunchPlan } from '../core/plan/plan.ts';
-import { helperPath } from '../host/install.ts';
-
-const advice: Record<string, string> = {
-  EPERM:
-    'The kernel refused a privileged step; run `igloo check` to see whether user namespaces are allowed here',
-  EACCES: "A path is not accessible to the container's ids; check its permissions",
-  ENOENT: 'A file the plan needs is missing: check the rootfs and the command',
-  ENOSPC: 'A namespace limit was reached (see /proc/sys/user/max_*_namespaces)',
-  EINVAL: 'The kernel does not support a requested feature',
-  ELOOP: 'A symlink in the rootfs points where it should not',
-};
+import {
+  exitCodeOf,
+  helperError,
+  onHelperLines,
+  parseHelperLine,
+  type HelperLine,
+  spawnFailure,
+  spawnHelper,
+} from '../host/helper.ts';
 
 export interface HelperResult {
   /** Host pid of the container's first process. */
@@ -31,39 +29,11 @@ export interface HelperResult {
 }
 
 export interface HelperOptions {
-  /** Called with the host pid as soon as the process exists, before it runs (plans without id maps only). */
-  onPid?: (pid: number) => Promise<void> | void;
   /** Called once the process has exec'd, with its host pid. */
   onReady?: (pid: number) => Promise<void> | void;
   env?: NodeJS.ProcessEnv;
   /** foreground: send the process's stdout to igloo's stderr (progress of a build, not a result). */
   stdoutToStderr?: boolean;
-}
-
-function helperError(line: string, what: string): IglooError {
-  const m = /^ERROR (\d+) (\S+) (\S+) (.*)$/.exec(line);
-  if (!m) return new IglooError('ESYS', `Cannot ${what}: the helper said "${line}"`, { op: what });
-  const [, , op, errno, message] = m;
-  if (op === 'idmap') {
-    // newuidmap/newgidmap refused the map, or is missing.
-    const kind = message!.startsWith('newgidmap') ? 'gid' : 'uid';
-    return errno === 'ENOENT'
-      ? new IglooError('EHOST', `Cannot ${what}: ${message}`, {
-          op: 'map ids',
-          subject: `new${kind}map`,
-          hint: 'apt-get install uidmap',
-        })
-      : new IglooError('ENOTDELEGATED', `Cannot ${what}: cannot map ids: ${message}`, {
-          op: 'map ids',
-          errno: errno!,
-          hint: `The map must use only ids delegated to you in /etc/sub${kind} (see igloo subid ls)`,
-        });
-  }
-  return new IglooError(errno === 'ENOENT' ? 'ENOENT' : 'ESYS', `Cannot ${what}: ${message}`, {
-    op: `${what}: ${op}`,
-    errno: errno!,
-    ...(advice[errno!] !== undefined && { hint: advice[errno!] }),
-  });
 }
 
 /**
@@ -102,7 +72,7 @@ export function keepSpareHelper(on = true): void {
 
 function startZygote(): void {
   if (!zygoteWanted || zygote) return;
-  const child = spawn(helperPath(), ['zygote'], {
+  const child = spawnHelper(['zygote'], {
     stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
   });
   const z: { child: ChildProcess; address?: string } = { child };
@@ -113,12 +83,9 @@ function startZygote(): void {
   child.on('error', gone);
   child.on('exit', gone);
   const control = child.stdio[3] as Socket;
-  let hello = '';
-  control.setEncoding('utf8');
-  control.on('data', (chunk: string) => {
-    hello += chunk;
-    const m = /^ZYGOTE (\S+)\n/.exec(hello);
-    if (m) z.address = `\0${m[1]}`;
+  onHelperLines(control, (line) => {
+    const hello = parseHelperLine(line);
+    if (hello.kind === 'ZYGOTE') z.address ??= `\0${hello.name}`;
   });
   control.on('error', () => undefined);
   control.unref();
@@ -130,7 +97,7 @@ function spawned(plan: LaunchPlan, opts: HelperOptions): Launched {
   const stdio: StdioOptions = detached
     ? ['ignore', 'ignore', 'ignore', 'pipe', 'pipe']
     : ['inherit', opts.stdoutToStderr ? process.stderr : 'inherit', 'inherit', 'pipe', 'pipe'];
-  const child = spawn(helperPath(), [plan.kind], { stdio, detached, env: opts.env ?? process.env });
+  const child = spawnHelper([plan.kind], { stdio, detached, env: opts.env ?? process.env });
   const planSocket = child.stdio[3] as Socket;
   planSocket.on('error', () => undefined);
   return {
@@ -177,15 +144,6 @@ async function launch(plan: LaunchPlan, opts: HelperOptions): Promise<Launched> 
   return spawned(plan, opts);
 }
 
-/** The shell's exit code for a status line ("exited 3", "signaled SIGKILL"). */
-function exitCodeOf(status: string): number {
-  const exited = /^exited (\d+)$/.exec(status);
-  if (exited) return Number(exited[1]);
-  const signal = /^signaled (\S+)$/.exec(status)?.[1] ?? '';
-  const number = (osConstants.signals as Record<string, number>)[signal] ?? Number(signal.slice(3));
-  return 128 + (Number.isInteger(number) ? number : 0);
-}
-
 /**
  * Runs the helper for a plan. Resolves when the process has exec'd (detached)
  * or when it has exited (foreground and exec). Rejects with the helper's
@@ -206,77 +164,63 @@ export async function runHelper(
     let status: string | undefined;
     let failure: IglooError | undefined;
     let settled = false;
-    let buffer = '';
     const finish = (err: IglooError | undefined, result?: HelperResult) => {
       if (settled) return;
       settled = true;
       if (err) reject(err);
       else resolve(result!);
     };
-    const send = (line: string) => {
-      if (!sync.destroyed) sync.write(`${line}\n`);
-    };
-
-    const handle = async (line: string): Promise<void> => {
-      if (line.startsWith('PID ')) {
-        pid = Number(line.slice(4));
-        try {
-          await opts.onPid?.(pid);
-          send('MAPPED');
-        } catch (err) {
-          send('ABORT');
-          failure =
-            err instanceof IglooError
-              ? err
-              : new IglooError('ESYS', `Cannot ${what}: ${String(err)}`, { op: what, cause: err });
-        }
-      } else if (line.startsWith('READY ')) {
-        pid = Number(line.slice(6));
-        try {
-          await opts.onReady?.(pid);
-        } catch (err) {
-          failure =
-            err instanceof IglooError
-              ? err
-              : new IglooError('ESYS', `Cannot ${what}: ${String(err)}`, { op: what, cause: err });
+    const handle = async (line: HelperLine): Promise<void> => {
+      switch (line.kind) {
+        case 'READY':
+          pid = line.pid;
           try {
-            process.kill(pid, 'SIGKILL');
-          } catch {
-            // already gone
+            await opts.onReady?.(pid);
+          } catch (err) {
+            failure =
+              err instanceof IglooError
+                ? err
+                : new IglooError('ESYS', `Cannot ${what}: ${String(err)}`, {
+                    op: what,
+                    cause: err,
+                  });
+            try {
+              process.kill(pid, 'SIGKILL');
+            } catch {
+              // already gone
+            }
           }
-        }
-        if (detached && !failure) {
+          if (detached && !failure) {
+            sync.destroy();
+            helper.release();
+            finish(undefined, { pid });
+          }
+          break;
+        case 'ERROR':
+          failure ??= helperError(line, what);
+          break;
+        case 'EXIT':
+          status = line.status;
+          break;
+        case 'PID':
+          // Only a plan without id maps gets PID, and waits for MAPPED: the
+          // smoke test's (PROTOCOL.md). Every plan of ours carries its maps;
+          // EOF instead of MAPPED makes the helper kill the child and exit.
+          failure ??= new IglooError('ESYS', `Cannot ${what}: the plan has no id maps`, {
+            op: what,
+          });
           sync.destroy();
-          helper.release();
-          finish(undefined, { pid });
-        }
-      } else if (line.startsWith('ERROR ')) {
-        failure ??= helperError(line, what);
-      } else if (line.startsWith('EXIT ')) {
-        status = line.slice(5);
+          break;
       }
     };
 
     let queue = Promise.resolve();
-    sync.setEncoding('utf8');
-    sync.on('data', (chunk: string) => {
-      buffer += chunk;
-      let nl: number;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        queue = queue.then(() => handle(line));
-      }
+    onHelperLines(sync, (line) => {
+      const record = parseHelperLine(line);
+      queue = queue.then(() => handle(record));
     });
     sync.on('error', () => undefined);
-    helper.onError((err) =>
-      finish(
-        new IglooError('EHOST', `Cannot ${what}: cannot run the helper: ${err.message}`, {
-          op: what,
-          hint: 'npm run build',
-        }),
-      ),
-    );
+    helper.onError((err) => finish(spawnFailure(err, what)));
     helper.onEnd((exitCode, signal) => {
       void queue.then(() => {
         if (failure) return finish(failure);
