@@ -30,6 +30,7 @@ import {
   parseStatus,
 } from '../core/snapshot/proc.ts';
 import { parsePasswd, type PasswdEntry } from '../core/passwd.ts';
+import { subidPathsFor } from '../core/layout.ts';
 
 export interface ScanOptions {
   /** The proc mount to read (default /proc). */
@@ -259,16 +260,14 @@ function textOrEmpty(path: string): string {
 export function readView(opts: ScanOptions = {}): ViewSample {
   const proc = opts.proc ?? '/proc';
   const link = (kind: string) => readNs(`${proc}/self/ns/${kind}`, kind) ?? null;
-  // The files of src/host/subid.ts's subidPaths(), without its writers.
-  const subuid = process.env.IGLOO_SUBUID ?? '/etc/subuid';
-  const subgid = process.env.IGLOO_SUBGID ?? '/etc/subgid';
+  const subid = subidPathsFor(process.env);
   return {
     userns: link('user'),
     pidns: link('pid'),
     uidMap: readMap(`${proc}/self/uid_map`),
     gidMap: readMap(`${proc}/self/gid_map`),
     passwd: parsePasswd(textOrEmpty('/etc/passwd')),
-    subuid: parseSubid(textOrEmpty(subuid)).entries,
-    subgid: parseSubid(textOrEmpty(subgid)).entries,
+    subuid: parseSubid(textOrEmpty(subid.uid)).entries,
+    subgid: parseSubid(textOrEmpty(subid.gid)).entries,
   };
 }

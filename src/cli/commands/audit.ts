@@ -1,4 +1,5 @@
 import { iglooDirs } from '../../lifecycle/paths.ts';
+import { defaultDirsOf } from '../../core/layout.ts';
 import { IglooError } from '../../core/errors.ts';
 import { runAudit } from '../../host/audit.ts';
 import { subidPaths } from '../../host/subid.ts';
@@ -46,7 +47,7 @@ export async function run(args: string[]): Promise<number> {
       );
     const u = await lookupHostUser(values.user);
     owner = u;
-    data = process.env.IGLOO_DATA_DIR ?? iglooDirs({ HOME: u.home }, u.uid).data;
+    data = process.env.IGLOO_DATA_DIR ?? defaultDirsOf(u).data;
   }
   const findings = await runAudit({
     data,
