@@ -23,12 +23,8 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { readFileBeneath } from '../host/beneath.ts';
 import { parseProcIdMap, parseSubid, type IdMapEntry } from '../core/idmap/index.ts';
 import type { ProcSample, UsernsSample, ViewSample } from '../core/snapshot/model.ts';
-import {
-  formatCommand,
-  parseNsLink,
-  parseStatStartTime,
-  parseStatus,
-} from '../core/snapshot/proc.ts';
+import { formatCommand, parseNsLink, parseStatus } from '../core/snapshot/proc.ts';
+import { parseProcStat } from '../core/proc-stat.ts';
 import { parsePasswd, type PasswdEntry } from '../core/passwd.ts';
 import { subidPathsFor } from '../core/layout.ts';
 
@@ -103,7 +99,7 @@ export function readProcess(
   const parsed = parseStatus(status, pid);
   if (parsed === undefined) return undefined;
   const stat = readText(`${dir}/stat`);
-  const startTime = stat ? (parseStatStartTime(stat) ?? null) : null;
+  const startTime = stat ? (parseProcStat(stat)?.startTime ?? null) : null;
   // Kernel threads and zombies have no memory, so no command line: ps shows "[comm]".
   const noArgv = parsed.kthread === true || parsed.state === 'Z' || parsed.state === 'X';
   const cmdline = noArgv ? '' : readText(`${dir}/cmdline`);
