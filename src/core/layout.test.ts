@@ -166,36 +166,22 @@ describe('container paths', () => {
 });
 
 describe('containersWalk()', () => {
-  test('below the home: walk from the home, every component after it link-free', () => {
-    assert.deepEqual(containersWalk('/home/anna/.local/share/igloo', '/home/anna'), {
-      top: '/home/anna',
-      rel: '.local/share/igloo/containers',
-    });
-    assert.deepEqual(containersWalk('/home/anna/igloo', '/home/anna'), {
-      top: '/home/anna',
-      rel: 'igloo/containers',
-    });
-  });
-
-  test('outside the home (root, IGLOO_DATA_DIR): from DATA itself', () => {
-    assert.deepEqual(containersWalk('/var/lib/igloo', '/root'), {
-      top: '/var/lib/igloo',
-      rel: 'containers',
-    });
-    assert.deepEqual(containersWalk('/srv/igloo', '/home/anna'), {
-      top: '/srv/igloo',
-      rel: 'containers',
-    });
+  // [data, home, top, rel]
+  const cases: Array<[string, string, string, string]> = [
+    // Below the home: walk from the home, every component after it link-free.
+    ['/home/anna/.local/share/igloo', '/home/anna', '/home/anna', '.local/share/igloo/containers'],
+    ['/home/anna/igloo', '/home/anna', '/home/anna', 'igloo/containers'],
+    // Outside the home (root, IGLOO_DATA_DIR): from DATA itself.
+    ['/var/lib/igloo', '/root', '/var/lib/igloo', 'containers'],
+    ['/srv/igloo', '/home/anna', '/srv/igloo', 'containers'],
     // A sibling whose name starts like the home is not below it.
-    assert.deepEqual(containersWalk('/home/annabel/igloo', '/home/anna'), {
-      top: '/home/annabel/igloo',
-      rel: 'containers',
+    ['/home/annabel/igloo', '/home/anna', '/home/annabel/igloo', 'containers'],
+    ['/home/anna', '/home/anna', '/home/anna', 'containers'],
+  ];
+  for (const [data, home, top, rel] of cases)
+    test(`${data} with home ${home}: ${top} then ${rel}`, () => {
+      assert.deepEqual(containersWalk(data, home), { top, rel });
     });
-    assert.deepEqual(containersWalk('/home/anna', '/home/anna'), {
-      top: '/home/anna',
-      rel: 'containers',
-    });
-  });
 
   test('no home, "/" or a relative one: from DATA', () => {
     for (const home of [undefined, '/', '', 'home'])
