@@ -19,10 +19,15 @@ import { join } from 'node:path';
 import { parseProcIdMap, type SubidEntry } from '../core/idmap/index.ts';
 import type { BrokenContainer, KnownContainer, ProcSample } from '../core/snapshot/model.ts';
 import type { PasswdEntry } from '../core/passwd.ts';
-import { containersDir, containersWalk, defaultDirsOf, STATE_FILE } from '../core/layout.ts';
+import {
+  containersDir,
+  containersWalk,
+  defaultDirsOf,
+  iglooDirsFor,
+  STATE_FILE,
+} from '../core/layout.ts';
 import { fdPath, openDirAt, openDirsDown, openRoot, readdirFd } from '../host/beneath.ts';
 import { readUntrustedText, refusalReason } from '../host/untrusted.ts';
-import { iglooDirs } from '../lifecycle/paths.ts';
 
 export interface DiscoverOptions {
   /** Every user's containers (root only: others' directories are private). */
@@ -238,7 +243,7 @@ export function discoverContainers(
     proc: view?.proc ?? '/proc',
     broken,
   };
-  const mine = iglooDirs();
+  const mine = iglooDirsFor(process.env, process.geteuid?.() ?? 0);
   const uid = process.getuid?.() ?? 0;
   const me = passwd.find((u) => u.uid === uid);
   // The caller's own directory is found as the lifecycle finds it (a link
