@@ -36,8 +36,9 @@ import {
   type IdMapEntry,
   type IdRange,
 } from '../core/idmap/index.ts';
-import { fdPath, openDirAt, openRoot, readdirFd } from './beneath.ts';
-import { readUntrustedText } from './untrusted.ts';
+import { CONFIG_FILE, containersDir, containersWalk, STATE_FILE } from '../core/layout.ts';
+import { fdPath, openDirAt, openDirsDown, openRoot, readdirFd } from './beneath.ts';
+import { readUntrustedText, refusalReason } from './untrusted.ts';
 import { readPasswd } from './users.ts';
 import { readDelegation, readSubidReport, type SubidPaths } from './subid.ts';
 
@@ -76,12 +77,6 @@ const hostRootMapped = (map: readonly IdMapEntry[]) =>
 /** config and state.json are a few KiB; more is not igloo's. */
 const FILE_MAX = 1 << 20;
 
-/** An EUNSAFE reason without the "Refusing to read PATH: " head. */
-function reasonOf(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
-  return text.replace(/^Refusing to [^:]*: /, '');
-}
-
 const isMissing = (err: unknown) => (err as { code?: unknown } | null)?.code === 'ENOENT';
 
 /**
@@ -94,7 +89,7 @@ function readOwned(dirFd: number, name: string, shown: string): string | undefin
     return readUntrustedText(fdPath(dirFd, name), { op: 'read', maxBytes: FILE_MAX });
   } catch (err) {
     if (isMissing(err)) return undefined;
-    throw new IglooError('EUNSAFE', `${shown}: ${reasonOf(err)}`, { path: shown, cause: err });
+    throw new IglooError('EUNSAFE', `${shown}: ${refusalReason(err)}`, { path: shown, cause: err });
   }
 }
 
@@ -112,30 +107,14 @@ function statePid(text: string | undefined): number | undefined {
  * The owner's containers directory, opened without following a link below
  * the owner's home (everything there is theirs: root must not be sent
  * elsewhere by a link). A data directory outside the home (IGLOO_DATA_DIR)
- * is opened as given. undefined: there is none.
+ * is opened as given (core/layout.ts containersWalk()). undefined: there
+ * is none.
  */
 function openContainersDir(data: string, home: string | undefined): number | undefined {
-  const inHome = home !== undefined && home !== '/' && data.startsWith(`${home}/`);
-  const top = inHome ? home : data;
-  const rel = inHome ? `${data.slice(home.length + 1)}/containers` : 'containers';
-  let fd: number;
+  const { top, rel } = containersWalk(data, home);
   try {
-    fd = openRoot(top, 'audit');
+    return openDirsDown(openRoot(top, 'audit'), top, rel, 'audit');
   } catch (err) {
-    if (isMissing(err)) return undefined;
-    throw err;
-  }
-  let path = top;
-  try {
-    for (const part of rel.split('/').filter((p) => p !== '')) {
-      path = join(path, part);
-      const next = openDirAt(fd, part, path, 'audit');
-      closeSync(fd);
-      fd = next;
-    }
-    return fd;
-  } catch (err) {
-    closeSync(fd);
     if (isMissing(err)) return undefined;
     throw err;
   }
@@ -173,7 +152,7 @@ export async function runAudit(opts: AuditOptions): Promise<Finding[]> {
   // ---- the owner's containers
   // Everything below the owner's home is theirs: links, FIFOs and huge files
   // there are findings, never followed, waited on or read whole.
-  const containersDir = join(opts.data, 'containers');
+  const containers = containersDir(opts.data);
   const passwd = await readPasswd(opts.passwdPath);
   const delegation = await readDelegation(opts.owner, opts.subid);
   const loaded: Loaded[] = [];
@@ -184,20 +163,20 @@ export async function runAudit(opts: AuditOptions): Promise<Finding[]> {
       subject,
       message,
       why: 'igloo (and root, auditing) reads these files; a link, FIFO or huge file there would send it elsewhere or hang it, so igloo refuses to use them',
-      fix: `Remove what is not igloo's (igloo destroy, or rm) under ${containersDir}`,
+      fix: `Remove what is not igloo's (igloo destroy, or rm) under ${containers}`,
     });
   let dirFd: number | undefined;
   try {
     dirFd = openContainersDir(opts.data, passwd.find((u) => u.uid === opts.owner.uid)?.home);
   } catch (err) {
-    unsafe(containersDir, `${containersDir}: ${reasonOf(err)}`);
+    unsafe(containers, `${containers}: ${refusalReason(err)}`);
   }
   const names: string[] = [];
   if (dirFd !== undefined) {
     try {
       for (const e of readdirFd(dirFd).sort((a, b) => (a.name < b.name ? -1 : 1))) {
         if (e.isSymbolicLink())
-          unsafe(`container ${e.name}`, `${join(containersDir, e.name)} is a symbolic link`);
+          unsafe(`container ${e.name}`, `${join(containers, e.name)} is a symbolic link`);
         else if (e.isDirectory()) names.push(e.name);
       }
     } catch {
@@ -206,13 +185,15 @@ export async function runAudit(opts: AuditOptions): Promise<Finding[]> {
   }
 
   for (const name of names) {
-    const dir = join(containersDir, name);
+    const dir = join(containers, name);
+    const configPath = join(dir, CONFIG_FILE);
+    const statePath = join(dir, STATE_FILE);
     const subject = `container ${name}`;
     let cfd: number;
     try {
       cfd = openDirAt(dirFd!, name, dir, 'audit');
     } catch (err) {
-      unsafe(subject, `${dir}: ${reasonOf(err)}`);
+      unsafe(subject, `${dir}: ${refusalReason(err)}`);
       continue;
     }
     let text: string | undefined;
@@ -231,15 +212,15 @@ export async function runAudit(opts: AuditOptions): Promise<Finding[]> {
         });
       }
       try {
-        text = readOwned(cfd, 'config', join(dir, 'config'));
+        text = readOwned(cfd, CONFIG_FILE, configPath);
       } catch (err) {
-        unsafe(subject, reasonOf(err));
+        unsafe(subject, refusalReason(err));
         continue;
       }
       try {
-        stateText = readOwned(cfd, 'state.json', join(dir, 'state.json'));
+        stateText = readOwned(cfd, STATE_FILE, statePath);
       } catch (err) {
-        stateUnsafe = reasonOf(err);
+        stateUnsafe = refusalReason(err);
       }
     } finally {
       closeSync(cfd);
@@ -250,7 +231,7 @@ export async function runAudit(opts: AuditOptions): Promise<Finding[]> {
     loaded.push(entry);
     let draft;
     try {
-      draft = parseConfigText(text, { path: join(dir, 'config') }).draft;
+      draft = parseConfigText(text, { path: configPath }).draft;
     } catch (err) {
       add({
         severity: 'error',
@@ -258,7 +239,7 @@ export async function runAudit(opts: AuditOptions): Promise<Finding[]> {
         subject,
         message: err instanceof Error ? err.message : String(err),
         why: 'igloo refuses to start a container whose config does not parse',
-        fix: `Fix ${join(dir, 'config')}`,
+        fix: `Fix ${configPath}`,
       });
       continue;
     }
@@ -269,11 +250,11 @@ export async function runAudit(opts: AuditOptions): Promise<Finding[]> {
         subject,
         message: `${name}'s id map includes host ${hostRootMapped(draft.uidmap) ? 'uid' : 'gid'} 0`,
         why: "A process in the container would own the host's root files: one escape is a host root shell",
-        fix: `Map ids from your /etc/subuid block only (igloo.idmap in ${join(dir, 'config')})`,
+        fix: `Map ids from your /etc/subuid block only (igloo.idmap in ${configPath})`,
       });
     }
     try {
-      entry.config = finishConfig(draft, { path: join(dir, 'config') });
+      entry.config = finishConfig(draft, { path: configPath });
     } catch (err) {
       if (!(hostRootMapped(draft.uidmap) || hostRootMapped(draft.gidmap)))
         add({
@@ -282,7 +263,7 @@ export async function runAudit(opts: AuditOptions): Promise<Finding[]> {
           subject,
           message: err instanceof Error ? err.message : String(err),
           why: 'igloo refuses to start a container whose config is invalid',
-          fix: err instanceof IglooError && err.hint ? err.hint : `Fix ${join(dir, 'config')}`,
+          fix: err instanceof IglooError && err.hint ? err.hint : `Fix ${configPath}`,
         });
       continue;
     }
@@ -299,7 +280,7 @@ export async function runAudit(opts: AuditOptions): Promise<Finding[]> {
         why: own
           ? 'Processes in the container that run as that id can read and change all your files'
           : `Processes in the container that run as that id own ${u.name}'s files`,
-        fix: `Remove ${u.uid} from igloo.idmap in ${join(dir, 'config')}${own ? ' unless you need it (a shared work directory)' : ''}`,
+        fix: `Remove ${u.uid} from igloo.idmap in ${configPath}${own ? ' unless you need it (a shared work directory)' : ''}`,
       });
     }
     for (const [kind, ranges, delegated] of [
@@ -328,7 +309,7 @@ export async function runAudit(opts: AuditOptions): Promise<Finding[]> {
         subject,
         message: `${name} runs without igloo's seccomp filter${seccomp.deny.length ? ` (only its own ${seccomp.deny.length} denies)` : ''}`,
         why: 'Without it, the container can call kexec_load, the module calls, open_by_handle_at, the keyring calls, bpf, perf_event_open, userfaultfd and io_uring (a kernel bug in any of them is one step from the host), push input into a terminal with TIOCSTI, and (outside nesting) create user namespaces',
-        fix: `Remove "igloo.seccomp = unconfined" from ${join(dir, 'config')} (the default is igloo's filter)`,
+        fix: `Remove "igloo.seccomp = unconfined" from ${configPath} (the default is igloo's filter)`,
       });
     }
     if (c.noNewPrivs === false) {
@@ -338,7 +319,7 @@ export async function runAudit(opts: AuditOptions): Promise<Finding[]> {
         subject,
         message: `${name} has igloo.no_new_privs = false`,
         why: 'setuid programs inside the container can then raise privileges up to the bounding set',
-        fix: `Remove igloo.no_new_privs from ${join(dir, 'config')} unless setuid programs must work inside`,
+        fix: `Remove igloo.no_new_privs from ${configPath} unless setuid programs must work inside`,
       });
     }
     const extra = extraCaps(c.caps ?? DEFAULT_CAPS);
@@ -349,7 +330,7 @@ export async function runAudit(opts: AuditOptions): Promise<Finding[]> {
         subject,
         message: `${name} keeps capabilities igloo drops by default: ${extra.join(', ')}`,
         why: "These capabilities act on the whole machine or widen the kernel's attack surface; no container needs them",
-        fix: `Remove them from igloo.cap.keep in ${join(dir, 'config')}`,
+        fix: `Remove them from igloo.cap.keep in ${configPath}`,
       });
     }
     let pid = statePid(stateText);
@@ -360,7 +341,7 @@ export async function runAudit(opts: AuditOptions): Promise<Finding[]> {
         subject,
         message: `${name}'s state.json says it runs as pid ${pid}, which is not in a user namespace with ${name}'s map`,
         why: "state.json is the owner's file: it can name any process. igloo judges the container by its own init only",
-        fix: `Restart it (igloo stop ${name}; igloo start ${name}), or remove ${join(dir, 'state.json')} if it is not running`,
+        fix: `Restart it (igloo stop ${name}; igloo start ${name}), or remove ${statePath} if it is not running`,
       });
       pid = undefined;
     }

@@ -354,6 +354,28 @@ export function openDirAt(dirFd: number, name: string, shown: string, op = 'open
   }
 }
 
+/**
+ * Walks REL down from the directory open as `fd` (the path `top`), one
+ * openDirAt() a component: no link, nothing but a directory. Takes `fd`
+ * over: it is closed (or, for an empty REL, returned); the result is the
+ * descriptor of TOP/REL.
+ */
+export function openDirsDown(fd: number, top: string, rel: string, op = 'open'): number {
+  let path = top;
+  try {
+    for (const part of rel.split('/').filter((p) => p !== '')) {
+      path = join(path, part);
+      const next = openDirAt(fd, part, path, op);
+      closeSync(fd);
+      fd = next;
+    }
+    return fd;
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+}
+
 /** The entries of the directory open as `dirFd`. */
 export function readdirFd(dirFd: number): Dirent[] {
   return readdirSync(fdPath(dirFd), { withFileTypes: true });

@@ -22,6 +22,12 @@ const INITTAB = `# busybox init (igloo's default image)
 ::shutdown:/bin/sync
 `;
 
+const noBusybox = () =>
+  new IglooError('EHOST', 'Cannot build the busybox image: the host has no busybox', {
+    op: 'build image',
+    hint: 'apt-get install busybox-static',
+  });
+
 /** The host's busybox and its applets (`busybox --list-full`: "bin/ls", ...). */
 export async function hostBusybox(): Promise<{ path: string; applets: string[] }> {
   for (const candidate of HOST_BUSYBOX_CANDIDATES) {
@@ -32,10 +38,7 @@ export async function hostBusybox(): Promise<{ path: string; applets: string[] }
       // next
     }
   }
-  throw new IglooError('EHOST', 'Cannot build the busybox image: the host has no busybox', {
-    op: 'build image',
-    hint: 'apt-get install busybox-static',
-  });
+  throw noBusybox();
 }
 
 /**
@@ -123,10 +126,7 @@ export function findHostBusybox(): string {
       // next
     }
   }
-  throw new IglooError('EHOST', 'Cannot build the busybox image: the host has no busybox', {
-    op: 'build image',
-    hint: 'apt-get install busybox-static',
-  });
+  throw noBusybox();
 }
 
 const shellQuote = (text: string) => `'${text.replace(/'/g, "'\\''")}'`;

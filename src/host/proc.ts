@@ -1,18 +1,17 @@
 /** Small /proc readers used by the lifecycle. */
 import { readFile } from 'node:fs/promises';
+import { parseProcStat } from '../core/proc-stat.ts';
 
-/** starttime (field 22 of /proc/PID/stat), to tell a pid from a reused one. */
+/** starttime (field 22 of /proc/PID/stat), to tell a pid from a reused one; undefined for a zombie. */
 export async function processStartTime(pid: number): Promise<number | undefined> {
+  let stat;
   try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    // The command name may contain spaces and parentheses: split after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const state = fields[0];
-    if (state === 'Z' || state === 'X') return undefined;
-    return Number(fields[19]);
+    stat = parseProcStat(await readFile(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return undefined;
   }
+  if (stat === undefined || stat.state === 'Z' || stat.state === 'X') return undefined;
+  return stat.startTime;
 }
 
 /** True while the process exists, is not a zombie, and is the same process (start time). */

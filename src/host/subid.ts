@@ -20,21 +20,15 @@ import {
   type SubidOverlap,
   type SubidProblem,
 } from '../core/idmap/index.ts';
+import { subidPathsFor, type LayoutEnv, type SubidPaths } from '../core/layout.ts';
 import { readTextOrEmpty, replaceFileAtomically, withFileLock } from './files.ts';
 import { lookupHostUser } from './users.ts';
 
-export interface SubidPaths {
-  readonly uid: string;
-  readonly gid: string;
-}
+export type { SubidPaths } from '../core/layout.ts';
 
-/**
- * The files igloo reads. IGLOO_SUBUID and IGLOO_SUBGID point igloo at other
- * copies (tests, or an admin preparing files for another machine); newuidmap
- * itself always reads /etc/subuid and /etc/subgid.
- */
-export function subidPaths(env: NodeJS.ProcessEnv = process.env): SubidPaths {
-  return { uid: env.IGLOO_SUBUID ?? '/etc/subuid', gid: env.IGLOO_SUBGID ?? '/etc/subgid' };
+/** The files igloo reads, for this process (core/layout.ts subidPathsFor()). */
+export function subidPaths(env: LayoutEnv = process.env): SubidPaths {
+  return subidPathsFor(env);
 }
 
 export interface SubidFileReport {

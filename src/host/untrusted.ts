@@ -56,6 +56,15 @@ function refuse(path: string, op: string, why: string): IglooError {
 }
 
 /**
+ * Why a path was refused: an EUNSAFE message (here or host/beneath.ts)
+ * without its "Refusing to OP PATH: " head; any other error's message.
+ */
+export function refusalReason(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.replace(/^Refusing to [^:]*: /, '');
+}
+
+/**
  * Reads a regular file that someone else may control, as bytes, without
  * following a final symlink, without blocking on a FIFO and without reading
  * more than `maxBytes`. A missing file is an ENOENT IglooError.

@@ -16,29 +16,22 @@
  */
 import { closeSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { IglooError } from '../core/errors.ts';
 import { parseProcIdMap, type SubidEntry } from '../core/idmap/index.ts';
 import type { BrokenContainer, KnownContainer, ProcSample } from '../core/snapshot/model.ts';
 import type { PasswdEntry } from '../core/passwd.ts';
-import { fdPath, openDirAt, openRoot, readdirFd } from '../host/beneath.ts';
-import { readUntrustedText } from '../host/untrusted.ts';
-import { iglooDirs, type IglooDirs } from '../lifecycle/paths.ts';
+import {
+  containersDir,
+  containersWalk,
+  defaultDirsOf,
+  iglooDirsFor,
+  STATE_FILE,
+} from '../core/layout.ts';
+import { fdPath, openDirAt, openDirsDown, openRoot, readdirFd } from '../host/beneath.ts';
+import { readUntrustedText, refusalReason } from '../host/untrusted.ts';
 
 export interface DiscoverOptions {
   /** Every user's containers (root only: others' directories are private). */
   all?: boolean;
-}
-
-/**
- * The data and run directories igloo uses for another user, by default
- * (src/lifecycle/paths.ts without XDG_* variables, which root cannot know).
- */
-export function defaultDirsOf(user: { uid: number; home: string }): IglooDirs {
-  if (user.uid === 0) return { data: '/var/lib/igloo', run: '/run/igloo' };
-  return {
-    data: join(user.home, '.local/share/igloo'),
-    run: join(user.home, '.cache/igloo/run'),
-  };
 }
 
 interface Owner {
@@ -56,19 +49,13 @@ interface RecordedInit {
 /** state.json is a few hundred bytes; more is not igloo's. */
 const STATE_MAX = 64 * 1024;
 
-/** Why a path may not be read (an EUNSAFE error's reason, or the errno). */
-function reasonOf(err: unknown): string {
-  if (err instanceof IglooError) return err.message.replace(/^Refusing to [^:]*: /, '');
-  return err instanceof Error ? err.message : String(err);
-}
-
 const isMissing = (err: unknown) =>
   (err as { code?: unknown } | null)?.code === 'ENOENT' ||
   (err as { errno?: unknown } | null)?.errno === 'ENOENT';
 
 /**
- * The directory DATA/containers, opened without following a link below
- * `top` (a user's home, or the caller's own data directory), or undefined
+ * The directory TOP/REL, opened without following a link below `top` (a
+ * user's home, or the caller's own containers directory), or undefined
  * when it does not exist. A link or a non-directory on the way is reported.
  */
 function openContainersDir(
@@ -83,19 +70,19 @@ function openContainersDir(
   } catch {
     return undefined; // no home, or not readable: nothing to find
   }
-  let path = top;
   try {
-    for (const part of rel.split('/').filter((p) => p !== '')) {
-      path = join(path, part);
-      const next = openDirAt(fd, part, path, 'list containers in');
-      closeSync(fd);
-      fd = next;
-    }
-    return fd;
+    return openDirsDown(fd, top, rel, 'list containers in');
   } catch (err) {
-    closeSync(fd);
-    if (!isMissing(err))
-      broken.push({ owner: owner.name, uid: owner.uid, name: null, path, reason: reasonOf(err) });
+    if (!isMissing(err)) {
+      const path = (err as { path?: string }).path ?? join(top, rel);
+      broken.push({
+        owner: owner.name,
+        uid: owner.uid,
+        name: null,
+        path,
+        reason: refusalReason(err),
+      });
+    }
     return undefined;
   }
 }
@@ -150,12 +137,13 @@ interface Scan {
 }
 
 /**
- * The running containers in TOP/REL (REL: ".local/share/igloo/containers"
- * below a home, or "containers"). Everything below TOP belongs to the
- * owner, who may have made any of it a link, a FIFO or a huge file: the
- * walk never follows a link, state.json is read only if it is a regular
- * file of at most 64 KiB (host/untrusted.ts), and what is refused is
- * reported as broken instead of hanging or misleading the listing.
+ * The running containers in TOP/REL (core/layout.ts containersWalk(): REL
+ * ".local/share/igloo/containers" below a home, or "containers").
+ * Everything below TOP belongs to the owner, who may have made any of it a
+ * link, a FIFO or a huge file: the walk never follows a link, state.json
+ * is read only if it is a regular file of at most 64 KiB
+ * (host/untrusted.ts), and what is refused is reported as broken instead
+ * of hanging or misleading the listing.
  */
 function runningIn(top: string, rel: string, owner: Owner, scan: Scan): KnownContainer[] {
   const dirFd = openContainersDir(top, rel, owner, scan.broken);
@@ -178,17 +166,17 @@ function runningIn(top: string, rel: string, owner: Owner, scan: Scan): KnownCon
       }
       if (!e.isDirectory()) continue;
       const name = e.name;
-      const statePath = join(dir, name, 'state.json');
+      const statePath = join(dir, name, STATE_FILE);
       let state: RecordedInit | undefined;
       let cfd: number;
       try {
         cfd = openDirAt(dirFd, name, join(dir, name), 'read');
       } catch (err) {
-        report(name, join(dir, name), reasonOf(err));
+        report(name, join(dir, name), refusalReason(err));
         continue;
       }
       try {
-        const text = readUntrustedText(fdPath(cfd, 'state.json'), {
+        const text = readUntrustedText(fdPath(cfd, STATE_FILE), {
           op: 'read',
           maxBytes: STATE_MAX,
         });
@@ -200,7 +188,7 @@ function runningIn(top: string, rel: string, owner: Owner, scan: Scan): KnownCon
           report(
             name,
             statePath,
-            err instanceof SyntaxError ? 'state.json does not parse' : reasonOf(err),
+            err instanceof SyntaxError ? 'state.json does not parse' : refusalReason(err),
           );
       } finally {
         closeSync(cfd);
@@ -255,13 +243,13 @@ export function discoverContainers(
     proc: view?.proc ?? '/proc',
     broken,
   };
-  const mine = iglooDirs();
+  const mine = iglooDirsFor(process.env, process.geteuid?.() ?? 0);
   const uid = process.getuid?.() ?? 0;
   const me = passwd.find((u) => u.uid === uid);
   // The caller's own directory is found as the lifecycle finds it (a link
   // they made there is theirs to make); other users' are walked link-free.
   const found = runningIn(
-    join(mine.data, 'containers'),
+    containersDir(mine.data),
     '',
     { name: me?.name ?? String(uid), uid },
     scan,
@@ -273,8 +261,8 @@ export function discoverContainers(
       if (seen.has(dirs.data)) continue;
       seen.add(dirs.data);
       // Below the home (from /etc/passwd), every component is the user's: none may be a link.
-      if (user.uid === 0) found.push(...runningIn(dirs.data, 'containers', user, scan));
-      else found.push(...runningIn(user.home, '.local/share/igloo/containers', user, scan));
+      const walk = containersWalk(dirs.data, user.home);
+      found.push(...runningIn(walk.top, walk.rel, user, scan));
     }
   }
   return found;

@@ -23,13 +23,10 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { readFileBeneath } from '../host/beneath.ts';
 import { parseProcIdMap, parseSubid, type IdMapEntry } from '../core/idmap/index.ts';
 import type { ProcSample, UsernsSample, ViewSample } from '../core/snapshot/model.ts';
-import {
-  formatCommand,
-  parseNsLink,
-  parseStatStartTime,
-  parseStatus,
-} from '../core/snapshot/proc.ts';
+import { formatCommand, parseNsLink, parseStatus } from '../core/snapshot/proc.ts';
+import { parseProcStat } from '../core/proc-stat.ts';
 import { parsePasswd, type PasswdEntry } from '../core/passwd.ts';
+import { subidPathsFor } from '../core/layout.ts';
 
 export interface ScanOptions {
   /** The proc mount to read (default /proc). */
@@ -102,7 +99,7 @@ export function readProcess(
   const parsed = parseStatus(status, pid);
   if (parsed === undefined) return undefined;
   const stat = readText(`${dir}/stat`);
-  const startTime = stat ? (parseStatStartTime(stat) ?? null) : null;
+  const startTime = stat ? (parseProcStat(stat)?.startTime ?? null) : null;
   // Kernel threads and zombies have no memory, so no command line: ps shows "[comm]".
   const noArgv = parsed.kthread === true || parsed.state === 'Z' || parsed.state === 'X';
   const cmdline = noArgv ? '' : readText(`${dir}/cmdline`);
@@ -259,16 +256,14 @@ function textOrEmpty(path: string): string {
 export function readView(opts: ScanOptions = {}): ViewSample {
   const proc = opts.proc ?? '/proc';
   const link = (kind: string) => readNs(`${proc}/self/ns/${kind}`, kind) ?? null;
-  // The files of src/host/subid.ts's subidPaths(), without its writers.
-  const subuid = process.env.IGLOO_SUBUID ?? '/etc/subuid';
-  const subgid = process.env.IGLOO_SUBGID ?? '/etc/subgid';
+  const subid = subidPathsFor(process.env);
   return {
     userns: link('user'),
     pidns: link('pid'),
     uidMap: readMap(`${proc}/self/uid_map`),
     gidMap: readMap(`${proc}/self/gid_map`),
     passwd: parsePasswd(textOrEmpty('/etc/passwd')),
-    subuid: parseSubid(textOrEmpty(subuid)).entries,
-    subgid: parseSubid(textOrEmpty(subgid)).entries,
+    subuid: parseSubid(textOrEmpty(subid.uid)).entries,
+    subgid: parseSubid(textOrEmpty(subid.gid)).entries,
   };
 }

@@ -1,8 +1,10 @@
 /**
- * Where a user's containers live. Root: /var/lib/igloo and /run/igloo. Other
- * users: $XDG_DATA_HOME/igloo (~/.local/share/igloo) and
- * $XDG_RUNTIME_DIR/igloo, or, when there is no runtime directory (no
- * systemd, no pam_systemd), $XDG_CACHE_HOME/igloo/run (~/.cache/igloo/run).
+ * Where a user's containers live (computed in core/layout.ts; this module
+ * adds the process's own environment and the checks on use). Root:
+ * /var/lib/igloo and /run/igloo. Other users: $XDG_DATA_HOME/igloo
+ * (~/.local/share/igloo) and $XDG_RUNTIME_DIR/igloo, or, when there is no
+ * runtime directory (no systemd, no pam_systemd), $XDG_CACHE_HOME/igloo/run
+ * (~/.cache/igloo/run).
  *
  * Why not /tmp/igloo-run-UID (as before): any user can create that name
  * first, and then every run and start of the victim fails (or, were the
@@ -22,58 +24,18 @@
  * group or others.
  */
 import { lstat, mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { IglooError } from '../core/errors.ts';
-import { validateName } from '../core/config/name.ts';
+import { iglooDirsFor, type IglooDirs, type LayoutEnv } from '../core/layout.ts';
 
-export interface IglooDirs {
-  readonly data: string;
-  readonly run: string;
-}
+export { containerPaths, type ContainerPaths, type IglooDirs } from '../core/layout.ts';
 
-export function iglooDirs(
-  env: NodeJS.ProcessEnv = process.env,
-  uid = process.geteuid?.() ?? 0,
-): IglooDirs {
-  if (env.IGLOO_DATA_DIR && env.IGLOO_RUN_DIR)
-    return { data: env.IGLOO_DATA_DIR, run: env.IGLOO_RUN_DIR };
-  if (uid === 0) return { data: '/var/lib/igloo', run: '/run/igloo' };
-  const home = env.HOME ?? '/';
-  const data = join(env.XDG_DATA_HOME || join(home, '.local/share'), 'igloo');
-  const run = env.XDG_RUNTIME_DIR
-    ? join(env.XDG_RUNTIME_DIR, 'igloo')
-    : join(env.XDG_CACHE_HOME || join(home, '.cache'), 'igloo', 'run');
-  return { data, run };
+/** This process's directories (core/layout.ts iglooDirsFor() with its environment and euid). */
+export function iglooDirs(env: LayoutEnv = process.env, uid = process.geteuid?.() ?? 0): IglooDirs {
+  return iglooDirsFor(env, uid);
 }
 
 /** Where a nesting container sees igloo's build (bound read-only). */
 export const NESTED_IGLOO_DIR = '/usr/local/lib/igloo';
-
-export interface ContainerPaths {
-  readonly dir: string;
-  readonly config: string;
-  readonly state: string;
-  readonly rootfs: string;
-  readonly rundir: string;
-  readonly exitFile: string;
-  readonly consoleSocket: string;
-}
-
-/** The paths of a container; the name is validated before any path is made. */
-export function containerPaths(dirs: IglooDirs, name: string): ContainerPaths {
-  validateName(name);
-  const dir = join(dirs.data, 'containers', name);
-  const rundir = join(dirs.run, name);
-  return {
-    dir,
-    config: join(dir, 'config'),
-    state: join(dir, 'state.json'),
-    rootfs: join(dir, 'rootfs'),
-    rundir,
-    exitFile: join(rundir, 'exit'),
-    consoleSocket: join(rundir, 'console.sock'),
-  };
-}
 
 /**
  * mkdir -p with mode 0700 for the directories igloo owns; refuses a path

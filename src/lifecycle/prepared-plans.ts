@@ -30,6 +30,7 @@ import { planExec } from '../core/plan/plan.ts';
 import { replaceFileAtomically, uniqueSuffix } from '../host/files.ts';
 import { helperPath } from '../host/install.ts';
 import type { ContainerPaths, IglooDirs } from './paths.ts';
+import { preparedRunPaths } from '../core/layout.ts';
 
 /** IGLOO_PREPARED=0: neither write nor use prepared plans. */
 export function preparedPlansOff(env: NodeJS.ProcessEnv = process.env): boolean {
@@ -88,22 +89,7 @@ export async function writePreparedExec(
   }
 }
 
-export interface PreparedRunPaths {
-  readonly dir: string;
-  readonly plan: string;
-  readonly lock: string;
-  readonly rootfs: string;
-}
-
-export function preparedRunPaths(dirs: IglooDirs): PreparedRunPaths {
-  const dir = join(dirs.data, 'prepared', 'run');
-  return {
-    dir,
-    plan: join(dir, 'plan'),
-    lock: join(dir, 'lock'),
-    rootfs: join(dir, 'rootfs'),
-  };
-}
+export { preparedRunPaths, type PreparedRunPaths } from '../core/layout.ts';
 
 /** The prepared run's header, or undefined when there is none (or it is unreadable). */
 function readRunHeader(dirs: IglooDirs): PreparedHeader | undefined {

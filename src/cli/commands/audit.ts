@@ -1,5 +1,6 @@
 /** igloo audit [--json] [--probe] [--user NAME]: isolation problems, why and how to fix. */
 import { iglooDirs } from '../../lifecycle/paths.ts';
+import { defaultDirsOf } from '../../core/layout.ts';
 import { IglooError } from '../../core/errors.ts';
 import { runAudit } from '../../host/audit.ts';
 import { subidPaths } from '../../host/subid.ts';
@@ -24,7 +25,7 @@ export async function audit({ options: values }: Invocation<typeof auditSpec>): 
       );
     const u = await lookupHostUser(values.user);
     owner = u;
-    data = process.env.IGLOO_DATA_DIR ?? iglooDirs({ HOME: u.home }, u.uid).data;
+    data = process.env.IGLOO_DATA_DIR ?? defaultDirsOf(u).data;
   }
   const findings = await runAudit({
     data,

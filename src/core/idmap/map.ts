@@ -221,44 +221,32 @@ function checkId(id: number, kind: IdKind, op: string): void {
   }
 }
 
+function unmapped(id: number, message: string, hint: string): IglooError {
+  return new IglooError('EUNMAPPED', message, { op: 'translate', subject: String(id), hint });
+}
+
 /** Translate an id of the namespace to its parent. EUNMAPPED if not covered. */
 export function toOutside(map: readonly IdMapEntry[], id: number, kind: IdKind): number {
   checkId(id, kind, 'translate');
   const out = tryToOutside(map, id);
-  if (out === undefined) {
-    throw new IglooError(
-      'EUNMAPPED',
-      `Cannot translate ${kind} ${id} to the parent namespace: no entry of the ${kind} map covers it (mapped inside: ${formatRanges(
-        insideRanges(map),
-      )})`,
-      {
-        op: 'translate',
-        subject: String(id),
-        hint: `Use a ${kind} that the container maps, or add an entry for it to the ${kind} map`,
-      },
-    );
-  }
-  return out;
+  if (out !== undefined) return out;
+  throw unmapped(
+    id,
+    `Cannot translate ${kind} ${id} to the parent namespace: no entry of the ${kind} map covers it (mapped inside: ${formatRanges(insideRanges(map))})`,
+    `Use a ${kind} that the container maps, or add an entry for it to the ${kind} map`,
+  );
 }
 
 /** Translate a parent-namespace id into the namespace. EUNMAPPED if not covered. */
 export function toInside(map: readonly IdMapEntry[], id: number, kind: IdKind): number {
   checkId(id, kind, 'translate');
   const ins = tryToInside(map, id);
-  if (ins === undefined) {
-    throw new IglooError(
-      'EUNMAPPED',
-      `Cannot translate parent ${kind} ${id} into the namespace: no entry of the ${kind} map covers it (mapped outside: ${formatRanges(
-        outsideRanges(map),
-      )})`,
-      {
-        op: 'translate',
-        subject: String(id),
-        hint: `Inside the namespace such ids appear as the overflow id (usually 65534, "nobody")`,
-      },
-    );
-  }
-  return ins;
+  if (ins !== undefined) return ins;
+  throw unmapped(
+    id,
+    `Cannot translate parent ${kind} ${id} into the namespace: no entry of the ${kind} map covers it (mapped outside: ${formatRanges(outsideRanges(map))})`,
+    'Inside the namespace such ids appear as the overflow id (usually 65534, "nobody")',
+  );
 }
 
 /** The normalized set of namespace ids the map covers. */

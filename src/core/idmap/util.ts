@@ -56,26 +56,25 @@ export function show(value: unknown): string {
   }
 }
 
-/** Why `value` is not a valid id (or undefined if it is one). */
-export function idProblem(value: unknown): string | undefined {
-  if (isId(value)) return undefined;
+/** Why `value` is not an integer in [min, max] (or undefined if it is one). */
+function integerProblem(value: unknown, min: number, max: number): string | undefined {
   if (typeof value !== 'number') return `${show(value)} is not a number`;
   if (Number.isNaN(value)) return 'NaN is not a number';
   if (!Number.isFinite(value)) return `${value} is not a finite number`;
   if (!Number.isInteger(value)) return `${value} is not an integer`;
-  if (value < 0) return `${value} is negative`;
-  return `${value} is larger than ${MAX_ID_VALUE}`;
+  if (value < min) return min === 0 ? `${value} is negative` : `${value} is less than ${min}`;
+  if (value > max) return `${value} is larger than ${max}`;
+  return undefined;
+}
+
+/** Why `value` is not a valid id (or undefined if it is one). */
+export function idProblem(value: unknown): string | undefined {
+  return integerProblem(value, 0, MAX_ID_VALUE);
 }
 
 /** Why `value` is not a valid count (or undefined if it is one). */
 export function countProblem(value: unknown): string | undefined {
-  if (isCount(value)) return undefined;
-  if (typeof value !== 'number') return `${show(value)} is not a number`;
-  if (Number.isNaN(value)) return 'NaN is not a number';
-  if (!Number.isFinite(value)) return `${value} is not a finite number`;
-  if (!Number.isInteger(value)) return `${value} is not an integer`;
-  if (value < 1) return `${value} is less than 1`;
-  return `${value} is larger than ${MAX_ID_VALUE + 1}`;
+  return integerProblem(value, 1, MAX_ID_VALUE + 1);
 }
 
 /** Split text into lines on "\n"; a final empty piece after a last "\n" is dropped. */

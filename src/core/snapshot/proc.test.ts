@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatCommand, parseNsLink, parseStatStartTime, parseStatus } from './proc.ts';
+import { formatCommand, parseNsLink, parseStatus } from './proc.ts';
 
 const STATUS = `Name:\tmy prog
 Umask:\t0022
@@ -38,16 +38,6 @@ test('parseStatus() gives undefined for a truncated or malformed status', () => 
   assert.equal(parseStatus(STATUS.replace(/Gid:.*\n/, ''), 1), undefined);
 });
 
-test('parseStatStartTime() splits after the last parenthesis of comm', () => {
-  const fields = Array.from({ length: 30 }, (_, i) => String(i + 3));
-  fields[0] = 'S';
-  // field 22 is index 19 after "pid (comm)"
-  const stat = `42 (a) b (c)) ${fields.join(' ')}\n`;
-  assert.equal(parseStatStartTime(stat), 22);
-  assert.equal(parseStatStartTime('garbage'), undefined);
-  assert.equal(parseStatStartTime('1 (x) S 1'), undefined);
-});
-
 test('formatCommand() joins argv like ps and brackets kernel threads', () => {
   assert.equal(formatCommand(['sleep', '1000', ''].join('\0'), 'sleep'), 'sleep 1000');
   assert.equal(formatCommand('', 'kthreadd'), '[kthreadd]');
@@ -83,13 +73,4 @@ test('parseStatus() reads lines in any order and escaped names (the general path
   // The same text in the kernel's order takes the one-expression path and agrees.
   const ordered = STATUS.replace('Name:\tmy prog', 'Name:\ta\\nb: c');
   assert.deepEqual(parseStatus(ordered, 23781), parseStatus(shuffled, 23781));
-});
-
-test('parseStatStartTime() reads field 22 with or without a trailing newline', () => {
-  const fields = Array.from({ length: 50 }, (_, i) => String(i + 3));
-  fields[0] = 'S';
-  assert.equal(parseStatStartTime(`7 (x y) ${fields.slice(0, 20).join(' ')}`), 22);
-  assert.equal(parseStatStartTime(`7 (x y) ${fields.slice(0, 20).join(' ')}\n`), 22);
-  fields[19] = '2x';
-  assert.equal(parseStatStartTime(`7 (x) ${fields.join(' ')}\n`), undefined);
 });

@@ -1,6 +1,7 @@
 /**
- * Parsers for the /proc files `igloo ps` and `igloo tree` read. Pure: the
- * scanner (src/inspect/scan.ts) reads the text and passes it in.
+ * Parsers for the /proc files `igloo ps` and `igloo tree` read (stat's is
+ * core/proc-stat.ts, shared with the lifecycle). Pure: the scanner
+ * (src/inspect/scan.ts) reads the text and passes it in.
  *
  * Every id and pid in these files is shown by the kernel in the reader's own
  * namespaces: /proc/PID/status gives uids in the user namespace of whoever
@@ -91,18 +92,6 @@ export function parseStatus(text: string, pid: number): ProcStatus | undefined {
     nspid,
     ...(kthread && { kthread: true as const }),
   };
-}
-
-/** Field 22 of stat, matched from the last ')' (fields 3 to 21 hold no spaces). */
-const START_TIME = /^\) (?:\S+ ){19}(\d+)(?:[ \n]|$)/;
-
-/** starttime (field 22 of /proc/PID/stat, in clock ticks since boot), or undefined. */
-export function parseStatStartTime(text: string): number | undefined {
-  // comm may hold spaces and parentheses: the fields start after the last ')'.
-  const close = text.lastIndexOf(')');
-  if (close < 0) return undefined;
-  const m = START_TIME.exec(text.slice(close));
-  return m ? Number(m[1]) : undefined;
 }
 
 /**
