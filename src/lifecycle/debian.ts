@@ -27,7 +27,7 @@ import { findOnPath } from '../host/check.ts';
 import { BUILTIN_IMAGE, type StoredImage } from '../host/images.ts';
 import { readDelegation } from '../host/subid.ts';
 import { runHelper } from '../native/spawn.ts';
-import type { Igloo } from './containers.ts';
+import type { Igloo } from './igloo.ts';
 import { runUsernsTask, setupMap } from './userns-task.ts';
 
 const execFileP = promisify(execFile);
