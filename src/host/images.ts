@@ -103,6 +103,26 @@ export class ImageStore {
     }
   }
 
+  /** Whether the store has an image of that name. */
+  has(name: string): Promise<boolean> {
+    return exists(join(this.dir, name));
+  }
+
+  /** The path of a new hidden staging directory (`.KIND-RANDOM`) for an image being made. */
+  async stagingDir(kind: 'import' | 'build'): Promise<string> {
+    return join(this.dir, `.${kind}-${(await crypto()).randomBytes(6).toString('hex')}`);
+  }
+
+  /**
+   * Saves IMAGE, whose layers are in STAGING already: writes its
+   * image.json there and renames the directory into place, so the image
+   * appears whole or not at all.
+   */
+  async save(staging: string, image: StoredImage): Promise<void> {
+    await writeFile(join(staging, 'image.json'), JSON.stringify(image, null, 2) + '\n');
+    await rename(staging, join(this.dir, image.name));
+  }
+
   layerPaths(image: StoredImage): string[] {
     return image.layers.map((l) => join(this.dir, image.name, 'layers', l.file));
   }
@@ -123,7 +143,7 @@ export class ImageStore {
   ): Promise<StoredImage> {
     const src = openSource(source);
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    const staging = join(this.dir, `.import-${(await crypto()).randomBytes(6).toString('hex')}`);
+    const staging = await this.stagingDir('import');
     let unpacked: string | undefined;
     let archive: Archive | undefined;
     const abandon = () => {
@@ -160,7 +180,7 @@ export class ImageStore {
           { op: 'import image', subject: name, hint: 'Choose another with --name' },
         );
       }
-      if (await exists(join(this.dir, name))) {
+      if (await this.has(name)) {
         throw new IglooError(
           'EEXIST',
           `Cannot import ${source} as "${name}": an image of that name exists`,
@@ -207,8 +227,7 @@ export class ImageStore {
         config,
         layers,
       };
-      await writeFile(join(staging, 'image.json'), JSON.stringify(image, null, 2) + '\n');
-      await rename(staging, join(this.dir, name));
+      await this.save(staging, image);
       return image;
     } catch (err) {
       abandon();
