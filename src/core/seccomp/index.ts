@@ -7,15 +7,11 @@ import { boundingSet } from '../caps.ts';
 import type { RunnableConfig } from '../config/runnable.ts';
 import { IglooError } from '../errors.ts';
 import { assemble, type SockFilter } from './assemble.ts';
-import {
-  defaultProfile,
-  extendProfile,
-  parseOciProfile,
-  terminalDenies,
-  type SeccompProfile,
-} from './profile.ts';
+import { parseOciProfile } from './oci-profile.ts';
+import { defaultProfile, extendProfile, terminalDenies, type SeccompProfile } from './profile.ts';
 
 export * from './assemble.ts';
+export * from './oci-profile.ts';
 export * from './profile.ts';
 export * from './tables.ts';
 

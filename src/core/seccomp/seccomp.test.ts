@@ -24,9 +24,9 @@ import {
   defaultProfile,
   extendProfile,
   parseDenyList,
-  parseOciProfile,
   type SeccompProfile,
 } from './profile.ts';
+import { parseOciProfile } from './oci-profile.ts';
 import { syscallNumber, syscallNames, type Arch } from './tables.ts';
 
 const ALLOW = SECCOMP_RET.ALLOW;
