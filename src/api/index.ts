@@ -10,7 +10,7 @@
  */
 import { keepSpareHelper } from '../native/spawn.ts';
 
-export { Igloo, type CreateOptions, type Owner } from '../lifecycle/containers.ts';
+export { Igloo, type CreateOptions, type Owner } from '../lifecycle/igloo.ts';
 /**
  * A program using the API lives on between calls: after its first start,
  * run or exec it keeps a helper zygote that forks the next calls' helpers,
@@ -37,5 +37,6 @@ export { runChecks, type CheckResult } from '../host/check.ts';
 export { inspect, type InspectOptions } from '../inspect/index.ts';
 export type { Snapshot, PsRow, TreeNode } from '../core/snapshot/model.ts';
 // criu
-export { checkpoint, restore, exportContainer, importContainer } from '../lifecycle/checkpoint.ts';
+export { checkpoint, restore } from '../lifecycle/checkpoint.ts';
+export { exportContainer, importContainer } from '../lifecycle/transfer.ts';
 export { findCriu, criuCheckResult } from '../host/criu.ts';

@@ -1,17 +1,19 @@
 /**
  * Reads the OCI seccomp profile a container's config names
- * (`igloo.seccomp = /path/profile.json`) so the pure plan can assemble it.
+ * (`igloo.seccomp = /path/profile.json`) so the pure plan can assemble it:
+ * the config becomes a RunnableConfig, the only kind the planners take.
  * Read at every start and exec, as the caller, so an exec gets the filter
  * init got as long as the file is unchanged.
  */
 import { readFile } from 'node:fs/promises';
 import type { ContainerConfig } from '../core/config/model.ts';
+import { runnableConfig, type RunnableConfig } from '../core/config/runnable.ts';
 import { IglooError } from '../core/errors.ts';
 import { sysError } from './errno.ts';
 
-export async function loadSeccompProfile(config: ContainerConfig): Promise<ContainerConfig> {
+export async function loadSeccompProfile(config: ContainerConfig): Promise<RunnableConfig> {
   const s = config.seccomp;
-  if (!s || s.profile === 'default' || s.profile === 'unconfined') return config;
+  if (!s || s.profile === 'default' || s.profile === 'unconfined') return runnableConfig(config);
   let text: string;
   try {
     text = await readFile(s.profile, 'utf8');
@@ -24,7 +26,7 @@ export async function loadSeccompProfile(config: ContainerConfig): Promise<Conta
     );
   }
   try {
-    return { ...config, seccomp: { ...s, oci: JSON.parse(text) as unknown } };
+    return runnableConfig(config, JSON.parse(text) as unknown);
   } catch (err) {
     throw new IglooError(
       'EINVAL',

@@ -12,25 +12,21 @@
  * its gettys are plain processes, and SIGPWR + a powerwait line give
  * `igloo stop` a clean shutdown through the rc scripts.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { chmod, chown, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { validateName } from '../core/config/name.ts';
 import { IglooError } from '../core/errors.ts';
-import { unlinkBeneath, writeFileBeneath } from '../host/beneath.ts';
-import { chooseSlice, intersectRanges, sliceMap } from '../core/idmap/index.ts';
+import { chooseSlice, intersectRanges } from '../core/idmap/index.ts';
 import { planUserns } from '../core/plan/plan.ts';
 import { findOnPath } from '../host/check.ts';
 import { BUILTIN_IMAGE, type StoredImage } from '../host/images.ts';
 import { readDelegation } from '../host/subid.ts';
 import { runHelper } from '../native/spawn.ts';
-import type { Igloo } from './containers.ts';
+import type { Igloo } from './igloo.ts';
+import { sliceIdmap } from './slices.ts';
 import { runUsernsTask, setupMap } from './userns-task.ts';
-
-const execFileP = promisify(execFile);
 
 export interface DebianOptions {
   suite?: string;
@@ -55,81 +51,6 @@ export async function hostMirror(): Promise<string> {
     if (line) return line[1]!;
   }
   return 'http://deb.debian.org/debian';
-}
-
-const INITTAB = `# igloo: sysvinit in a container
-id:2:initdefault:
-si::sysinit:/etc/init.d/rcS
-l0:0:wait:/etc/init.d/rc 0
-l1:1:wait:/etc/init.d/rc 1
-l2:2:wait:/etc/init.d/rc 2
-l3:3:wait:/etc/init.d/rc 3
-l4:4:wait:/etc/init.d/rc 4
-l5:5:wait:/etc/init.d/rc 5
-l6:6:wait:/etc/init.d/rc 6
-z6:6:respawn:/sbin/sulogin --force
-# igloo stop sends SIGPWR: shut down through the rc scripts
-pf::powerwait:/sbin/shutdown -h -t 0 now
-ca:12345:ctrlaltdel:/sbin/shutdown -r -t 0 now
-# the console: the pty igloo binds onto /dev/console (igloo console)
-co:2345:respawn:/sbin/getty --noclear -L console 115200 vt100
-`;
-
-export type DebianTask = {
-  kind: 'pack-debian';
-  rootfs: string;
-  layer: string;
-  owner: number;
-  suite: string;
-};
-
-/** Runs in the build namespace: make the tree a container system, pack it, remove it. */
-export async function packDebian(task: DebianTask): Promise<void> {
-  const r = task.rootfs;
-  // The tree is what debootstrap and the packages' scripts made: its links
-  // resolve beneath it (host/beneath.ts), never on the host (root's build
-  // task maps the owner's id).
-  writeFileBeneath(r, 'etc/inittab', INITTAB, { op: 'write the image' });
-  writeFileBeneath(r, 'etc/hostname', 'debian\n', { op: 'write the image' });
-  writeFileBeneath(r, 'etc/fstab', '# igloo mounts /proc, /sys and /dev\n', {
-    op: 'write the image',
-  });
-  // No hardware to set up, and nothing may touch the host's clock.
-  for (const script of [
-    'hwclock.sh',
-    'udev',
-    'kmod',
-    'procps',
-    'mountkernfs.sh',
-    'mountdevsubfs.sh',
-    'checkroot.sh',
-    'checkfs.sh',
-  ]) {
-    unlinkBeneath(r, `etc/rcS.d/S01${script}`, { op: 'write the image' });
-  }
-  await rm(join(r, 'debootstrap'), { recursive: true, force: true });
-  // GNU tar, not node-tar: it keeps extended attributes as SCHILY.xattr
-  // records, so the file capabilities packages set (ping's cap_net_raw,
-  // read here as plain v2 caps of this namespace's root) reach every
-  // container made from the image. Ids stay numeric, as seen inside.
-  await execFileP('tar', [
-    '--create',
-    '--file',
-    task.layer,
-    '--directory',
-    r,
-    '--numeric-owner',
-    '--xattrs',
-    '--xattrs-include=*',
-    '--format=pax',
-    '.',
-  ]).catch((err: unknown) => {
-    const stderr = (err as { stderr?: string }).stderr ?? String(err);
-    throw new Error(`tar --create ${task.layer}: ${stderr.trim()}`);
-  });
-  await chown(task.layer, task.owner, task.owner); // the owner's own id: readable from any slice's namespace
-  await chmod(task.layer, 0o600);
-  await rm(r, { recursive: true, force: true });
 }
 
 export async function buildDebian(igloo: Igloo, opts: DebianOptions = {}): Promise<StoredImage> {
@@ -159,12 +80,7 @@ export async function buildDebian(igloo: Igloo, opts: DebianOptions = {}): Promi
     });
   }
   const store = igloo.images();
-  if (
-    await stat(join(store.dir, name)).then(
-      () => true,
-      () => false,
-    )
-  ) {
+  if (await store.has(name)) {
     throw new IglooError('EEXIST', `Cannot build image "${name}": it exists already`, {
       op: 'build image',
       subject: name,
@@ -175,12 +91,10 @@ export async function buildDebian(igloo: Igloo, opts: DebianOptions = {}): Promi
   const delegation = await readDelegation(owner);
   // Any slice of the owner's will do: the build's files live in the owner's
   // private directory, out of reach of every container.
-  const slice = chooseSlice(intersectRanges(delegation.uid, delegation.gid), []);
-  const map = sliceMap(slice);
-  const idmap = { uid: map, gid: map };
-  const ownerInside = map.reduce((n, e) => Math.max(n, e.inside + e.count), 0);
+  const idmap = sliceIdmap(chooseSlice(intersectRanges(delegation.uid, delegation.gid), []));
+  const ownerInside = idmap.uid.reduce((n, e) => Math.max(n, e.inside + e.count), 0);
   await mkdir(store.dir, { recursive: true, mode: 0o700 });
-  const staging = join(store.dir, `.build-${randomBytes(6).toString('hex')}`);
+  const staging = await store.stagingDir('build');
   const rootfs = join(staging, 'rootfs');
   const layer = join(staging, 'layers', '0.tar');
   await mkdir(join(staging, 'layers'), { recursive: true, mode: 0o700 });
@@ -242,8 +156,7 @@ export async function buildDebian(igloo: Igloo, opts: DebianOptions = {}): Promi
       layers: [{ file: '0.tar', digest: `sha256:${hash.digest('hex')}`, size }],
       system: { haltSignal: 'SIGPWR' },
     };
-    await writeFile(join(staging, 'image.json'), JSON.stringify(image, null, 2) + '\n');
-    await rename(staging, join(store.dir, name));
+    await store.save(staging, image);
     return image;
   } catch (err) {
     await runUsernsTask(idmap, owner, { kind: 'remove', path: staging }).catch(() => undefined);

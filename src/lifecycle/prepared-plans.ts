@@ -15,7 +15,7 @@
 import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync, writeFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ContainerConfig } from '../core/config/model.ts';
+import type { RunnableConfig } from '../core/config/runnable.ts';
 import type { IdMaps } from '../core/idmap/index.ts';
 import type { LaunchPlan } from '../core/plan/plan.ts';
 import {
@@ -66,7 +66,7 @@ function helperStamp(): FileStamp {
  */
 export async function writePreparedExec(
   paths: ContainerPaths,
-  config: ContainerConfig,
+  config: RunnableConfig,
   init: { pid: number; start: number },
 ): Promise<void> {
   if (preparedPlansOff() || init.start === 0) return;

@@ -13,9 +13,11 @@ import { rm } from 'node:fs/promises';
 import { IglooError } from '../core/errors.ts';
 import { parseConfig } from '../core/config/file.ts';
 import type { ContainerConfig } from '../core/config/model.ts';
+import type { RunnableConfig } from '../core/config/runnable.ts';
 import { errnoOf, sysError } from '../host/errno.ts';
 import { replaceFileAtomically, withFileLock } from '../host/files.ts';
 import { processAlive } from '../host/proc.ts';
+import { loadSeccompProfile } from '../host/seccomp.ts';
 import { readUntrustedText } from '../host/untrusted.ts';
 import type { ContainerPaths } from './paths.ts';
 
@@ -95,6 +97,32 @@ export async function readConfig(paths: ContainerPaths, name: string): Promise<C
     throw sysError(err, 'read', paths.config);
   }
   return parseConfig(text, { path: paths.config });
+}
+
+/**
+ * The container's config ready to plan (core/config/runnable.ts): read,
+ * with the OCI seccomp profile it names loaded. Every start, run and exec
+ * plans from this.
+ */
+export function loadRunnable(paths: ContainerPaths, name: string): Promise<RunnableConfig> {
+  return readConfig(paths, name).then(loadSeccompProfile);
+}
+
+/** The container's config and state, refused unless its init is running. */
+export async function requireRunning(
+  paths: ContainerPaths,
+  name: string,
+): Promise<{ config: ContainerConfig; state: StateFile & { pid: number } }> {
+  const config = await readConfig(paths, name);
+  const state = await liveState(paths);
+  if (state.status !== 'running' || state.pid === undefined) {
+    throw new IglooError('ESTATE', `Container "${name}" is not running (it is ${state.status})`, {
+      op: 'find init',
+      subject: name,
+      hint: `Start it: igloo start ${name}`,
+    });
+  }
+  return { config, state: state as StateFile & { pid: number } };
 }
 
 /** Runs fn holding the container's lock (state.lock). */

@@ -49,7 +49,11 @@ export interface ContainerConfig {
   readonly haltSignal: string;
   readonly mounts: readonly BindMount[];
   readonly rlimits: readonly Rlimit[];
-  /** Hardening (issue 5). Optional in the type; parsed configs always carry them. */
+  /**
+   * Hardening (issue 5). A parsed config carries all three; one that create
+   * has just made has none until it is read back (its file names none, so
+   * it gets the defaults). RunnableConfig has them always.
+   */
   readonly seccomp?: SeccompConfig;
   readonly caps?: CapConfig;
   /** PR_SET_NO_NEW_PRIVS for init and every exec'd process (default true). */
@@ -68,11 +72,6 @@ export interface SeccompConfig {
   readonly profile: string;
   /** Extra denies in front of the profile's rules: `igloo.seccomp.deny = keyctl, ptrace:ENOSYS`. */
   readonly deny: readonly { readonly name: string; readonly errno: string }[];
-  /**
-   * The OCI profile's parsed JSON: read by the lifecycle from `profile`
-   * just before a plan is made (src/host/seccomp.ts); never written to the file.
-   */
-  readonly oci?: unknown;
 }
 
 export interface CapConfig {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseConfig } from '../config/file.ts';
+import { runnableConfig } from '../config/runnable.ts';
 import { MS } from './mount-flags.ts';
 import { assemble, defaultProfile, encodeProgram } from '../seccomp/index.ts';
 import {
@@ -23,12 +24,14 @@ const hardened = (ids: Step): Step[] => [
   { op: 'seccomp', program: DEFAULT_PROGRAM },
 ];
 
-const config = parseConfig(`igloo.name = anna-c1
+const config = runnableConfig(
+  parseConfig(`igloo.name = anna-c1
 igloo.rootfs = /var/lib/igloo/containers/anna-c1/rootfs
 igloo.idmap = b 0 2000000 65536
 igloo.env = PATH=/bin
 igloo.mount = /srv /srv ro
-`);
+`),
+);
 
 /** Decodes the helper's wire format back into strings (what helper.c sees). */
 function fields(encoded: string): string[] {
@@ -172,7 +175,7 @@ describe('planStart()', () => {
 
   test('unconfined has no filter; extra denies and capabilities change the records', () => {
     const un = planStart(
-      { ...config, seccomp: { profile: 'unconfined', deny: [] } },
+      { ...config, seccomp: { profile: 'unconfined', deny: [], oci: undefined } },
       { mode: 'foreground', console: 'inherit' },
     );
     assert.equal(
@@ -182,7 +185,7 @@ describe('planStart()', () => {
     const more = planStart(
       {
         ...config,
-        seccomp: { profile: 'default', deny: [{ name: 'ptrace', errno: 'EPERM' }] },
+        seccomp: { profile: 'default', deny: [{ name: 'ptrace', errno: 'EPERM' }], oci: undefined },
         caps: { keep: ['sys_time'], drop: ['net_raw'] },
       },
       { mode: 'foreground', console: 'inherit' },
@@ -198,6 +201,7 @@ describe('planStart()', () => {
     assert.throws(
       () =>
         planStart(
+          // @ts-expect-error: the type refuses a config whose profile is not loaded
           { ...config, seccomp: { profile: '/etc/p.json', deny: [] } },
           { mode: 'foreground', console: 'inherit' },
         ),
@@ -458,11 +462,13 @@ describe('encodePlan()', () => {
 
 describe('nesting', () => {
   test('a nesting container keeps /proc and /sys whole and has no no_new_privs', () => {
-    const nesting = parseConfig(`igloo.name = elsa-c1
+    const nesting = runnableConfig(
+      parseConfig(`igloo.name = elsa-c1
 igloo.rootfs = /r
 igloo.idmap = b 0 3000000 524288
 igloo.nesting = true
-`);
+`),
+    );
     assert.equal(nesting.noNewPrivs, false);
     const ops = planStart(nesting, { mode: 'detached', console: 'pty' }).steps.map((s) => s.op);
     assert.equal(ops.includes('mask'), false);

@@ -1,11 +1,13 @@
 /**
- * ContainerConfig -> LaunchPlan. The plan is plain data: which namespaces to
+ * RunnableConfig -> LaunchPlan (a config whose seccomp profile is loaded,
+ * core/config/runnable.ts). The plan is plain data: which namespaces to
  * create, the id maps the parent writes, and the ordered steps the native
  * helper executes in the new process. It is serialisable and snapshot-tested;
  * the helper makes no decisions of its own.
  */
 import { boundingSet, capMaskHex } from '../caps.ts';
-import { DEFAULT_CAPS, type ContainerConfig, type NamespaceKind } from '../config/model.ts';
+import type { ContainerConfig, NamespaceKind } from '../config/model.ts';
+import type { RunnableConfig } from '../config/runnable.ts';
 import { tryToOutside, type IdMaps } from '../idmap/index.ts';
 import { containerFilter, encodeProgram } from '../seccomp/index.ts';
 import { mountFlags } from './mount-flags.ts';
@@ -104,11 +106,11 @@ export const READONLY_PATHS: readonly string[] = [
  * (the default) it comes after `ids`; without it, before `ids`, while the
  * process is still root of the namespace.
  */
-function withHardening(config: ContainerConfig, ids: Step): Step[] {
-  const caps: Step = { op: 'caps', keep: capMaskHex(boundingSet(config.caps ?? DEFAULT_CAPS)) };
+function withHardening(config: RunnableConfig, ids: Step): Step[] {
+  const caps: Step = { op: 'caps', keep: capMaskHex(boundingSet(config.caps)) };
   const program = seccompProgram(config);
   const seccomp: Step[] = program ? [{ op: 'seccomp', program }] : [];
-  if (config.noNewPrivs ?? true) return [caps, { op: 'nnp' }, ids, ...seccomp];
+  if (config.noNewPrivs) return [caps, { op: 'nnp' }, ids, ...seccomp];
   return [caps, ...seccomp, ids];
 }
 
@@ -118,8 +120,8 @@ function withHardening(config: ContainerConfig, ids: Step): Step[] {
  * which a program starting many containers would otherwise pay each time.
  */
 const programs = new Map<string, string | undefined>();
-function seccompProgram(config: ContainerConfig): string | undefined {
-  const key = JSON.stringify([config.seccomp ?? null, config.caps ?? null, !!config.nesting]);
+function seccompProgram(config: RunnableConfig): string | undefined {
+  const key = JSON.stringify([config.seccomp, config.caps, !!config.nesting]);
   if (programs.has(key)) return programs.get(key);
   const filter = containerFilter(config);
   const program = filter && encodeProgram(filter);
@@ -227,7 +229,7 @@ export function containerMounts(config: ContainerConfig): Step[] {
 
 /** The steps that make the container's process itself: where, limits, who, hardening, what. */
 function processSteps(
-  config: ContainerConfig,
+  config: RunnableConfig,
   p: {
     cwd: string;
     user: { uid: number; gid: number; groups: readonly number[] };
@@ -319,7 +321,7 @@ export interface IdmappedRootfs {
   readonly work: string;
 }
 
-export function planStart(config: ContainerConfig, opts: StartOptions): LaunchPlan {
+export function planStart(config: RunnableConfig, opts: StartOptions): LaunchPlan {
   const argv = opts.command ?? config.init;
   const mounts = containerMounts(config);
   if (opts.memoryRootfs) mounts.splice(1, 0, ...memoryRootfsSteps(opts.memoryRootfs));
@@ -365,7 +367,7 @@ export interface ExecOptions {
   readonly tty: boolean;
 }
 
-export function planExec(config: ContainerConfig, opts: ExecOptions): LaunchPlan {
+export function planExec(config: RunnableConfig, opts: ExecOptions): LaunchPlan {
   return {
     version: 1,
     kind: 'exec',

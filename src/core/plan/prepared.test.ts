@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseConfig } from '../config/file.ts';
+import { runnableConfig } from '../config/runnable.ts';
 import { parseIdmapSpec } from '../idmap/index.ts';
 import { encodePlan, planExec, planStart, type LaunchPlan } from './plan.ts';
 import {
@@ -11,12 +12,14 @@ import {
   type FileStamp,
 } from './prepared.ts';
 
-const config = parseConfig(`igloo.name = c1
+const config = runnableConfig(
+  parseConfig(`igloo.name = c1
 igloo.rootfs = /data/containers/c1/rootfs
 igloo.idmap = b 0 2000000 65536
 igloo.env = PATH=/bin
 igloo.env = TERM=linux
-`);
+`),
+);
 
 const stamp: FileStamp = {
   path: SELF_EXE,
@@ -79,12 +82,14 @@ describe('prepared plans', () => {
   });
 
   test('the prefix length counts bytes, not characters', () => {
-    const utf8 = parseConfig(`igloo.name = c1
+    const utf8 = runnableConfig(
+      parseConfig(`igloo.name = c1
 igloo.rootfs = /data/containers/c1/rootfs
 igloo.idmap = b 0 2000000 65536
 igloo.hostname = c1
 igloo.env = GREETING=grüße
-`);
+`),
+    );
     const plan = planStart(utf8, { mode: 'foreground', console: 'inherit', command: ['x'] });
     const file = formatPrepared({ kind: 'run', stamps: [] }, plan);
     const bytes = Buffer.from(file, 'utf8');

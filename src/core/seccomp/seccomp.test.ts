@@ -13,6 +13,7 @@ import {
 } from './assemble.ts';
 import { run, verify } from './bpf-vm.ts';
 import { parseConfig } from '../config/file.ts';
+import { runnableConfig } from '../config/runnable.ts';
 import { containerFilter } from './index.ts';
 import {
   ERRNO,
@@ -23,9 +24,9 @@ import {
   defaultProfile,
   extendProfile,
   parseDenyList,
-  parseOciProfile,
   type SeccompProfile,
 } from './profile.ts';
+import { parseOciProfile } from './oci-profile.ts';
 import { syscallNumber, syscallNames, type Arch } from './tables.ts';
 
 const ALLOW = SECCOMP_RET.ALLOW;
@@ -284,7 +285,9 @@ describe('the program as the helper gets it', () => {
 
 describe('the filter a container gets', () => {
   const config = (extra: string) =>
-    parseConfig(`igloo.name = c1\nigloo.rootfs = /r\nigloo.idmap = b 0 3000000 65536\n${extra}`);
+    runnableConfig(
+      parseConfig(`igloo.name = c1\nigloo.rootfs = /r\nigloo.idmap = b 0 3000000 65536\n${extra}`),
+    );
 
   test('the default, or the nesting default with igloo.nesting', () => {
     assert.deepEqual(containerFilter(config('')), assemble(defaultProfile()));

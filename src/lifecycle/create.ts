@@ -1,0 +1,194 @@
+/**
+ * Creating a container: its name claimed and its slice chosen under the
+ * user's lock, its config written, its rootfs made (busybox, a copied
+ * directory, an image's layers, or, for root, an overlay sharing the
+ * image), and everything undone when a step fails. Also where images come
+ * from and when one may be removed.
+ */
+import { mkdir, realpath, rm, stat } from 'node:fs/promises';
+import { formatConfig } from '../core/config/file.ts';
+import type { ContainerConfig } from '../core/config/model.ts';
+import { validateName } from '../core/config/name.ts';
+import { validateConfig } from '../core/config/validate.ts';
+import { IglooError } from '../core/errors.ts';
+import type { IdMaps } from '../core/idmap/index.ts';
+import { replaceFileAtomically, withFileLock } from '../host/files.ts';
+import { BUILTIN_IMAGE, ImageStore, type StoredImage } from '../host/images.ts';
+import {
+  checkImageUnused,
+  idmapCheck,
+  prepareOverlay,
+  unpackedImage,
+  writeRootfsInfo,
+} from './idmapped.ts';
+import { newConfig, type CreateOptions, type ImageSource } from './new-config.ts';
+import { ensurePrivateDir, type ContainerPaths } from './paths.ts';
+import { Reverter } from './reverter.ts';
+import { resolveRootfsUser } from './rootfs-user.ts';
+import { chooseIdmap } from './slices.ts';
+import { writeState } from './store.ts';
+import type { UserContainers } from './user-containers.ts';
+import type { UsernsTask } from './userns-task.ts';
+
+export async function createContainer(
+  user: UserContainers,
+  name: string,
+  opts: CreateOptions = {},
+): Promise<ContainerConfig> {
+  validateName(name);
+  const paths = user.paths(name);
+  const source = await resolveImage(user, opts.image);
+  await ensurePrivateDir(user.dirs.data);
+  await mkdir(user.containersDir, { recursive: true, mode: 0o700 });
+  const owner = await user.owner();
+  // The user-wide lock makes choosing a slice and claiming the name atomic.
+  return withFileLock(user.containersDir, async () => {
+    if (
+      await stat(paths.dir).then(
+        () => true,
+        () => false,
+      )
+    ) {
+      throw new IglooError('EEXIST', `Cannot create container "${name}": it exists already`, {
+        op: 'create',
+        path: paths.dir,
+        subject: name,
+        hint: `Choose another name, or: igloo destroy ${name}`,
+      });
+    }
+    const idmap = await chooseIdmap(user, opts);
+    const fromImage = source.kind === 'stored' ? source.image.config : undefined;
+    let config = newConfig(name, paths.rootfs, idmap, source, opts);
+    const revert = new Reverter();
+    try {
+      // 0700: other containers' ids (and other users) cannot traverse it.
+      await mkdir(paths.dir, { mode: 0o700 });
+      revert.add(() => rm(paths.dir, { recursive: true, force: true }));
+      // A memory container is a one-shot run's: nothing to keep over a crash.
+      await replaceFileAtomically(paths.config, formatConfig(config), {
+        mode: 0o644,
+        durable: !opts.memory,
+      });
+      const shared =
+        source.kind === 'stored' && !opts.memory && !opts.nesting && owner.uid === 0
+          ? await shareImage(user, paths, source.image, idmap, opts.onNotice)
+          : false;
+      if (opts.memory) {
+        // The helper builds the files in a tmpfs at each run: only an empty mount point here.
+        await mkdir(paths.rootfs, { mode: 0o755 });
+      } else if (!shared) {
+        revert.add(() => runUsernsTask(idmap, owner, { kind: 'remove', path: paths.rootfs }));
+        await runUsernsTask(
+          idmap,
+          owner,
+          source.kind === 'dir'
+            ? { kind: 'copy-rootfs', from: source.path, rootfs: paths.rootfs }
+            : source.kind === 'stored'
+              ? { kind: 'extract-layers', layers: source.layers, rootfs: paths.rootfs }
+              : { kind: 'busybox-rootfs', rootfs: paths.rootfs, hostname: config.hostname },
+        );
+      }
+      if (fromImage?.user) {
+        // The image's User may name an account of the image: resolve it now that its files exist.
+        const u = await resolveRootfsUser(
+          paths,
+          config,
+          fromImage.user,
+          `image ${opts.image}:/etc/passwd`,
+        );
+        config = validateConfig({ ...config, user: u });
+        await replaceFileAtomically(paths.config, formatConfig(config), { mode: 0o644 });
+      }
+      if (opts.nesting) {
+        const size = idmap.uid.reduce((n, e) => Math.max(n, e.inside + e.count), 0);
+        await runUsernsTask(idmap, owner, { kind: 'nesting-setup', rootfs: paths.rootfs, size });
+      }
+      await writeState(paths, { version: 1, status: 'created' });
+      revert.success();
+      return config;
+    } catch (err) {
+      await revert.revert();
+      throw err;
+    }
+  });
+}
+
+/**
+ * Runs a task in a container's user namespace. The module (and the tar
+ * code it pulls in) is loaded only when a rootfs is made, not on every
+ * start, run and exec (nor for a one-shot run's memory container).
+ */
+async function runUsernsTask(
+  idmap: IdMaps,
+  owner: { uid: number; gid: number },
+  task: UsernsTask,
+): Promise<void> {
+  const tasks = await import('./userns-task.ts');
+  return tasks.runUsernsTask(idmap, owner, task);
+}
+
+/**
+ * Root: the container's rootfs becomes an overlay of the image, unpacked
+ * once and idmapped through the container's user namespace (see
+ * lifecycle/idmapped.ts). Returns false, after saying why once, when the
+ * file system refuses idmapped mounts: the caller copies the image then.
+ * IGLOO_IDMAPPED=0 asks for the copy.
+ */
+async function shareImage(
+  user: UserContainers,
+  paths: ContainerPaths,
+  image: StoredImage,
+  idmap: IdMaps,
+  notice: ((text: string) => void) | undefined,
+): Promise<boolean> {
+  if (process.env.IGLOO_IDMAPPED === '0') return false;
+  const warn = (line: string) => process.stderr.write(`igloo: warning: ${line}\n`);
+  const lower = await unpackedImage(imageStore(user), image, warn);
+  const check = await idmapCheck(lower);
+  if (!check.ok) {
+    const note = `idmapped mounts refused (${check.errno}: ${check.message})`;
+    notice?.(`Image "${image.name}" is copied into the container, not shared: ${note}`);
+    await writeRootfsInfo(paths, { kind: 'copy', image: image.name, note });
+    return false;
+  }
+  await prepareOverlay(paths, image.name, lower, idmap);
+  return true;
+}
+
+/** The user's image store. */
+export function imageStore(user: UserContainers): ImageStore {
+  return new ImageStore(user.dirs.data);
+}
+
+/**
+ * Removes an image. One that root's containers still share (their rootfs
+ * is an overlay of it) is refused, naming them, as `podman rmi` refuses an
+ * image in use; containers that got a copy keep their files.
+ */
+export async function removeImage(user: UserContainers, name: string): Promise<void> {
+  await checkImageUnused(user.containersDir, name);
+  await imageStore(user).remove(name);
+}
+
+/**
+ * Where a new container's files come from: the built-in busybox image, a
+ * root file system directory (absolute path), or an imported image.
+ */
+async function resolveImage(user: UserContainers, image: string | undefined): Promise<ImageSource> {
+  if (image === undefined || image === BUILTIN_IMAGE) return { kind: 'busybox' };
+  if (image.startsWith('/')) {
+    const path = await realpath(image).catch(() => undefined);
+    const st = path ? await stat(path) : undefined;
+    if (!path || !st?.isDirectory()) {
+      throw new IglooError('ENOENT', `Cannot use image ${image}: no such directory`, {
+        op: 'create',
+        path: image,
+        hint: 'Give the path of a root file system directory; import an archive first with: igloo image import FILE',
+      });
+    }
+    return { kind: 'dir', path };
+  }
+  const store = imageStore(user);
+  const stored = await store.get(image);
+  return { kind: 'stored', image: stored, layers: store.layerPaths(stored) };
+}

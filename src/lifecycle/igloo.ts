@@ -1,0 +1,119 @@
+/**
+ * The container lifecycle: create, start, stop, kill, exec, destroy, list.
+ * Every operation validates its input before touching a path, holds the
+ * container's lock while it changes state, and undoes half-done work.
+ *
+ *   created --start--> running --(init exits / stop / kill)--> stopped --start--> running
+ *   any state but running --destroy--> (gone); running --destroy --force--> (gone)
+ *
+ * Igloo is the facade the library API and the CLI use; each verb lives in
+ * the file of its concern: create.ts (create, images), run.ts (start, run,
+ * exec), control.ts (state, kill, stop, destroy, list), slices.ts (id slices).
+ */
+import type { ContainerConfig } from '../core/config/model.ts';
+import type { MemoryRootfs } from '../core/plan/plan.ts';
+import type { ImageStore } from '../host/images.ts';
+import {
+  containerState,
+  destroyContainer,
+  killContainer,
+  listContainers,
+  stopContainer,
+  type ListedContainer,
+} from './control.ts';
+import { createContainer, imageStore, removeImage } from './create.ts';
+import { readRootfsInfo } from './idmapped.ts';
+import type { CreateOptions } from './new-config.ts';
+import { execIn, runEphemeral, runForeground, startContainer, type RunResult } from './run.ts';
+import type { StateFile } from './store.ts';
+import { UserContainers } from './user-containers.ts';
+
+export type { CreateOptions } from './new-config.ts';
+export type { Owner } from './user-containers.ts';
+
+export class Igloo extends UserContainers {
+  create(name: string, opts: CreateOptions = {}): Promise<ContainerConfig> {
+    return createContainer(this, name, opts);
+  }
+
+  /** How the container's rootfs is made (undefined: a directory of its own). */
+  rootfsInfo(name: string) {
+    return readRootfsInfo(this.paths(name));
+  }
+
+  /**
+   * Removes an image. One that root's containers still share (their rootfs
+   * is an overlay of it) is refused, naming them, as `podman rmi` refuses an
+   * image in use; containers that got a copy keep their files.
+   */
+  removeImage(name: string): Promise<void> {
+    return removeImage(this, name);
+  }
+
+  /** The user's image store. */
+  images(): ImageStore {
+    return imageStore(this);
+  }
+
+  state(name: string): Promise<StateFile> {
+    return containerState(this, name);
+  }
+
+  /**
+   * Starts init in the background. `console: 'null'` gives init /dev/null
+   * instead of a pty held by the monitor: no console. Either can be
+   * checkpointed (docs/criu.md).
+   */
+  start(name: string, opts: { console?: 'pty' | 'null' } = {}): Promise<StateFile> {
+    return startContainer(this, name, opts);
+  }
+
+  /** One-shot run of a command in a container, in the foreground, with the caller's stdio. */
+  runForeground(
+    name: string,
+    command: readonly string[],
+    opts: { memoryRootfs?: MemoryRootfs; keepState?: boolean; tty?: boolean } = {},
+  ): Promise<RunResult> {
+    return runForeground(this, name, command, opts);
+  }
+
+  /**
+   * `igloo run` with the built-in image and no name: a container whose
+   * busybox system is made in a tmpfs by the helper, with a slice of its own
+   * for the run, and nothing on disk to build or remove but its config.
+   */
+  runEphemeral(
+    command: readonly string[],
+    opts: { idmap?: string; tty?: boolean } = {},
+  ): Promise<RunResult> {
+    return runEphemeral(this, command, opts);
+  }
+
+  kill(name: string, signal: string = 'SIGTERM'): Promise<void> {
+    return killContainer(this, name, signal);
+  }
+
+  /**
+   * Asks init to halt with its halt signal, waits up to `timeoutSeconds`, then
+   * kills it. Resolves when init is gone and the monitor has recorded its exit.
+   */
+  stop(name: string, timeoutSeconds = 10): Promise<StateFile> {
+    return stopContainer(this, name, timeoutSeconds);
+  }
+
+  exec(
+    name: string,
+    argv: readonly string[],
+    opts: { tty?: boolean; user?: string; env?: string[]; cwd?: string } = {},
+  ): Promise<RunResult> {
+    return execIn(this, name, argv, opts);
+  }
+
+  destroy(name: string, opts: { force?: boolean } = {}): Promise<void> {
+    return destroyContainer(this, name, opts);
+  }
+
+  list(): Promise<ListedContainer[]> {
+    return listContainers(this);
+  }
+}
