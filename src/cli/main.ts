@@ -28,7 +28,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (verb === '__userns') {
     // Internal: igloo re-runs itself inside a container's user namespace.
-    const { performUsernsTask } = await import('../lifecycle/userns-task.ts');
+    const { performUsernsTask } = await import('../lifecycle/userns-task-body.ts');
     try {
       await performUsernsTask(JSON.parse(rest[0] ?? '{}'));
       return 0;

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { validateName } from '../core/config/name.ts';
 import { IglooError } from '../core/errors.ts';
+import { imagesDir } from '../core/layout.ts';
 import {
   manifestFromIndex,
   runConfigFromImageConfig,
@@ -65,7 +66,7 @@ const exists = (p: string) =>
 export class ImageStore {
   readonly dir: string;
   constructor(dataDir: string) {
-    this.dir = join(dataDir, 'images');
+    this.dir = imagesDir(dataDir);
   }
 
   async list(): Promise<StoredImage[]> {

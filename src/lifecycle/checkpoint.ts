@@ -48,10 +48,6 @@ import { ensurePrivateDir } from './paths.ts';
 import { writePreparedExec } from './prepared-plans.ts';
 import { liveState, readConfig, removeRunDir, withContainerLock, writeState } from './store.ts';
 
-export { defaultCheckpointDir } from './checkpoint-manifest.ts';
-// Moving a container through an archive is lifecycle/transfer.ts (src/cli imports it from here).
-export { exportContainer, importContainer, type ImportResult } from './transfer.ts';
-
 const runFile = promisify(execFile);
 
 /** Options for every dump and restore (see docs/criu.md). */

@@ -28,7 +28,7 @@ import { resolveRootfsUser } from './rootfs-user.ts';
 import { chooseIdmap } from './slices.ts';
 import { writeState } from './store.ts';
 import type { UserContainers } from './user-containers.ts';
-import type { UsernsTask } from './userns-task.ts';
+import type { UsernsTask } from './userns-task-body.ts';
 
 export async function createContainer(
   user: UserContainers,

@@ -14,7 +14,6 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync, writeFileSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
 import type { RunnableConfig } from '../core/config/runnable.ts';
 import type { IdMaps } from '../core/idmap/index.ts';
 import type { LaunchPlan } from '../core/plan/plan.ts';
@@ -30,7 +29,7 @@ import { planExec } from '../core/plan/plan.ts';
 import { replaceFileAtomically, uniqueSuffix } from '../host/files.ts';
 import { helperPath } from '../host/install.ts';
 import type { ContainerPaths, IglooDirs } from './paths.ts';
-import { preparedRunPaths } from '../core/layout.ts';
+import { preparedExecPath, preparedRunPaths } from '../core/layout.ts';
 
 /** IGLOO_PREPARED=0: neither write nor use prepared plans. */
 export function preparedPlansOff(env: NodeJS.ProcessEnv = process.env): boolean {
@@ -81,15 +80,12 @@ export async function writePreparedExec(
       user: { uid: 0, gid: 0, groups: [] },
       tty,
     });
-    await replaceFileAtomically(
-      join(paths.rundir, tty ? 'prepared-exec-tty' : 'prepared-exec'),
-      formatPrepared(header, plan),
-      { mode: 0o600, durable: false },
-    );
+    await replaceFileAtomically(preparedExecPath(paths.rundir, tty), formatPrepared(header, plan), {
+      mode: 0o600,
+      durable: false,
+    });
   }
 }
-
-export { preparedRunPaths, type PreparedRunPaths } from '../core/layout.ts';
 
 /** The prepared run's header, or undefined when there is none (or it is unreadable). */
 function readRunHeader(dirs: IglooDirs): PreparedHeader | undefined {

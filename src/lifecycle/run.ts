@@ -21,9 +21,9 @@ import {
   installPreparedRun,
   preparedPlansOff,
   preparedRunHolds,
-  preparedRunPaths,
   writePreparedExec,
 } from './prepared-plans.ts';
+import { preparedRunPaths } from '../core/layout.ts';
 import { resolveRootfsUser } from './rootfs-user.ts';
 import { chooseIdmap } from './slices.ts';
 import {

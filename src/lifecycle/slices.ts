@@ -17,7 +17,8 @@ import {
 } from '../core/idmap/index.ts';
 import { readDelegation } from '../host/subid.ts';
 import type { CreateOptions } from './new-config.ts';
-import { dropPreparedRun, preparedRunPaths, preparedRunReservation } from './prepared-plans.ts';
+import { preparedRunPaths } from '../core/layout.ts';
+import { dropPreparedRun, preparedRunReservation } from './prepared-plans.ts';
 import { readConfig } from './store.ts';
 import type { UserContainers } from './user-containers.ts';
 

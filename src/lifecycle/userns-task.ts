@@ -16,10 +16,6 @@ import { runHelper } from '../native/spawn.ts';
 import { setupNesting } from './nesting-setup.ts';
 import type { UsernsTask } from './userns-task-body.ts';
 
-export type { UsernsTask } from './userns-task-body.ts';
-// What runs inside (the `__userns` command; src/cli imports it from here).
-export { performUsernsTask } from './userns-task-body.ts';
-
 /** The container's map plus the owner's uid and gid as the next inside id. */
 export function setupMap(idmap: IdMaps, owner: { uid: number; gid: number }): IdMaps {
   const next = (map: IdMaps['uid']) => {

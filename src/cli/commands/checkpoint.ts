@@ -1,6 +1,6 @@
 /** igloo checkpoint | restore: CRIU (root only). */
 import { checkpoint as dump, restore as undump } from '../../lifecycle/checkpoint.ts';
-import { Igloo } from '../../lifecycle/containers.ts';
+import { Igloo } from '../../lifecycle/igloo.ts';
 import type { checkpoint as checkpointSpec, restore as restoreSpec } from '../command-table.ts';
 import { printResult } from '../output.ts';
 import type { Invocation } from '../spec.ts';

@@ -1,6 +1,6 @@
 /** igloo console NAME: attach to init's console (detach: Ctrl-a q). */
 import { IglooError } from '../../core/errors.ts';
-import { Igloo } from '../../lifecycle/containers.ts';
+import { Igloo } from '../../lifecycle/igloo.ts';
 import type { consoleCommand as consoleSpec } from '../command-table.ts';
 import type { Invocation } from '../spec.ts';
 

@@ -1,6 +1,6 @@
 /** igloo create NAME [options] */
 import { formatIdmapSpec } from '../../core/idmap/index.ts';
-import { Igloo } from '../../lifecycle/containers.ts';
+import { Igloo } from '../../lifecycle/igloo.ts';
 import type { create as createSpec } from '../command-table.ts';
 import { printJson } from '../output.ts';
 import type { Invocation } from '../spec.ts';

@@ -1,5 +1,5 @@
 /** igloo destroy NAME [--force] */
-import { Igloo } from '../../lifecycle/containers.ts';
+import { Igloo } from '../../lifecycle/igloo.ts';
 import type { destroy as destroySpec } from '../command-table.ts';
 import type { Invocation } from '../spec.ts';
 

@@ -1,5 +1,5 @@
 /** igloo exec NAME [-t|-T] [--user U] [--env K=V]... [--cwd D] -- CMD [ARG...] */
-import { Igloo } from '../../lifecycle/containers.ts';
+import { Igloo } from '../../lifecycle/igloo.ts';
 import type { exec as execSpec } from '../command-table.ts';
 import { usageError } from '../parse.ts';
 import type { Invocation } from '../spec.ts';

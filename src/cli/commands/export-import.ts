@@ -1,8 +1,8 @@
 /** igloo export | import-container: a container (rootfs, config, checkpoint) as one archive. */
 import { formatRefused } from '../../core/config/import.ts';
 import { formatIdmapSpec } from '../../core/idmap/index.ts';
-import { exportContainer, importContainer } from '../../lifecycle/checkpoint.ts';
-import { Igloo } from '../../lifecycle/containers.ts';
+import { exportContainer, importContainer } from '../../lifecycle/transfer.ts';
+import { Igloo } from '../../lifecycle/igloo.ts';
 import type {
   exportContainer as exportSpec,
   importContainer as importSpec,

@@ -1,7 +1,7 @@
 /** igloo image ls | import | rm | build: images (OCI and docker archives, busybox). */
 import { IglooError } from '../../core/errors.ts';
 import { BUILTIN_IMAGE } from '../../host/images.ts';
-import { Igloo } from '../../lifecycle/containers.ts';
+import { Igloo } from '../../lifecycle/igloo.ts';
 import type { imageBuild, imageImport, imageLs, imageRm } from '../command-table.ts';
 import { printJson, table } from '../output.ts';
 import type { Invocation } from '../spec.ts';

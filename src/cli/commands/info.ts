@@ -1,6 +1,6 @@
 /** igloo info NAME [--json]: a container's config and state. */
 import { formatIdmapSpec } from '../../core/idmap/index.ts';
-import { Igloo } from '../../lifecycle/containers.ts';
+import { Igloo } from '../../lifecycle/igloo.ts';
 import { describeRootfs } from '../../lifecycle/idmapped.ts';
 import type { info as infoSpec } from '../command-table.ts';
 import { printJson } from '../output.ts';

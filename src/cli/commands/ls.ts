@@ -1,6 +1,6 @@
 /** igloo ls [--json]: your containers, their state, init pid and id map. */
 import { formatIdmapSpec } from '../../core/idmap/index.ts';
-import { Igloo } from '../../lifecycle/containers.ts';
+import { Igloo } from '../../lifecycle/igloo.ts';
 import type { ls as lsSpec } from '../command-table.ts';
 import { paint, printJson, table } from '../output.ts';
 import type { Invocation } from '../spec.ts';

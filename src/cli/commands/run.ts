@@ -2,7 +2,7 @@
 import { uniqueSuffix } from '../../host/files.ts';
 import { BUILTIN_IMAGE } from '../../host/images.ts';
 import { commandFor } from '../../core/image/oci.ts';
-import { Igloo } from '../../lifecycle/containers.ts';
+import { Igloo } from '../../lifecycle/igloo.ts';
 import type { run as runSpec } from '../command-table.ts';
 import { usageError } from '../parse.ts';
 import type { Invocation } from '../spec.ts';

@@ -1,5 +1,5 @@
 /** igloo start | stop | kill: an existing container's init. */
-import { Igloo } from '../../lifecycle/containers.ts';
+import { Igloo } from '../../lifecycle/igloo.ts';
 import type { kill as killSpec, start as startSpec, stop as stopSpec } from '../command-table.ts';
 import { printJson } from '../output.ts';
 import type { Invocation } from '../spec.ts';
