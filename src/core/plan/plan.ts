@@ -411,6 +411,45 @@ export function planUserns(
   };
 }
 
+/** The fields of a step's record, after its name. */
+type Fields = ReadonlyArray<string | number>;
+
+/**
+ * How each step is written after its name, one entry per op, in the order of
+ * the STEP rows of the helper's own op table (src/native/ops.h); the mapped
+ * type makes the compiler demand an entry for every op (PROTOCOL.md, "Plan
+ * encoding").
+ */
+const STEP_FIELDS: { readonly [K in Step['op']]: (s: Extract<Step, { op: K }>) => Fields } = {
+  rootfs: (s) => [s.path],
+  rootfstmpfs: (s) => [s.options],
+  rootfsidmap: (s) => [s.lower, s.upper, s.work],
+  mount: (s) => [s.source, s.target, s.fstype, s.flags, s.data],
+  bind: (s) => [s.source, s.target, s.flags],
+  mkdir: (s) => [s.path, s.mode.toString(8)],
+  symlink: (s) => [s.target, s.path],
+  pivot: () => [],
+  devconsole: () => [],
+  hostname: (s) => [s.name],
+  loopback: () => [],
+  chdir: (s) => [s.path],
+  rlimit: (s) => [s.resource, s.soft, s.hard],
+  mask: (s) => [s.path],
+  readonly: (s) => [s.path],
+  caps: (s) => [s.keep],
+  nnp: () => [],
+  ids: (s) => [s.uid, s.gid, s.groups.length, ...s.groups],
+  seccomp: (s) => [s.program],
+  exec: (s) => [s.file, s.argv.length, ...s.argv, s.env.length, ...s.env],
+};
+
+function stepFields(s: Step): Fields {
+  // TypeScript cannot correlate STEP_FIELDS[s.op] with s; the table's type
+  // already ties each entry to its own op.
+  const fields = STEP_FIELDS[s.op] as (s: Step) => Fields;
+  return fields(s);
+}
+
 /** Encodes a plan for the helper: NUL-terminated strings (PROTOCOL.md). */
 export function encodePlan(plan: LaunchPlan): string {
   const out: string[] = ['igloo-plan', '1'];
@@ -436,69 +475,6 @@ export function encodePlan(plan: LaunchPlan): string {
         rec('idmap', kind, map.length, ...map.flatMap((e) => [e.inside, e.outside, e.count]));
     }
   }
-  for (const s of plan.steps) {
-    switch (s.op) {
-      case 'rootfs':
-        rec('rootfs', s.path);
-        break;
-      case 'mount':
-        rec('mount', s.source, s.target, s.fstype, s.flags, s.data);
-        break;
-      case 'bind':
-        rec('bind', s.source, s.target, s.flags);
-        break;
-      case 'mkdir':
-        rec('mkdir', s.path, s.mode.toString(8));
-        break;
-      case 'symlink':
-        rec('symlink', s.target, s.path);
-        break;
-      case 'pivot':
-        rec('pivot');
-        break;
-      case 'devconsole':
-        rec('devconsole');
-        break;
-      case 'loopback':
-        rec('loopback');
-        break;
-      case 'rootfstmpfs':
-        rec('rootfstmpfs', s.options);
-        break;
-      case 'rootfsidmap':
-        rec('rootfsidmap', s.lower, s.upper, s.work);
-        break;
-      case 'hostname':
-        rec('hostname', s.name);
-        break;
-      case 'chdir':
-        rec('chdir', s.path);
-        break;
-      case 'rlimit':
-        rec('rlimit', s.resource, s.soft, s.hard);
-        break;
-      case 'ids':
-        rec('ids', s.uid, s.gid, s.groups.length, ...s.groups);
-        break;
-      case 'mask':
-        rec('mask', s.path);
-        break;
-      case 'readonly':
-        rec('readonly', s.path);
-        break;
-      case 'caps':
-        rec('caps', s.keep);
-        break;
-      case 'nnp':
-        rec('nnp');
-        break;
-      case 'seccomp':
-        rec('seccomp', s.program);
-        break;
-      case 'exec':
-        rec('exec', s.file, s.argv.length, ...s.argv, s.env.length, ...s.env);
-        break;
-    }
-  }
+  for (const s of plan.steps) rec(s.op, ...stepFields(s));
   return out.map((s) => `${s}\0`).join('');
 }
