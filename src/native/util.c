@@ -14,12 +14,28 @@
 
 #include "util.h"
 
-/* errno names, so that TypeScript can match on them without knowing the
- * C library's numbering. Unknown values become E<number>. */
-static const struct {
+/* A number and its name, for the errno and signal tables below. */
+struct num_name {
 	int num;
 	const char *name;
-} errnames[] = {
+};
+
+#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The name of num in table, or prefix<num> written into buf. */
+static const char *lookup_name(const struct num_name *table, size_t count, int num,
+			       const char *prefix, char *buf, size_t n)
+{
+	for (size_t i = 0; i < count; i++)
+		if (table[i].num == num)
+			return table[i].name;
+	snprintf(buf, n, "%s%d", prefix, num);
+	return buf;
+}
+
+/* errno names, so that TypeScript can match on them without knowing the
+ * C library's numbering. Unknown values become E<number>. */
+static const struct num_name errnames[] = {
 	{EPERM, "EPERM"},         {ENOENT, "ENOENT"},
 	{ESRCH, "ESRCH"},         {EINTR, "EINTR"},
 	{EIO, "EIO"},             {ENXIO, "ENXIO"},
@@ -49,17 +65,11 @@ static const struct {
 
 const char *errno_name(int err, char *buf, size_t n)
 {
-	for (size_t i = 0; i < sizeof(errnames) / sizeof(errnames[0]); i++)
-		if (errnames[i].num == err)
-			return errnames[i].name;
-	snprintf(buf, n, "E%d", err);
-	return buf;
+	return lookup_name(errnames, COUNT_OF(errnames), err, "E", buf, n);
 }
 
-static const struct {
-	int num;
-	const char *name;
-} signames[] = {
+/* Signal names; unknown values become SIG<number>. */
+static const struct num_name signames[] = {
 	{SIGHUP, "SIGHUP"},   {SIGINT, "SIGINT"},     {SIGQUIT, "SIGQUIT"},
 	{SIGILL, "SIGILL"},   {SIGTRAP, "SIGTRAP"},   {SIGABRT, "SIGABRT"},
 	{SIGBUS, "SIGBUS"},   {SIGFPE, "SIGFPE"},     {SIGKILL, "SIGKILL"},
@@ -75,11 +85,7 @@ static const struct {
 
 const char *signal_name(int sig, char *buf, size_t n)
 {
-	for (size_t i = 0; i < sizeof(signames) / sizeof(signames[0]); i++)
-		if (signames[i].num == sig)
-			return signames[i].name;
-	snprintf(buf, n, "SIG%d", sig);
-	return buf;
+	return lookup_name(signames, COUNT_OF(signames), sig, "SIG", buf, n);
 }
 
 int write_all(int fd, const void *buf, size_t n)
