@@ -74,6 +74,26 @@ static void copy_winsize(int master)
 		(void)ioctl(master, TIOCSWINSZ, &ws);
 }
 
+/* Read every signal waiting on the signalfd: SIGCHLD reaps, a forwarded
+ * signal goes on to target, SIGWINCH copies the window size onto
+ * winsize_master (-1: nothing to copy onto). Returns 1 when target was
+ * reaped, its wait status in *status. */
+static int drain_signals(int sigfd, pid_t target, int winsize_master, int *status)
+{
+	struct signalfd_siginfo si;
+	int exited = 0;
+	while (read(sigfd, &si, sizeof(si)) == sizeof(si)) {
+		int sig = (int)si.ssi_signo;
+		if (sig == SIGCHLD)
+			exited |= reap(target, status);
+		else if (sig == SIGWINCH)
+			copy_winsize(winsize_master);
+		else if (is_forwarded(sig))
+			(void)kill(target, sig);
+	}
+	return exited;
+}
+
 /* Read whatever the pty still holds (after the process exited). */
 static void drain_master(int master, int out)
 {
@@ -128,20 +148,9 @@ int run_foreground(struct fg_state *st)
 				continue;
 			break;
 		}
-		if (pf[0].revents & POLLIN) {
-			struct signalfd_siginfo si;
-			while (read(st->sigfd, &si, sizeof(si)) == sizeof(si)) {
-				int sig = (int)si.ssi_signo;
-				if (sig == SIGCHLD) {
-					if (reap(st->child, &status))
-						done = 1;
-				} else if (sig == SIGWINCH) {
-					copy_winsize(st->master);
-				} else if (is_forwarded(sig)) {
-					(void)kill(st->child, sig);
-				}
-			}
-		}
+		if ((pf[0].revents & POLLIN) &&
+		    drain_signals(st->sigfd, st->child, st->master, &status))
+			done = 1;
 		if (im >= 0 && (pf[im].revents & (POLLIN | POLLHUP | POLLERR))) {
 			char buf[8192];
 			ssize_t r = read(st->master, buf, sizeof(buf));
@@ -327,19 +336,9 @@ void run_monitor(pid_t init, int master, int sigfd, int rundirfd, int listenfd)
 				continue;
 			break;
 		}
-		if (pf[0].revents & POLLIN) {
-			struct signalfd_siginfo si;
-			int exited = 0;
-			while (read(sigfd, &si, sizeof(si)) == sizeof(si)) {
-				int sig = (int)si.ssi_signo;
-				if (sig == SIGCHLD)
-					exited |= reap(init, &status);
-				else if (is_forwarded(sig))
-					(void)kill(init, sig);
-			}
-			if (exited)
-				break;
-		}
+		/* The monitor's pty has no window of its own: no SIGWINCH copy. */
+		if ((pf[0].revents & POLLIN) && drain_signals(sigfd, init, -1, &status))
+			break;
 		if (im >= 0 && (pf[im].revents & (POLLIN | POLLHUP | POLLERR))) {
 			char buf[8192];
 			ssize_t r = read(master, buf, sizeof(buf));
