@@ -94,6 +94,21 @@ static int drain_signals(int sigfd, pid_t target, int winsize_master, int *statu
 	return exited;
 }
 
+/* Write what is left of the pending input in[*off..*len) to the pty master;
+ * the buffer empties (*len = *off = 0) when all of it is written or the
+ * write fails for good. */
+static void write_pending(int master, const char *in, size_t *len, size_t *off)
+{
+	ssize_t w = write(master, in + *off, *len - *off);
+	if (w > 0) {
+		*off += (size_t)w;
+		if (*off == *len)
+			*len = *off = 0;
+	} else if (w < 0 && errno != EAGAIN && errno != EINTR) {
+		*len = *off = 0;
+	}
+}
+
 /* Read whatever the pty still holds (after the process exited). */
 static void drain_master(int master, int out)
 {
@@ -163,16 +178,8 @@ int run_foreground(struct fg_state *st)
 				stdin_open = 0;
 			}
 		}
-		if (im >= 0 && st->master >= 0 && (pf[im].revents & POLLOUT) && inlen) {
-			ssize_t w = write(st->master, in + inoff, inlen - inoff);
-			if (w > 0) {
-				inoff += (size_t)w;
-				if (inoff == inlen)
-					inlen = inoff = 0;
-			} else if (w < 0 && errno != EAGAIN && errno != EINTR) {
-				inlen = inoff = 0;
-			}
-		}
+		if (im >= 0 && st->master >= 0 && (pf[im].revents & POLLOUT) && inlen)
+			write_pending(st->master, in, &inlen, &inoff);
 		if (ii >= 0 && (pf[ii].revents & (POLLIN | POLLHUP | POLLERR))) {
 			ssize_t r = read(0, in, sizeof(in));
 			if (r > 0) {
@@ -349,16 +356,8 @@ void run_monitor(pid_t init, int master, int sigfd, int rundirfd, int listenfd)
 				master = -1;
 			}
 		}
-		if (im >= 0 && master >= 0 && (pf[im].revents & POLLOUT) && inlen) {
-			ssize_t w = write(master, in + inoff, inlen - inoff);
-			if (w > 0) {
-				inoff += (size_t)w;
-				if (inoff == inlen)
-					inlen = inoff = 0;
-			} else if (w < 0 && errno != EAGAIN && errno != EINTR) {
-				inlen = inoff = 0;
-			}
-		}
+		if (im >= 0 && master >= 0 && (pf[im].revents & POLLOUT) && inlen)
+			write_pending(master, in, &inlen, &inoff);
 		if (il >= 0 && (pf[il].revents & POLLIN)) {
 			int s = accept4(listenfd, NULL, NULL,
 					SOCK_CLOEXEC | SOCK_NONBLOCK);
