@@ -28,10 +28,12 @@ import { extraCaps } from '../core/caps.ts';
 import { IglooError } from '../core/errors.ts';
 import {
   describeSubidEntry,
+  formatRange,
   outsideRanges,
   parseProcIdMap,
   rangesCover,
   rangesOverlap,
+  reservedOverlap,
   tryToOutside,
   type IdMapEntry,
   type IdRange,
@@ -135,6 +137,18 @@ export async function runAudit(opts: AuditOptions): Promise<Finding[]> {
         message: `${path}: ${describeSubidEntry(o.a)} overlaps ${describeSubidEntry(o.b)}`,
         why: "Both owners' containers can use the shared ids: root in a container of one is then an id the other's containers also run as, and can read their files",
         fix: `Give each user a block of their own: igloo subid revoke ${o.b.owner}; igloo subid grant ${o.b.owner}`,
+      });
+    }
+    for (const e of report.entries) {
+      const reserved = reservedOverlap(e);
+      if (reserved === undefined) continue;
+      add({
+        severity: 'error',
+        check: 'subid-reserved',
+        subject: path,
+        message: `${path}: ${describeSubidEntry(e)} covers ${formatRange(reserved)}, reserved for ${reserved.purpose}`,
+        why: "Root's shared images are stored with these ids so that no one owns their files; a user holding them could change those files through their own containers (igloo refuses to map them, newuidmap does not know)",
+        fix: `Give ${e.owner} a block outside ${formatRange(reserved)}: igloo subid revoke ${e.owner}; igloo subid grant ${e.owner}`,
       });
     }
     for (const p of report.problems) {

@@ -28,7 +28,7 @@
 import { chown, mkdir, readFile, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IglooError } from '../core/errors.ts';
-import { toOutside, type IdMaps } from '../core/idmap/index.ts';
+import { SHARED_IMAGE_IDS, toOutside, type IdMaps } from '../core/idmap/index.ts';
 import type { IdmappedRootfs } from '../core/plan/plan.ts';
 import { errnoOf, sysError } from '../host/errno.ts';
 import { replaceFileAtomically, uniqueSuffix } from '../host/files.ts';
@@ -112,10 +112,11 @@ export async function idmapCheck(dir: string): Promise<IdmapCheck> {
  * through idmapped mounts): no login or container id is allocated there,
  * and it stays below 2^31, where tools that print ids as signed (getcap)
  * or files systems with 31-bit ids still work. The helper reads the base
- * back from the owner of the image's root directory.
+ * back from the owner of the image's root directory. No delegation may hold
+ * these ids and no container may map them (core/idmap/reserved.ts).
  */
-export const SHARED_BASE = 0x7fff0000; // 2147418112
-export const SHARED_SPAN = 65536;
+export const SHARED_BASE = SHARED_IMAGE_IDS.start; // 0x7FFF0000 = 2147418112
+export const SHARED_SPAN = SHARED_IMAGE_IDS.count;
 
 /**
  * The image's files, unpacked once with their ids shifted by SHARED_BASE (as

@@ -5,7 +5,7 @@
  * IGLOO_SUBGID): the real /etc/subuid is never touched.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -144,6 +144,38 @@ describe('igloo audit', () => {
     assert.equal(out.ok, true);
     const text = await igloo(cleanup, 'root', ['audit'], { env: e });
     assert.match(text.stdout, /^ok {2}no findings for root/);
+  });
+
+  test("ids reserved for root's shared images: audit flags a block over them, create never maps them", async () => {
+    // 0x7FFE0000 + 3 * 65536: a hand-written block whose middle slice is the reserved range.
+    const e = env('reserved', `root:2147352576:196608\n`);
+    const audit = await igloo(cleanup, 'root', ['audit', '--json', '--user', owner.name], {
+      env: e,
+    });
+    assert.equal(audit.status, 1, audit.stderr);
+    const out = JSON.parse(audit.stdout) as { ok: boolean; findings: Finding[] };
+    const flagged = out.findings.filter((f) => f.check === 'subid-reserved');
+    // Once for each of the two files (here one file serves as both).
+    assert.equal(flagged.length, 2, JSON.stringify(out.findings, null, 1));
+    for (const f of flagged) {
+      assert.match(f.message, /"root" 2147352576-2147549183 \(line 1\)/);
+      assert.equal(f.severity, 'error');
+      assert.match(f.message, /2147418112-2147483647/);
+      assert.match(f.fix, /igloo subid revoke/);
+    }
+    for (const args of [
+      ['create', 'reserved1', '--idmap', 'b 0 2147418112 65536'],
+      ['create', 'reserved1', '--idmap', 'u 0 2147352576 65537 g 0 2147352576 1'],
+      ['create', 'reserved1', '--slice-start', '2147418112'],
+    ]) {
+      const r = await igloo(cleanup, 'root', args, { env: e });
+      assert.notEqual(r.status, 0, `${args.join(' ')} was refused`);
+      assert.match(r.stderr, /reserved for the owners of root's shared images/, r.stderr);
+      assert.ok(
+        !existsSync(join(e.IGLOO_DATA_DIR!, 'containers', 'reserved1')),
+        `${args.join(' ')} changed nothing`,
+      );
+    }
   });
 
   test('--probe and --user need root', async () => {

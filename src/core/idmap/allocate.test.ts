@@ -16,6 +16,7 @@ import type { IdMapEntry } from './map.ts';
 import { MAX_ID, rangesCover, rangesOverlap } from './range.ts';
 import type { IdRange } from './range.ts';
 import { delegatedRanges, parseSubidStrict } from './subid.ts';
+import { SHARED_IMAGE_IDS } from './reserved.ts';
 import type { SubidEntry } from './subid.ts';
 import { throwsIgloo } from '../../../test/support/errors.ts';
 
@@ -65,7 +66,14 @@ describe('chooseBlock', () => {
     assert.deepEqual(chooseBlock([], { min: 7, align: 5, count: 5 }), r(10, 5));
     assert.deepEqual(chooseBlock([], { min: 10, max: 14, align: 5, count: 5 }), r(10, 5));
     assert.deepEqual(chooseBlock([], { min: MAX_ID, align: 1, count: 1 }), r(MAX_ID, 1));
-    assert.deepEqual(chooseBlock([], { min: 0, align: 1, count: MAX_ID + 1 }), r(0, MAX_ID + 1));
+    // The largest blocks: everything below the reserved ids, or everything above them
+    // (a block of every id would cover them: see "the reserved ids" below).
+    assert.deepEqual(chooseBlock([], { min: 0, align: 1, count: 0x7fff0000 }), r(0, 0x7fff0000));
+    assert.deepEqual(
+      chooseBlock([], { min: 0, align: 1, count: MAX_ID + 1 - 0x80000000 }),
+      r(0x80000000, MAX_ID + 1 - 0x80000000),
+    );
+    throwsIgloo(() => chooseBlock([], { min: 0, align: 1, count: MAX_ID + 1 }), 'ENOSPACE');
   });
   test('ENOSPACE when nothing fits', () => {
     const err = throwsIgloo(
@@ -510,6 +518,66 @@ describe('allocation properties', () => {
         },
       ),
       { numRuns: 100 },
+    );
+  });
+});
+
+describe('the reserved ids (root shared images, 0x7FFF0000 + 65536)', () => {
+  const BASE = 0x7fff0000;
+  test('the range is the one lifecycle/idmapped.ts stores shared images with', () => {
+    assert.deepEqual(r(SHARED_IMAGE_IDS.start, SHARED_IMAGE_IDS.count), r(2147418112, 65536));
+  });
+
+  test('a searched block steps over them', () => {
+    assert.deepEqual(chooseBlock([], { min: BASE - 65536 }), r(BASE - 65536, 65536));
+    assert.deepEqual(
+      chooseBlock([sub('anna', BASE - 65536, 65536, 1)], { min: BASE - 65536 }),
+      r(BASE + 65536, 65536),
+    );
+    assert.deepEqual(chooseBlock([], { min: BASE }), r(BASE + 65536, 65536));
+  });
+
+  test('a block given with start is refused where it touches them, naming what they are for', () => {
+    for (const start of [BASE, BASE - 1, BASE + 65535]) {
+      const err = throwsIgloo(
+        () => chooseBlock([], { start }),
+        'EOVERLAP',
+        '2147418112-2147483647',
+        "root's shared images",
+      );
+      assert.ok(err.hint?.includes('outside the reserved range'), err.hint);
+    }
+    assert.deepEqual(chooseBlock([], { start: BASE + 65536 }), r(BASE + 65536, 65536));
+  });
+
+  test('a hand-written delegation over them: slices skip them, a start in them is refused', () => {
+    const delegated = [r(BASE - 65536, 3 * 65536)];
+    assert.deepEqual(chooseSlice(delegated, []), r(BASE - 65536, 65536));
+    assert.deepEqual(chooseSlice(delegated, [r(BASE - 65536, 65536)]), r(BASE + 65536, 65536));
+    throwsIgloo(
+      () => chooseSlice(delegated, [], { start: BASE }),
+      'EOVERLAP',
+      "root's shared images",
+    );
+    throwsIgloo(
+      () => chooseSlice(delegated, [r(BASE - 65536, 65536), r(BASE + 65536, 65536)]),
+      'ENOSPACE',
+    );
+  });
+
+  test('a map onto them is refused even when delegated', () => {
+    const delegated = [r(BASE - 65536, 3 * 65536)];
+    checkMapDelegated([{ inside: 0, outside: BASE - 65536, count: 65536 }], 'uid', delegated);
+    throwsIgloo(
+      () => checkMapDelegated([{ inside: 0, outside: BASE + 100, count: 1 }], 'uid', delegated),
+      'EPERM',
+      'reserved',
+      '2147418112-2147483647',
+    );
+    throwsIgloo(
+      () => checkMapDelegated([{ inside: 0, outside: BASE - 10, count: 65536 }], 'gid', delegated),
+      'EPERM',
+      'gids',
     );
   });
 });

@@ -24,6 +24,7 @@ import { checkMap, formatEntry } from './map.ts';
 import type { SubidEntry } from './subid.ts';
 import { describeSubidEntry } from './subid.ts';
 import { countProblem, idProblem } from './util.ts';
+import { RESERVED_IDS, reservedOverlap } from './reserved.ts';
 
 export interface GrantOptions {
   /** Ids in the block (default 65536). */
@@ -70,9 +71,10 @@ function alignUp(value: number, align: number): number {
 /**
  * Choose a block of subordinate ids for a user: the lowest start at or above
  * `min`, a multiple of `align`, whose block lies at or below `max` and
- * overlaps no existing entry of any owner. With `start`, that exact block is
- * checked instead: it must fit below `max` (EINVAL) and overlap nothing
- * (EOVERLAP, naming the other owner and its line). ENOSPACE if nothing fits.
+ * overlaps no existing entry of any owner nor the reserved ids (reserved.ts).
+ * With `start`, that exact block is checked instead: it must fit below `max`
+ * (EINVAL) and overlap nothing (EOVERLAP, naming the other owner and its
+ * line, or what the reserved ids are for). ENOSPACE if nothing fits.
  */
 export function chooseBlock(existing: readonly SubidEntry[], opts: GrantOptions = {}): IdRange {
   const op = 'grant subordinate ids';
@@ -96,6 +98,18 @@ export function chooseBlock(existing: readonly SubidEntry[], opts: GrantOptions 
       );
     }
     const wanted = makeRange(start, count);
+    const reserved = reservedOverlap(wanted);
+    if (reserved !== undefined) {
+      throw new IglooError(
+        'EOVERLAP',
+        `Cannot grant ids ${formatRange(wanted)}: they overlap ${formatRange(reserved)}, reserved for ${reserved.purpose}`,
+        {
+          op,
+          subject: formatRange(reserved),
+          hint: 'Choose a start outside the reserved range, or leave start out to pick a free block',
+        },
+      );
+    }
     const clash = [...existing]
       .sort((a, b) => a.line - b.line)
       .find((e) => rangesOverlap(wanted, e));
@@ -114,7 +128,11 @@ export function chooseBlock(existing: readonly SubidEntry[], opts: GrantOptions 
     return wanted;
   }
 
-  const used = normalizeRanges(existing.map((e) => ({ start: e.start, count: e.count })));
+  // A searched block avoids the other owners' blocks and the reserved ids.
+  const used = normalizeRanges([
+    ...existing.map((e) => ({ start: e.start, count: e.count })),
+    ...RESERVED_IDS,
+  ]);
   let s = alignUp(min, align);
   let j = 0;
   while (s + count - 1 <= max) {
@@ -148,7 +166,7 @@ export interface SliceOptions {
  * are d.start + k*stride for each (normalized) delegated range d, lowest
  * first; the first that lies within d and overlaps none of `taken` wins.
  * With `start`, the slice must lie inside the delegation (ENOTDELEGATED) and
- * overlap nothing taken (EOVERLAP). ENOSPACE when no candidate is free;
+ * overlap nothing taken nor the reserved ids (EOVERLAP; reserved.ts). ENOSPACE when no candidate is free;
  * ENOTDELEGATED when nothing is delegated at all.
  */
 export function chooseSlice(
@@ -163,7 +181,8 @@ export function chooseSlice(
   const size = opts.size ?? DEFAULT_SLICE_SIZE;
   const stride = opts.stride ?? size;
   const own = normalizeRanges(delegated);
-  const busy = normalizeRanges(taken);
+  // Reserved ids are never a container's, even where a hand-written block covers them.
+  const busy = normalizeRanges([...taken, ...RESERVED_IDS]);
   const noDelegation = (): IglooError =>
     new IglooError('ENOTDELEGATED', 'Cannot allocate container ids: no ids are delegated to you', {
       op,
@@ -186,6 +205,18 @@ export function chooseSlice(
       );
     }
     const wanted = makeRange(start, size);
+    const reserved = reservedOverlap(wanted);
+    if (reserved !== undefined) {
+      throw new IglooError(
+        'EOVERLAP',
+        `Cannot use ids ${formatRange(wanted)} for a container: they overlap ${formatRange(reserved)}, reserved for ${reserved.purpose}`,
+        {
+          op,
+          subject: formatRange(wanted),
+          hint: 'Choose a start outside the reserved range, or leave start out to pick a free slice',
+        },
+      );
+    }
     const clash = busy.find((t) => rangesOverlap(wanted, t));
     if (clash !== undefined) {
       throw new IglooError(
@@ -233,8 +264,9 @@ export function chooseSlice(
 /**
  * Check that a container's map uses only ids delegated to its owner: every
  * outside range must be covered by `delegated` plus the single ids in
- * `extra` (e.g. the owner's own uid when explicitly allowed). Host id 0 is
- * refused always (EPERM), even if delegated or extra. Otherwise
+ * `extra` (e.g. the owner's own uid when explicitly allowed). Host id 0 and
+ * the reserved ids (reserved.ts) are refused always (EPERM), even if
+ * delegated or extra. Otherwise
  * ENOTDELEGATED naming the first uncovered range and the kind.
  */
 export function checkMapDelegated(
@@ -253,6 +285,20 @@ export function checkMapDelegated(
         'EPERM',
         `Cannot map host ${kind} 0 (entry "${formatEntry(e)}"): host root is never mapped into a container`,
         { op, subject: formatEntry(e), hint: `Map ${kind}s from your delegated range in ${file}` },
+      );
+    }
+  }
+  for (const e of entries) {
+    const reserved = reservedOverlap({ start: e.outside, count: e.count });
+    if (reserved !== undefined) {
+      throw new IglooError(
+        'EPERM',
+        `Cannot map host ${kind}s ${formatRange(reserved)} (entry "${formatEntry(e)}"): they are reserved for ${reserved.purpose}, and never mapped into a container`,
+        {
+          op,
+          subject: formatEntry(e),
+          hint: `Map ${kind}s from your delegated range in ${file} outside ${formatRange(reserved)}, and ask the administrator to move a block that covers them`,
+        },
       );
     }
   }

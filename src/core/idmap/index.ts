@@ -9,3 +9,4 @@ export * from './map.ts';
 export * from './formats.ts';
 export * from './subid.ts';
 export * from './allocate.ts';
+export * from './reserved.ts';
