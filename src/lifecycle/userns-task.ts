@@ -7,8 +7,9 @@
  * unshare` work the same way). igloo re-runs itself inside that namespace
  * with the hidden `__userns` command.
  */
-import { chown, lstat, mkdir, rm, rmdir } from 'node:fs/promises';
-import { dirname, relative } from 'node:path';
+import { constants } from 'node:fs';
+import { chown, copyFile, lstat, mkdir, mkdtemp, open, rename, rm, rmdir } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
 import { IglooError } from '../core/errors.ts';
 import { insideRanges, normalizeRanges, toOutside, type IdMaps } from '../core/idmap/index.ts';
 import { planUserns, type LaunchPlan } from '../core/plan/plan.ts';
@@ -77,7 +78,7 @@ export async function runUsernsTask(
   }
   let workdir: string | undefined;
   let map = taskMap(idmap, owner);
-  let after = async (): Promise<void> => {};
+  let after: ((ok: boolean) => Promise<void>) | undefined;
   if (owner.uid === 0 || owner.gid === 0) {
     const root = await rootTask(idmap, task);
     if (root === 'done') return;
@@ -85,26 +86,32 @@ export async function runUsernsTask(
       // Not moved yet: still maps host id 0 (docs/security.md, "Known limits").
       map = setupMap(idmap, owner);
     } else {
-      ({ task, workdir } = root);
-      after = root.after ?? after;
+      ({ task, workdir, after } = root);
     }
   }
-  const plan = usernsTaskPlan(map, task, workdir);
-  const result = await runHelper(
-    plan,
-    `${task.kind.replace('-', ' ')} in the container's user namespace`,
-  );
+  const what = task.kind.replace('-', ' ');
+  let result;
+  try {
+    result = await runHelper(
+      usernsTaskPlan(map, task, workdir),
+      `${what} in the container's user namespace`,
+    );
+  } catch (err) {
+    await after?.(false).catch(() => undefined);
+    throw err;
+  }
   if (result.exitCode !== 0) {
+    await after?.(false).catch(() => undefined);
     throw new IglooError(
       'ESYS',
-      `Cannot ${task.kind.replace('-', ' ')}: the task in the container's user namespace ${result.status ?? 'failed'}`,
+      `Cannot ${what}: the task in the container's user namespace ${result.status ?? 'failed'}`,
       {
         op: task.kind,
         hint: 'The message above says what went wrong',
       },
     );
   }
-  await after();
+  await after?.(true);
 }
 
 /** The plan that runs TASK with MAP (taskMap), in WORKDIR for root's (rootTask). */
@@ -129,7 +136,9 @@ export async function rootTask(
   idmap: IdMaps,
   task: UsernsTask,
 ): Promise<
-  { task: UsernsTask; workdir: string; after?: () => Promise<void> } | 'done' | 'host-map'
+  | { task: UsernsTask; workdir: string; after?: (ok: boolean) => Promise<void> }
+  | 'done'
+  | 'host-map'
 > {
   const uid = toOutside(idmap.uid, 0, 'uid');
   const gid = toOutside(idmap.gid, 0, 'gid');
@@ -147,12 +156,49 @@ export async function rootTask(
         return 'done';
       }
       const path = task.path;
-      return { task: { kind: 'remove', path: '.' }, workdir: path, after: () => rmdir(path) };
+      return {
+        task: { kind: 'remove', path: '.' },
+        workdir: path,
+        after: async (ok) => {
+          if (ok) await rmdir(path);
+        },
+      };
     }
     case 'busybox-rootfs': {
       await mkdir(task.rootfs, { mode: 0o755 });
       await chown(task.rootfs, uid, gid);
       return { task: { ...task, rootfs: '.' }, workdir: task.rootfs };
+    }
+    case 'extract-layers': {
+      // The image's layers are root's private files: the task gets copies
+      // of its own, in a directory of the container root's next to the
+      // rootfs, makes the rootfs there, and root moves it into place.
+      const dir = await mkdtemp(join(dirname(task.rootfs), '.extract-'));
+      const layers: string[] = [];
+      try {
+        await chown(dir, uid, gid);
+        for (const [i, layer] of task.layers.entries()) {
+          const copy = `layer-${i}`;
+          await copyFile(layer, join(dir, copy), constants.COPYFILE_EXCL);
+          await chown(join(dir, copy), uid, gid);
+          layers.push(copy);
+        }
+      } catch (err) {
+        await rm(dir, { recursive: true, force: true });
+        throw err;
+      }
+      const rootfs = task.rootfs;
+      return {
+        task: { kind: 'extract-layers', layers, rootfs: 'rootfs' },
+        workdir: dir,
+        after: async (ok) => {
+          try {
+            if (ok) await takeDir(join(dir, 'rootfs'), rootfs, uid);
+          } finally {
+            await runUsernsTask(idmap, { uid: 0, gid: 0 }, { kind: 'remove', path: dir });
+          }
+        },
+      };
     }
     case 'pack-debian': {
       // debian.ts gives root's build a directory of the container root's.
@@ -168,5 +214,24 @@ export async function rootTask(
     }
     default:
       return 'host-map';
+  }
+}
+
+/**
+ * Moves the directory FROM, which a task made, to TO: only a directory of
+ * the container root's (OWNER) is taken, never a link, and TO must then be
+ * that very directory.
+ */
+async function takeDir(from: string, to: string, owner: number): Promise<void> {
+  const dir = await open(from, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  try {
+    const st = await dir.stat();
+    if (st.uid !== owner) throw new Error(`${from} does not belong to the container's root`);
+    await rename(from, to);
+    const moved = await lstat(to);
+    if (!moved.isDirectory() || moved.ino !== st.ino || moved.dev !== st.dev)
+      throw new Error(`${from} changed while it was moved`);
+  } finally {
+    await dir.close();
   }
 }

@@ -11,7 +11,17 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { IdMaps } from '../../src/core/idmap/index.ts';
@@ -104,5 +114,26 @@ describe("root's setup tasks cannot become host root", () => {
     assert.equal(existsSync(rootfs), false);
     // A path that is gone already is fine (create's revert).
     await runUsernsTask(idmap, ROOT, { kind: 'remove', path: rootfs });
+  });
+
+  test("root's extract-layers task makes the rootfs from root's private layers", async () => {
+    const src = join(work, 'layer-src');
+    mkdirSync(join(src, 'etc'), { recursive: true });
+    writeFileSync(join(src, 'etc', 'hello'), 'hello\n');
+    const layers = join(work, 'layers'); // like the image store: root's only
+    mkdirSync(layers, { mode: 0o700 });
+    const layer = join(layers, '0.tar');
+    execFileSync('tar', ['--create', '--file', layer, '--directory', src, '--numeric-owner', '.']);
+    chmodSync(layer, 0o600);
+    const dir = join(work, 'c1');
+    mkdirSync(dir, { mode: 0o700 });
+    const rootfs = join(dir, 'rootfs');
+    await runUsernsTask(idmap, ROOT, { kind: 'extract-layers', layers: [layer], rootfs });
+    assert.equal(readFileSync(join(rootfs, 'etc', 'hello'), 'utf8'), 'hello\n');
+    assert.equal(statSync(join(rootfs, 'etc', 'hello')).uid, RANGE);
+    assert.equal(statSync(rootfs).uid, RANGE);
+    assert.deepEqual(readdirSync(dir), ['rootfs'], 'no working directory is left behind');
+    await runUsernsTask(idmap, ROOT, { kind: 'remove', path: rootfs });
+    assert.deepEqual(readdirSync(dir), []);
   });
 });
