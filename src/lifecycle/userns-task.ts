@@ -1,7 +1,9 @@
 /**
  * Work on files that belong to a container's ids, done as root of a user
- * namespace with the container's map plus the owner's own id (so the
- * owner's directory is writable from inside). This is how an unprivileged
+ * namespace with the container's map plus, for a user, the user's own id
+ * (so the owner's directory is writable from inside; root's tasks never map
+ * host id 0 and reach their directory as a working directory instead, see
+ * rootTask). This is how an unprivileged
  * user makes a rootfs owned by 2000000.. and removes it again, with no
  * setuid code of igloo's own (LXC's unprivileged templates and `podman
  * unshare` work the same way). igloo re-runs itself inside that namespace
