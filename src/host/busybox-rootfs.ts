@@ -141,7 +141,8 @@ const shellQuote = (text: string) => `'${text.replace(/'/g, "'\\''")}'`;
  * just to start.
  */
 export function busyboxRootfsScript(hostname: string): string {
-  const lines = ['set -e', 'umask 022', 'mkdir -m 755 "$1"', 'cd "$1"'];
+  // "$1" is "." for root's task, already in the rootfs (its working directory).
+  const lines = ['set -e', 'umask 022', '[ "$1" = . ] || { mkdir -m 755 "$1"; cd "$1"; }'];
   for (const [dir, mode] of BUSYBOX_DIRS) lines.push(`mkdir -p -m ${mode.toString(8)} ${dir}`);
   lines.push('cp "$2" bin/busybox', 'chmod 755 bin/busybox');
   lines.push('chroot . /bin/busybox --install -s');

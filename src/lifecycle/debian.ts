@@ -13,12 +13,12 @@
  * `igloo stop` a clean shutdown through the rc scripts.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { constants, createReadStream } from 'node:fs';
+import { chown, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { validateName } from '../core/config/name.ts';
 import { IglooError } from '../core/errors.ts';
-import { chooseSlice, intersectRanges } from '../core/idmap/index.ts';
+import { chooseSlice, intersectRanges, toOutside } from '../core/idmap/index.ts';
 import { planUserns } from '../core/plan/plan.ts';
 import { findOnPath } from '../host/check.ts';
 import { BUILTIN_IMAGE, type StoredImage } from '../host/images.ts';
@@ -26,7 +26,36 @@ import { readDelegation } from '../host/subid.ts';
 import { runHelper } from '../native/spawn.ts';
 import type { Igloo } from './igloo.ts';
 import { sliceIdmap } from './slices.ts';
-import { runUsernsTask, setupMap } from './userns-task.ts';
+import { runUsernsTask, taskMap } from './userns-task.ts';
+
+/** Where root's build sees its directory (its own mount namespace's bind). */
+const BUILD_MOUNT = '/mnt';
+
+/**
+ * Root's build: the layer the pack task left in the build root's directory
+ * becomes root's own file at TO. Only a plain file of the build root's, with
+ * one link, is taken (never a link to one of the host's files).
+ */
+async function takeLayer(from: string, to: string, buildRoot: number): Promise<void> {
+  const file = await open(from, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    const st = await file.stat();
+    if (!st.isFile() || st.nlink !== 1 || st.uid !== buildRoot)
+      throw new IglooError(
+        'ESYS',
+        'Cannot build a Debian image: the packed layer is not a plain file',
+        {
+          op: 'build image',
+          subject: from,
+        },
+      );
+    await rename(from, to);
+    await file.chown(0, 0);
+    await file.chmod(0o600);
+  } finally {
+    await file.close();
+  }
+}
 
 export interface DebianOptions {
   suite?: string;
@@ -95,16 +124,33 @@ export async function buildDebian(igloo: Igloo, opts: DebianOptions = {}): Promi
   const ownerInside = idmap.uid.reduce((n, e) => Math.max(n, e.inside + e.count), 0);
   await mkdir(store.dir, { recursive: true, mode: 0o700 });
   const staging = await store.stagingDir('build');
-  const rootfs = join(staging, 'rootfs');
   const layer = join(staging, 'layers', '0.tar');
   await mkdir(join(staging, 'layers'), { recursive: true, mode: 0o700 });
+  // Root's build maps no host id 0 (taskMap): the tree and the packed layer
+  // are made in a directory of the build root's, reached as the working
+  // directory (bound onto /mnt in the build's mount namespace, since
+  // debootstrap wants an absolute path); root takes the layer afterwards.
+  const asRoot = owner.uid === 0 || owner.gid === 0;
+  const work = asRoot ? join(staging, 'build') : staging;
+  const rootfs = join(work, 'rootfs');
+  if (asRoot) {
+    await mkdir(work, { mode: 0o700 });
+    await chown(work, toOutside(idmap.uid, 0, 'uid'), toOutside(idmap.gid, 0, 'gid'));
+  }
   try {
     const mirror = opts.mirror ?? (await hostMirror());
     const include = ['sysvinit-core', 'procps', ...(opts.include ?? [])].join(',');
     // mnt and pid namespaces of its own: debootstrap mounts /proc for the second stage.
     const plan = planUserns(
-      setupMap(idmap, owner),
-      [debootstrap, '--variant=minbase', `--include=${include}`, suite, rootfs, mirror],
+      taskMap(idmap, owner),
+      [
+        debootstrap,
+        '--variant=minbase',
+        `--include=${include}`,
+        suite,
+        asRoot ? `${BUILD_MOUNT}/rootfs` : rootfs,
+        mirror,
+      ],
       [
         'PATH=/usr/sbin:/usr/bin:/sbin:/bin',
         'LANG=C.UTF-8',
@@ -113,6 +159,7 @@ export async function buildDebian(igloo: Igloo, opts: DebianOptions = {}): Promi
       ],
       '/',
       ['user', 'mnt', 'pid'],
+      asRoot ? { path: work, mountAt: BUILD_MOUNT } : undefined,
     );
     opts.progress?.(`debootstrap ${suite} from ${mirror}`);
     const result = await runHelper(plan, 'build a Debian image', { stdoutToStderr: true });
@@ -130,10 +177,11 @@ export async function buildDebian(igloo: Igloo, opts: DebianOptions = {}): Promi
     await runUsernsTask(idmap, owner, {
       kind: 'pack-debian',
       rootfs,
-      layer,
-      owner: ownerInside,
+      layer: asRoot ? join(work, 'layer.tar') : layer,
+      owner: asRoot ? 0 : ownerInside,
       suite,
     });
+    if (asRoot) await takeLayer(join(work, 'layer.tar'), layer, toOutside(idmap.uid, 0, 'uid'));
     const hash = createHash('sha256');
     let size = 0;
     for await (const chunk of createReadStream(layer)) {
@@ -156,10 +204,11 @@ export async function buildDebian(igloo: Igloo, opts: DebianOptions = {}): Promi
       layers: [{ file: '0.tar', digest: `sha256:${hash.digest('hex')}`, size }],
       system: { haltSignal: 'SIGPWR' },
     };
+    if (asRoot) await runUsernsTask(idmap, owner, { kind: 'remove', path: work });
     await store.save(staging, image);
     return image;
   } catch (err) {
-    await runUsernsTask(idmap, owner, { kind: 'remove', path: staging }).catch(() => undefined);
+    await runUsernsTask(idmap, owner, { kind: 'remove', path: work }).catch(() => undefined);
     await rm(staging, { recursive: true, force: true }).catch(() => undefined);
     throw err;
   }

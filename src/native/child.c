@@ -22,6 +22,7 @@ void child_ctx_init(struct child_ctx *c, const struct plan *p, int errfd, int co
 		.nullfd = nullfd,
 		.rootfd = -1,
 		.rootfs_pre = rootfs_pre,
+		.workdir_pre = -1,
 		.pty_slave = -1,
 		.own_mntns = (ns_flags & CLONE_NEWNS) != 0,
 		.own_utsns = (ns_flags & CLONE_NEWUTS) != 0,

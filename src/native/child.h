@@ -30,6 +30,7 @@ struct child_ctx {
 	int nullfd;    /* /dev/null for `console null`, or -1 */
 	int rootfd;    /* O_PATH fd of the rootfs (after `rootfs`), or -1 */
 	int rootfs_pre; /* the rootfs opened with the caller's ids, or -1 */
+	int workdir_pre; /* `workdir` opened with the caller's ids, or -1 */
 	int pty_slave;  /* slave of the console pty made by `devconsole`, or -1 */
 	int own_mntns; /* mounts are allowed: we are in a private mount ns */
 	int own_utsns; /* hostname is allowed: we are in a private uts ns */

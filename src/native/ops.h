@@ -32,6 +32,7 @@
 	STEP(hostname, "hostname", 1)            \
 	STEP(loopback, "loopback", 0)            \
 	STEP(chdir, "chdir", 1)                  \
+	STEP(workdir, "workdir", 1)              \
 	STEP(rlimit, "rlimit", 3)                \
 	STEP(mask, "mask", 1)                    \
 	STEP(readonly, "readonly", 1)            \

@@ -207,6 +207,21 @@ void op_chdir(struct child_ctx *c, char **a)
 	close(fd);
 }
 
+/* workdir DIR: chdir into the host directory DIR, opened (by `start`)
+ * before the process took its ids in the new user namespace: DIR's
+ * parents need not be traversable by those ids. Later steps and the
+ * program reach DIR as "." (PROTOCOL.md). */
+void op_workdir(struct child_ctx *c, char **a)
+{
+	int fd = c->workdir_pre;
+	if (fd < 0)
+		fd = open(a[0], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fchdir(fd) < 0)
+		FAIL(c, "workdir %s", a[0]);
+	close(fd);
+	c->workdir_pre = -1;
+}
+
 static const struct {
 	const char *name;
 	int res;

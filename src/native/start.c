@@ -173,6 +173,17 @@ static void start_child(const struct plan *p, int mapped_r, int err_w,
 			child_fail_at(err_w, rootfs->index, "rootfs", errno, "open %s: %s",
 				      rootfs->argv[0], strerror(errno));
 	}
+	/* Likewise `workdir`: a task in a user namespace that maps none of
+	 * the caller's ids reaches its directory (below the owner's 0700
+	 * one) only through this descriptor. */
+	int workdir_pre = -1;
+	const struct record *workdir = plan_find_step(p, OP_workdir);
+	if (workdir) {
+		workdir_pre = open(workdir->argv[0], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (workdir_pre < 0)
+			child_fail_at(err_w, workdir->index, "workdir", errno, "open %s: %s",
+				      workdir->argv[0], strerror(errno));
+	}
 	idmap_open_layers(err_w);
 	if (p->ns_flags & CLONE_NEWUSER) {
 		/* 2. Become root of the new namespace (when 0 is mapped), so
@@ -200,6 +211,7 @@ static void start_child(const struct plan *p, int mapped_r, int err_w,
 	/* The container's process runs the plan's steps (and never returns). */
 	struct child_ctx c;
 	child_ctx_init(&c, p, err_w, cons_w, nullfd, rootfs_pre, p->ns_flags);
+	c.workdir_pre = workdir_pre;
 	run_steps(&c);
 }
 

@@ -33,6 +33,12 @@ export type Step =
   /** Bring the network namespace's `lo` up (a new one starts with it down). */
   | { op: 'loopback' }
   | { op: 'chdir'; path: string }
+  /**
+   * chdir into the host directory `path`, opened before the process takes
+   * its ids in its new user namespace: its parents need not be reachable
+   * by those ids (PROTOCOL.md).
+   */
+  | { op: 'workdir'; path: string }
   | { op: 'rlimit'; resource: string; soft: number | 'unlimited'; hard: number | 'unlimited' }
   | { op: 'ids'; uid: number; gid: number; groups: readonly number[] }
   | { op: 'mask'; path: string }
@@ -384,6 +390,19 @@ export function planExec(config: RunnableConfig, opts: ExecOptions): LaunchPlan 
 }
 
 /**
+ * A directory the task works in although its ids cannot reach it by path
+ * (it lies below the owner's 0700 directory and the map has none of the
+ * owner's ids): the helper opens it before the process takes those ids and
+ * makes it the working directory. With `mountAt` (and a mount namespace)
+ * it is also bound onto that host path, for a program that wants an
+ * absolute path (debootstrap).
+ */
+export interface UsernsWorkdir {
+  path: string;
+  mountAt?: string;
+}
+
+/**
  * A plain user namespace with the given maps, no other namespace and no
  * mounts: the process runs as root of that namespace in the host's file
  * system. igloo uses it to make and remove files that belong to a
@@ -395,7 +414,16 @@ export function planUserns(
   env: readonly string[],
   cwd: string,
   namespaces: readonly NamespaceKind[] = ['user'],
+  workdir?: UsernsWorkdir,
 ): LaunchPlan {
+  const start: Step[] = workdir
+    ? [
+        { op: 'workdir', path: workdir.path },
+        ...(workdir.mountAt
+          ? [{ op: 'bind', source: '.', target: workdir.mountAt, flags: 0 } as const]
+          : []),
+      ]
+    : [{ op: 'chdir', path: cwd }];
   return {
     version: 1,
     kind: 'start',
@@ -404,7 +432,7 @@ export function planUserns(
     console: 'inherit',
     idmap,
     steps: [
-      { op: 'chdir', path: cwd },
+      ...start,
       { op: 'ids', uid: 0, gid: 0, groups: [] },
       { op: 'exec', file: argv[0]!, argv, env },
     ],
@@ -433,6 +461,7 @@ const STEP_FIELDS: { readonly [K in Step['op']]: (s: Extract<Step, { op: K }>) =
   hostname: (s) => [s.name],
   loopback: () => [],
   chdir: (s) => [s.path],
+  workdir: (s) => [s.path],
   rlimit: (s) => [s.resource, s.soft, s.hard],
   mask: (s) => [s.path],
   readonly: (s) => [s.path],

@@ -1,0 +1,139 @@
+/**
+ * Root's setup tasks (lifecycle/userns-task.ts) run as root of a user
+ * namespace with the container's slice. They used to map host uid 0 too
+ * (the owner's own id, so the owner's 0700 directory was reachable): root
+ * of that namespace could setuid() to it and read or write every root-only
+ * file of the host (docs/security.md). The attack, for real: a process in a
+ * namespace made by the same code path as root's tasks (rootTask,
+ * taskMap, usernsTaskPlan; only the program is the test's) tries every
+ * mapped uid, and where host 0 is mapped, that one, on a root-only file.
+ * Then root's real remove and busybox-rootfs tasks still do their work.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { IdMaps } from '../../src/core/idmap/index.ts';
+import { runHelper } from '../../src/native/spawn.ts';
+import {
+  rootTask,
+  runUsernsTask,
+  taskMap,
+  usernsTaskPlan,
+} from '../../src/lifecycle/userns-task.ts';
+import { Cleanup, assertRangeFree, requireRoot, tempDir } from '../support/host.ts';
+
+const cleanup = new Cleanup();
+const RANGE = 37_300_000;
+const ROOT = { uid: 0, gid: 0 };
+const idmap: IdMaps = {
+  uid: [{ inside: 0, outside: RANGE, count: 65536 }],
+  gid: [{ inside: 0, outside: RANGE, count: 65536 }],
+};
+const tag = randomBytes(4).toString('hex');
+let work: string;
+
+/** Tries to read and append to SECRET as the namespace's root and as each probed uid. */
+function attackScript(secret: string): string {
+  return `exec >./result 2>&1
+sed 's/^/uidmap /' /proc/self/uid_map
+sed 's/^/gidmap /' /proc/self/gid_map
+try() {
+  setpriv --reuid="$1" cat ${secret} >/dev/null 2>&1 && echo "READ $1"
+  setpriv --reuid="$1" sh -c 'echo pwned >>${secret}' 2>/dev/null && echo "WROTE $1"
+  return 0
+}
+cat ${secret} >/dev/null 2>&1 && echo "READ root"
+while read inside outside count; do
+  try "$inside"
+  try "$((inside + count - 1))"
+  if [ "$outside" -le 0 ] && [ "$((outside + count))" -gt 0 ]; then try "$((inside - outside))"; fi
+done </proc/self/uid_map
+echo done
+`;
+}
+
+describe("root's setup tasks cannot become host root", () => {
+  before(() => {
+    requireRoot();
+    assertRangeFree(RANGE, 65536);
+    work = tempDir(cleanup, 'igloo-rm-tasks-', 0o700); // like /var/lib/igloo: root's, 0700
+  });
+  after(() => cleanup.run());
+
+  test("a process in root's task namespace cannot read or write a root-only file", async () => {
+    const secret = join(work, `secret-${tag}`);
+    writeFileSync(secret, 'root only\n', { mode: 0o600 });
+    const rootfs = join(work, 'rootfs');
+    mkdirSync(rootfs, { mode: 0o755 });
+    chownSync(rootfs, RANGE, RANGE);
+    writeFileSync(join(rootfs, 'file'), 'x');
+    const root = await rootTask(idmap, { kind: 'remove', path: rootfs });
+    assert.ok(typeof root === 'object', 'root removes through a working directory');
+    const map = taskMap(idmap, ROOT);
+    for (const e of [...map.uid, ...map.gid])
+      assert.ok(
+        e.outside + e.count <= 0 || e.outside > 0,
+        `host id 0 mapped: ${JSON.stringify(e)}`,
+      );
+    const plan = usernsTaskPlan(map, root.task, root.workdir);
+    const argv = ['/bin/sh', '-c', attackScript(secret)];
+    const steps = plan.steps.map((s) => (s.op === 'exec' ? { ...s, file: argv[0]!, argv } : s));
+    const result = await runHelper({ ...plan, steps }, 'the attack');
+    assert.equal(result.exitCode, 0);
+    const out = readFileSync(join(rootfs, 'result'), 'utf8');
+    assert.match(out, /^done$/m, out);
+    assert.match(out, new RegExp(`^uidmap\\s+0\\s+${RANGE}\\s+65536$`, 'm'), out);
+    for (const line of out.split('\n').filter((l) => /^[ug]idmap/.test(l))) {
+      const [, , outside] = line.trim().split(/\s+/);
+      assert.notEqual(Number(outside), 0, `host id 0 is mapped: ${line}`);
+    }
+    assert.doesNotMatch(out, /^(READ|WROTE) /m, out);
+    assert.equal(readFileSync(secret, 'utf8'), 'root only\n');
+  });
+
+  test("root's busybox-rootfs and remove tasks still make and remove a rootfs", async () => {
+    const rootfs = join(work, 'busybox');
+    await runUsernsTask(idmap, ROOT, { kind: 'busybox-rootfs', rootfs, hostname: 'rm-tasks' });
+    for (const path of ['', 'bin/busybox', 'etc/inittab', 'bin/sh']) {
+      const st = statSync(join(rootfs, path), { throwIfNoEntry: true });
+      if (path !== 'bin/sh') assert.equal(st.uid, RANGE, path);
+    }
+    await runUsernsTask(idmap, ROOT, { kind: 'remove', path: rootfs });
+    assert.equal(existsSync(rootfs), false);
+    // A path that is gone already is fine (create's revert).
+    await runUsernsTask(idmap, ROOT, { kind: 'remove', path: rootfs });
+  });
+
+  test("root's extract-layers task makes the rootfs from root's private layers", async () => {
+    const src = join(work, 'layer-src');
+    mkdirSync(join(src, 'etc'), { recursive: true });
+    writeFileSync(join(src, 'etc', 'hello'), 'hello\n');
+    const layers = join(work, 'layers'); // like the image store: root's only
+    mkdirSync(layers, { mode: 0o700 });
+    const layer = join(layers, '0.tar');
+    execFileSync('tar', ['--create', '--file', layer, '--directory', src, '--numeric-owner', '.']);
+    chmodSync(layer, 0o600);
+    const dir = join(work, 'c1');
+    mkdirSync(dir, { mode: 0o700 });
+    const rootfs = join(dir, 'rootfs');
+    await runUsernsTask(idmap, ROOT, { kind: 'extract-layers', layers: [layer], rootfs });
+    assert.equal(readFileSync(join(rootfs, 'etc', 'hello'), 'utf8'), 'hello\n');
+    assert.equal(statSync(join(rootfs, 'etc', 'hello')).uid, RANGE);
+    assert.equal(statSync(rootfs).uid, RANGE);
+    assert.deepEqual(readdirSync(dir), ['rootfs'], 'no working directory is left behind');
+    await runUsernsTask(idmap, ROOT, { kind: 'remove', path: rootfs });
+    assert.deepEqual(readdirSync(dir), []);
+  });
+});
