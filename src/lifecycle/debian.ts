@@ -37,16 +37,18 @@ const BUILD_MOUNT = '/mnt';
  * one link, is taken (never a link to one of the host's files).
  */
 async function takeLayer(from: string, to: string, buildRoot: number): Promise<void> {
-  const file = await open(from, constants.O_RDONLY | constants.O_NOFOLLOW);
+  // O_NONBLOCK: a FIFO left in its place must not hang root here.
+  const file = await open(from, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
     const st = await file.stat();
     if (!st.isFile() || st.nlink !== 1 || st.uid !== buildRoot)
       throw new IglooError(
-        'ESYS',
-        'Cannot build a Debian image: the packed layer is not a plain file',
+        'EUNSAFE',
+        `Cannot build a Debian image: the packed layer ${from} is not a plain file of the build's root (one link, uid ${buildRoot})`,
         {
           op: 'build image',
-          subject: from,
+          path: from,
+          hint: 'Something in the build changed it (a package script?); build again, with another mirror if it repeats',
         },
       );
     await rename(from, to);

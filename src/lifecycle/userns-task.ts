@@ -225,14 +225,25 @@ export async function rootTask(
  * that very directory.
  */
 async function takeDir(from: string, to: string, owner: number): Promise<void> {
-  const dir = await open(from, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  const refused = (why: string) =>
+    new IglooError('EUNSAFE', `Cannot take the extracted rootfs ${from} as ${to}: ${why}`, {
+      op: 'extract layers',
+      path: from,
+      hint: "Something in the container root's ids changed the directory during the extraction; create the container again",
+    });
+  const dir = await open(
+    from,
+    constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW,
+  ).catch((err: NodeJS.ErrnoException) => {
+    throw refused(`it is not a directory (${err.code ?? err.message})`);
+  });
   try {
     const st = await dir.stat();
-    if (st.uid !== owner) throw new Error(`${from} does not belong to the container's root`);
+    if (st.uid !== owner) throw refused(`it belongs to uid ${st.uid}, not the container's root`);
     await rename(from, to);
     const moved = await lstat(to);
     if (!moved.isDirectory() || moved.ino !== st.ino || moved.dev !== st.dev)
-      throw new Error(`${from} changed while it was moved`);
+      throw refused('it changed while it was moved');
   } finally {
     await dir.close();
   }
