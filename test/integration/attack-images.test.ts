@@ -22,6 +22,7 @@ import {
   createUser,
   igloo,
   requireRoot,
+  rootTestEnv,
   runAs,
   stagedCli,
   tempDir,
@@ -107,14 +108,7 @@ before(async () => {
   dir = tempDir(cleanup, 'igloo-img-atk-');
   // Root's secrets: a directory only root can enter.
   secret = tempDir(cleanup, 'igloo-img-atk-secret-', 0o700);
-  writeFileSync(join(dir, 'subuid'), `root:${BASE}:1000000\n`);
-  writeFileSync(join(dir, 'subgid'), `root:${BASE}:1000000\n`);
-  env = {
-    IGLOO_SUBUID: join(dir, 'subuid'),
-    IGLOO_SUBGID: join(dir, 'subgid'),
-    IGLOO_DATA_DIR: join(dir, 'data'),
-    IGLOO_RUN_DIR: join(dir, 'run'),
-  };
+  env = rootTestEnv(dir, BASE);
 });
 after(() => cleanup.run());
 

@@ -21,6 +21,7 @@ import {
   assertRangeFree,
   igloo,
   requireRoot,
+  rootTestEnv,
   stagedCli,
   tempDir,
 } from '../support/host.ts';
@@ -99,14 +100,7 @@ before(async () => {
   stagedCli(cleanup);
   assertRangeFree(BASE, 1_000_000);
   dir = tempDir(cleanup, 'igloo-idmapped-');
-  writeFileSync(join(dir, 'subuid'), `root:${BASE}:1000000\n`);
-  writeFileSync(join(dir, 'subgid'), `root:${BASE}:1000000\n`);
-  env = {
-    IGLOO_SUBUID: join(dir, 'subuid'),
-    IGLOO_SUBGID: join(dir, 'subgid'),
-    IGLOO_DATA_DIR: join(dir, 'data'),
-    IGLOO_RUN_DIR: join(dir, 'run'),
-  };
+  env = rootTestEnv(dir, BASE);
   writeFileSync(
     join(dir, 'app.tar'),
     ociArchive({ layers: [layer()], config: { Cmd: ['/bin/sh'] }, tag: 'localhost/shared:1' }),

@@ -6,7 +6,7 @@
  * removes what it made.
  */
 import { execFile, spawn, spawnSync, type SpawnOptions } from 'node:child_process';
-import { mkdtempSync, rmSync, chmodSync, cpSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, chmodSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -276,6 +276,22 @@ export async function expectConsoleAnswers(session: ReturnType<typeof spawnAs>):
   } finally {
     session.child.kill('SIGKILL');
   }
+}
+
+/**
+ * An igloo environment of root's own under DIR: private copies of the subid
+ * files delegating BASE..BASE+999999 to root, and data and run directories
+ * there (so a test never touches /etc/subuid or /var/lib/igloo).
+ */
+export function rootTestEnv(dir: string, base: number): Record<string, string> {
+  writeFileSync(join(dir, 'subuid'), `root:${base}:1000000\n`);
+  writeFileSync(join(dir, 'subgid'), `root:${base}:1000000\n`);
+  return {
+    IGLOO_SUBUID: join(dir, 'subuid'),
+    IGLOO_SUBGID: join(dir, 'subgid'),
+    IGLOO_DATA_DIR: join(dir, 'data'),
+    IGLOO_RUN_DIR: join(dir, 'run'),
+  };
 }
 
 /** Fails loudly if any subid line already overlaps [start, start+count). */
