@@ -10,7 +10,18 @@
  * with the hidden `__userns` command.
  */
 import { constants } from 'node:fs';
-import { chown, copyFile, lstat, mkdir, mkdtemp, open, rename, rm, rmdir } from 'node:fs/promises';
+import {
+  chown,
+  copyFile,
+  lstat,
+  mkdir,
+  mkdtemp,
+  open,
+  readdir,
+  rename,
+  rm,
+  rmdir,
+} from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { IglooError } from '../core/errors.ts';
 import { insideRanges, normalizeRanges, toOutside, type IdMaps } from '../core/idmap/index.ts';
@@ -212,6 +223,38 @@ export async function rootTask(
           layer: relative(workdir, task.layer),
         },
         workdir,
+      };
+    }
+    case 'import-archive': {
+      // The archive's private copy (already the container root's) and the
+      // new container's directory go into a directory of the container
+      // root's. Afterwards root moves what the task made into DEST, its own
+      // 0700 directory, entry by entry (rename never follows a link; the
+      // task's processes are gone), also after a failure, for the report
+      // that says why.
+      const dir = await mkdtemp(join(dirname(task.dest), '.unpack-'));
+      const made = join(dir, 'container');
+      try {
+        await chown(dir, uid, gid);
+        await mkdir(made, { mode: 0o700 });
+        await chown(made, uid, gid);
+        await rename(task.archive, join(dir, 'archive.tar'));
+      } catch (err) {
+        await rm(dir, { recursive: true, force: true });
+        throw err;
+      }
+      const dest = task.dest;
+      return {
+        task: { ...task, archive: 'archive.tar', dest: 'container' },
+        workdir: dir,
+        after: async () => {
+          try {
+            for (const entry of await readdir(made))
+              await rename(join(made, entry), join(dest, entry));
+          } finally {
+            await runUsernsTask(idmap, { uid: 0, gid: 0 }, { kind: 'remove', path: dir });
+          }
+        },
       };
     }
     default:

@@ -136,4 +136,34 @@ describe("root's setup tasks cannot become host root", () => {
     await runUsernsTask(idmap, ROOT, { kind: 'remove', path: rootfs });
     assert.deepEqual(readdirSync(dir), []);
   });
+
+  test("root's import-archive task works in a directory of the container root's, not with host id 0", async () => {
+    const stage = join(work, 'import-stage'); // like DATA/.import-*: root's, 0700
+    mkdirSync(stage, { mode: 0o700 });
+    const archive = join(stage, 'archive.tar');
+    writeFileSync(archive, '', { mode: 0o600 });
+    chownSync(archive, RANGE, RANGE);
+    const dest = join(stage, 'container');
+    mkdirSync(dest, { mode: 0o700 });
+    const task = { kind: 'import-archive', archive, shown: archive, dest, from: idmap } as const;
+    const root = await rootTask(idmap, task);
+    assert.ok(typeof root === 'object', 'not run with host id 0 mapped');
+    assert.equal(
+      statSync(root.workdir).uid,
+      RANGE,
+      "the working directory is the container root's",
+    );
+    assert.deepEqual(
+      {
+        archive: root.task.kind === 'import-archive' && root.task.archive,
+        dest: root.task.kind === 'import-archive' && root.task.dest,
+      },
+      { archive: 'archive.tar', dest: 'container' },
+    );
+    // What the task makes comes back into root's DEST; the working directory goes.
+    writeFileSync(join(root.workdir, 'container', 'config'), 'igloo.name = x\n');
+    await root.after?.(true);
+    assert.deepEqual(readdirSync(dest), ['config']);
+    assert.deepEqual(readdirSync(stage).sort(), ['container']);
+  });
 });
