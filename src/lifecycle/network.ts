@@ -12,6 +12,7 @@
  * A config without igloo.net is private (a container made before it).
  */
 import type { ContainerConfig } from '../core/config/model.ts';
+import { IglooError } from '../core/errors.ts';
 import type { NetPaths, NetSpec } from '../core/net/spec.ts';
 import type { NetLaunch } from '../core/plan/plan.ts';
 import { attachBridge, detachBridge } from './net-bridge.ts';
@@ -76,4 +77,23 @@ export async function defaultNet(opts: {
       why: "root's containers are private unless --net says more",
     };
   return userNetDefault();
+}
+
+/**
+ * CRIU carries a container's network namespace when nothing outside holds
+ * a part of it: none and private. user mode's slirp4netns (a host process
+ * holding the tap device) and bridge mode's host-side veth are refused.
+ */
+export function refuseUncheckpointableNet(config: ContainerConfig, op: string): void {
+  const net = netOf(config);
+  if (net.mode === 'none' || net.mode === 'private') return;
+  throw new IglooError(
+    'ENOTSUP',
+    `Cannot ${op} "${config.name}": CRIU cannot carry its ${net.mode}-mode network (a host process or interface holds part of it)`,
+    {
+      op,
+      subject: config.name,
+      hint: 'Only containers with --net none or --net private can be checkpointed (docs/network.md, docs/criu.md)',
+    },
+  );
 }
