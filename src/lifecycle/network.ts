@@ -37,26 +37,20 @@ export async function attachNetwork(
   paths: NetPaths,
 ): Promise<void> {
   const net = netOf(config);
-  if (net.mode === 'bridge')
-    await attachBridge({
-      owner: paths.owner,
-      container: paths.container,
-      bridge: net.bridge,
-      pid,
-      rundir: paths.rundir,
-    });
+  if (net.mode === 'bridge') await attachBridge({ ...onBridge(net.bridge, paths), pid });
 }
+
+const onBridge = (bridge: string, paths: NetPaths) => ({
+  owner: paths.owner,
+  container: paths.container,
+  bridge,
+  rundir: paths.rundir,
+});
 
 /** After init is gone: removes what the network left (a veth, a lease, a user-mode process). */
 export async function detachNetwork(config: ContainerConfig, paths: NetPaths): Promise<void> {
   const net = netOf(config);
-  if (net.mode === 'bridge')
-    await detachBridge({
-      owner: paths.owner,
-      container: paths.container,
-      bridge: net.bridge,
-      rundir: paths.rundir,
-    });
+  if (net.mode === 'bridge') await detachBridge(onBridge(net.bridge, paths));
   else if (net.mode === 'user') await detachUserNet(paths);
 }
 
