@@ -354,13 +354,21 @@ pid_t sidecar_launch(const struct plan *p, pid_t init)
 	/* Init waits for MAPPED: it is still the helper's child with the
 	 * caller's host ids, so its namespaces are ours to open. */
 	s.initfd = (int)syscall(SYS_pidfd_open, init, 0);
-	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)init);
-	s.netns = open(path, O_RDONLY | O_CLOEXEC);
+	/* The child makes itself dumpable first thing (start_child), but on
+	 * a busy host it may not have run yet: until then its /proc/PID/ns
+	 * links are root's (EACCES). It waits for MAPPED, so it will. */
+	for (int tries = 0; tries < 2000; tries++) {
+		snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)init);
+		s.netns = open(path, O_RDONLY | O_CLOEXEC);
+		if (s.netns >= 0 || errno != EACCES)
+			break;
+		usleep(1000);
+	}
 	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)init);
-	s.userns = open(path, O_RDONLY | O_CLOEXEC);
+	s.userns = s.netns < 0 ? -1 : open(path, O_RDONLY | O_CLOEXEC);
 	if (s.initfd < 0 || s.netns < 0 || s.userns < 0) {
-		snprintf(err, sizeof(err), "open the namespaces of pid %d: %s", (int)init,
-			 strerror(errno));
+		snprintf(err, sizeof(err), "open %s: %s",
+			 s.initfd < 0 ? "init's pidfd" : path, strerror(errno));
 		goto failed;
 	}
 	int status[2];
