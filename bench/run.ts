@@ -7,6 +7,7 @@
  *   npm run bench -- --density 1000      idle containers for the density case (0: skip)
  *   npm run bench -- --only cold-start,exec   (cases: cold-start, one-shot, exec, density, ps, criu, images)
  *   npm run bench -- --only images       import/extract/shift of a Debian rootfs (bench/images.ts);
+ *   npm run bench -- --only net          user-mode attach vs raw slirp4netns and pasta (bench/net.ts)
  *                                        alone, it writes bench/results/images.json
  *
  * One busybox rootfs is built from the host's /bin/busybox and used by every
@@ -44,6 +45,7 @@ import {
 } from '../test/support/host.ts';
 import { killIdRange } from './cleanup.ts';
 import { benchImages } from './images.ts';
+import { benchNet } from './net.ts';
 import type * as ApiModule from '../src/api/index.ts';
 import type { Case, DensityResult, Job, Variant, VariantResult, WorkerResult } from './worker.ts';
 
@@ -700,13 +702,31 @@ function stageWork(cleanup: Cleanup): { work: string; dist: string } {
 }
 
 /** `--only images`: that case alone (no anchors to install, no igloo-bench user). */
-async function mainImagesOnly(): Promise<void> {
+function mainImagesOnly(): Promise<void> {
+  return mainAlone('images', ({ dist, work, cleanup }) =>
+    benchImages({ dist, work, rounds: Number(opts['image-rounds']), cleanup }),
+  );
+}
+
+/** `--only net`: user-mode networking alone (bench/net.ts). */
+function mainNetOnly(): Promise<void> {
+  return mainAlone('net', ({ dist, work, cleanup }) => benchNet({ dist, work, rounds, cleanup }));
+}
+
+/** One case alone, in a staged work directory; its result goes to bench/results/KEY.json. */
+async function mainAlone(
+  key: string,
+  bench: (w: { dist: string; work: string; cleanup: Cleanup }) => Promise<{
+    lines: string[];
+    result: unknown;
+  }>,
+): Promise<void> {
   const cleanup = new Cleanup();
   let lines: string[] = [];
   let result: unknown;
   try {
     const { work, dist } = stageWork(cleanup);
-    const r = await benchImages({ dist, work, rounds: Number(opts['image-rounds']), cleanup });
+    const r = await bench({ dist, work, cleanup });
     lines = r.lines;
     result = r.result;
   } finally {
@@ -714,10 +734,10 @@ async function mainImagesOnly(): Promise<void> {
   }
   const text = lines.join('\n');
   process.stdout.write(`${text}\n`);
-  await writeResults('images.json', {
+  await writeResults(`${key}.json`, {
     date: new Date().toISOString(),
     host: { kernel: release(), cpus: cpus().length, node: process.version },
-    images: result,
+    [key]: result,
     table: text,
   });
 }
@@ -741,6 +761,7 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0)
     throw new Error('the benchmark must run as root: it creates the test user igloo-bench');
   if (only?.every((c) => c === 'images')) return mainImagesOnly();
+  if (only?.every((c) => c === 'net')) return mainNetOnly();
   spawnSync('sh', [join(repo, 'scripts/bench-deps.sh')], { stdio: 'inherit' });
   const cleanup = new Cleanup();
   const out: Record<string, unknown> = {

@@ -21,6 +21,7 @@ fi
 # completion script the CLI tests check.
 packages=(uidmap busybox-static gcc libc6-dev musl-tools make util-linux procps iproute2 passwd login debootstrap debian-archive-keyring podman attr libcap2-bin python3 zsh)
 packages+=(lintian)  # checks the Debian package igloo builds (npm run package:deb, test/integration/package.test.ts)
+packages+=(slirp4netns passt iperf3)  # user-mode networking (docs/network.md): slirp4netns runs it, passt/pasta and iperf3 for the side-by-side bench
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -30,6 +31,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# /dev/net/tun open to every user, as Debian's udev rule makes it (no udev here): user-mode
+# networking opens it inside the container's namespaces; making a tap still needs
+# CAP_NET_ADMIN over that namespace, so the open alone gives nothing (docs/network.md).
+[ -e /dev/net/tun ] || { mkdir -p /dev/net && mknod -m 0666 /dev/net/tun c 10 200; } || true
+if [ -c /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" != 666 ]; then chmod 0666 /dev/net/tun; fi
 
 # criu >= 4.1 for checkpoint/restore (a private copy from Debian trixie when the host's is older)
 bash scripts/install-criu.sh || echo "install.sh: criu unavailable: checkpoint/restore disabled" >&2

@@ -70,3 +70,12 @@ export type { ListedContainer } from '../lifecycle/control.ts';
 export type { RootfsInfo } from '../lifecycle/idmapped.ts';
 export type { RunResult } from '../lifecycle/run.ts';
 export type { ImportResult } from '../lifecycle/transfer.ts';
+// networking (docs/network.md)
+export {
+  parseNetSpec,
+  formatNetSpec,
+  parsePortForward,
+  formatPortForward,
+  type NetSpec,
+  type PortForward,
+} from '../core/net/spec.ts';

@@ -9,6 +9,7 @@ import { readDelegation, subidPaths, readSubidReport } from './subid.ts';
 import { currentUser } from './users.ts';
 import { detectCgroups } from './cgroup.ts';
 import { criuCheckResult } from './criu.ts';
+import { probeUserNet, userNetProblem } from './net/user-mode.ts';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 export interface CheckResult {
@@ -260,6 +261,24 @@ async function checkBusybox(): Promise<CheckResult> {
     : { name: 'busybox', status: 'ok', detail: `${path} (static)` };
 }
 
+/** user-mode networking (docs/network.md): slirp4netns and /dev/net/tun, for the caller. */
+async function checkUserNet(): Promise<CheckResult> {
+  const probe = await probeUserNet();
+  const problem = userNetProblem(probe);
+  return problem
+    ? {
+        name: 'user-mode network',
+        status: 'warn',
+        detail: `${problem.why}: --net user cannot run (new containers get private)`,
+        fix: problem.fix,
+      }
+    : {
+        name: 'user-mode network',
+        status: 'ok',
+        detail: `${probe.slirp4netns}${process.geteuid?.() === 0 ? '' : ' (the default for your new containers)'}; ${probe.tun.detail}`,
+      };
+}
+
 export async function runChecks(): Promise<CheckResult[]> {
   const groups = await Promise.all([
     checkUserNamespaces(),
@@ -267,6 +286,7 @@ export async function runChecks(): Promise<CheckResult[]> {
     checkDelegation(),
     checkCgroups(),
     Promise.all([checkHelper(), checkBusybox(), checkCriu()]),
+    Promise.all([checkUserNet()]),
   ]);
   return groups.flat();
 }

@@ -20,6 +20,7 @@
  * restore refuses any checkpoint whose signature this host cannot verify:
  * hand-made, edited, or made for another container.
  */
+import { refuseUncheckpointableNet } from './network.ts';
 import { execFile } from 'node:child_process';
 import { lstat, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -158,6 +159,7 @@ export async function checkpoint(
   requireRoot('checkpoint', name);
   const paths = igloo.paths(name);
   const config = await readConfig(paths, name);
+  refuseUncheckpointableNet(config, 'checkpoint');
   await refuseOverlay(paths, name, 'checkpoint');
   const criu = await requireCriu(`checkpoint "${name}"`);
   const dir = opts.dir ?? defaultCheckpointDir(igloo, name);
@@ -297,6 +299,7 @@ export async function restore(
   requireRoot('restore', name);
   const paths = igloo.paths(name);
   const config = await readConfig(paths, name);
+  refuseUncheckpointableNet(config, 'restore');
   const criu = await requireCriu(`restore "${name}"`);
   const dir = opts.dir ?? defaultCheckpointDir(igloo, name);
   return withContainerLock(paths, async () => {

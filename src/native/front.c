@@ -320,12 +320,26 @@ static void try_exec(int argc, char **argv, const char *run)
 	exit(helper_run_plan(PLAN_EXEC, 0, NULL));
 }
 
-/* `igloo run -- CMD...`: the one-shot slot's prepared plan, while no other
+/* `--net private` (or `--net=private`) at argv[*i]: the one-shot slot's
+ * plan is private (lo only), so it may run it; *i is left on the value. */
+static int net_private_flag(int argc, char **argv, int *i)
+{
+	if (strcmp(argv[*i], "--net=private") == 0)
+		return 1;
+	if (strcmp(argv[*i], "--net") == 0 && *i + 1 < argc &&
+	    strcmp(argv[*i + 1], "private") == 0) {
+		(*i)++;
+		return 1;
+	}
+	return 0;
+}
+
+/* `igloo run [--net private] -- CMD...`: the one-shot slot's prepared plan, while no other
  * run holds the slot (its lock stays held until the helper exits). */
 static void try_run(int argc, char **argv, const char *data)
 {
 	int want = 2, i = 2;
-	while (i < argc && tty_flag(argv[i], &want))
+	while (i < argc && (tty_flag(argv[i], &want) || net_private_flag(argc, argv, &i)))
 		i++;
 	if (want < 0 || i + 1 >= argc || strcmp(argv[i], "--") != 0)
 		return;

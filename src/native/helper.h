@@ -12,6 +12,7 @@
  *   start.c     `start`: clone into new namespaces, maps, the child's steps
  *   exec.c      `exec`: join a container's namespaces through init's pidfd
  *   maps.c      writing the new user namespace's uid/gid maps
+ *   sidecar.c   the container's sidecar (user-mode networking): started, restarted, stopped
  *   parent.c    the helper's side of its children (signals, error pipe, monitor)
  *   console.c   the pty relay (foreground/exec) and the detached monitor
  *   steps.c     running the step records, through the table of ops.h:

@@ -456,3 +456,31 @@ void op_readonly(struct child_ctx *c, char **a)
 	close(fd);
 	remount_bound(c, a[0], MS_RDONLY, 1);
 }
+
+/* writefile DST MODE DATA: DST (resolved beneath the root, created with
+ * MODE, octal, if missing) gets DATA as its whole contents. The container's
+ * own process writes it, with its ids: a link in the rootfs resolves inside
+ * it, and what is written is only ever the container's file. Anything but
+ * a regular file with one link is refused (resolv.conf; see
+ * docs/network.md). */
+void op_writefile(struct child_ctx *c, char **a)
+{
+	unsigned long mode;
+	if (parse_ulong(a[1], 8, &mode) < 0 || mode > 0777)
+		child_fail(c, EINVAL, "bad mode '%s'", a[1]);
+	int pathfd = ensure_path(c, a[0], WANT_FILE, (mode_t)mode);
+	struct stat st;
+	if (fstat(pathfd, &st) < 0)
+		FAIL(c, "stat %s", a[0]);
+	if (!S_ISREG(st.st_mode) || st.st_nlink != 1)
+		child_fail(c, EPERM, "write %s: not a regular file with one link", a[0]);
+	char p[64];
+	fd_path(p, sizeof(p), pathfd);
+	int fd = open(p, O_WRONLY | O_TRUNC | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		FAIL(c, "open %s", a[0]);
+	if (write_all(fd, a[2], strlen(a[2])) < 0)
+		FAIL(c, "write %s", a[0]);
+	close(fd);
+	close(pathfd);
+}

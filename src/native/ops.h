@@ -3,7 +3,7 @@
  * plan.c reads it for the number of arguments and whether the record is a
  * header or a step, steps.c for the function that runs a step
  * (op_<ID>, declared in steps.h). NARGS -1: the record carries counts
- * (idmap, ids, exec; plan.c reads them).
+ * (idmap, sidecar, ids, exec; plan.c reads them).
  *
  *   HEADER(ID, NAME, NARGS)   a global setting, before the first step
  *   STEP(ID, NAME, NARGS)     run in order in the container's process
@@ -20,6 +20,8 @@
 	HEADER(console, "console", 1)            \
 	HEADER(rundir, "rundir", 1)              \
 	HEADER(idmap, "idmap", -1)               \
+	HEADER(sidecar, "sidecar", -1)           \
+	HEADER(sidecarcall, "sidecarcall", 2)    \
 	STEP(rootfs, "rootfs", 1)                \
 	STEP(rootfstmpfs, "rootfstmpfs", 1)      \
 	STEP(rootfsidmap, "rootfsidmap", 3)      \
@@ -27,6 +29,7 @@
 	STEP(bind, "bind", 3)                    \
 	STEP(mkdir, "mkdir", 2)                  \
 	STEP(symlink, "symlink", 2)              \
+	STEP(writefile, "writefile", 3)          \
 	STEP(pivot, "pivot", 0)                  \
 	STEP(devconsole, "devconsole", 0)        \
 	STEP(hostname, "hostname", 1)            \

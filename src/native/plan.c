@@ -174,6 +174,12 @@ static void split_records(struct plan *p)
 				fail(index, op, EINVAL, "an id map has 1 to %d entries, not %zu",
 				     IDMAP_MAX_ENTRIES, n);
 			nargs = 2 + 3 * n;
+		} else if (k == OP_sidecar) {
+			/* DIR ARGC ARG... */
+			size_t argc = count_at(p, pos + 2, index, op, "ARGC");
+			if (argc == 0)
+				fail(index, op, EINVAL, "a sidecar needs a command");
+			nargs = 2 + argc;
 		} else if (k == OP_ids) {
 			/* UID GID N G1..GN */
 			nargs = 3 + count_at(p, pos + 3, index, op, "group count");
@@ -277,6 +283,17 @@ static void check_header(struct plan *p, int is_exec)
 					     r->argv[k]);
 			}
 			*slot = r;
+		} else if (r->code == OP_sidecar) {
+			if (is_exec || p->sidecar)
+				fail(r->index, r->op, EINVAL,
+				     "one sidecar, for start only");
+			if (a[0] != '/' || r->argv[2][0] != '/')
+				fail(r->index, r->op, EINVAL,
+				     "a sidecar's directory and command are absolute paths");
+			p->sidecar = r;
+		} else if (r->code == OP_sidecarcall) {
+			if (a[0] != '/')
+				fail(r->index, r->op, EINVAL, "bad socket path '%s'", a);
 		} else if (r->code == OP_rundir) {
 			if (a[0] == '\0')
 				fail(r->index, r->op, EINVAL, "empty rundir");
@@ -287,6 +304,13 @@ static void check_header(struct plan *p, int is_exec)
 			     r->op);
 		}
 	}
+	for (size_t i = 1; i < p->first_step; i++)
+		if (p->recs[i].code == OP_sidecarcall && !p->sidecar)
+			fail(p->recs[i].index, "sidecarcall", EINVAL,
+			     "sidecarcall needs a sidecar record");
+	if (p->sidecar && !(p->uidmap || p->gidmap))
+		fail(p->sidecar->index, "sidecar", EINVAL,
+		     "a sidecar needs the plan's idmap records (it starts before MAPPED)");
 	if ((p->uidmap || p->gidmap) && (is_exec || !(p->ns_flags & CLONE_NEWUSER)))
 		fail((p->uidmap ? p->uidmap : p->gidmap)->index, "idmap", EINVAL,
 		     "idmap needs a new user namespace (start with namespaces user)");

@@ -54,6 +54,9 @@ struct plan {
 	/* `idmap uid|gid N ...`: the helper installs the maps itself (no
 	 * PID/MAPPED round trip); NULL when absent */
 	const struct record *uidmap, *gidmap;
+	/* `sidecar DIR ARGC ARG...` (sidecar.c), NULL when absent; its
+	 * `sidecarcall` records are the headers with that code */
+	const struct record *sidecar;
 	int is_exec; /* a `join` plan, run by cmd_exec */
 };
 

@@ -34,6 +34,7 @@
 #include "maps.h"
 #include "parent.h"
 #include "report.h"
+#include "sidecar.h"
 #include "start.h"
 #include "steps.h"
 #include "util.h"
@@ -274,6 +275,12 @@ int cmd_start(struct plan p)
 		 * idmapped rootfs needs them in place first. */
 		install_idmaps(pid, &p);
 		if (idmap_apply(pid) < 0) {
+			killwait(pid);
+			exit(1);
+		}
+		/* The sidecar (user-mode networking) is up before the child
+		 * runs a step: see sidecar.c. */
+		if (sidecar_launch(&p, pid) < 0) {
 			killwait(pid);
 			exit(1);
 		}

@@ -123,3 +123,20 @@ test('a kept setting that cannot hold in the new map is an error naming it', () 
       err instanceof IglooError && err.code === 'EINVAL' && /70000 is not mapped/.test(err.message),
   );
 });
+
+test('the network mode is kept; a port forward is refused and reported', () => {
+  const text = [
+    'igloo.name = old',
+    'igloo.rootfs = /elsewhere/old/rootfs',
+    'igloo.net = user,host-loopback',
+    'igloo.net.port = 0.0.0.0:8080:80',
+  ].join('\n');
+  const r = reduceImportedConfig(text, target);
+  assert.deepEqual(r.config.net, { mode: 'user', hostLoopback: true });
+  assert.equal(r.config.ports, undefined);
+  assert.deepEqual(
+    r.refused.map((x) => [x.line, x.key]),
+    [[4, 'igloo.net.port']],
+  );
+  assert.match(r.refused[0]!.why, /publishing a host port/);
+});

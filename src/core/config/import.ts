@@ -58,12 +58,15 @@ const KEPT = new Set([
   'igloo.nesting',
   'igloo.cap.drop',
   'igloo.seccomp.deny',
+  // the network mode: bridge is checked against the owner's delegation at each start
+  'igloo.net',
 ]);
 
 const WHY: Record<string, string> = {
   'igloo.mount': 'a bind mount of a host path (create makes none)',
   'igloo.cap.keep': 'keeps capabilities igloo drops (create keeps none)',
   'igloo.rlimit': 'a resource limit (create sets none)',
+  'igloo.net.port': 'a port forward publishing a host port (create makes one only with -p)',
 };
 
 function lineValue(raw: string): { key: string; value: string } | undefined {
@@ -147,6 +150,7 @@ export function reduceImportedConfig(
     caps: { keep: [], drop: draft.capDrop },
     noNewPrivs: draft.nesting ? (draft.noNewPrivs ?? false) : true,
     ...(draft.nesting && { nesting: true }),
+    ...(draft.net && { net: draft.net }),
   };
   try {
     return { config: validateConfig(config), refused };

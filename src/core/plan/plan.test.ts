@@ -571,3 +571,52 @@ describe('an idmapped image rootfs', () => {
     );
   });
 });
+
+describe('the network in the plan (docs/network.md)', () => {
+  test('none has no loopback step; private (and a config without igloo.net) has it', () => {
+    const ops = (c: typeof config) =>
+      planStart(c, { mode: 'foreground', console: 'inherit' }).steps.map((s) => s.op);
+    assert.ok(ops(config).includes('loopback'));
+    assert.ok(ops({ ...config, net: { mode: 'private' } }).includes('loopback'));
+    assert.ok(!ops({ ...config, net: { mode: 'none' } }).includes('loopback'));
+  });
+
+  test('user mode: the sidecar and its calls are headers, resolv.conf a writefile before pivot', () => {
+    const plan = planStart(config, {
+      mode: 'foreground',
+      console: 'inherit',
+      network: {
+        sidecar: {
+          dir: '/run/x',
+          argv: ['/usr/bin/slirp4netns', '--ready-fd=3', '/proc/self/fd/4', 'eth0'],
+          calls: [{ socket: '/run/x/s.sock', message: '{"execute":"add_hostfwd"}' }],
+        },
+        files: [{ path: '/etc/resolv.conf', mode: 0o644, data: 'nameserver 10.0.2.3\n' }],
+      },
+    });
+    const f = fields(encodePlan(plan));
+    const s = f.indexOf('sidecar');
+    assert.deepEqual(f.slice(s, s + 10), [
+      'sidecar',
+      '/run/x',
+      '4',
+      '/usr/bin/slirp4netns',
+      '--ready-fd=3',
+      '/proc/self/fd/4',
+      'eth0',
+      'sidecarcall',
+      '/run/x/s.sock',
+      '{"execute":"add_hostfwd"}',
+    ]);
+    assert.ok(s > f.indexOf('idmap'), 'after the maps, before the first step');
+    assert.ok(s < f.indexOf('rootfs'));
+    const w = f.indexOf('writefile');
+    assert.deepEqual(f.slice(w, w + 4), [
+      'writefile',
+      '/etc/resolv.conf',
+      '644',
+      'nameserver 10.0.2.3\n',
+    ]);
+    assert.ok(w < f.indexOf('pivot'));
+  });
+});

@@ -18,6 +18,8 @@ export type Step =
   | { op: 'bind'; source: string; target: string; flags: number }
   | { op: 'mkdir'; path: string; mode: number }
   | { op: 'symlink'; target: string; path: string }
+  /** The container's own process writes DATA as the whole file DST (beneath the root; resolv.conf). */
+  | { op: 'writefile'; path: string; mode: number; data: string }
   | { op: 'pivot' }
   /** A fresh tmpfs on top of the rootfs: a one-shot container's files live in memory. */
   | { op: 'rootfstmpfs'; options: string }
@@ -67,6 +69,8 @@ export interface LaunchPlan {
   readonly rundir?: string;
   /** Written by the helper (newuidmap or /proc) while the child waits. Empty for exec. */
   readonly idmap: IdMaps;
+  /** start: a host process that lives as long as init (user-mode networking; PROTOCOL.md "Sidecar"). */
+  readonly sidecar?: Sidecar;
   readonly steps: readonly Step[];
 }
 
@@ -314,6 +318,33 @@ export interface StartOptions {
   readonly memoryRootfs?: MemoryRootfs;
   /** The rootfs is an overlay of a shared image (root's containers; see IdmappedRootfs). */
   readonly idmappedRootfs?: IdmappedRootfs;
+  /** What the container's network adds (lifecycle/network.ts prepareNetwork). */
+  readonly network?: NetLaunch;
+}
+
+/**
+ * What a container's network adds to its launch plan (user mode; see
+ * docs/network.md). The helper starts `sidecar` once the container's
+ * namespaces exist, before its first process runs, and keeps it running
+ * while init runs (PROTOCOL.md, "Sidecar").
+ */
+export interface NetLaunch {
+  readonly sidecar?: Sidecar;
+  /** Files the container's own process writes beneath its root before pivot (resolv.conf). */
+  readonly files?: readonly {
+    readonly path: string;
+    readonly mode: number;
+    readonly data: string;
+  }[];
+}
+
+export interface Sidecar {
+  /** argv[0] is an absolute host path; it gets fd 3 (its ready pipe), 4 (init's netns), 5 (init's userns). */
+  readonly argv: readonly string[];
+  /** The owner's directory where the helper keeps sidecar.log (its output) and sidecar.pid. */
+  readonly dir: string;
+  /** After each (re)start: each message sent on a new connection to the unix socket, one reply read. */
+  readonly calls: readonly { readonly socket: string; readonly message: string }[];
 }
 
 /**
@@ -337,8 +368,10 @@ export function planStart(config: RunnableConfig, opts: StartOptions): LaunchPla
     const { image, upper, work } = opts.idmappedRootfs;
     mounts.splice(1, 0, { op: 'rootfsidmap', lower: image, upper, work });
   }
+  const netFiles = (opts.network?.files ?? []).map((f) => ({ op: 'writefile' as const, ...f }));
   const steps: Step[] = [
     ...mounts,
+    ...netFiles,
     { op: 'pivot' },
     // A system container's init (and its gettys) use /dev/console. A
     // foreground run with a pty makes it at exec, as `igloo exec -t` does
@@ -347,7 +380,10 @@ export function planStart(config: RunnableConfig, opts: StartOptions): LaunchPla
     ...(config.namespaces.includes('uts')
       ? [{ op: 'hostname' as const, name: config.hostname }]
       : []),
-    ...(config.namespaces.includes('net') ? [{ op: 'loopback' as const }] : []),
+    // none: a network namespace with nothing up, not even lo.
+    ...(config.namespaces.includes('net') && config.net?.mode !== 'none'
+      ? [{ op: 'loopback' as const }]
+      : []),
     ...processSteps(config, { cwd: config.cwd, user: config.user, argv, env: config.env }),
   ];
   return {
@@ -358,6 +394,7 @@ export function planStart(config: RunnableConfig, opts: StartOptions): LaunchPla
     console: opts.console,
     ...(opts.rundir !== undefined && { rundir: opts.rundir }),
     idmap: config.idmap,
+    ...(opts.network?.sidecar && { sidecar: opts.network.sidecar }),
     steps,
   };
 }
@@ -456,6 +493,7 @@ const STEP_FIELDS: { readonly [K in Step['op']]: (s: Extract<Step, { op: K }>) =
   bind: (s) => [s.source, s.target, s.flags],
   mkdir: (s) => [s.path, s.mode.toString(8)],
   symlink: (s) => [s.target, s.path],
+  writefile: (s) => [s.path, s.mode.toString(8), s.data],
   pivot: () => [],
   devconsole: () => [],
   hostname: (s) => [s.name],
@@ -503,6 +541,11 @@ export function encodePlan(plan: LaunchPlan): string {
       if (map.length > 0)
         rec('idmap', kind, map.length, ...map.flatMap((e) => [e.inside, e.outside, e.count]));
     }
+  }
+  if (plan.sidecar) {
+    const { dir, argv, calls } = plan.sidecar;
+    rec('sidecar', dir, argv.length, ...argv);
+    for (const c of calls) rec('sidecarcall', c.socket, c.message);
   }
   for (const s of plan.steps) rec(s.op, ...stepFields(s));
   return out.map((s) => `${s}\0`).join('');
