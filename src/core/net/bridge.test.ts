@@ -12,6 +12,7 @@ import {
   grantBlock,
   hostVethName,
   hostsFileText,
+  interfaceNetwork,
   leaseAddress,
   parseCidr,
   parseIp4,
@@ -263,4 +264,14 @@ test('hostsFileText() lists the container first, then its peers once each', () =
     text,
     '# written by igloo for the containers of this bridge\n127.0.0.1\tlocalhost\n10.0.0.2\ta\n10.0.0.3\tb\n10.0.0.4\tc\n',
   );
+});
+
+test('interfaceNetwork() masks an interface address of any prefix', () => {
+  assert.deepEqual(interfaceNetwork('10.0.2.15/24'), { network: 0x0a000200, prefix: 24 });
+  assert.deepEqual(interfaceNetwork('127.0.0.1/8'), { network: 0x7f000000, prefix: 8 });
+  assert.deepEqual(interfaceNetwork('192.0.2.7/32'), { network: 0xc0000207, prefix: 32 });
+  assert.deepEqual(interfaceNetwork('0.0.0.0/0'), { network: 0, prefix: 0 });
+  for (const bad of ['10.0.2.15', '10.0.2.15/33', 'x/24'])
+    assert.equal(interfaceNetwork(bad), undefined);
+  assert.ok(cidrsOverlap(interfaceNetwork('10.251.1.77/32')!, parseCidr('10.251.1.0/24')));
 });

@@ -132,6 +132,15 @@ export function parseCidr(text: string, op = 'net'): Cidr {
   return { network, prefix };
 }
 
+/** The network of an interface address ("10.0.2.15/24" -> 10.0.2.0/24; any prefix), or undefined. */
+export function interfaceNetwork(text: string): Cidr | undefined {
+  const m = /^([0-9.]+)\/([0-9]{1,2})$/.exec(text);
+  const ip = m ? parseIp4(m[1]!) : undefined;
+  const prefix = Number(m?.[2]);
+  if (ip === undefined || prefix > 32) return undefined;
+  return { network: (ip & maskOf(prefix)) >>> 0, prefix };
+}
+
 export const formatCidr = (c: Cidr): string => `${formatIp4(c.network)}/${c.prefix}`;
 
 /** The last address of the subnet (its broadcast address). */
