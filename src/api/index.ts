@@ -40,3 +40,12 @@ export type { Snapshot, PsRow, TreeNode } from '../core/snapshot/model.ts';
 export { checkpoint, restore } from '../lifecycle/checkpoint.ts';
 export { exportContainer, importContainer } from '../lifecycle/transfer.ts';
 export { findCriu, criuCheckResult } from '../host/criu.ts';
+// networking (docs/network.md)
+export {
+  parseNetSpec,
+  formatNetSpec,
+  parsePortForward,
+  formatPortForward,
+  type NetSpec,
+  type PortForward,
+} from '../core/net/spec.ts';

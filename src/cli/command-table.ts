@@ -27,6 +27,20 @@ const noTty = {
 
 const NAME = { name: 'NAME', complete: 'container' } as const;
 
+const net = {
+  type: 'string',
+  value: 'MODE',
+  help: "the network: user (default when the host allows it; add ,host-loopback to reach the host's 127.0.0.1), private (lo only), none, bridge[=NAME] (docs/network.md)",
+} as const satisfies OptionSpec;
+
+const publish = {
+  type: 'string',
+  short: 'p',
+  value: '[IP:]HOST:CONTAINER[/tcp|udp]',
+  multiple: true,
+  help: 'forward a host port (on 127.0.0.1 unless IP is given) to the container; ranges as 8000-8001:80-81',
+} as const satisfies OptionSpec;
+
 export const check = {
   name: 'check',
   summary: 'Check that this host can run unprivileged containers',
@@ -69,10 +83,13 @@ IGLOO_IDMAPPED=0, the image is copied (and create says so).`,
       type: 'boolean',
       help: 'run containers of its own: a slice of 8 x 65536 ids, igloo inside, users made inside get subordinate ids (use an image with newuidmap, e.g. igloo image build debian --include uidmap,busybox-static)',
     },
+    net,
+    publish,
     json,
   },
   examples: [
     'igloo create web',
+    'igloo create web --net user -p 8080:80',
     'igloo create anna-c1 --slice-stride 100000',
     'igloo create elsa-c1 --image deb --nesting',
   ],
@@ -171,6 +188,8 @@ name, its busybox system is made in memory: nothing on disk.`,
     idmap: { type: 'string', value: 'M', help: 'the id map (as for igloo create)' },
     tty,
     'no-tty': noTty,
+    net,
+    publish,
   },
   command: { required: false },
   examples: ["igloo run -- /bin/sh -c 'echo hello from $(hostname)'", 'igloo run --image app'],

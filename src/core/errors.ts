@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'ESTATE' // the container is in the wrong state for this operation
   | 'EBUSY' // a lock is held by someone else
   | 'EHOST' // the host lacks something (a tool, a kernel feature)
+  | 'ENOTSUP' // igloo knows the request but does not do it (yet, or in this mode)
   | 'EUNSAFE' // a file someone else controls is not what it must be (a link, a FIFO, too large)
   | 'ESYS'; // a system call or a host tool failed
 

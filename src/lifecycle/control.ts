@@ -17,6 +17,7 @@ import {
   type StateFile,
 } from './store.ts';
 import type { UserContainers } from './user-containers.ts';
+import { detachNetwork } from './network.ts';
 
 export interface ListedContainer {
   name: string;
@@ -98,6 +99,12 @@ export async function stopContainer(
   ) {
     await new Promise((r) => setTimeout(r, 20));
   }
+  // Init is gone: whatever its network left goes too (issue 14).
+  await detachNetwork(config, {
+    owner: (await user.owner()).name,
+    container: name,
+    rundir: paths.rundir,
+  });
   return withContainerLock(paths, async () => {
     const now = await liveState(paths);
     await writeState(paths, now);
@@ -122,6 +129,9 @@ export async function destroyContainer(
         hint: `Stop it first (igloo stop ${name}), or use --force`,
       });
     await stopContainer(user, name, 0);
+  } else {
+    // Init ended by itself (or its monitor was killed): make sure nothing of its network is left.
+    await detachNetwork(config, { owner: owner.name, container: name, rundir: paths.rundir });
   }
   // The module (and the tar code it pulls in) is loaded only when a rootfs is removed.
   const { runUsernsTask } = await import('./userns-task.ts');

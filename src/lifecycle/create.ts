@@ -22,6 +22,7 @@ import {
   writeRootfsInfo,
 } from './idmapped.ts';
 import { newConfig, type CreateOptions, type ImageSource } from './new-config.ts';
+import { defaultNet } from './network.ts';
 import { ensurePrivateDir, type ContainerPaths } from './paths.ts';
 import { Reverter } from './reverter.ts';
 import { resolveRootfsUser } from './rootfs-user.ts';
@@ -41,6 +42,13 @@ export async function createContainer(
   await ensurePrivateDir(user.dirs.data);
   await mkdir(user.containersDir, { recursive: true, mode: 0o700 });
   const owner = await user.owner();
+  if (opts.net === undefined) {
+    const chosen = await defaultNet({ uid: owner.uid, ...(opts.memory && { oneShot: true }) });
+    opts = { ...opts, net: chosen.net };
+    // A user who expected user mode is told why they got private.
+    if (!opts.memory && owner.uid !== 0 && chosen.net.mode !== 'user')
+      opts.onNotice?.(`network ${chosen.net.mode}: ${chosen.why}`);
+  }
   // The user-wide lock makes choosing a slice and claiming the name atomic.
   return withFileLock(user.containersDir, async () => {
     if (

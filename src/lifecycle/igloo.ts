@@ -84,7 +84,7 @@ export class Igloo extends UserContainers {
    */
   runEphemeral(
     command: readonly string[],
-    opts: { idmap?: string; tty?: boolean } = {},
+    opts: { idmap?: string; tty?: boolean; net?: string; publish?: readonly string[] } = {},
   ): Promise<RunResult> {
     return runEphemeral(this, command, opts);
   }

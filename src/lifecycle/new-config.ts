@@ -12,6 +12,12 @@ import {
 } from '../core/config/model.ts';
 import { validateConfig } from '../core/config/validate.ts';
 import type { IdMaps } from '../core/idmap/index.ts';
+import {
+  parseNetSpec,
+  parsePortForward,
+  type NetSpec,
+  type PortForward,
+} from '../core/net/spec.ts';
 import { commandFor } from '../core/image/oci.ts';
 import type { StoredImage } from '../host/images.ts';
 import { cliPath } from '../host/install.ts';
@@ -35,6 +41,10 @@ export interface CreateOptions {
   memory?: boolean;
   /** Told once when root's container gets a copy of an image because idmapped mounts were refused. */
   onNotice?: (text: string) => void;
+  /** The network (`--net`): "user", "user,host-loopback", "private", "none", "bridge=NAME"; default: user where the host allows it. */
+  net?: NetSpec | string;
+  /** Port forwards (`-p`): "[IP:]HOST:CONTAINER[/tcp|udp]". */
+  publish?: readonly (PortForward | string)[];
 }
 
 /** Where a new container's files come from. */
@@ -81,6 +91,12 @@ export function newConfig(
     mounts: opts.nesting ? nestingMounts() : [],
     rlimits: [],
     ...(opts.nesting && { nesting: true, noNewPrivs: false }),
+    ...(opts.net !== undefined && {
+      net: typeof opts.net === 'string' ? parseNetSpec(opts.net) : opts.net,
+    }),
+    ...(opts.publish?.length && {
+      ports: opts.publish.map((p) => (typeof p === 'string' ? parsePortForward(p) : p)),
+    }),
   });
 }
 

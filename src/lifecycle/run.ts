@@ -15,6 +15,7 @@ import { subidPaths } from '../host/subid.ts';
 import { runHelper, type HelperResult } from '../native/spawn.ts';
 import { createContainer } from './create.ts';
 import { idmappedStartOptions } from './idmapped.ts';
+import { attachNetwork, detachNetwork, prepareNetwork, type NetPaths } from './network.ts';
 import { newConfig } from './new-config.ts';
 import { ensurePrivateDir } from './paths.ts';
 import {
@@ -70,16 +71,19 @@ export async function startContainer(
     await removeRunDir(paths);
     await mkdir(paths.rundir, { mode: 0o700 });
     const runnable = await loadSeccompProfile(config);
+    const net = await netPaths(user, name);
     const plan = planStart(runnable, {
       ...(await idmappedStartOptions(paths)),
       mode: 'detached',
       console: opts.console ?? 'pty',
       rundir: paths.rundir,
+      network: await prepareNetwork(config, net),
     });
     let running: StateFile | undefined;
     try {
       await runHelper(plan, `start container "${name}"`, {
         onReady: async (pid) => {
+          await attachNetwork(config, pid, net);
           running = {
             version: 1,
             status: 'running',
@@ -96,6 +100,7 @@ export async function startContainer(
         },
       });
     } catch (err) {
+      await detachNetwork(config, net).catch(() => undefined);
       await removeRunDir(paths);
       throw err;
     }
@@ -113,7 +118,10 @@ export async function runForeground(
   const paths = user.paths(name);
   const config = await loadRunnable(paths, name);
   await ensurePrivateDir(user.dirs.run);
+  const net = await netPaths(user, name);
+  const network = await prepareNetwork(config, net);
   const plan = planStart(config, {
+    network,
     ...(opts.memoryRootfs && { memoryRootfs: opts.memoryRootfs }),
     ...(await idmappedStartOptions(paths)),
     mode: 'foreground',
@@ -139,6 +147,7 @@ export async function runForeground(
       finished = runHelper(plan, `run in container "${name}"`, {
         onReady: async (pid) => {
           runningPid = pid;
+          await attachNetwork(config, pid, net);
           await writeState(paths, {
             version: 1,
             status: 'running',
@@ -152,7 +161,7 @@ export async function runForeground(
       finished.catch(failed);
     });
   });
-  const result = await finished!;
+  const result = await finished!.finally(() => detachNetwork(config, net));
   const status = result.status ?? `exited ${result.exitCode ?? 1}`;
   if (opts.keepState === false) return { exitCode: result.exitCode ?? 1, status };
   await withContainerLock(paths, async () => {
@@ -177,7 +186,7 @@ export async function runForeground(
 export async function runEphemeral(
   user: UserContainers,
   command: readonly string[],
-  opts: { idmap?: string; tty?: boolean } = {},
+  opts: { idmap?: string; tty?: boolean; net?: string; publish?: readonly string[] } = {},
 ): Promise<RunResult> {
   const name = `run-${uniqueSuffix()}`;
   await ensurePrivateDir(user.dirs.run);
@@ -185,6 +194,8 @@ export async function runEphemeral(
   await createContainer(user, name, {
     memory: true,
     ...(opts.idmap !== undefined && { idmap: opts.idmap }),
+    ...(opts.net !== undefined && { net: opts.net }),
+    ...(opts.publish?.length && { publish: opts.publish }),
   });
   const paths = user.paths(name);
   const memoryRootfs = { busybox: busybox.path, applets: busybox.applets };
@@ -201,7 +212,8 @@ export async function runEphemeral(
     await removeRunDir(paths);
   }
   // A plan for the next run is a speed-up only: a failure to make one changes nothing.
-  if (opts.idmap === undefined) await prepareNextRun(user, memoryRootfs).catch(() => undefined);
+  if (opts.idmap === undefined && opts.net === undefined && !opts.publish?.length)
+    await prepareNextRun(user, memoryRootfs).catch(() => undefined);
   return result;
 }
 
@@ -229,6 +241,11 @@ async function prepareNextRun(user: UserContainers, busybox: MemoryRootfs): Prom
     const files = new Set([subid.uid, subid.gid, '/etc/subuid', '/etc/subgid', busybox.busybox]);
     await installPreparedRun(user.dirs, plan, idmap, [...files]);
   });
+}
+
+/** What the network code needs to know of the container NAME. */
+async function netPaths(user: UserContainers, name: string): Promise<NetPaths> {
+  return { owner: (await user.owner()).name, container: name, rundir: user.paths(name).rundir };
 }
 
 /** Runs ARGV in the running container NAME, joining its init's namespaces. */

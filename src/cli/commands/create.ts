@@ -1,5 +1,6 @@
 /** igloo create NAME [options] */
 import { formatIdmapSpec } from '../../core/idmap/index.ts';
+import { formatNetSpec } from '../../core/net/spec.ts';
 import { Igloo } from '../../lifecycle/igloo.ts';
 import type { create as createSpec } from '../command-table.ts';
 import { printJson } from '../output.ts';
@@ -18,9 +19,14 @@ export async function create({
     ...(options.init !== undefined && { init: options.init.split(/\s+/).filter(Boolean) }),
     ...(options.hostname !== undefined && { hostname: options.hostname }),
     ...(options.nesting === true && { nesting: true }),
+    ...(options.net !== undefined && { net: options.net }),
+    ...(options.publish?.length && { publish: options.publish }),
     onNotice: (text) => process.stderr.write(`igloo: note: ${text}\n`),
   });
   if (options.json) printJson(config);
-  else process.stdout.write(`Created ${name} (ids ${formatIdmapSpec(config.idmap)})\n`);
+  else
+    process.stdout.write(
+      `Created ${name} (ids ${formatIdmapSpec(config.idmap)}, network ${formatNetSpec(config.net ?? { mode: 'private' })})\n`,
+    );
   return 0;
 }

@@ -22,7 +22,12 @@ export async function run({ spec, options, command }: Invocation<typeof runSpec>
     throw usageError(spec, 'no command given after -- (and the image has none)');
   if (options.name === undefined && (options.image ?? BUILTIN_IMAGE) === BUILTIN_IMAGE) {
     // A one-shot busybox run: its files are made in memory, nothing is built on disk.
-    const opts = { tty, ...(options.idmap !== undefined && { idmap: options.idmap }) };
+    const opts = {
+      tty,
+      ...(options.idmap !== undefined && { idmap: options.idmap }),
+      ...(options.net !== undefined && { net: options.net }),
+      ...(options.publish?.length && { publish: options.publish }),
+    };
     return (await igloo.runEphemeral(argv, opts)).exitCode;
   }
   const name = options.name ?? `run-${uniqueSuffix()}`;
@@ -31,7 +36,14 @@ export async function run({ spec, options, command }: Invocation<typeof runSpec>
     await igloo.create(name, {
       ...(options.image !== undefined && { image: options.image }),
       ...(options.idmap !== undefined && { idmap: options.idmap }),
+      ...(options.net !== undefined && { net: options.net }),
+      ...(options.publish?.length && { publish: options.publish }),
     });
+  } else if (options.net !== undefined || options.publish?.length) {
+    throw usageError(
+      spec,
+      `--net and -p apply to a new container; "${name}" exists (its config says)`,
+    );
   }
   const removeAfter = options.rm === true || options.name === undefined;
   try {

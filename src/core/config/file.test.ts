@@ -19,6 +19,36 @@ function rejects(fn: () => unknown, code: string, pattern: RegExp): void {
   });
 }
 
+describe('parseConfig() networks', () => {
+  test('refuses a bad mode, a bad forward, and forwards without an interface', () => {
+    rejects(
+      () => parseConfig(`${base}igloo.net = bridge=../x\n`),
+      'EPARSE',
+      /line 5.*not a bridge name/,
+    );
+    rejects(
+      () => parseConfig(`${base}igloo.net.port = 70000:80\n`),
+      'EPARSE',
+      /70000 is not in 1-65535/,
+    );
+    rejects(
+      () => parseConfig(`${base}igloo.net = private\nigloo.net.port = 8080:80\n`),
+      'EINVAL',
+      /port forwards need the user or bridge network, not "private"/,
+    );
+    rejects(
+      () => parseConfig(`${base}igloo.namespaces = user,pid,mnt\nigloo.net = user\n`),
+      'EINVAL',
+      /needs a network namespace/,
+    );
+  });
+
+  test('a config without igloo.net has no net (private)', () => {
+    assert.equal(parseConfig(base).net, undefined);
+    assert.equal(parseConfig(base).ports, undefined);
+  });
+});
+
 describe('parseConfig()', () => {
   test('fills defaults for a minimal config', () => {
     const c = parseConfig(base);
@@ -55,6 +85,10 @@ igloo.cap.keep = sys_time
 igloo.cap.drop = CAP_NET_RAW, mknod
 igloo.no_new_privs = false
 igloo.nesting = true
+igloo.namespaces = user,pid,mnt,net
+igloo.net = user,host-loopback
+igloo.net.port = 8080:80
+igloo.net.port = 0.0.0.0:5000-5001:5000-5001/udp
 `.replace('igloo.idmap = u 0 2000000 65536\n', 'igloo.idmap = u 0 2000000 1000\n');
     const c = parseConfig(text);
     assert.deepEqual(parseConfig(formatConfig(c)), c);
@@ -73,6 +107,14 @@ igloo.nesting = true
     });
     assert.deepEqual(c.caps, { keep: ['sys_time'], drop: ['net_raw', 'mknod'] });
     assert.equal(c.noNewPrivs, false);
+    assert.deepEqual(c.net, { mode: 'user', hostLoopback: true });
+    assert.deepEqual(
+      c.ports?.map((p) => [p.hostIp, p.hostPort, p.containerPort, p.count, p.protocol]),
+      [
+        ['127.0.0.1', 8080, 80, 1, 'tcp'],
+        ['0.0.0.0', 5000, 5000, 2, 'udp'],
+      ],
+    );
     // every igloo key appears in the written file
     const written = formatConfig(c);
     for (const key of IGLOO_KEYS)
@@ -99,6 +141,8 @@ igloo.nesting = true
       'igloo.cap.drop': 'sys_admin',
       'igloo.no_new_privs': 'false',
       'igloo.nesting': 'true',
+      'igloo.net': 'none',
+      'igloo.net.port': '8080:80',
       'lxc.cap.drop': 'sys_module mac_admin',
       'lxc.no_new_privs': '1',
       'lxc.idmap': 'u 0 100000 10',

@@ -11,6 +11,14 @@ import { capName } from '../caps.ts';
 import { formatIdmapSpec, parseIdmapSpec, type IdMapEntry } from '../idmap/index.ts';
 import { parseDenyList, type SyscallDeny } from '../seccomp/profile.ts';
 import {
+  formatNetSpec,
+  formatPortForward,
+  parseNetSpec,
+  parsePortForward,
+  type NetSpec,
+  type PortForward,
+} from '../net/spec.ts';
+import {
   ALL_NAMESPACES,
   DEFAULT_ENV,
   DEFAULT_SECCOMP,
@@ -43,6 +51,8 @@ export interface ConfigDraft {
   capDrop: string[];
   noNewPrivs?: boolean;
   nesting?: boolean;
+  net?: NetSpec;
+  ports: PortForward[];
 }
 
 export function emptyDraft(): ConfigDraft {
@@ -55,6 +65,7 @@ export function emptyDraft(): ConfigDraft {
     seccompDeny: [],
     capKeep: [],
     capDrop: [],
+    ports: [],
   };
 }
 
@@ -221,6 +232,14 @@ const iglooKeys: Record<string, KeyHandler> = {
     set: (d, v) => void (d.nesting = boolean(v)),
     get: (c) => (c.nesting ? ['true'] : []),
   },
+  'igloo.net': {
+    set: (d, v) => void (d.net = parseNetSpec(v)),
+    get: (c) => (c.net ? [formatNetSpec(c.net)] : []),
+  },
+  'igloo.net.port': {
+    set: (d, v) => void d.ports.push(parsePortForward(v)),
+    get: (c) => (c.ports ?? []).map(formatPortForward),
+  },
 };
 
 /** LXC keys with the same meaning as an igloo key. */
@@ -315,6 +334,8 @@ export function finishConfig(draft: ConfigDraft, opts: { path?: string } = {}): 
     caps: { keep: draft.capKeep, drop: draft.capDrop },
     noNewPrivs: draft.noNewPrivs ?? !(draft.nesting ?? false),
     ...(draft.nesting && { nesting: true }),
+    ...(draft.net && { net: draft.net }),
+    ...(draft.ports.length && { ports: draft.ports }),
   };
   return validateConfig(config, opts);
 }

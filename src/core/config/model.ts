@@ -4,6 +4,7 @@
  * config.json and the library API). The plan is made from it alone.
  */
 import type { IdMaps } from '../idmap/index.ts';
+import type { NetSpec, PortForward } from '../net/spec.ts';
 
 export type NamespaceKind = 'user' | 'pid' | 'mnt' | 'uts' | 'ipc' | 'net' | 'cgroup';
 export const ALL_NAMESPACES: readonly NamespaceKind[] = [
@@ -65,6 +66,10 @@ export interface ContainerConfig {
    * setuid). Its slice is big enough to delegate whole slices onward.
    */
   readonly nesting?: boolean;
+  /** The network (docs/network.md); none given: private, lo only (a container made before igloo.net). */
+  readonly net?: NetSpec;
+  /** Port forwards from the host into the container (user and bridge modes). */
+  readonly ports?: readonly PortForward[];
 }
 
 export interface SeccompConfig {

@@ -7,6 +7,7 @@ import { IglooError } from '../errors.ts';
 import { tryToOutside, validateMap } from '../idmap/index.ts';
 import type { ContainerConfig } from './model.ts';
 import { NAME_PATTERN } from './name.ts';
+import { netProblem } from '../net/spec.ts';
 
 export const SIGNALS: readonly string[] = [
   'SIGHUP',
@@ -220,6 +221,17 @@ export const CHECKS: readonly Check[] = [
           };
       }
       return undefined;
+    },
+  },
+  {
+    name: 'network',
+    run: (c) => {
+      if (c.net && c.net.mode !== 'private' && !c.namespaces.includes('net'))
+        return {
+          problem: `network "${c.net.mode}" needs a network namespace of the container's own`,
+          hint: 'Add "net" to igloo.namespaces, or remove igloo.net',
+        };
+      return netProblem(c.net ?? { mode: 'private' }, c.ports ?? []);
     },
   },
 ];

@@ -314,6 +314,33 @@ export interface StartOptions {
   readonly memoryRootfs?: MemoryRootfs;
   /** The rootfs is an overlay of a shared image (root's containers; see IdmappedRootfs). */
   readonly idmappedRootfs?: IdmappedRootfs;
+  /** What the container's network adds (lifecycle/network.ts prepareNetwork). */
+  readonly network?: NetLaunch;
+}
+
+/**
+ * What a container's network adds to its launch plan (user mode; see
+ * docs/network.md). The helper starts `sidecar` once the container's
+ * namespaces exist, before its first process runs, and keeps it running
+ * while init runs (PROTOCOL.md, "Sidecar").
+ */
+export interface NetLaunch {
+  readonly sidecar?: Sidecar;
+  /** Files the container's own process writes beneath its root before pivot (resolv.conf). */
+  readonly files?: readonly {
+    readonly path: string;
+    readonly mode: number;
+    readonly data: string;
+  }[];
+}
+
+export interface Sidecar {
+  /** argv[0] is an absolute host path; an argument "{pid}" becomes init's host pid. */
+  readonly argv: readonly string[];
+  /** Where its stdout and stderr go (appended; "" for /dev/null). */
+  readonly log: string;
+  /** After each (re)start: each message sent on a new connection to the unix socket, one reply read. */
+  readonly calls: readonly { readonly socket: string; readonly message: string }[];
 }
 
 /**
@@ -347,7 +374,10 @@ export function planStart(config: RunnableConfig, opts: StartOptions): LaunchPla
     ...(config.namespaces.includes('uts')
       ? [{ op: 'hostname' as const, name: config.hostname }]
       : []),
-    ...(config.namespaces.includes('net') ? [{ op: 'loopback' as const }] : []),
+    // none: a network namespace with nothing up, not even lo.
+    ...(config.namespaces.includes('net') && config.net?.mode !== 'none'
+      ? [{ op: 'loopback' as const }]
+      : []),
     ...processSteps(config, { cwd: config.cwd, user: config.user, argv, env: config.env }),
   ];
   return {
