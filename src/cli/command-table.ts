@@ -489,7 +489,7 @@ export const netRevoke = {
   options: { bridge: { type: 'string', value: 'NAME', help: 'only this bridge' }, json },
 } as const satisfies CommandSpec;
 
-export const net = {
+export const netFamily = {
   name: 'net',
   summary: 'Bridges for --net bridge=NAME: create, list, remove, grant to users',
   description: 'Host bridges for containers (--net bridge=NAME), and who may use them.',
@@ -539,7 +539,7 @@ export const COMMANDS: readonly Entry[] = [
   exportContainer,
   importContainer,
   subid,
-  net,
+  netFamily,
   help,
   completion,
 ];

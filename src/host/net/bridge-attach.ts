@@ -315,3 +315,15 @@ export async function userPeers(req: {
       .map((l) => ({ name: l.container, address: l.address })),
   }));
 }
+
+/** A user: take eth0 out of the container again (deleting it deletes the pair, giving the quota back). */
+export async function undoUserAttach(pid: number, container: string): Promise<void> {
+  await ipBatch(
+    ['link del eth0'],
+    { op: 'undo attach', subject: container },
+    {
+      pid,
+      userns: true,
+    },
+  );
+}
