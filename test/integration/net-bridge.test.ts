@@ -267,11 +267,12 @@ describe('igloo net', () => {
     assert.equal(veth('r1'), undefined, 'the lease is gone after stop');
     assert.ok(!nftTable().includes(v1), 'the rules no longer name the port');
 
-    const info = JSON.parse(ok(await asRoot(['info', 'r2', '--json']), 'info').stdout) as {
+    const info = JSON.parse(ok(await asRoot(['info', 'r2', '--json']), 'info').stdout).state as {
       pid: number;
     };
-    const monitor = Number(procStatus(info.pid).PPid);
-    process.kill(monitor, 'SIGKILL');
+    // The monitor dies (init outlives it), then init: nobody is left to detach.
+    process.kill(Number(procStatus(info.pid).PPid), 'SIGKILL');
+    process.kill(info.pid, 'SIGKILL');
     await until('r2 gone', () => !existsSync(`/proc/${info.pid}`));
     await until('its veth gone', () => !links().includes(v2));
     ok(await asRoot(['net', 'ls']), 'net ls reconciles');
@@ -346,10 +347,11 @@ describe('igloo net', () => {
     ok(await asUser(['stop', 'u1', '--timeout', '2']), 'stop u1');
     assert.equal(userVeths().length, 1);
     assert.deepEqual(userLeases(), ['u2']);
-    const info = JSON.parse(ok(await asUser(['info', 'u2', '--json']), 'info').stdout) as {
+    const info = JSON.parse(ok(await asUser(['info', 'u2', '--json']), 'info').stdout).state as {
       pid: number;
     };
     process.kill(Number(procStatus(info.pid).PPid), 'SIGKILL');
+    process.kill(info.pid, 'SIGKILL');
     await until('u2 gone', () => !existsSync(`/proc/${info.pid}`));
     await until('its veth gone', () => userVeths().length === 0);
     // the quota is free again: u3 starts, then destroy takes it down with its lease
