@@ -89,25 +89,36 @@ export function setUsernetGrant(
     );
   }
   const wanted = `${req.user} veth ${req.bridge} ${req.count}`;
-  const out: string[] = [];
-  let done = false;
+  const { removed } = splitGrants(text, req);
+  // The first matching line is rewritten in place; later duplicates go.
+  const first = removed[0]?.line;
+  const out = splitLines(text).flatMap((body, i) => {
+    if (i + 1 === first) return [wanted];
+    return removed.some((e) => e.line === i + 1) ? [] : [body];
+  });
+  if (first === undefined) out.push(wanted);
+  return `${out.join('\n')}\n`;
+}
+
+/** The lines of TEXT that are not USER's veth lines (on BRIDGE when given), and those that are. */
+function splitGrants(
+  text: string,
+  req: { user: string; bridge?: string },
+): { kept: string[]; removed: UsernetEntry[] } {
+  const removed: UsernetEntry[] = [];
+  const kept: string[] = [];
   for (const [i, body] of splitLines(text).entries()) {
     const e = parseLine(body, i + 1);
-    if (
-      e &&
+    const mine =
+      e !== undefined &&
       !('reason' in e) &&
       e.user === req.user &&
       e.type === 'veth' &&
-      e.bridge === req.bridge
-    ) {
-      if (!done) out.push(wanted);
-      done = true;
-      continue;
-    }
-    out.push(body);
+      (req.bridge === undefined || e.bridge === req.bridge);
+    if (mine) removed.push(e);
+    else kept.push(body);
   }
-  if (!done) out.push(wanted);
-  return `${out.join('\n')}\n`;
+  return { kept, removed };
 }
 
 /** Removes USER's veth lines (on BRIDGE only, when given); returns the entries removed. */
@@ -115,21 +126,6 @@ export function removeUsernetGrant(
   text: string,
   req: { user: string; bridge?: string },
 ): { text: string; removed: UsernetEntry[] } {
-  const removed: UsernetEntry[] = [];
-  const out: string[] = [];
-  for (const [i, body] of splitLines(text).entries()) {
-    const e = parseLine(body, i + 1);
-    if (
-      e &&
-      !('reason' in e) &&
-      e.user === req.user &&
-      e.type === 'veth' &&
-      (req.bridge === undefined || e.bridge === req.bridge)
-    ) {
-      removed.push(e);
-      continue;
-    }
-    out.push(body);
-  }
-  return { text: out.length ? `${out.join('\n')}\n` : '', removed };
+  const { kept, removed } = splitGrants(text, req);
+  return { text: kept.length ? `${kept.join('\n')}\n` : '', removed };
 }
