@@ -9,6 +9,7 @@ import { readDelegation, subidPaths, readSubidReport } from './subid.ts';
 import { currentUser } from './users.ts';
 import { detectCgroups } from './cgroup.ts';
 import { criuCheckResult } from './criu.ts';
+import { bridgeChecks } from './net/bridge-check.ts';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 export interface CheckResult {
@@ -267,6 +268,7 @@ export async function runChecks(): Promise<CheckResult[]> {
     checkDelegation(),
     checkCgroups(),
     Promise.all([checkHelper(), checkBusybox(), checkCriu()]),
+    currentUser().then(bridgeChecks),
   ]);
   return groups.flat();
 }
