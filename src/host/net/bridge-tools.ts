@@ -7,7 +7,9 @@
  * IglooError naming the tool, the operation and the tool's own message.
  */
 import { spawn } from 'node:child_process';
+import { readdir } from 'node:fs/promises';
 import { IglooError } from '../../core/errors.ts';
+import { sysError } from '../errno.ts';
 
 export interface ToolResult {
   readonly stdout: string;
@@ -81,11 +83,16 @@ export function ipBatch(
   return mustRun(argv, `${lines.join('\n')}\n`, what);
 }
 
-/** The names of the host's network interfaces. */
+/**
+ * The names of the host's network interfaces: /sys/class/net of the host's
+ * sysfs (no exec of ip, which costs 5-7 ms).
+ */
 export async function hostLinks(): Promise<Set<string>> {
-  const r = await mustRun(['ip', '-j', 'link', 'show'], '', { op: 'list', subject: 'interfaces' });
-  const links = JSON.parse(r.stdout) as { ifname: string }[];
-  return new Set(links.map((l) => l.ifname));
+  try {
+    return new Set(await readdir('/sys/class/net'));
+  } catch (err) {
+    throw sysError(err, 'list interfaces', '/sys/class/net');
+  }
 }
 
 /** Every IPv4 network on a host interface, as "interface address/prefix". */
