@@ -39,11 +39,11 @@ import {
   parseCidr,
   releaseLease,
   type BridgeDef,
-  type NetState,
 } from '../../core/net/bridge.ts';
 import { readTextOrEmpty, replaceFileAtomically, withFileLock } from '../files.ts';
 import { applyBridgeRules, withNetState, type NetPaths } from './bridge.ts';
 import { hostLinks, ipBatch, runTool } from './bridge-tools.ts';
+import { changePort } from './nft.ts';
 import { readPublished, userNicCreate, type UsernetPaths } from './lxc-user-nic.ts';
 
 export interface Attached {
@@ -74,63 +74,69 @@ async function deleteLink(name: string): Promise<void> {
   }
 }
 
-/** Root: lease, rules, veth, inside config; undone on failure. */
+/**
+ * Root: lease, rules, veth, inside config; undone on failure. The port's nft
+ * elements and the host-side ip batch run at the same time: eth0 is up (and
+ * the port carries frames) only after both, in the last batch.
+ */
 export async function attachRoot(
   paths: NetPaths,
   req: { owner: string; container: string; bridge: string; pid: number },
 ): Promise<Attached> {
   const key = { bridge: req.bridge, owner: req.owner, container: req.container };
-  let leased: NetState | undefined;
-  const { lease, def } = await withNetState(paths.state, async (state) => {
-    const def = findBridge(state, req.bridge, 'attach');
-    const links = await hostLinks();
-    if (!links.has(def.name)) {
-      throw new IglooError(
-        'EHOST',
-        `Cannot attach "${req.container}": bridge "${def.name}" is not up`,
-        {
-          op: 'attach',
-          subject: def.name,
-          hint: 'Run igloo net ls as root: it makes missing bridges again',
-        },
-      );
-    }
-    // A lease of the same container whose veth is gone (killed) is taken again.
-    const { state: next, lease } = leaseAddress(state, key);
-    if (links.has(lease.hostVeth)) {
-      throw new IglooError(
-        'EEXIST',
-        `Cannot attach "${req.container}" to bridge "${def.name}": it is attached already (${lease.hostVeth})`,
-        {
-          op: 'attach',
-          subject: req.container,
-          hint: `Stop it first: igloo stop ${req.container}`,
-        },
-      );
-    }
-    await applyBridgeRules(next, def);
-    leased = next;
-    return { state: next, result: { lease, def } };
-  });
+  const { lease, def } = await withNetState(
+    paths.state,
+    async (state) => {
+      const def = findBridge(state, req.bridge, 'attach');
+      const links = await hostLinks();
+      if (!links.has(def.name)) {
+        throw new IglooError(
+          'EHOST',
+          `Cannot attach "${req.container}": bridge "${def.name}" is not up`,
+          {
+            op: 'attach',
+            subject: def.name,
+            hint: 'Run igloo net ls as root: it makes missing bridges again',
+          },
+        );
+      }
+      // A lease of the same container whose veth is gone (killed) is taken again.
+      const { state: next, lease } = leaseAddress(state, key);
+      if (links.has(lease.hostVeth)) {
+        throw new IglooError(
+          'EEXIST',
+          `Cannot attach "${req.container}" to bridge "${def.name}": it is attached already (${lease.hostVeth})`,
+          {
+            op: 'attach',
+            subject: req.container,
+            hint: `Stop it first: igloo stop ${req.container}`,
+          },
+        );
+      }
+      return { state: next, result: { lease, def } };
+    },
+    false,
+  );
   try {
-    await ipBatch(
-      [
-        `link add ${lease.hostVeth} type veth peer name eth0 netns ${req.pid}`,
-        `link set ${lease.hostVeth} master ${def.name} up`,
-      ],
-      { op: 'attach', subject: req.container },
-    );
+    const [rules, host] = await Promise.allSettled([
+      changePort('add', lease),
+      ipBatch(
+        [
+          `link add ${lease.hostVeth} type veth peer name eth0 netns ${req.pid}`,
+          `link set ${lease.hostVeth} master ${def.name} up`,
+        ],
+        { op: 'attach', subject: req.container },
+      ),
+    ]);
+    if (rules.status === 'rejected') throw rules.reason;
+    if (host.status === 'rejected') throw host.reason;
     await ipBatch(
       insideLines(lease.address, def),
       { op: 'attach', subject: req.container },
-      {
-        pid: req.pid,
-        userns: false,
-      },
+      { pid: req.pid, userns: false },
     );
   } catch (err) {
-    await deleteLink(lease.hostVeth).catch(() => undefined);
-    if (leased) await detachRoot(paths, key).catch(() => undefined);
+    await detachRoot(paths, key).catch(() => undefined);
     throw err;
   }
   return {
@@ -141,19 +147,24 @@ export async function attachRoot(
   };
 }
 
-/** Root: release the lease, delete the host end if it is still there, rules again. */
+/** Root: release the lease, delete the host end if it is still there, the port's elements. */
 export async function detachRoot(
   paths: NetPaths,
   req: { owner: string; container: string; bridge: string },
 ): Promise<void> {
-  await withNetState(paths.state, async (state) => {
-    const { state: next, released } = releaseLease(state, req);
-    if (!released) return { state, result: undefined };
-    await deleteLink(released.hostVeth);
-    const def = state.bridges.find((b) => b.name === req.bridge);
-    if (def) await applyBridgeRules(next, def);
-    return { state: next, result: undefined };
-  });
+  await withNetState(
+    paths.state,
+    async (state) => {
+      const { state: next, released } = releaseLease(state, req);
+      if (!released) return { state, result: undefined };
+      await deleteLink(released.hostVeth);
+      const def = state.bridges.find((b) => b.name === req.bridge);
+      // Elements that are not there (an attach that failed early): rebuild instead.
+      if (def) await changePort('delete', released).catch(() => applyBridgeRules(next, def));
+      return { state: next, result: undefined };
+    },
+    false,
+  );
 }
 
 /** The peers of a container on its bridge, for its /etc/hosts: root's leases of this owner. */

@@ -71,12 +71,15 @@ export async function readNetState(path: string): Promise<NetState> {
 export async function withNetState<T>(
   path: string,
   fn: (state: NetState) => Promise<{ state: NetState; result: T }>,
+  /** false for leases: without fsync (a lease lost in a crash is one whose veth died with it). */
+  durable = true,
 ): Promise<T> {
   await mkdir(join(path, '..'), { recursive: true, mode: 0o700 });
   return withFileLock(path, async () => {
     const before = await readNetState(path);
     const { state, result } = await fn(before);
-    if (state !== before) await replaceFileAtomically(path, formatNetState(state), { mode: 0o600 });
+    if (state !== before)
+      await replaceFileAtomically(path, formatNetState(state), { mode: 0o600, durable });
     return result;
   });
 }
