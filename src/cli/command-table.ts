@@ -451,7 +451,8 @@ export const netLs = {
   description: `Lists the bridges with their subnet, NAT, attached containers (address, host
 interface) and the users granted interfaces on them. As root it first makes
 the host match the state: missing bridges are made again and the leases of
-containers that died without detaching are dropped.`,
+containers that died without detaching are dropped. A user sees the bridges
+and grants (root's published view), not root's containers.`,
   positionals: [],
   options: { json },
 } as const satisfies CommandSpec;

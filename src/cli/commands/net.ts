@@ -7,7 +7,6 @@ import {
   grantBridge,
   listBridges,
   netPaths,
-  requireRootFor,
   revokeBridge,
 } from '../../host/net/bridge.ts';
 import type {
@@ -72,7 +71,6 @@ export async function netRm({ options, args: { NAME } }: Invocation<typeof R>): 
 }
 
 export async function netLs({ options }: Invocation<typeof L>): Promise<number> {
-  requireRootFor('net ls', 'bridges');
   const reports = await listBridges(netPaths());
   if (options.json) {
     printJson(reports);

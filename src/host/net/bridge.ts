@@ -11,7 +11,7 @@
  * bridge beside /etc/lxc/lxc-usernet (lxc-user-nic.ts), since root's DATA is
  * 0700.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IglooError } from '../../core/errors.ts';
 import {
@@ -37,6 +37,7 @@ import { lookupHostUser } from '../users.ts';
 import { hostLinks, hostNetworks, ipBatch, runTool } from './bridge-tools.ts';
 import {
   publishBridge,
+  readPublished,
   unpublishBridge,
   usernetGrant,
   usernetPaths,
@@ -229,11 +230,26 @@ export async function reconcile(paths: NetPaths): Promise<NetState> {
   });
 }
 
-/** igloo net ls: bridges with their leases and grants (reconciled first when root). */
+/**
+ * igloo net ls: bridges with their leases and grants. Root's view is
+ * reconciled first; a user sees the published bridges (no leases: those of
+ * root's containers are root's business).
+ */
 export async function listBridges(paths: NetPaths): Promise<BridgeReport[]> {
-  const state = (process.geteuid?.() ?? 0) === 0 ? await reconcile(paths) : undefined;
-  if (!state) return [];
   const links = await hostLinks();
+  if ((process.geteuid?.() ?? 0) !== 0) {
+    const names = (await readdir(paths.usernet.publicDir).catch(() => [] as string[]))
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => f.slice(0, -5));
+    const published = await Promise.all(names.map((n) => readPublished(paths.usernet, n)));
+    return published.map((p) => ({
+      bridge: p.bridge,
+      up: links.has(p.bridge.name),
+      leases: [],
+      grants: p.grants,
+    }));
+  }
+  const state = await reconcile(paths);
   return state.bridges.map((bridge) => ({
     bridge,
     up: links.has(bridge.name),
