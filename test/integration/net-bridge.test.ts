@@ -94,13 +94,13 @@ async function listen(run: typeof asRoot, name: string, port: number): Promise<v
   // wait for the socket to listen (/proc/net/tcp shows the port in hex, state 0A)
   const hex = port.toString(16).toUpperCase().padStart(4, '0');
   await until(`${name} listening on ${port}`, async () => {
-    const r = await run(['exec', name, '--', '/bin/cat', '/proc/net/tcp']);
+    const r = await run(['exec', name, '--', 'cat', '/proc/net/tcp']);
     return new RegExp(`:${hex} 00000000:0000 0A`).test(r.stdout);
   });
 }
 
 const received = async (run: typeof asRoot, name: string, port: number) =>
-  (await run(['exec', name, '--', '/bin/cat', `/tmp/got-${port}`])).stdout;
+  (await run(['exec', name, '--', 'cat', `/tmp/got-${port}`])).stdout;
 
 before(async () => {
   requireRoot();
@@ -194,19 +194,22 @@ describe('igloo net', () => {
       ok(await asRoot(['start', n]), `start ${n}`);
     }
     const addr = ok(
-      await asRoot(['exec', 'r1', '--', '/bin/ip', '-4', 'addr', 'show', 'eth0']),
+      await asRoot(['exec', 'r1', '--', '/bin/sh', '-c', 'ip -4 addr show eth0']),
       'ip addr',
     ).stdout;
     assert.match(addr, /inet 10\.251\.61\.2\/24/);
-    const route = ok(await asRoot(['exec', 'r1', '--', '/bin/ip', 'route']), 'ip route').stdout;
+    const route = ok(
+      await asRoot(['exec', 'r1', '--', '/bin/sh', '-c', 'ip route']),
+      'ip route',
+    ).stdout;
     assert.match(route, /default via 10\.251\.61\.1 dev eth0/);
     assert.match(
-      (await asRoot(['exec', 'r1', '--', '/bin/cat', '/etc/hosts'])).stdout,
+      (await asRoot(['exec', 'r1', '--', 'cat', '/etc/hosts'])).stdout,
       /10\.251\.61\.3\tr2/,
     );
     // r1 learned of r2 when r2 joined
     assert.match(
-      (await asRoot(['exec', 'r2', '--', '/bin/cat', '/etc/hosts'])).stdout,
+      (await asRoot(['exec', 'r2', '--', 'cat', '/etc/hosts'])).stdout,
       /10\.251\.61\.2\tr1/,
     );
 
@@ -303,7 +306,7 @@ describe('igloo net', () => {
     ok(await asUser(['start', 'u1']), 'start u1');
     ok(await asUser(['start', 'u2']), 'start u2');
     assert.match(
-      (await asUser(['exec', 'u1', '--', '/bin/ip', '-4', 'addr', 'show', 'eth0'])).stdout,
+      (await asUser(['exec', 'u1', '--', '/bin/sh', '-c', 'ip -4 addr show eth0'])).stdout,
       /inet 10\.251\.61\.253\/24/,
     );
     await listen(asUser, 'u2', 7002);

@@ -74,7 +74,9 @@ export function ipBatch(
     ? [
         'nsenter',
         `--target=${netns.pid}`,
-        ...(netns.userns ? ['--user', '--preserve-credentials'] : []),
+        // As the owner: root of the container's user namespace (nsenter's
+        // default setuid(0)), so ip keeps CAP_NET_ADMIN there across exec.
+        ...(netns.userns ? ['--user'] : []),
         '--net',
         '--',
         ...ip,

@@ -298,7 +298,7 @@ export async function revokeBridge(
     if (revoked.length === 0 && removed === 0) {
       throw new IglooError(
         'ENOENT',
-        `Cannot revoke bridges of "${user.name}": they have no grant${req.bridge ? ` on "${req.bridge}"` : ''}`,
+        `Cannot revoke bridges of "${user.name}": ${user.name} has no grant${req.bridge ? ` on "${req.bridge}"` : ''}`,
         { op: 'net revoke', subject: user.name, hint: 'See the grants with: igloo net ls' },
       );
     }
