@@ -119,6 +119,14 @@ before(async () => {
     rmSync(`/etc/lxc/igloo-net/${BR}.json`, { force: true });
     if (usernetBefore === undefined) rmSync(USERNET, { force: true });
     else writeFileSync(USERNET, usernetBefore);
+    // lxc-user-nic's own record of the test user's (dead) veths
+    const nics = '/run/lxc/nics';
+    if (user && existsSync(nics)) {
+      const kept = readFileSync(nics, 'utf8')
+        .split('\n')
+        .filter((l) => !l.startsWith(`${user.name} `));
+      writeFileSync(nics, kept.join('\n'));
+    }
   });
   user = createUser(cleanup, 'igloo-netbr');
   await delegate(user, USER_BASE, 262_144);
