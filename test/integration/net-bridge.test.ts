@@ -91,11 +91,12 @@ async function listen(run: typeof asRoot, name: string, port: number): Promise<v
     ]),
     `listen in ${name}`,
   );
-  // wait for the socket to listen (/proc/net/tcp shows the port in hex, state 0A)
+  // wait for the socket to listen (/proc/net/tcp or tcp6, busybox's nc listens on ::,
+  // shows the port in hex, state 0A)
   const hex = port.toString(16).toUpperCase().padStart(4, '0');
   await until(`${name} listening on ${port}`, async () => {
-    const r = await run(['exec', name, '--', 'cat', '/proc/net/tcp']);
-    return new RegExp(`:${hex} 00000000:0000 0A`).test(r.stdout);
+    const r = await run(['exec', name, '--', 'cat', '/proc/net/tcp', '/proc/net/tcp6']);
+    return new RegExp(`:${hex} 0+:0000 0A`).test(r.stdout);
   });
 }
 
