@@ -16,24 +16,31 @@
  */
 import { readFile } from 'node:fs/promises';
 import { IglooError } from '../core/errors.ts';
-import { hostsFileText } from '../core/net/bridge.ts';
 import { planExec } from '../core/plan/plan.ts';
-import {
-  attachRoot,
-  attachUser,
-  detachRoot,
-  detachUser,
-  rootPeers,
-  undoUserAttach,
-  userPeers,
-} from '../host/net/bridge-attach.ts';
-import { netPaths } from '../host/net/bridge.ts';
-import { usernetPaths } from '../host/net/lxc-user-nic.ts';
 import { runHelper } from '../native/spawn.ts';
 import { containerPaths, iglooDirs } from './paths.ts';
 import { liveState, loadRunnable } from './store.ts';
 
 const isRoot = (): boolean => (process.geteuid?.() ?? 0) === 0;
+
+/**
+ * The bridge code, loaded only by containers on a bridge: every other start
+ * and run (this file is imported by lifecycle/network.ts) pays nothing for it.
+ */
+async function bridgeCode() {
+  const [attach, bridge, nic, core] = await Promise.all([
+    import('../host/net/bridge-attach.ts'),
+    import('../host/net/bridge.ts'),
+    import('../host/net/lxc-user-nic.ts'),
+    import('../core/net/bridge.ts'),
+  ]);
+  return {
+    ...attach,
+    netPaths: bridge.netPaths,
+    usernetPaths: nic.usernetPaths,
+    hostsFileText: core.hostsFileText,
+  };
+}
 
 /** The host's nameservers a container on a bridge can use (not the host's loopback). */
 async function hostNameservers(): Promise<string[]> {
@@ -85,6 +92,16 @@ export async function attachBridge(opts: {
 }): Promise<{ address: string; gateway: string; dns: string[] }> {
   const root = isRoot();
   const data = iglooDirs().data;
+  const {
+    attachRoot,
+    attachUser,
+    hostsFileText,
+    netPaths,
+    rootPeers,
+    undoUserAttach,
+    userPeers,
+    usernetPaths,
+  } = await bridgeCode();
   const attached = root
     ? await attachRoot(netPaths(), opts)
     : await attachUser(usernetPaths(), {
@@ -130,6 +147,7 @@ export async function detachBridge(opts: {
   bridge: string;
   rundir: string;
 }): Promise<void> {
+  const { detachRoot, detachUser, netPaths } = await bridgeCode();
   if (isRoot()) await detachRoot(netPaths(), opts);
   else await detachUser({ data: iglooDirs().data, container: opts.container, bridge: opts.bridge });
 }
