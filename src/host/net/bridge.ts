@@ -106,6 +106,16 @@ export async function applyBridgeRules(state: NetState, def: BridgeDef): Promise
   );
 }
 
+/** The kernel's rules and the users' view of a bridge, from the state. */
+async function syncBridge(paths: NetPaths, state: NetState, def: BridgeDef): Promise<void> {
+  await applyBridgeRules(state, def);
+  await publishBridge(
+    paths.usernet,
+    def,
+    state.grants.filter((g) => g.bridge === def.name),
+  );
+}
+
 /** The bridge interface with its gateway address, up (made when missing). */
 async function ensureBridgeLink(def: BridgeDef, links: Set<string>): Promise<boolean> {
   if (links.has(def.name)) return false;
@@ -161,8 +171,7 @@ export async function createBridge(
     await ensureBridgeLink(def, links);
     let forwarding = false;
     try {
-      await applyBridgeRules(next, def);
-      await publishBridge(paths.usernet, def, []);
+      await syncBridge(paths, next, def);
       if (def.nat && !(await forwardingEnabled())) {
         await enableForwarding();
         forwarding = true;
@@ -219,12 +228,7 @@ export async function reconcile(paths: NetPaths): Promise<NetState> {
     const next = leases.length === state.leases.length ? state : { ...state, leases };
     for (const def of next.bridges) {
       await ensureBridgeLink(def, links);
-      await applyBridgeRules(next, def);
-      await publishBridge(
-        paths.usernet,
-        def,
-        next.grants.filter((g) => g.bridge === def.name),
-      );
+      await syncBridge(paths, next, def);
     }
     return { state: next, result: next };
   });
@@ -270,12 +274,7 @@ export async function grantBridge(
     const { state: next, grant } = grantBlock(state, { ...req, user: user.name });
     const before = await usernetGrant(paths.usernet, { ...req, user: user.name });
     try {
-      await applyBridgeRules(next, def);
-      await publishBridge(
-        paths.usernet,
-        def,
-        next.grants.filter((g) => g.bridge === def.name),
-      );
+      await syncBridge(paths, next, def);
     } catch (err) {
       await before.restore();
       throw err;
@@ -304,12 +303,7 @@ export async function revokeBridge(
     }
     for (const def of next.bridges) {
       if (!revoked.some((g) => g.bridge === def.name)) continue;
-      await applyBridgeRules(next, def);
-      await publishBridge(
-        paths.usernet,
-        def,
-        next.grants.filter((g) => g.bridge === def.name),
-      );
+      await syncBridge(paths, next, def);
     }
     return { state: next, result: revoked };
   });
