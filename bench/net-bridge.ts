@@ -20,7 +20,7 @@
  * bench/results/net-bridge.json. Timings are never assertions.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -33,6 +33,7 @@ const { values: opts } = parseArgs({
 });
 const rounds = Number(opts.rounds);
 const BR = 'igloo-bnb0';
+const USERNET = '/etc/lxc/lxc-usernet';
 const repo = new URL('..', import.meta.url).pathname;
 
 function sh(argv: string[], input = '', asUid?: number): { ms: number; out: string } {
@@ -107,11 +108,11 @@ async function main(): Promise<void> {
     cleanup.add('remove the bridge', () => deleteBridge(paths, BR));
     const user = createUser(cleanup, 'igloo-bnet');
     // lxc-user-nic reads the real file only: one line for the bench user, removed after
-    const usernetBefore = spawnSync('cat', ['/etc/lxc/lxc-usernet']).stdout.toString();
+    const usernetBefore = existsSync(USERNET) ? readFileSync(USERNET, 'utf8') : undefined;
     mkdirSync('/etc/lxc', { recursive: true });
-    writeFileSync('/etc/lxc/lxc-usernet', `${usernetBefore}${user.name} veth ${BR} 1\n`);
-    cleanup.add('restore /etc/lxc/lxc-usernet', () =>
-      writeFileSync('/etc/lxc/lxc-usernet', usernetBefore),
+    writeFileSync(USERNET, `${usernetBefore ?? ''}${user.name} veth ${BR} 1\n`);
+    cleanup.add(`restore ${USERNET}`, () =>
+      usernetBefore === undefined ? rmSync(USERNET) : writeFileSync(USERNET, usernetBefore),
     );
 
     const times: Record<string, number[]> = {
