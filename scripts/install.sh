@@ -22,6 +22,7 @@ fi
 packages=(uidmap busybox-static gcc libc6-dev musl-tools make util-linux procps iproute2 passwd login debootstrap debian-archive-keyring podman attr libcap2-bin python3 zsh)
 packages+=(lintian)  # checks the Debian package igloo builds (npm run package:deb, test/integration/package.test.ts)
 packages+=(slirp4netns passt iperf3)  # user-mode networking (docs/network.md): slirp4netns runs it, passt/pasta and iperf3 for the side-by-side bench
+packages+=(lxc nftables)  # bridge mode: lxc-user-nic (setuid, the quota in /etc/lxc/lxc-usernet) for users, nft for NAT and anti-spoofing
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

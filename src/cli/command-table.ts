@@ -420,6 +420,83 @@ export const subid = {
   actions: [subidLs, subidGrant, subidRevoke],
 } as const satisfies FamilySpec;
 
+export const netCreate = {
+  name: 'net create',
+  summary: 'create a bridge with its subnet, NAT on or off (root)',
+  description: `Creates a host bridge NAME with the subnet's first address as its gateway, the
+nftables rules that keep each container to its own address, and with --nat
+a masquerade of what leaves the subnet (switching on IPv4 forwarding, and
+saying so). Containers join it with --net bridge=NAME (root's directly,
+users' where igloo net grant delegated it). The bridge is kept in
+/var/lib/igloo/net/bridges.json and made again by igloo net ls after a reboot.`,
+  positionals: [{ name: 'NAME' }],
+  options: {
+    subnet: { type: 'string', value: 'CIDR', help: 'the IPv4 network, e.g. 10.251.1.0/24' },
+    nat: { type: 'boolean', help: 'masquerade traffic that leaves the subnet (the default)' },
+    'no-nat': {
+      type: 'boolean',
+      help: 'no NAT: the containers reach the bridge and each other only',
+    },
+    json,
+  },
+  examples: [
+    'igloo net create igloo0 --subnet 10.251.1.0/24',
+    'igloo net create lab --subnet 10.251.2.0/24 --no-nat',
+  ],
+} as const satisfies CommandSpec;
+
+export const netLs = {
+  name: 'net ls',
+  summary: 'bridges, their containers and grants',
+  description: `Lists the bridges with their subnet, NAT, attached containers (address, host
+interface) and the users granted interfaces on them. As root it first makes
+the host match the state: missing bridges are made again and the leases of
+containers that died without detaching are dropped. A user sees the bridges
+and grants (root's published view), not root's containers.`,
+  positionals: [],
+  options: { json },
+} as const satisfies CommandSpec;
+
+export const netRm = {
+  name: 'net rm',
+  summary: 'remove a bridge no container uses (root)',
+  description:
+    "Removes a bridge, its rules and its users' grants; refuses while containers are attached (naming them).",
+  positionals: [{ name: 'NAME' }],
+  options: { json },
+} as const satisfies CommandSpec;
+
+export const netGrant = {
+  name: 'net grant',
+  summary: 'let USER attach N containers to a bridge (root)',
+  description: `Lets USER attach up to N containers at once to the bridge: sets USER's line in
+/etc/lxc/lxc-usernet (the quota LXC's lxc-user-nic enforces) and reserves
+N addresses of the bridge that only USER's containers may send from.`,
+  positionals: [{ name: 'USER', complete: 'user' }],
+  options: {
+    bridge: { type: 'string', value: 'NAME', help: 'the bridge' },
+    count: { type: 'number', value: 'N', help: 'how many containers at once' },
+    json,
+  },
+  examples: ['igloo net grant anna --bridge igloo0 --count 4'],
+} as const satisfies CommandSpec;
+
+export const netRevoke = {
+  name: 'net revoke',
+  summary: "remove USER's bridge grants (root)",
+  description:
+    "Removes USER's grants (on one bridge with --bridge) and their /etc/lxc/lxc-usernet lines.",
+  positionals: [{ name: 'USER', complete: 'user' }],
+  options: { bridge: { type: 'string', value: 'NAME', help: 'only this bridge' }, json },
+} as const satisfies CommandSpec;
+
+export const netFamily = {
+  name: 'net',
+  summary: 'Bridges for --net bridge=NAME: create, list, remove, grant to users',
+  description: 'Host bridges for containers (--net bridge=NAME), and who may use them.',
+  actions: [netLs, netCreate, netRm, netGrant, netRevoke],
+} as const satisfies FamilySpec;
+
 export const help = {
   name: 'help',
   summary: "Show igloo's commands, or one command's help",
@@ -463,6 +540,7 @@ export const COMMANDS: readonly Entry[] = [
   exportContainer,
   importContainer,
   subid,
+  netFamily,
   help,
   completion,
 ];

@@ -45,6 +45,11 @@ const IMPLEMENTATIONS: ReadonlyMap<string, Loader> = new Map([
   of(table.subidLs, async () => (await import('./commands/subid.ts')).listIds),
   of(table.subidGrant, async () => (await import('./commands/subid.ts')).grantIds),
   of(table.subidRevoke, async () => (await import('./commands/subid.ts')).revokeIds),
+  of(table.netCreate, async () => (await import('./commands/net.ts')).netCreate),
+  of(table.netLs, async () => (await import('./commands/net.ts')).netLs),
+  of(table.netRm, async () => (await import('./commands/net.ts')).netRm),
+  of(table.netGrant, async () => (await import('./commands/net.ts')).netGrant),
+  of(table.netRevoke, async () => (await import('./commands/net.ts')).netRevoke),
   of(table.help, async () => (await import('./commands/help.ts')).help),
   of(table.completion, async () => (await import('./completion.ts')).printCompletion),
 ]);

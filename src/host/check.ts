@@ -10,6 +10,7 @@ import { currentUser } from './users.ts';
 import { detectCgroups } from './cgroup.ts';
 import { criuCheckResult } from './criu.ts';
 import { probeUserNet, userNetProblem } from './net/user-mode.ts';
+import { bridgeChecks } from './net/bridge-check.ts';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 export interface CheckResult {
@@ -287,6 +288,7 @@ export async function runChecks(): Promise<CheckResult[]> {
     checkCgroups(),
     Promise.all([checkHelper(), checkBusybox(), checkCriu()]),
     Promise.all([checkUserNet()]),
+    currentUser().then(bridgeChecks),
   ]);
   return groups.flat();
 }
