@@ -70,3 +70,4 @@ export type { ListedContainer } from '../lifecycle/control.ts';
 export type { RootfsInfo } from '../lifecycle/idmapped.ts';
 export type { RunResult } from '../lifecycle/run.ts';
 export type { ImportResult } from '../lifecycle/transfer.ts';
+export type { AutostartResult } from '../lifecycle/autostart.ts';

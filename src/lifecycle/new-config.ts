@@ -31,6 +31,8 @@ export interface CreateOptions {
   hostname?: string;
   /** The container runs containers of its own (see ContainerConfig.nesting). */
   nesting?: boolean;
+  /** `igloo autostart` starts it (igloo.autostart). */
+  autostart?: boolean;
   /** No files on disk: the busybox rootfs is made in memory at each run (runEphemeral). */
   memory?: boolean;
   /** Told once when root's container gets a copy of an image because idmapped mounts were refused. */
@@ -81,6 +83,7 @@ export function newConfig(
     mounts: opts.nesting ? nestingMounts() : [],
     rlimits: [],
     ...(opts.nesting && { nesting: true, noNewPrivs: false }),
+    ...(opts.autostart && { autostart: true }),
   });
 }
 

@@ -15,6 +15,7 @@ import { subidPaths } from '../host/subid.ts';
 import { runHelper, type HelperResult } from '../native/spawn.ts';
 import { createContainer } from './create.ts';
 import { idmappedStartOptions } from './idmapped.ts';
+import { consoleLogOption } from './logs.ts';
 import { newConfig } from './new-config.ts';
 import { ensurePrivateDir } from './paths.ts';
 import {
@@ -75,6 +76,8 @@ export async function startContainer(
       mode: 'detached',
       console: opts.console ?? 'pty',
       rundir: paths.rundir,
+      // igloo logs: the monitor keeps the pty's output in the container's directory.
+      ...((opts.console ?? 'pty') === 'pty' && { consoleLog: consoleLogOption(paths) }),
     });
     let running: StateFile | undefined;
     try {

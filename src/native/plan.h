@@ -55,6 +55,10 @@ struct plan {
 	 * PID/MAPPED round trip); NULL when absent */
 	const struct record *uidmap, *gidmap;
 	int is_exec; /* a `join` plan, run by cmd_exec */
+	/* `consolelog DIR MAX`: the monitor's console log, NULL when absent */
+	const char *consolelog;
+	unsigned long long consolelog_max;
+	int consolelog_index;
 };
 
 /* Reads the plan from FD (and closes it); a bad plan is reported with

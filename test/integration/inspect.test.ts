@@ -203,7 +203,7 @@ before(async () => {
   await createAndStart(anna, 'ps-a1', ANNA_BASE);
   // ps-a2 makes a user namespace of its own inside: only a nesting
   // container may (the seccomp filter refuses it to the others)
-  await createAndStart(anna, 'ps-a2', ANNA_BASE + 100_000, ['--nesting']);
+  await createAndStart(anna, 'ps-a2', ANNA_BASE + 100_000, ['--image', 'busybox', '--nesting']);
   await createAndStart(elsa, 'ps-e1', ELSA_BASE);
 
   // Pids in a fresh pid namespace are handed out in order: advance the

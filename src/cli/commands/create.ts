@@ -18,6 +18,7 @@ export async function create({
     ...(options.init !== undefined && { init: options.init.split(/\s+/).filter(Boolean) }),
     ...(options.hostname !== undefined && { hostname: options.hostname }),
     ...(options.nesting === true && { nesting: true }),
+    ...(options.autostart === true && { autostart: true }),
     onNotice: (text) => process.stderr.write(`igloo: note: ${text}\n`),
   });
   if (options.json) printJson(config);

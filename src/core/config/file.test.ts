@@ -55,6 +55,7 @@ igloo.cap.keep = sys_time
 igloo.cap.drop = CAP_NET_RAW, mknod
 igloo.no_new_privs = false
 igloo.nesting = true
+igloo.autostart = true
 `.replace('igloo.idmap = u 0 2000000 65536\n', 'igloo.idmap = u 0 2000000 1000\n');
     const c = parseConfig(text);
     assert.deepEqual(parseConfig(formatConfig(c)), c);
@@ -99,6 +100,7 @@ igloo.nesting = true
       'igloo.cap.drop': 'sys_admin',
       'igloo.no_new_privs': 'false',
       'igloo.nesting': 'true',
+      'igloo.autostart': 'true',
       'lxc.cap.drop': 'sys_module mac_admin',
       'lxc.no_new_privs': '1',
       'lxc.idmap': 'u 0 100000 10',

@@ -43,6 +43,7 @@ export interface ConfigDraft {
   capDrop: string[];
   noNewPrivs?: boolean;
   nesting?: boolean;
+  autostart?: boolean;
 }
 
 export function emptyDraft(): ConfigDraft {
@@ -221,6 +222,10 @@ const iglooKeys: Record<string, KeyHandler> = {
     set: (d, v) => void (d.nesting = boolean(v)),
     get: (c) => (c.nesting ? ['true'] : []),
   },
+  'igloo.autostart': {
+    set: (d, v) => void (d.autostart = boolean(v)),
+    get: (c) => (c.autostart ? ['true'] : []),
+  },
 };
 
 /** LXC keys with the same meaning as an igloo key. */
@@ -315,6 +320,7 @@ export function finishConfig(draft: ConfigDraft, opts: { path?: string } = {}): 
     caps: { keep: draft.capKeep, drop: draft.capDrop },
     noNewPrivs: draft.noNewPrivs ?? !(draft.nesting ?? false),
     ...(draft.nesting && { nesting: true }),
+    ...(draft.autostart && { autostart: true }),
   };
   return validateConfig(config, opts);
 }

@@ -65,6 +65,8 @@ export interface ContainerConfig {
    * setuid). Its slice is big enough to delegate whole slices onward.
    */
   readonly nesting?: boolean;
+  /** `igloo autostart` starts it (a boot script runs that for each user). */
+  readonly autostart?: boolean;
 }
 
 export interface SeccompConfig {
