@@ -84,8 +84,8 @@ export function checkNewConfig(
 ): ContainerConfig {
   const next = parseConfig(text, { path: where });
   for (const key of FIXED_KEYS) {
-    const before = CONFIG_KEYS[key]!.get!(old).join('\n');
-    const after = CONFIG_KEYS[key]!.get!(next).join('\n');
+    const before = CONFIG_KEYS[key]!.get!(old).join(', ');
+    const after = CONFIG_KEYS[key]!.get!(next).join(', ');
     if (before !== after) {
       throw new IglooError(
         'EINVAL',
