@@ -11,29 +11,19 @@ import {
   assertRangeFree,
   createUser,
   delegate,
-  igloo,
   requireRoot,
   stagedCli,
   type TestUser,
 } from '../support/host.ts';
+import { asUser } from '../support/as-user.ts';
 
 const cleanup = new Cleanup();
 const RANGE = 63_000_000;
 let user: TestUser;
 
-async function run(args: string[]) {
-  return igloo(cleanup, user, args);
-}
-async function ok(args: string[]) {
-  const r = await run(args);
-  assert.equal(r.status, 0, `igloo ${args.join(' ')}: ${r.stderr}`);
-  return r;
-}
+const { run, ok, destroyLater } = asUser(cleanup, () => user);
 async function create(name: string, extra: string[] = []) {
-  cleanup.add(`destroy ${name}`, async () => {
-    const r = await run(['destroy', '--force', name]);
-    if (r.status !== 0 && !/No container named/.test(r.stderr)) throw new Error(r.stderr);
-  });
+  destroyLater(name);
   await ok(['create', name, ...extra]);
 }
 const stateOf = async (name: string) =>

@@ -16,12 +16,12 @@ import {
   assertRangeFree,
   createUser,
   delegate,
-  igloo,
   requireRoot,
   stagedCli,
   tempDir,
   type TestUser,
 } from '../support/host.ts';
+import { asUser } from '../support/as-user.ts';
 
 const cleanup = new Cleanup();
 const RANGE = 62_000_000;
@@ -30,20 +30,7 @@ let user: TestUser;
 const containers = () => join(user.home, '.local/share/igloo/containers');
 const configOf = (name: string) => readFileSync(join(containers(), name, 'config'), 'utf8');
 
-async function run(args: string[], env: Record<string, string> = {}) {
-  return igloo(cleanup, user, args, { env });
-}
-async function ok(args: string[], env: Record<string, string> = {}) {
-  const r = await run(args, env);
-  assert.equal(r.status, 0, `igloo ${args.join(' ')}: ${r.stderr}`);
-  return r;
-}
-function destroyLater(name: string): void {
-  cleanup.add(`destroy ${name}`, async () => {
-    const r = await run(['destroy', '--force', name]);
-    if (r.status !== 0 && !/No container named/.test(r.stderr)) throw new Error(r.stderr);
-  });
-}
+const { run, ok, destroyLater } = asUser(cleanup, () => user);
 
 /** An editor script (the user can run it) that applies SED to the file it is given. */
 function editor(dir: string, name: string, sed: string, exit = 0): string {

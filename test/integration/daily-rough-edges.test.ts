@@ -20,6 +20,7 @@ import {
   stagedCli,
   type TestUser,
 } from '../support/host.ts';
+import { asUser } from '../support/as-user.ts';
 
 const cleanup = new Cleanup();
 const ANNA = 64_000_000;
@@ -27,16 +28,9 @@ const ELSA = 65_000_000;
 let anna: TestUser;
 let elsa: TestUser;
 
-async function ok(u: TestUser | 'root', args: string[]) {
-  const r = await igloo(cleanup, u, args);
-  assert.equal(r.status, 0, `igloo ${args.join(' ')}: ${r.stderr}`);
-  return r;
-}
+const ok = (u: TestUser | 'root', args: string[]) => asUser(cleanup, () => u).ok(args);
 async function createStarted(u: TestUser, name: string): Promise<number> {
-  cleanup.add(`destroy ${name}`, async () => {
-    const r = await igloo(cleanup, u, ['destroy', '--force', name]);
-    if (r.status !== 0 && !/No container named/.test(r.stderr)) throw new Error(r.stderr);
-  });
+  asUser(cleanup, () => u).destroyLater(name);
   await ok(u, ['create', name]);
   await ok(u, ['start', name]);
   const info = JSON.parse((await ok(u, ['info', name, '--json'])).stdout) as {

@@ -24,7 +24,6 @@ import {
   assertRangeFree,
   createUser,
   delegate,
-  igloo,
   requireRoot,
   runAs,
   spawnAs,
@@ -32,6 +31,7 @@ import {
   stagedFront,
   type TestUser,
 } from '../support/host.ts';
+import { asUser } from '../support/as-user.ts';
 
 const cleanup = new Cleanup();
 const RANGE = 61_000_000;
@@ -40,11 +40,7 @@ let user: TestUser;
 const containerDir = (name: string) => join(user.home, '.local/share/igloo/containers', name);
 const logFile = (name: string) => join(containerDir(name), 'console.log');
 
-async function ok(args: string[]) {
-  const r = await igloo(cleanup, user, args);
-  assert.equal(r.status, 0, `igloo ${args.join(' ')}: ${r.stderr}`);
-  return r;
-}
+const { ok, run, destroyLater } = asUser(cleanup, () => user);
 
 /** Waits until the log holds PATTERN (the monitor writes it as the pty gives it). */
 async function waitForLog(name: string, pattern: RegExp, timeoutMs = 10_000): Promise<string> {
@@ -58,11 +54,8 @@ async function waitForLog(name: string, pattern: RegExp, timeoutMs = 10_000): Pr
 }
 
 async function createStarted(name: string, start: string[] = []): Promise<void> {
+  destroyLater(name);
   await ok(['create', name]);
-  cleanup.add(`destroy ${name}`, async () => {
-    const r = await igloo(cleanup, user, ['destroy', '--force', name]);
-    if (r.status !== 0) throw new Error(r.stderr);
-  });
   await ok(['start', name, ...start]);
 }
 
@@ -179,7 +172,7 @@ describe('igloo logs', () => {
     };
     for (const what of ['link', 'fifo', 'hardlink'] as const) {
       plant(what);
-      const r = await igloo(cleanup, user, ['start', 'lg1'], { timeoutMs: 20_000 });
+      const r = await run(['start', 'lg1']);
       assert.notEqual(r.status, 0, `start must refuse a ${what}`);
       assert.match(r.stderr, /console\.log/, r.stderr);
       assert.equal(
@@ -223,12 +216,12 @@ describe('igloo logs', () => {
   });
 
   test('bad input changes nothing: an unknown container, a container started without a console', async () => {
-    const r = await igloo(cleanup, user, ['logs', 'no-such']);
+    const r = await run(['logs', 'no-such']);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /No container named "no-such"/);
     assert.equal(existsSync(containerDir('no-such')), false);
     await createStarted('lg2', ['--console', 'null']);
-    const none = await igloo(cleanup, user, ['logs', 'lg2']);
+    const none = await run(['logs', 'lg2']);
     assert.equal(none.status, 1);
     assert.match(none.stderr, /No console output kept for "lg2"/);
     assert.match(none.stderr, /--console null/);
