@@ -437,7 +437,8 @@ export const logs = {
   description: `Shows what the container's console printed, as its monitor kept it in
 the container's directory (console.log, and console.log.1 before it: at
 most 2 MiB), also after the container stopped. A container started with
---console null has no log. On a terminal, control characters are shown
+--console null has no log, nor one restored from a checkpoint until its
+next start. On a terminal, control characters are shown
 as text (^[ for ESC): the container cannot send your terminal escape
 sequences. -f follows the output until the container stops.`,
   positionals: [NAME],

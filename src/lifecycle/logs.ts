@@ -7,7 +7,9 @@
  *
  * Only a container started with a pty console has a log: `start --console
  * null` gives init /dev/null, so there is nothing to keep (readConsoleLog
- * says so). The log is the container's output, hostile to a terminal:
+ * says so). A container restored by CRIU (igloo restore) gets a new
+ * console from the helper's `restore` mode, which keeps no log: its
+ * output is kept again from its next start. The log is the container's output, hostile to a terminal:
  * the CLI neutralises control sequences before they reach one
  * (cli/commands/logs.ts).
  *
