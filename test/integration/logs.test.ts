@@ -42,21 +42,42 @@ const logFile = (name: string) => join(containerDir(name), 'console.log');
 
 const { ok, run, destroyLater } = asUser(cleanup, () => user);
 
-/** Waits until the log holds PATTERN (the monitor writes it as the pty gives it). */
-async function waitForLog(name: string, pattern: RegExp, timeoutMs = 10_000): Promise<string> {
+const logText = (name: string) =>
+  existsSync(logFile(name)) ? readFileSync(logFile(name), 'latin1') : '';
+
+/** Waits until the log (past byte FROM) holds PATTERN (the monitor writes it as the pty gives it). */
+async function waitForLog(
+  name: string,
+  pattern: RegExp,
+  from = 0,
+  timeoutMs = 10_000,
+): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const text = existsSync(logFile(name)) ? readFileSync(logFile(name), 'latin1') : '';
+    const text = logText(name).slice(from);
     if (pattern.test(text)) return text;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern} in ${text}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
 
-async function createStarted(name: string, start: string[] = []): Promise<void> {
+/**
+ * Starts NAME and waits for its console shell's prompt: busybox's init
+ * sets the console up as it starts, and what is written to /dev/console
+ * before that may be discarded inside the container, before the monitor
+ * sees it.
+ */
+async function start(name: string): Promise<void> {
+  const from = logText(name).length;
+  await ok(['start', name]);
+  await waitForLog(name, new RegExp(`@${name}:/\\$ `), from);
+}
+
+async function createStarted(name: string, args: string[] = []): Promise<void> {
   destroyLater(name);
   await ok(['create', name]);
-  await ok(['start', name, ...start]);
+  if (args.length) await ok(['start', name, ...args]);
+  else await start(name);
 }
 
 const toConsole = (name: string, script: string) =>
@@ -104,7 +125,7 @@ describe('igloo logs', () => {
   });
 
   test('a terminal escape in the log reaches a terminal only as text (a pipe gets the bytes)', async () => {
-    await ok(['start', 'lg1']);
+    await start('lg1');
     // a title change, a cursor-position query (the terminal would type its answer) and C1 CSI
     await toConsole('lg1', String.raw`printf 'evil:\033]0;pwned\007:\033[6n:\302\2332J:end\n'`);
     await waitForLog('lg1', /:end/);
@@ -194,7 +215,7 @@ describe('igloo logs', () => {
   });
 
   test('the log is bounded: past 1 MiB it becomes console.log.1 and a new one begins', async () => {
-    await ok(['start', 'lg1']);
+    await start('lg1');
     await toConsole(
       'lg1',
       "dd if=/dev/zero bs=1024 count=1600 2>/dev/null | tr '\\0' a; echo; echo tail-mark",
