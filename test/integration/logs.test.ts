@@ -61,12 +61,7 @@ async function waitForLog(
   }
 }
 
-/**
- * Starts NAME and waits for its console shell's prompt: busybox's init
- * sets the console up as it starts, and what is written to /dev/console
- * before that may be discarded inside the container, before the monitor
- * sees it.
- */
+/** Starts NAME and waits for its console shell's prompt: what the tests write comes after init's own output. */
 async function start(name: string): Promise<void> {
   const from = logText(name).length;
   await ok(['start', name]);
@@ -81,7 +76,7 @@ async function createStarted(name: string, args: string[] = []): Promise<void> {
 }
 
 const toConsole = (name: string, script: string) =>
-  ok(['exec', name, '--', '/bin/sh', '-c', `${script} > /dev/console`]);
+  ok(['exec', name, '--', '/bin/sh', '-c', `{ ${script}; } > /dev/console`]);
 
 before(async () => {
   requireRoot();
