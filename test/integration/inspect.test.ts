@@ -354,7 +354,7 @@ describe('igloo ps', () => {
     assert.ok(!own.processes.some((r) => r.pid === sleepers['ps-e1']!.pid), "not elsa's");
     for (const row of own.processes)
       assert.ok(row.uid.host === anna.uid || row.container.ownerUid === anna.uid, `pid ${row.pid}`);
-    let r = await igloo(cleanup, anna, ['ps', 'ps-e1']);
+    const r = await igloo(cleanup, anna, ['ps', 'ps-e1']);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /No running container named "ps-e1"/);
   });
