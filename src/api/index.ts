@@ -79,3 +79,4 @@ export {
   type NetSpec,
   type PortForward,
 } from '../core/net/spec.ts';
+export type { AutostartResult } from '../lifecycle/autostart.ts';

@@ -85,6 +85,10 @@ IGLOO_IDMAPPED=0, the image is copied (and create says so).`,
     },
     net,
     publish,
+    autostart: {
+      type: 'boolean',
+      help: 'mark it igloo.autostart: `igloo autostart` (run at boot) starts it',
+    },
     json,
   },
   examples: [
@@ -279,10 +283,15 @@ user outside and inside (through the id maps), the user- and pid-namespace
 inodes, the container (yours; "(foreign)" for other tools' namespaces,
 "(host)" for plain host processes) and its owner, the user-namespace depth
 and the command. NAME... limits the rows to those containers (NAME or
-OWNER/NAME). Run inside a container, it shows what the container sees.`,
+OWNER/NAME). Run inside a container, it shows what the container sees.
+As a user other than root it shows your own processes and containers;
+--all shows every process of the host (others' in less detail).`,
   positionals: [{ name: 'NAME', optional: true, variadic: true, complete: 'container' }],
   options: {
-    all: { type: 'boolean', help: "(root) match every user's igloo containers, not only root's" },
+    all: {
+      type: 'boolean',
+      help: "every process of the host (a user sees only their own processes and containers without it); root: match every user's igloo containers, not only root's",
+    },
     json: { type: 'boolean', help: 'the documented JSON form (docs/inspect.md)' },
   },
 } as const satisfies CommandSpec;
@@ -518,6 +527,77 @@ export const completion = {
   ],
 } as const satisfies CommandSpec;
 
+export const logs = {
+  name: 'logs',
+  summary: "Show a container's console output (kept by its monitor)",
+  description: `Shows what the container's console printed, as its monitor kept it in
+the container's directory (console.log, and console.log.1 before it: at
+most 2 MiB), also after the container stopped. A container started with
+--console null has no log, nor one restored from a checkpoint until its
+next start. On a terminal, control characters are shown
+as text (^[ for ESC): the container cannot send your terminal escape
+sequences. -f follows the output until the container stops.`,
+  positionals: [NAME],
+  options: {
+    follow: {
+      type: 'boolean',
+      short: 'f',
+      help: 'keep printing new output until the container stops',
+    },
+    tail: { type: 'number', value: 'N', help: 'only the last N lines' },
+    raw: { type: 'boolean', help: 'the bytes as they are, also on a terminal' },
+  },
+  examples: ['igloo logs web', 'igloo logs web -f --tail 20'],
+} as const satisfies CommandSpec;
+
+export const config = {
+  name: 'config',
+  summary: "Show or change a container's config (checked before it is written)",
+  description: `get KEY prints the values of KEY (one per line); set KEY=VALUE replaces
+every value of KEY with VALUE; edit opens a copy of the config in
+$VISUAL or $EDITOR (default vi) and writes it back when it is valid.
+Anything set is checked with the same table and rules as the config file
+and a new container; an unknown key or a bad value changes nothing.
+igloo.name, igloo.rootfs, igloo.idmap and igloo.nesting are fixed when
+the container is made (igloo rename changes the name). Changes apply at
+the next start.`,
+  positionals: [
+    NAME,
+    { name: 'ACTION', choices: ['get', 'set', 'edit'] },
+    { name: 'ARG', optional: true },
+  ],
+  options: { json },
+  examples: [
+    'igloo config web get igloo.init',
+    'igloo config web set igloo.hostname=www',
+    'igloo config web set igloo.autostart=true',
+    'igloo config web edit',
+  ],
+} as const satisfies CommandSpec;
+
+export const rename = {
+  name: 'rename',
+  summary: 'Rename a stopped container',
+  description: `Renames a container that is not running: its directory, its config's name
+(and its hostname when that was the old name) and its run directory.
+Refused when NEW exists, or while OLD runs.`,
+  positionals: [{ name: 'OLD', complete: 'container' }, { name: 'NEW' }],
+  options: { json },
+  examples: ['igloo rename web www'],
+} as const satisfies CommandSpec;
+
+export const autostart = {
+  name: 'autostart',
+  summary: 'Start every container marked igloo.autostart (for a boot script)',
+  description: `Starts each of your containers whose config says igloo.autostart = true
+(igloo create --autostart, or igloo config NAME set igloo.autostart=true)
+and is not running, one line each. Run it from a boot script (or a systemd
+unit) as each user; see the README. Exits 1 if a container failed to start.`,
+  positionals: [],
+  options: { json },
+  examples: ['igloo autostart', "su - anna -c 'igloo autostart'   # from /etc/rc.local"],
+} as const satisfies CommandSpec;
+
 /** igloo's commands, in the order `igloo --help` lists them. */
 export const COMMANDS: readonly Entry[] = [
   check,
@@ -531,6 +611,10 @@ export const COMMANDS: readonly Entry[] = [
   ls,
   info,
   destroy,
+  logs,
+  config,
+  rename,
+  autostart,
   image,
   ps,
   tree,

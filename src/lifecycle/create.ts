@@ -37,6 +37,7 @@ export async function createContainer(
   opts: CreateOptions = {},
 ): Promise<ContainerConfig> {
   validateName(name);
+  refuseDefaultNesting(name, opts);
   const paths = user.paths(name);
   const source = await resolveImage(user, opts.image);
   await ensurePrivateDir(user.dirs.data);
@@ -119,6 +120,26 @@ export async function createContainer(
       throw err;
     }
   });
+}
+
+/**
+ * `--nesting` on the default image makes a container igloo cannot run in:
+ * the bound node needs glibc and there is no newuidmap. Refused before
+ * anything is made, naming the image to build. `--image busybox` says the
+ * caller wants busybox anyway (a container that may make user namespaces
+ * of its own, e.g. for unshare -U, without igloo inside).
+ */
+function refuseDefaultNesting(name: string, opts: CreateOptions): void {
+  if (!opts.nesting || opts.image !== undefined) return;
+  throw new IglooError(
+    'EINVAL',
+    `Cannot create "${name}" with --nesting on the default busybox image: igloo cannot run inside it (the bound node needs glibc, and busybox has no newuidmap)`,
+    {
+      op: 'create',
+      subject: name,
+      hint: `Build an image that has them, then use it: igloo image build debian --include uidmap,busybox-static --name deb && igloo create ${name} --image deb --nesting   (--image busybox --nesting makes a busybox container that may create user namespaces, without igloo inside)`,
+    },
+  );
 }
 
 /**

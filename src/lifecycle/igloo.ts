@@ -21,9 +21,13 @@ import {
   stopContainer,
   type ListedContainer,
 } from './control.ts';
+import { autostartContainers, type AutostartResult } from './autostart.ts';
+import { configEdit, configGet, configSet } from './config-edit.ts';
 import { createContainer, imageStore, removeImage } from './create.ts';
 import { readRootfsInfo } from './idmapped.ts';
+import { followConsoleLog, readConsoleLog } from './logs.ts';
 import type { CreateOptions } from './new-config.ts';
+import { renameContainer } from './rename.ts';
 import { execIn, runEphemeral, runForeground, startContainer, type RunResult } from './run.ts';
 import type { StateFile } from './store.ts';
 import { UserContainers } from './user-containers.ts';
@@ -115,5 +119,47 @@ export class Igloo extends UserContainers {
 
   list(): Promise<ListedContainer[]> {
     return listContainers(this);
+  }
+
+  /** The console output the monitor kept (the last `tail` lines); see lifecycle/logs.ts. */
+  logs(name: string, opts: { tail?: number } = {}): Promise<Buffer> {
+    return readConsoleLog(this, name, opts);
+  }
+
+  /** The kept output, then what follows, until the container stops (or `signal` aborts). */
+  followLogs(
+    name: string,
+    write: (bytes: Buffer) => void,
+    opts: { tail?: number; signal?: AbortSignal } = {},
+  ): Promise<void> {
+    return followConsoleLog(this, name, write, opts);
+  }
+
+  /** The values of one config key (igloo.*). */
+  configGet(name: string, key: string): Promise<string[]> {
+    return configGet(this, name, key);
+  }
+
+  /** KEY=VALUE replaces every value of KEY; validated before it is written. */
+  configSet(name: string, assignment: string): Promise<ContainerConfig> {
+    return configSet(this, name, assignment);
+  }
+
+  /** EDIT changes a copy of the config (a path); it is validated, then written. */
+  configEdit(
+    name: string,
+    edit: (path: string) => Promise<void>,
+  ): Promise<{ config: ContainerConfig; changed: boolean }> {
+    return configEdit(this, name, edit);
+  }
+
+  /** Renames a container that is not running. */
+  rename(oldName: string, newName: string): Promise<ContainerConfig> {
+    return renameContainer(this, oldName, newName);
+  }
+
+  /** Starts every container marked igloo.autostart that is not running. */
+  autostart(onResult?: (r: AutostartResult) => void): Promise<AutostartResult[]> {
+    return autostartContainers(this, onResult);
   }
 }

@@ -37,6 +37,8 @@ export interface CreateOptions {
   hostname?: string;
   /** The container runs containers of its own (see ContainerConfig.nesting). */
   nesting?: boolean;
+  /** `igloo autostart` starts it (igloo.autostart). */
+  autostart?: boolean;
   /** No files on disk: the busybox rootfs is made in memory at each run (runEphemeral). */
   memory?: boolean;
   /** Told once when root's container gets a copy of an image because idmapped mounts were refused. */
@@ -97,6 +99,7 @@ export function newConfig(
     ...(opts.publish?.length && {
       ports: opts.publish.map((p) => (typeof p === 'string' ? parsePortForward(p) : p)),
     }),
+    ...(opts.autostart && { autostart: true }),
   });
 }
 

@@ -16,6 +16,7 @@ import { runHelper, type HelperResult } from '../native/spawn.ts';
 import { createContainer } from './create.ts';
 import { idmappedStartOptions } from './idmapped.ts';
 import { attachNetwork, detachNetwork, prepareNetwork, type NetPaths } from './network.ts';
+import { consoleLogOption } from './logs.ts';
 import { newConfig } from './new-config.ts';
 import { ensurePrivateDir } from './paths.ts';
 import {
@@ -78,6 +79,8 @@ export async function startContainer(
       console: opts.console ?? 'pty',
       rundir: paths.rundir,
       network: await prepareNetwork(config, net),
+      // igloo logs: the monitor keeps the pty's output in the container's directory.
+      ...((opts.console ?? 'pty') === 'pty' && { consoleLog: consoleLogOption(paths) }),
     });
     let running: StateFile | undefined;
     try {

@@ -100,6 +100,9 @@ export async function chooseIdmap(
       ...(size !== undefined && { size }),
       ...(opts.sliceStride !== undefined && { stride: opts.sliceStride }),
       ...(opts.sliceStart !== undefined && { start: opts.sliceStart }),
+      // The one-shot slot takes its slice from the top of the block: the
+      // user's first container keeps the block's start.
+      ...(forSlot && { fromEnd: true }),
     });
   let slice;
   try {

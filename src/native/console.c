@@ -7,7 +7,9 @@
  *   caller's terminal, window size on SIGWINCH).
  * run_monitor(): the detached monitor. Reaps everything, serves the pty on
  *   RUNDIR/console.sock (one client at a time, 64 KiB of output replayed to
- *   a new client), writes RUNDIR/exit when init exits.
+ *   a new client), keeps the output in DIR/console.log when the plan has a
+ *   `consolelog` record (console_log_open(); bounded, see below), writes
+ *   RUNDIR/exit when init exits.
  *
  * One poll() loop each; signals arrive on a signalfd (they are blocked from
  * the start so none is lost between clone and the loop).
@@ -300,6 +302,80 @@ static int ring_flush(struct ring *r, int client, unsigned long long *pos)
 	return 0;
 }
 
+/* ---- console log (igloo logs) ----------------------------------------
+ *
+ * DIR/console.log, opened before clone() by the helper (the container's
+ * owner) in DIR, the container's directory: a real directory of the
+ * owner's that nobody else may write (checked on the descriptor), so no
+ * container id can put a link or a FIFO in the log's place, and the file
+ * itself is opened O_NOFOLLOW|O_NONBLOCK and must be a regular file of the
+ * owner's. It is kept across starts; when a write would take it past MAX
+ * bytes it becomes console.log.1 (replacing the older one) and a new
+ * console.log begins: at most 2 x MAX bytes on disk. A failed write
+ * (disk full) is dropped: the console itself goes on. */
+static struct {
+	int dirfd;
+	int fd;
+	unsigned long long size, max;
+} clog = {-1, -1, 0, 0};
+
+static int console_log_file(void)
+{
+	int fd = openat(clog.dirfd, "console.log",
+			O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+			0600);
+	if (fd < 0)
+		return -1;
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    st.st_nlink != 1) {
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
+	clog.fd = fd;
+	clog.size = (unsigned long long)st.st_size;
+	return 0;
+}
+
+int console_log_open(const char *dir, unsigned long long max)
+{
+	int d = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (d < 0)
+		return -1;
+	struct stat st;
+	if (fstat(d, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 022)) {
+		close(d);
+		errno = EPERM;
+		return -1;
+	}
+	clog.dirfd = d;
+	clog.max = max;
+	if (console_log_file() < 0) {
+		int e = errno;
+		close(d);
+		clog.dirfd = -1;
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+static void console_log_put(const char *p, size_t n)
+{
+	if (clog.fd < 0)
+		return;
+	if (clog.size > 0 && clog.size + n > clog.max) {
+		close(clog.fd);
+		clog.fd = -1;
+		if (renameat(clog.dirfd, "console.log", clog.dirfd, "console.log.1") < 0 ||
+		    console_log_file() < 0)
+			return; /* no log from here on rather than an unbounded one */
+	}
+	if (write_all(clog.fd, p, n) == 0)
+		clog.size += n;
+}
+
 void run_monitor(pid_t init, int master, int sigfd, int rundirfd, int listenfd)
 {
 	static struct ring ring;
@@ -351,6 +427,7 @@ void run_monitor(pid_t init, int master, int sigfd, int rundirfd, int listenfd)
 			ssize_t r = read(master, buf, sizeof(buf));
 			if (r > 0) {
 				ring_put(&ring, buf, (size_t)r);
+				console_log_put(buf, (size_t)r);
 			} else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
 				close(master);
 				master = -1;
@@ -402,8 +479,10 @@ void run_monitor(pid_t init, int master, int sigfd, int rundirfd, int listenfd)
 	if (master >= 0) {
 		char buf[8192];
 		ssize_t r;
-		while ((r = read(master, buf, sizeof(buf))) > 0)
+		while ((r = read(master, buf, sizeof(buf))) > 0) {
 			ring_put(&ring, buf, (size_t)r);
+			console_log_put(buf, (size_t)r);
+		}
 		close(master);
 	}
 	if (client >= 0) {

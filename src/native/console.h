@@ -16,5 +16,9 @@ int run_foreground(struct fg_state *st); /* returns the wait status */
 void run_monitor(pid_t init, int master, int sigfd, int rundirfd, int listenfd)
 	__attribute__((noreturn));
 int console_listen(int rundirfd);
+/* The monitor keeps the console's output in DIR/console.log (at most
+ * 2 x MAX bytes: console.log and console.log.1). Opened before clone();
+ * -1 with errno when DIR or the file is unsafe (EPERM, ELOOP) or missing. */
+int console_log_open(const char *dir, unsigned long long max);
 
 #endif

@@ -22,6 +22,7 @@
 	HEADER(idmap, "idmap", -1)               \
 	HEADER(sidecar, "sidecar", -1)           \
 	HEADER(sidecarcall, "sidecarcall", 2)    \
+	HEADER(consolelog, "consolelog", 2)      \
 	STEP(rootfs, "rootfs", 1)                \
 	STEP(rootfstmpfs, "rootfstmpfs", 1)      \
 	STEP(rootfsidmap, "rootfsidmap", 3)      \

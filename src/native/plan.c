@@ -299,6 +299,19 @@ static void check_header(struct plan *p, int is_exec)
 				fail(r->index, r->op, EINVAL, "empty rundir");
 			p->rundir = a;
 			p->rundir_index = r->index;
+		} else if (r->code == OP_consolelog) {
+			unsigned long long max;
+			char *end;
+			errno = 0;
+			max = strtoull(r->argv[1], &end, 10);
+			if (is_exec || a[0] != '/' || errno || end == r->argv[1] || *end ||
+			    max < 4096)
+				fail(r->index, r->op, EINVAL,
+				     "bad consolelog '%s' '%s' (start only: an absolute DIR and MAX >= 4096)",
+				     a, r->argv[1]);
+			p->consolelog = a;
+			p->consolelog_max = max;
+			p->consolelog_index = r->index;
 		} else {
 			fail(r->index, r->op, EINVAL, "%s is not a header record",
 			     r->op);

@@ -58,6 +58,10 @@ struct plan {
 	 * `sidecarcall` records are the headers with that code */
 	const struct record *sidecar;
 	int is_exec; /* a `join` plan, run by cmd_exec */
+	/* `consolelog DIR MAX`: the monitor's console log, NULL when absent */
+	const char *consolelog;
+	unsigned long long consolelog_max;
+	int consolelog_index;
 };
 
 /* Reads the plan from FD (and closes it); a bad plan is reported with

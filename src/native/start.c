@@ -238,6 +238,11 @@ int cmd_start(struct plan p)
 			fail(p.rundir_index, "rundir", errno, "open %s: %s",
 			     p.rundir, strerror(errno));
 	}
+	if (p.consolelog && p.mode == MODE_DETACHED && p.console == CONSOLE_PTY &&
+	    console_log_open(p.consolelog, p.consolelog_max) < 0)
+		fail(p.consolelog_index, "consolelog", errno,
+		     "open %s/console.log: %s (it must be a regular file of yours with one link, in a directory only you may write: remove what is in its place)",
+		     p.consolelog, strerror(errno));
 	int mapped[2], errp[2], cons[2] = {-1, -1};
 	pipe_cloexec(mapped);
 	pipe_cloexec(errp);

@@ -21,6 +21,7 @@ export async function create({
     ...(options.nesting === true && { nesting: true }),
     ...(options.net !== undefined && { net: options.net }),
     ...(options.publish?.length && { publish: options.publish }),
+    ...(options.autostart === true && { autostart: true }),
     onNotice: (text) => process.stderr.write(`igloo: note: ${text}\n`),
   });
   if (options.json) printJson(config);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { jsonText } from './ps.ts';
+import { jsonText, ownRows } from './ps.ts';
 
 test('jsonText() is the indented document with one process per line', () => {
   const doc = {
@@ -21,4 +21,21 @@ test('jsonText() is the indented document with one process per line', () => {
     version: 1,
     processes: [],
   });
+});
+
+test("ownRows() keeps the caller's processes and those of the containers they own", () => {
+  const row = (host: number, ownerUid: number | null) => ({
+    uid: { host, hostName: null, inside: null, insideName: null, chain: [] },
+    container: { kind: 'host' as const, name: null, owner: null, ownerUid },
+  });
+  const rows = [
+    row(1001, null),
+    row(2000000, 1001),
+    row(0, null),
+    row(1002, null),
+    row(3000000, 1002),
+  ];
+  assert.deepEqual(ownRows(rows, 1001), [rows[0], rows[1]]);
+  assert.deepEqual(ownRows(rows, 1002), [rows[3], rows[4]]);
+  assert.deepEqual(ownRows(rows, 1003), []);
 });

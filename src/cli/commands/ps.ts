@@ -1,6 +1,8 @@
 /**
  * igloo ps [NAME...] [--all] [--json]: a row per process visible in /proc,
- * with its namespaces and ids seen from outside and from inside.
+ * with its namespaces and ids seen from outside and from inside. A user
+ * other than root sees their own processes and containers (ownRows), and
+ * every process with --all; root sees every process.
  *
  * JSON schema (version 1; fields are only ever added, never renamed):
  *
@@ -37,7 +39,7 @@
  * docs/inspect.md explains the derivations (parent namespaces, creators).
  */
 import { filterRows, PS_HEADERS, psCells } from '../../core/snapshot/format.ts';
-import { IglooError } from '../../core/errors.ts';
+import type { PsRow } from '../../core/snapshot/model.ts';
 import { inspectSync } from '../../inspect/index.ts';
 import type { ps as psSpec } from '../command-table.ts';
 import { paint, table } from '../output.ts';
@@ -65,20 +67,30 @@ export function jsonText(doc: Record<string, unknown>): string {
   return `{\n${fields.join(',\n')}\n}\n`;
 }
 
+/**
+ * A user's default view: their own processes (effective uid theirs) and
+ * those of the containers and namespaces they own; root's view, and a
+ * user's with --all, is every row.
+ */
+export function ownRows<R extends Pick<PsRow, 'uid' | 'container'>>(
+  rows: readonly R[],
+  uid: number,
+): R[] {
+  return rows.filter((r) => r.uid.host === uid || r.container.ownerUid === uid);
+}
+
 export async function ps({
   options: values,
   args: { NAME: names },
 }: Invocation<typeof psSpec>): Promise<number> {
   tuneForOnePass();
-  if (values.all && (process.geteuid?.() ?? 0) !== 0) {
-    throw new IglooError('EPERM', "Cannot list every user's containers: ps --all needs root", {
-      op: 'ps',
-      hint: 'Run it as root (sudo igloo ps --all), or drop --all to match your own containers',
-    });
-  }
-  const snapshot = inspectSync({ all: values.all === true });
+  const uid = process.geteuid?.() ?? 0;
+  // Root's --all also names every user's containers; a user's --all is the whole host.
+  const snapshot = inspectSync({ all: values.all === true && uid === 0 });
   warnBroken(snapshot.broken);
-  const rows = filterRows(snapshot.processes, names);
+  const visible =
+    uid === 0 || values.all === true ? snapshot.processes : ownRows(snapshot.processes, uid);
+  const rows = filterRows(visible, names);
   if (values.json) {
     process.stdout.write(jsonText({ ...snapshot, processes: rows, tree: undefined }));
     return 0;

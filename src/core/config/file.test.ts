@@ -89,6 +89,7 @@ igloo.namespaces = user,pid,mnt,net
 igloo.net = user,host-loopback
 igloo.net.port = 8080:80
 igloo.net.port = 0.0.0.0:5000-5001:5000-5001/udp
+igloo.autostart = true
 `.replace('igloo.idmap = u 0 2000000 65536\n', 'igloo.idmap = u 0 2000000 1000\n');
     const c = parseConfig(text);
     assert.deepEqual(parseConfig(formatConfig(c)), c);
@@ -143,6 +144,7 @@ igloo.net.port = 0.0.0.0:5000-5001:5000-5001/udp
       'igloo.nesting': 'true',
       'igloo.net': 'none',
       'igloo.net.port': '8080:80',
+      'igloo.autostart': 'true',
       'lxc.cap.drop': 'sys_module mac_admin',
       'lxc.no_new_privs': '1',
       'lxc.idmap': 'u 0 100000 10',

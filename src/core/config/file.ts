@@ -53,6 +53,7 @@ export interface ConfigDraft {
   nesting?: boolean;
   net?: NetSpec;
   ports: PortForward[];
+  autostart?: boolean;
 }
 
 export function emptyDraft(): ConfigDraft {
@@ -240,6 +241,10 @@ const iglooKeys: Record<string, KeyHandler> = {
     set: (d, v) => void d.ports.push(parsePortForward(v)),
     get: (c) => (c.ports ?? []).map(formatPortForward),
   },
+  'igloo.autostart': {
+    set: (d, v) => void (d.autostart = boolean(v)),
+    get: (c) => (c.autostart ? ['true'] : []),
+  },
 };
 
 /** LXC keys with the same meaning as an igloo key. */
@@ -336,6 +341,7 @@ export function finishConfig(draft: ConfigDraft, opts: { path?: string } = {}): 
     ...(draft.nesting && { nesting: true }),
     ...(draft.net && { net: draft.net }),
     ...(draft.ports.length && { ports: draft.ports }),
+    ...(draft.autostart && { autostart: true }),
   };
   return validateConfig(config, opts);
 }

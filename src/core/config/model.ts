@@ -70,6 +70,8 @@ export interface ContainerConfig {
   readonly net?: NetSpec;
   /** Port forwards from the host into the container (user and bridge modes). */
   readonly ports?: readonly PortForward[];
+  /** `igloo autostart` starts it (a boot script runs that for each user). */
+  readonly autostart?: boolean;
 }
 
 export interface SeccompConfig {

@@ -169,6 +169,32 @@ describe('chooseSlice', () => {
     const c2 = chooseSlice(annaIds, [c1]);
     assert.deepEqual([c1, c2], [r(2000000, 65536), r(2065536, 65536)]);
   });
+  test('fromEnd takes the highest free slice, on the stride grid, and leaves the start', () => {
+    // anna: 2000000 + 1000000; 14 whole 65536-slices fit above the start
+    const slot = chooseSlice(annaIds, [], { fromEnd: true });
+    assert.deepEqual(slot, r(2000000 + 14 * 65536, 65536));
+    // the first container still gets the start of the block
+    assert.deepEqual(chooseSlice(annaIds, [slot]), r(2000000, 65536));
+    // a taken top slice: the one below; a clash in the middle is skipped over
+    assert.deepEqual(
+      chooseSlice(annaIds, [slot], { fromEnd: true }),
+      r(2000000 + 13 * 65536, 65536),
+    );
+    const mid = r(2000000 + 3 * 65536 + 5, 10 * 65536);
+    assert.deepEqual(
+      chooseSlice(annaIds, [mid], { fromEnd: true }),
+      r(2000000 + 14 * 65536, 65536),
+    );
+    assert.deepEqual(
+      chooseSlice(annaIds, [r(2000000 + 3 * 65536 + 5, 12 * 65536)], { fromEnd: true }),
+      r(2000000 + 2 * 65536, 65536),
+    );
+    assert.deepEqual(
+      chooseSlice(annaIds, [], { fromEnd: true, stride: 100000 }),
+      r(2900000, 65536),
+    );
+    throwsIgloo(() => chooseSlice(annaIds, [r(2000000, 1000000)], { fromEnd: true }), 'ENOSPACE');
+  });
   test('reuses a freed slot', () => {
     const taken = [r(2000000, 65536), r(2200000, 65536)];
     assert.deepEqual(chooseSlice(annaIds, taken, { stride: 100000 }), r(2100000, 65536));

@@ -159,6 +159,12 @@ export interface SliceOptions {
   stride?: number;
   /** Use exactly this start instead of searching. */
   start?: number;
+  /**
+   * Search from the other end: the highest free candidate wins (the
+   * one-shot run slot's slice, so that a user's first container keeps the
+   * start of the block).
+   */
+  fromEnd?: boolean;
 }
 
 /**
@@ -169,6 +175,28 @@ export interface SliceOptions {
  * overlap nothing taken nor the reserved ids (EOVERLAP; reserved.ts). ENOSPACE when no candidate is free;
  * ENOTDELEGATED when nothing is delegated at all.
  */
+/** chooseSlice's candidates from the highest down: the first free one, or undefined. */
+function highestFree(
+  own: readonly IdRange[],
+  busy: readonly IdRange[],
+  size: number,
+  stride: number,
+): IdRange | undefined {
+  for (let i = own.length - 1; i >= 0; i--) {
+    const d = own[i] as IdRange;
+    if (d.count < size) continue;
+    let k = Math.floor((d.count - size) / stride);
+    while (k >= 0) {
+      const s = d.start + k * stride;
+      const clash = busy.find((t) => t.start < s + size && s < rangeEnd(t));
+      if (clash === undefined) return { start: s, count: size };
+      // Every candidate whose slice reaches into the clash is taken too.
+      k = Math.min(k - 1, Math.floor((clash.start - size - d.start) / stride));
+    }
+  }
+  return undefined;
+}
+
 export function chooseSlice(
   delegated: readonly IdRange[],
   taken: readonly IdRange[],
@@ -233,7 +261,9 @@ export function chooseSlice(
   }
 
   if (own.length === 0) throw noDelegation();
-  for (const d of own) {
+  const last = opts.fromEnd ? highestFree(own, busy, size, stride) : undefined;
+  if (last !== undefined) return last;
+  for (const d of opts.fromEnd ? [] : own) {
     const dEnd = rangeEnd(d);
     let k = 0;
     let j = 0;

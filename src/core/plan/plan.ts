@@ -67,6 +67,11 @@ export interface LaunchPlan {
   readonly joinStart?: number;
   readonly console: Console;
   readonly rundir?: string;
+  /**
+   * detached with a pty: the monitor keeps the console's output in
+   * DIR/console.log, at most 2 x MAX bytes (console.log and console.log.1).
+   */
+  readonly consoleLog?: ConsoleLog;
   /** Written by the helper (newuidmap or /proc) while the child waits. Empty for exec. */
   readonly idmap: IdMaps;
   /** start: a host process that lives as long as init (user-mode networking; PROTOCOL.md "Sidecar"). */
@@ -308,10 +313,17 @@ export function memoryRootfsSteps(m: MemoryRootfs): Step[] {
   return steps;
 }
 
+export interface ConsoleLog {
+  readonly dir: string;
+  readonly maxBytes: number;
+}
+
 export interface StartOptions {
   readonly mode: 'foreground' | 'detached';
   readonly console: Console;
   readonly rundir?: string;
+  /** Where the monitor keeps the console's output (detached, pty). */
+  readonly consoleLog?: ConsoleLog;
   /** Replaces the config's init command (igloo run -- CMD). */
   readonly command?: readonly string[];
   /** Build the rootfs in memory instead of using the one on disk. */
@@ -393,6 +405,7 @@ export function planStart(config: RunnableConfig, opts: StartOptions): LaunchPla
     namespaces: config.namespaces,
     console: opts.console,
     ...(opts.rundir !== undefined && { rundir: opts.rundir }),
+    ...(opts.consoleLog !== undefined && { consoleLog: opts.consoleLog }),
     idmap: config.idmap,
     ...(opts.network?.sidecar && { sidecar: opts.network.sidecar }),
     steps,
@@ -534,6 +547,8 @@ export function encodePlan(plan: LaunchPlan): string {
   rec('mode', plan.mode);
   rec('console', plan.console);
   if (plan.rundir !== undefined) rec('rundir', plan.rundir);
+  if (plan.consoleLog !== undefined)
+    rec('consolelog', plan.consoleLog.dir, plan.consoleLog.maxBytes);
   if (plan.kind === 'start' && plan.namespaces.includes('user')) {
     // The helper installs the maps itself (as root, or with newuidmap/newgidmap).
     for (const kind of ['uid', 'gid'] as const) {
