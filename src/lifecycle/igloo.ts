@@ -12,7 +12,7 @@
  */
 import type { ContainerConfig } from '../core/config/model.ts';
 import type { MemoryRootfs } from '../core/plan/plan.ts';
-import type { ImageStore } from '../host/images.ts';
+import type { ImageStore, StoredImage } from '../host/images.ts';
 import {
   containerState,
   destroyContainer,
@@ -46,7 +46,7 @@ export class Igloo extends UserContainers {
    * is an overlay of it) is refused, naming them, as `podman rmi` refuses an
    * image in use; containers that got a copy keep their files.
    */
-  removeImage(name: string): Promise<void> {
+  removeImage(name: string): Promise<StoredImage> {
     return removeImage(this, name);
   }
 
