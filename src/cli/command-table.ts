@@ -245,11 +245,49 @@ export const imageBuild = {
   examples: ['igloo image build debian --include uidmap,busybox-static --name deb'],
 } as const satisfies CommandSpec;
 
+export const imagePull = {
+  name: 'image pull',
+  summary: 'an image from an OCI registry (through skopeo), as NAME:TAG',
+  description: `Pulls REF from an OCI registry with skopeo, as you, into a private directory,
+and imports it as an archive is imported (read as untrusted). It is stored as
+the repository's last part and its tag (localhost:5000/team/app:1.0 -> app:1.0)
+unless --name says otherwise. A registry that refuses leaves nothing behind.`,
+  positionals: [{ name: 'REF' }],
+  options: {
+    name: { type: 'string', value: 'NAME[:TAG]', help: "the image's name here" },
+    'tls-verify': {
+      type: 'string',
+      value: 'true|false',
+      choices: ['true', 'false'],
+      help: 'false: plain HTTP or an unverified certificate (only for a registry you trust)',
+    },
+    json,
+  },
+  examples: ['igloo image pull --tls-verify=false localhost:5000/team/app:1.0'],
+} as const satisfies CommandSpec;
+
+export const imagePush = {
+  name: 'image push',
+  summary: 'an image to an OCI registry (through skopeo)',
+  description: 'Pushes the image NAME to REF in an OCI registry with skopeo, as you.',
+  positionals: [{ name: 'NAME', complete: 'image' }, { name: 'REF' }],
+  options: {
+    'tls-verify': {
+      type: 'string',
+      value: 'true|false',
+      choices: ['true', 'false'],
+      help: 'false: plain HTTP or an unverified certificate (only for a registry you trust)',
+    },
+    json,
+  },
+  examples: ['igloo image push debian:bookworm localhost:5000/team/debian:bookworm'],
+} as const satisfies CommandSpec;
+
 export const image = {
   name: 'image',
   summary: 'List, import and remove images (OCI and docker archives, busybox)',
   description: 'Images: oci-archive, docker-archive, OCI layout directories; busybox is built in.',
-  actions: [imageLs, imageImport, imageRm, imageBuild],
+  actions: [imageLs, imageImport, imageRm, imageBuild, imagePull, imagePush],
 } as const satisfies FamilySpec;
 
 export const ps = {

@@ -241,6 +241,7 @@ export class ImageStore {
         imported: new Date().toISOString(),
         config,
         layers,
+        ...(config.stopSignal !== undefined && { system: { haltSignal: config.stopSignal } }),
       };
       await this.save(staging, image);
       return image;

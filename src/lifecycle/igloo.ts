@@ -24,11 +24,13 @@ import {
 import { createContainer, imageStore, removeImage } from './create.ts';
 import { readRootfsInfo } from './idmapped.ts';
 import type { CreateOptions } from './new-config.ts';
+import type { RegistryOptions } from './pull.ts';
 import { execIn, runEphemeral, runForeground, startContainer, type RunResult } from './run.ts';
 import type { StateFile } from './store.ts';
 import { UserContainers } from './user-containers.ts';
 
 export type { CreateOptions } from './new-config.ts';
+type PullOptions = RegistryOptions & { name?: string };
 export type { Owner } from './user-containers.ts';
 
 export class Igloo extends UserContainers {
@@ -53,6 +55,16 @@ export class Igloo extends UserContainers {
   /** The user's image store. */
   images(): ImageStore {
     return imageStore(this);
+  }
+
+  /** `igloo image pull`: an image from an OCI registry, through skopeo, into the store. */
+  async pullImage(ref: string, opts: PullOptions = {}): Promise<StoredImage> {
+    return (await import('./pull.ts')).pullImage(this, ref, opts);
+  }
+
+  /** `igloo image push`: a stored image to an OCI registry, through skopeo. */
+  async pushImage(name: string, ref: string, opts: RegistryOptions = {}) {
+    return (await import('./pull.ts')).pushImage(this, name, ref, opts);
   }
 
   state(name: string): Promise<StateFile> {
