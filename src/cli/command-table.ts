@@ -290,6 +290,70 @@ export const image = {
   actions: [imageLs, imageImport, imageRm, imageBuild, imagePull, imagePush],
 } as const satisfies FamilySpec;
 
+export const snapshotCreate = {
+  name: 'snapshot create',
+  summary: "copy a stopped container's files and config as SNAP (default snap0, snap1, …)",
+  description: `Copies the files and the config of the stopped container NAME into a snapshot
+(DATA/containers/NAME/snapshots/SNAP), in the container's user namespace. On an
+overlay over a shared image only its own changes (upper/) are copied. A
+running container is refused: its files change while they are copied.`,
+  positionals: [NAME, { name: 'SNAP', optional: true }],
+  options: { json },
+  examples: ['igloo snapshot create web before-upgrade'],
+} as const satisfies CommandSpec;
+
+export const snapshotLs = {
+  name: 'snapshot ls',
+  summary: "a container's snapshots",
+  description: 'Lists the snapshots of NAME, oldest first.',
+  positionals: [NAME],
+  options: { json },
+} as const satisfies CommandSpec;
+
+export const snapshotRestore = {
+  name: 'snapshot restore',
+  summary: "put a snapshot's files and config back (stopped container)",
+  description: `Replaces the files and the config of the stopped container NAME with those of
+its snapshot SNAP, which stays. A failed restore leaves the container as it was.`,
+  positionals: [NAME, { name: 'SNAP' }],
+  options: {},
+} as const satisfies CommandSpec;
+
+export const snapshotRm = {
+  name: 'snapshot rm',
+  summary: 'remove a snapshot',
+  description: 'Removes the snapshot SNAP of NAME.',
+  positionals: [NAME, { name: 'SNAP' }],
+  options: {},
+} as const satisfies CommandSpec;
+
+export const snapshot = {
+  name: 'snapshot',
+  summary: "Snapshots of a container's files: create, ls, restore, rm",
+  description:
+    "Snapshots of a stopped container's files and config (as lxc-snapshot and incus snapshot).",
+  actions: [snapshotCreate, snapshotLs, snapshotRestore, snapshotRm],
+} as const satisfies FamilySpec;
+
+export const copy = {
+  name: 'copy',
+  summary: 'Copy a stopped container to a new one with a slice of its own',
+  description: `Copies the stopped container SRC to the new container DST: its config, and its
+files with their owners moved from SRC's slice to DST's new one (in a user
+namespace that maps both; nothing is copied as the host caller). On an
+overlay over a shared image only SRC's own changes (upper/) are copied.`,
+  positionals: [{ name: 'SRC', complete: 'container' }, { name: 'DST' }],
+  options: {
+    idmap: {
+      type: 'string',
+      value: 'MAP',
+      help: "DST's map (default: a new slice as large as SRC's)",
+    },
+    json,
+  },
+  examples: ['igloo copy web web2'],
+} as const satisfies CommandSpec;
+
 export const ps = {
   name: 'ps',
   summary: 'Show processes with their namespaces and ids, outside and inside',
@@ -473,6 +537,8 @@ export const COMMANDS: readonly Entry[] = [
   ls,
   info,
   destroy,
+  copy,
+  snapshot,
   image,
   ps,
   tree,

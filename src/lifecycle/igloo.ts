@@ -125,6 +125,28 @@ export class Igloo extends UserContainers {
     return destroyContainer(this, name, opts);
   }
 
+  /** `igloo copy`: a stopped container's config and files, shifted to a new slice. */
+  async copy(src: string, dst: string, opts: { idmap?: string } = {}): Promise<ContainerConfig> {
+    return (await import('./copy.ts')).copyContainer(this, src, dst, opts);
+  }
+
+  /** `igloo snapshot create`: a stopped container's files and config, kept as SNAP. */
+  async snapshot(name: string, snap?: string) {
+    return (await import('./snapshots.ts')).createSnapshot(this, name, snap);
+  }
+
+  async snapshots(name: string) {
+    return (await import('./snapshots.ts')).listSnapshots(this, name);
+  }
+
+  async restoreSnapshot(name: string, snap: string) {
+    return (await import('./snapshots.ts')).restoreSnapshot(this, name, snap);
+  }
+
+  async removeSnapshot(name: string, snap: string): Promise<void> {
+    return (await import('./snapshots.ts')).removeSnapshot(this, name, snap);
+  }
+
   list(): Promise<ListedContainer[]> {
     return listContainers(this);
   }
