@@ -245,6 +245,13 @@ export const imageBuild = {
   examples: ['igloo image build debian --include uidmap,busybox-static --name deb'],
 } as const satisfies CommandSpec;
 
+const tlsVerify = {
+  type: 'string',
+  value: 'true|false',
+  choices: ['true', 'false'],
+  help: 'false: plain HTTP or an unverified certificate (only for a registry you trust)',
+} as const;
+
 export const imagePull = {
   name: 'image pull',
   summary: 'an image from an OCI registry (through skopeo), as NAME:TAG',
@@ -255,12 +262,7 @@ unless --name says otherwise. A registry that refuses leaves nothing behind.`,
   positionals: [{ name: 'REF' }],
   options: {
     name: { type: 'string', value: 'NAME[:TAG]', help: "the image's name here" },
-    'tls-verify': {
-      type: 'string',
-      value: 'true|false',
-      choices: ['true', 'false'],
-      help: 'false: plain HTTP or an unverified certificate (only for a registry you trust)',
-    },
+    'tls-verify': tlsVerify,
     json,
   },
   examples: ['igloo image pull --tls-verify=false localhost:5000/team/app:1.0'],
@@ -272,12 +274,7 @@ export const imagePush = {
   description: 'Pushes the image NAME to REF in an OCI registry with skopeo, as you.',
   positionals: [{ name: 'NAME', complete: 'image' }, { name: 'REF' }],
   options: {
-    'tls-verify': {
-      type: 'string',
-      value: 'true|false',
-      choices: ['true', 'false'],
-      help: 'false: plain HTTP or an unverified certificate (only for a registry you trust)',
-    },
+    'tls-verify': tlsVerify,
     json,
   },
   examples: ['igloo image push debian:bookworm localhost:5000/team/debian:bookworm'],

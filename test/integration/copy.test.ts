@@ -20,15 +20,12 @@ import { after, before, describe, test } from 'node:test';
 import {
   assertRangeFree,
   Cleanup,
-  createUser,
-  delegate,
   igloo,
-  requireRoot,
   rootTestEnv,
-  stagedCli,
   tempDir,
   type TestUser,
 } from '../support/host.ts';
+import { userWithBlock, expectRefusals, iglooOk, type Refusal } from '../support/cli-checks.ts';
 import { makeTar, ociArchive, type TarEntry } from '../support/oci.ts';
 
 const cleanup = new Cleanup();
@@ -36,15 +33,8 @@ let user: TestUser;
 const SLICE = 37_000_000;
 const ROOT_BASE = 39_000_000;
 
-async function ok(
-  who: TestUser | 'root',
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<string> {
-  const r = await igloo(cleanup, who, args, { env });
-  assert.equal(r.status, 0, `igloo ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
+const ok = (who: TestUser | 'root', args: string[], env: Record<string, string> = {}) =>
+  iglooOk(cleanup, who, args, env);
 
 interface Info {
   config: {
@@ -55,12 +45,8 @@ interface Info {
 }
 
 before(async () => {
-  requireRoot();
-  stagedCli(cleanup);
-  assertRangeFree(SLICE, 1_000_000);
+  user = await userWithBlock(cleanup, 'igloo-copy', SLICE);
   assertRangeFree(ROOT_BASE, 1_000_000);
-  user = createUser(cleanup, 'igloo-copy');
-  await delegate(user, SLICE, 1_000_000);
 });
 after(() => cleanup.run());
 
@@ -157,21 +143,14 @@ describe('igloo copy as a user', () => {
       async () => void (await igloo(cleanup, user, ['destroy', '--force', 'busy'])),
     );
     const names = () => readdirSync(join(user.home, '.local/share/igloo/containers')).sort();
-    const before = names();
-    const cases: Array<[string[], RegExp, RegExp]> = [
+    const cases: Refusal[] = [
       [['copy', 'src', 'dst'], /"dst" exists already/, /igloo destroy dst/],
       [['copy', 'nothing', 'x'], /No container named "nothing"/, /igloo ls/],
       [['copy', 'src', '../x'], /Invalid container name/, /letters, digits/],
     ];
     await ok(user, ['start', 'busy']);
     cases.push([['copy', 'busy', 'busy2'], /Cannot copy "busy": it is running/, /igloo stop busy/]);
-    for (const [args, message, hint] of cases) {
-      const r = await igloo(cleanup, user, args);
-      assert.equal(r.status, 1, `${args.join(' ')}: ${r.stderr}`);
-      assert.match(r.stderr, message, args.join(' '));
-      assert.match(r.stderr, hint, args.join(' '));
-      assert.deepEqual(names(), before, args.join(' '));
-    }
+    await expectRefusals(cleanup, user, cases, names);
     await ok(user, ['stop', 'busy', '--timeout', '2']);
   });
 });

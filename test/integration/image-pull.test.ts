@@ -11,17 +11,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import {
-  assertRangeFree,
-  Cleanup,
-  createUser,
-  delegate,
-  igloo,
-  requireRoot,
-  stagedCli,
-  tempDir,
-  type TestUser,
-} from '../support/host.ts';
+import { Cleanup, igloo, tempDir, type TestUser } from '../support/host.ts';
+import { userWithBlock, expectRefusals, type Refusal } from '../support/cli-checks.ts';
 import { makeTar, ociArchive, type ImageParts, type TarEntry } from '../support/oci.ts';
 
 const cleanup = new Cleanup();
@@ -102,11 +93,7 @@ const imagesDir = () => join(user.home, '.local/share/igloo/images');
 const listing = () => (existsSync(imagesDir()) ? readdirSync(imagesDir()).sort() : []);
 
 before(async () => {
-  requireRoot();
-  stagedCli(cleanup);
-  assertRangeFree(SLICE, 1_000_000);
-  user = createUser(cleanup, 'igloo-pull');
-  await delegate(user, SLICE, 1_000_000);
+  user = await userWithBlock(cleanup, 'igloo-pull', SLICE);
   dir = tempDir(cleanup, 'igloo-pull-');
   registry = await startRegistry();
   pushFixture('test/app:1', {
@@ -212,8 +199,7 @@ describe('igloo image pull', () => {
 
 describe('refusals change nothing', () => {
   test('an unknown repository, a bad reference, TLS to a plain-HTTP registry, a name taken', async () => {
-    const before = listing();
-    const cases: Array<[string[], RegExp, RegExp]> = [
+    const cases: Refusal[] = [
       [
         ['--tls-verify=false', `${registry}/test/nope:1`],
         /Cannot pull .*manifest unknown/,
@@ -241,13 +227,12 @@ describe('refusals change nothing', () => {
       ],
       [['127.0.0.1:1/test/app:1', '--tls-verify=false'], /connection refused/, /cannot be reached/],
     ];
-    for (const [args, message, hint] of cases) {
-      const r = await igloo(cleanup, user, ['image', 'pull', ...args]);
-      assert.equal(r.status, 1, `${args.join(' ')}: ${r.stderr}`);
-      assert.match(r.stderr, message, args.join(' '));
-      assert.match(r.stderr, hint, args.join(' '));
-      assert.deepEqual(listing(), before, `${args.join(' ')} left the store as it was`);
-    }
+    await expectRefusals(
+      cleanup,
+      user,
+      cases.map(([a, m, h]): Refusal => [['image', 'pull', ...a], m, h]),
+      listing,
+    );
     const r = await igloo(cleanup, user, ['image', 'push', 'nothing', `${registry}/x/y:1`]);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /No image named "nothing"/);

@@ -8,27 +8,15 @@ import assert from 'node:assert/strict';
 import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import {
-  assertRangeFree,
-  Cleanup,
-  createUser,
-  delegate,
-  igloo,
-  requireRoot,
-  stagedCli,
-  type TestUser,
-} from '../support/host.ts';
+import { Cleanup, igloo, type TestUser } from '../support/host.ts';
+import { userWithBlock, expectRefusals, iglooOk, type Refusal } from '../support/cli-checks.ts';
 
 const cleanup = new Cleanup();
 let user: TestUser;
 const SLICE = 35_000_000;
 const dirOf = (name: string) => join(user.home, '.local/share/igloo/containers', name);
 
-async function ok(args: string[]): Promise<string> {
-  const r = await igloo(cleanup, user, args);
-  assert.equal(r.status, 0, `igloo ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
+const ok = (args: string[]) => iglooOk(cleanup, user, args);
 
 /** Waits for init to answer an exec (start returns before the shell is up). */
 async function execOk(name: string, script: string): Promise<string> {
@@ -36,11 +24,7 @@ async function execOk(name: string, script: string): Promise<string> {
 }
 
 before(async () => {
-  requireRoot();
-  stagedCli(cleanup);
-  assertRangeFree(SLICE, 1_000_000);
-  user = createUser(cleanup, 'igloo-snap');
-  await delegate(user, SLICE, 1_000_000);
+  user = await userWithBlock(cleanup, 'igloo-snap', SLICE);
 });
 after(() => cleanup.run());
 
@@ -121,8 +105,7 @@ describe('igloo snapshot', () => {
       async () => void (await igloo(cleanup, user, ['destroy', '--force', 's2'])),
     );
     await ok(['snapshot', 'create', 's2', 'keep']);
-    const before = readdirSync(join(dirOf('s2'), 'snapshots'));
-    const cases: Array<[string[], RegExp, RegExp]> = [
+    const cases: Refusal[] = [
       [['snapshot', 'restore', 's2', 'nope'], /has no snapshot "nope"/, /igloo snapshot ls s2/],
       [['snapshot', 'rm', 's2', 'nope'], /has no snapshot "nope"/, /igloo snapshot ls s2/],
       [
@@ -135,13 +118,7 @@ describe('igloo snapshot', () => {
       [['snapshot', 'create', 'nothing'], /No container named "nothing"/, /igloo ls/],
       [['snapshot', 'ls', 'nothing'], /No container named "nothing"/, /igloo ls/],
     ];
-    for (const [args, message, hint] of cases) {
-      const r = await igloo(cleanup, user, args);
-      assert.equal(r.status, 1, `${args.join(' ')}: ${r.stderr}`);
-      assert.match(r.stderr, message, args.join(' '));
-      assert.match(r.stderr, hint, args.join(' '));
-      assert.deepEqual(readdirSync(join(dirOf('s2'), 'snapshots')), before, args.join(' '));
-    }
+    await expectRefusals(cleanup, user, cases, () => readdirSync(join(dirOf('s2'), 'snapshots')));
     await ok(['destroy', 's2']);
   });
 });
