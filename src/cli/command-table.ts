@@ -282,7 +282,8 @@ export const imagePush = {
 
 export const image = {
   name: 'image',
-  summary: 'List, import, pull, push and remove images (OCI and docker archives, registries, busybox)',
+  summary:
+    'List, import, pull, push and remove images (OCI and docker archives, registries, busybox)',
   description: 'Images: oci-archive, docker-archive, OCI layout directories; busybox is built in.',
   actions: [imageLs, imageImport, imageRm, imageBuild, imagePull, imagePush],
 } as const satisfies FamilySpec;

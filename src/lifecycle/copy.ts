@@ -125,7 +125,16 @@ export async function cloneTree(
     moved = false;
     await takeDir(join(work, 'dst'), to.path, dstRoot);
   } finally {
-    if (moved) await rename(join(work, 'src'), from.path);
+    if (moved) {
+      await rename(join(work, 'src'), from.path).catch((err: unknown) => {
+        // Never remove the working directory while the source's files are in it.
+        throw new IglooError('ESYS', `Cannot ${what}: the source's files are left in ${work}/src`, {
+          op: 'copy',
+          path: work,
+          hint: `Move them back by hand: mv ${work}/src ${from.path} (${String(err)})`,
+        });
+      });
+    }
     // What is left (a half copy) belongs to the two roots: removed in their namespace.
     await runUsernsTask(plan.map, { uid: 0, gid: 0 }, { kind: 'remove', path: work }).catch(() =>
       rm(work, { recursive: true, force: true }),
