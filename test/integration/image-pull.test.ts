@@ -137,6 +137,26 @@ describe('igloo image pull', () => {
     assert.equal(r.stdout, 'pulled hej\n1000\n');
   });
 
+  test('an image stored before tags (DATA/images/NAME, no tag) keeps its name and runs', async () => {
+    // As an older igloo left it: the directory is the name, image.json has no tag.
+    const old = join(imagesDir(), 'app-1');
+    const r0 = spawnSync('cp', ['-a', join(imagesDir(), 'app+1'), old]);
+    assert.equal(r0.status, 0);
+    const meta = JSON.parse(readFileSync(join(old, 'image.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    delete meta.tag;
+    writeFileSync(join(old, 'image.json'), JSON.stringify({ ...meta, name: 'app-1' }));
+    let r = await igloo(cleanup, user, ['image', 'ls']);
+    assert.match(r.stdout, /^app-1\s+oci/m);
+    r = await igloo(cleanup, user, ['run', '--image', 'app-1']);
+    assert.equal(r.stdout, 'pulled hej\n1000\n', r.stderr);
+    r = await igloo(cleanup, user, ['image', 'rm', 'app-1']);
+    assert.equal(r.stdout, 'Removed image app-1\n', r.stderr);
+    assert.deepEqual(listing(), ['app+1']);
+  });
+
   test('the pulled image runs as a system container; its files belong to the container', async () => {
     let r = await igloo(cleanup, user, [
       'image',
