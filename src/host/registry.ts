@@ -41,6 +41,18 @@ export async function findSkopeo(op: string): Promise<string> {
 }
 
 /**
+ * Where skopeo keeps the caller's registry logins. Without XDG_RUNTIME_DIR
+ * (no systemd login session, as here) it would use /run/containers/UID,
+ * which another user (or root's own skopeo) may have made: a file under the
+ * caller's config directory instead, as `skopeo login` writes it there too.
+ */
+export function authFileEnv(env: NodeJS.ProcessEnv): { REGISTRY_AUTH_FILE?: string } {
+  if (env.REGISTRY_AUTH_FILE || env.XDG_RUNTIME_DIR) return {};
+  const config = env.XDG_CONFIG_HOME || join(env.HOME ?? '/', '.config');
+  return { REGISTRY_AUTH_FILE: join(config, 'containers', 'auth.json') };
+}
+
+/**
  * Runs `skopeo copy ARGS...`, its progress lines (stdout) to PROGRESS. A
  * failure becomes an IglooError naming REF, the registry's reason and what
  * to do (core/image/registry.ts).
@@ -50,7 +62,10 @@ export async function skopeoCopy(
   opts: { op: 'pull' | 'push'; ref: string; progress?: (line: string) => void },
 ): Promise<void> {
   const skopeo = await findSkopeo(`${opts.op} ${opts.ref}`);
-  const child = spawn(skopeo, ['copy', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(skopeo, ['copy', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...authFileEnv(process.env) },
+  });
   let stderr = '';
   let pending = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => {

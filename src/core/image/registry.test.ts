@@ -27,5 +27,8 @@ describe('skopeo failures', () => {
       'msg="writing blob: initiating layer upload: unauthorized: authentication required"';
     assert.equal(registryFailure(auth, 'r', 'push').code, 'EPERM');
     assert.match(registryFailure('msg="weird"', 'r', 'push').hint, /could not push r/);
+    const authFile =
+      'msg="initializing source docker://h/a:1: getting username and password: 1 error occurred: reading JSON file \\"/run/containers/1004/auth.json\\": open /run/containers/1004/auth.json: permission denied"';
+    assert.match(registryFailure(authFile, 'r', 'pull').hint, /your registry logins/);
   });
 });

@@ -29,6 +29,12 @@ export function registryFailure(stderr: string, ref: string, op: 'pull' | 'push'
       reason,
       hint: `The registry has no image ${ref}: check the repository and the tag (skopeo list-tags docker://REPOSITORY lists its tags)`,
     };
+  if (has(/auth\.json|getting username and password/i))
+    return {
+      code: 'EHOST',
+      reason,
+      hint: 'skopeo could not read your registry logins: check that file (REGISTRY_AUTH_FILE names another one)',
+    };
   if (has(/unauthorized|authentication required|denied|forbidden/i))
     return {
       code: 'EPERM',
