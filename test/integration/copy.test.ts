@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import {
   chmodSync,
+  chownSync,
   existsSync,
   lstatSync,
   readdirSync,
@@ -63,6 +64,7 @@ describe('igloo copy as a user', () => {
     const secret = join(user.home, 'secret');
     writeFileSync(secret, 'owner only\n');
     chmodSync(secret, 0o600);
+    chownSync(secret, user.uid, user.gid);
     const { uid } = user;
     await ok(user, ['create', 'src']);
     cleanup.add(

@@ -245,7 +245,11 @@ describe('refusals change nothing', () => {
         /the image app:1 exists/,
         /igloo image rm app:1/,
       ],
-      [['127.0.0.1:1/test/app:1', '--tls-verify=false'], /connection refused/, /cannot be reached/],
+      [
+        ['127.0.0.1:1/test/app:1', '--tls-verify=false', '--name', 'other'],
+        /connection refused/,
+        /cannot be reached/,
+      ],
     ];
     await expectRefusals(
       cleanup,
