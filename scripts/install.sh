@@ -20,6 +20,7 @@ fi
 # python3, which drives the helper's smoke test and the tests' ptys; zsh, whose
 # completion script the CLI tests check.
 packages=(uidmap busybox-static gcc libc6-dev musl-tools make util-linux procps iproute2 passwd login debootstrap debian-archive-keyring podman attr libcap2-bin python3 zsh)
+packages+=(lintian)  # checks the Debian package igloo builds (npm run package:deb, test/integration/package.test.ts)
 packages+=(skopeo docker-registry)  # igloo image pull/push speak to registries through skopeo; the tests serve a registry on the loopback
 missing=()
 for p in "${packages[@]}"; do

@@ -121,7 +121,10 @@ describe('the docs name the tree as it is', () => {
   const docs = [
     'README.md',
     'src/native/PROTOCOL.md',
-    ...readdirSync(join(root, 'docs')).map((d) => `docs/${d}`),
+    // docs/api is generated from the declarations (npm run docs:api): not hand-written.
+    ...readdirSync(join(root, 'docs'))
+      .filter((d) => d.endsWith('.md'))
+      .map((d) => `docs/${d}`),
   ];
   for (const doc of docs) {
     test(`${doc} names only files that exist`, () => {

@@ -40,3 +40,33 @@ export type { Snapshot, PsRow, TreeNode } from '../core/snapshot/model.ts';
 export { checkpoint, restore } from '../lifecycle/checkpoint.ts';
 export { exportContainer, importContainer } from '../lifecycle/transfer.ts';
 export { findCriu, criuCheckResult } from '../host/criu.ts';
+// The types the API's methods take and return, so a program can name them.
+export type {
+  BindMount,
+  CapConfig,
+  NamespaceKind,
+  Rlimit,
+  SeccompConfig,
+} from '../core/config/model.ts';
+export type { RefusedKey } from '../core/config/import.ts';
+export type { ErrorDetails } from '../core/errors.ts';
+export type { ContainerPaths, LayoutEnv, SubidPaths } from '../core/layout.ts';
+export type { MemoryRootfs } from '../core/plan/plan.ts';
+export type {
+  BrokenContainer,
+  ContainerKind,
+  CreatorBasis,
+  IdView,
+  MapLine,
+  SliceLabel,
+} from '../core/snapshot/model.ts';
+export type { ParentBasis } from '../core/snapshot/parents.ts';
+export type { CheckStatus } from '../host/check.ts';
+export type { CriuInfo } from '../host/criu.ts';
+export type { ImageRunConfig } from '../core/image/oci.ts';
+export type { ImageStore, StoredImage, StoredLayer } from '../host/images.ts';
+export type { SubidFileReport } from '../host/subid.ts';
+export type { ListedContainer } from '../lifecycle/control.ts';
+export type { RootfsInfo } from '../lifecycle/idmapped.ts';
+export type { RunResult } from '../lifecycle/run.ts';
+export type { ImportResult } from '../lifecycle/transfer.ts';

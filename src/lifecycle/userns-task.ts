@@ -30,6 +30,7 @@ import { busyboxRootfsScript, findHostBusybox } from '../host/busybox-rootfs.ts'
 import { cliPath } from '../host/install.ts';
 import { runHelper } from '../native/spawn.ts';
 import { setupNesting } from './nesting-setup.ts';
+import { copyRootfsAsRoot } from './root-copy.ts';
 import type { UsernsTask } from './userns-task-body.ts';
 
 /** The container's map plus the owner's uid and gid as the next inside id. */
@@ -80,27 +81,13 @@ export async function runUsernsTask(
   owner: { uid: number; gid: number },
   task: UsernsTask,
 ): Promise<void> {
-  if (task.kind === 'nesting-setup' && owner.uid === 0) {
-    // Root's setup task would map host uid 0 (setupMap): as root of that
-    // namespace it could write any of the host's root files. This one only
-    // touches the rootfs, so root does it here, beneath the rootfs, and
-    // gives what it makes to the container's root.
-    const uid = toOutside(idmap.uid, 0, 'uid');
-    const gid = toOutside(idmap.gid, 0, 'gid');
-    return setupNesting(task.rootfs, task.size, { uid, gid });
-  }
   let workdir: string | undefined;
-  let map = taskMap(idmap, owner);
+  const map = taskMap(idmap, owner);
   let after: ((ok: boolean) => Promise<void>) | undefined;
   if (owner.uid === 0 || owner.gid === 0) {
     const root = await rootTask(idmap, task);
     if (root === 'done') return;
-    if (root === 'host-map') {
-      // Not moved yet: still maps host id 0 (docs/security.md, "Known limits").
-      map = setupMap(idmap, owner);
-    } else {
-      ({ task, workdir, after } = root);
-    }
+    ({ task, workdir, after } = root);
   }
   const what = task.kind.replace('-', ' ');
   let result;
@@ -143,16 +130,12 @@ export function usernsTaskPlan(map: IdMaps, task: UsernsTask, workdir?: string):
  * Root's version of a task: the same work, in a namespace without host id 0,
  * on a directory that belongs to the container's root and is reached as the
  * working directory (paths in the task become relative to it). 'done':
- * nothing left to do; 'host-map': a kind still run the old way.
+ * root did the work itself, with no task.
  */
 export async function rootTask(
   idmap: IdMaps,
   task: UsernsTask,
-): Promise<
-  | { task: UsernsTask; workdir: string; after?: (ok: boolean) => Promise<void> }
-  | 'done'
-  | 'host-map'
-> {
+): Promise<{ task: UsernsTask; workdir: string; after?: (ok: boolean) => Promise<void> } | 'done'> {
   const uid = toOutside(idmap.uid, 0, 'uid');
   const gid = toOutside(idmap.gid, 0, 'gid');
   switch (task.kind) {
@@ -257,8 +240,16 @@ export async function rootTask(
         },
       };
     }
-    default:
-      return 'host-map';
+    case 'copy-rootfs':
+      // The source is mostly host root's files: root copies it on the
+      // host and shifts the copy (root-copy.ts).
+      await copyRootfsAsRoot(task.from, task.rootfs, idmap);
+      return 'done';
+    case 'nesting-setup':
+      // Only the rootfs is touched: root does it beneath the rootfs and
+      // gives what it makes to the container's root.
+      await setupNesting(task.rootfs, task.size, { uid, gid });
+      return 'done';
   }
 }
 

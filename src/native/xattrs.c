@@ -12,7 +12,8 @@
  * changes the owner of every file under DIR by the ranges (ids in no range
  * are left alone), keeping what chown(2) clears: the set-id bits, and
  * security.capability, whose v3 form names the user namespace's root: that
- * rootid is shifted by the uid ranges too.
+ * rootid is shifted by the uid ranges too (a v2 one, host root's, becomes
+ * v3 when uid 0 is shifted).
  *
  * In a user namespace the kernel converts security.capability itself: a
  * capability written there is stored as v3 with the namespace's root as
@@ -41,7 +42,9 @@
 
 #define CAP_NAME "security.capability"
 #define VFS_CAP_REVISION_MASK 0xFF000000u
+#define VFS_CAP_REVISION_2 0x02000000u
 #define VFS_CAP_REVISION_3 0x03000000u
+#define XATTR_CAPS_SZ_2 20
 #define XATTR_CAPS_SZ_3 24
 
 static int problems;
@@ -263,20 +266,30 @@ static void shift_entry(int dirfd, const char *name, const char *full,
 	if (!S_ISLNK(st->st_mode) && (st->st_mode & (S_ISUID | S_ISGID)) &&
 	    fchmodat(dirfd, name, st->st_mode & 07777, 0) < 0)
 		problem("chmod", full, errno);
-	if (caplen > 0) {
-		if (caplen == XATTR_CAPS_SZ_3) {
-			uint32_t magic = (uint32_t)cap[0] | (uint32_t)cap[1] << 8 |
-					 (uint32_t)cap[2] << 16 | (uint32_t)cap[3] << 24;
-			if ((magic & VFS_CAP_REVISION_MASK) == VFS_CAP_REVISION_3) {
-				unsigned long root = (unsigned long)cap[20] |
-						     (unsigned long)cap[21] << 8 |
-						     (unsigned long)cap[22] << 16 |
-						     (unsigned long)cap[23] << 24;
-				unsigned long nroot;
-				map_id('u', root, &nroot);
+	if (caplen >= 4) {
+		uint32_t magic = (uint32_t)cap[0] | (uint32_t)cap[1] << 8 |
+				 (uint32_t)cap[2] << 16 | (uint32_t)cap[3] << 24;
+		uint32_t rev = magic & VFS_CAP_REVISION_MASK;
+		unsigned long root = 0, nroot;
+		if (caplen == XATTR_CAPS_SZ_3 && rev == VFS_CAP_REVISION_3)
+			root = (unsigned long)cap[20] | (unsigned long)cap[21] << 8 |
+			       (unsigned long)cap[22] << 16 |
+			       (unsigned long)cap[23] << 24;
+		/* A v2 capability has no rootid: it is host root's, valid in
+		 * every user namespace, the host's included. When uid 0 moves
+		 * (a tree root copied on the host, shifted to a container's
+		 * slice), it becomes a v3 one naming the new root, so the file
+		 * gives nothing to a process outside the container. */
+		int v2 = caplen == XATTR_CAPS_SZ_2 && rev == VFS_CAP_REVISION_2;
+		if ((v2 || caplen == XATTR_CAPS_SZ_3) && map_id('u', root, &nroot)) {
+			if (v2) {
+				magic = (magic & ~VFS_CAP_REVISION_MASK) | VFS_CAP_REVISION_3;
 				for (int i = 0; i < 4; i++)
-					cap[20 + i] = (unsigned char)(nroot >> (8 * i));
+					cap[i] = (unsigned char)(magic >> (8 * i));
+				caplen = XATTR_CAPS_SZ_3;
 			}
+			for (int i = 0; i < 4; i++)
+				cap[20 + i] = (unsigned char)(nroot >> (8 * i));
 		}
 		if (lsetxattr(full, CAP_NAME, cap, (size_t)caplen, 0) < 0)
 			problem("restore security.capability on", full, errno);

@@ -15,11 +15,15 @@ import { execFileSync } from 'node:child_process';
 import {
   chmodSync,
   chownSync,
+  copyFileSync,
   existsSync,
+  lstatSync,
   mkdirSync,
   readFileSync,
   readdirSync,
+  readlinkSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -135,6 +139,62 @@ describe("root's setup tasks cannot become host root", () => {
     assert.deepEqual(readdirSync(dir), ['rootfs'], 'no working directory is left behind');
     await runUsernsTask(idmap, ROOT, { kind: 'remove', path: rootfs });
     assert.deepEqual(readdirSync(dir), []);
+  });
+
+  test("root's copy of a rootfs directory runs no task: copied on the host, then shifted to the slice", async () => {
+    const src = join(work, 'copy-src'); // like a rootfs of root's: host root's files
+    mkdirSync(join(src, 'etc'), { recursive: true });
+    mkdirSync(join(src, 'bin'));
+    writeFileSync(join(src, 'etc', 'shadow'), 'root only\n', { mode: 0o600 });
+    copyFileSync('/bin/busybox', join(src, 'bin', 'ping'));
+    chmodSync(join(src, 'bin', 'ping'), 0o755);
+    copyFileSync('/bin/busybox', join(src, 'bin', 'su'));
+    chmodSync(join(src, 'bin', 'su'), 0o4755);
+    symlinkSync('/etc/shadow', join(src, 'bin', 'link'));
+    execFileSync('setcap', ['cap_net_raw+ep', join(src, 'bin', 'ping')]);
+    // Written by host root: the v2 form, valid in every user namespace.
+    assert.doesNotMatch(
+      execFileSync('getcap', ['-n', join(src, 'bin', 'ping')], { encoding: 'utf8' }),
+      /rootid/,
+    );
+    const dir = join(work, 'c-copy');
+    mkdirSync(dir, { mode: 0o700 });
+    const rootfs = join(dir, 'rootfs');
+    const task = { kind: 'copy-rootfs', from: src, rootfs } as const;
+    assert.equal(
+      await rootTask(idmap, task),
+      'done',
+      'root does the copy itself, with no namespace',
+    );
+    for (const path of ['', 'etc', 'etc/shadow', 'bin/ping', 'bin/su', 'bin/link']) {
+      const st = lstatSync(join(rootfs, path));
+      assert.deepEqual([st.uid, st.gid], [RANGE, RANGE], `${path} is the container root's`);
+    }
+    assert.equal(readFileSync(join(rootfs, 'etc', 'shadow'), 'utf8'), 'root only\n');
+    assert.equal(statSync(join(rootfs, 'etc', 'shadow')).mode & 0o7777, 0o600);
+    assert.equal(
+      statSync(join(rootfs, 'bin', 'su')).mode & 0o7777,
+      0o4755,
+      "set-uid kept (the container root's)",
+    );
+    assert.equal(
+      readlinkSync(join(rootfs, 'bin', 'link')),
+      '/etc/shadow',
+      'a link is copied, never followed',
+    );
+    assert.equal(
+      execFileSync('getcap', ['-n', join(rootfs, 'bin', 'ping')], { encoding: 'utf8' }).trim(),
+      `${join(rootfs, 'bin', 'ping')} cap_net_raw=ep [rootid=${RANGE}]`,
+      "the capability names the container's root: it gives nothing on the host",
+    );
+    assert.deepEqual(readdirSync(dir), ['rootfs'], 'no staging directory is left behind');
+    // A copy that fails leaves nothing either.
+    const broken = join(dir, 'broken');
+    await assert.rejects(
+      rootTask(idmap, { kind: 'copy-rootfs', from: join(work, 'no-such'), rootfs: broken }),
+    );
+    assert.deepEqual(readdirSync(dir), ['rootfs']);
+    await runUsernsTask(idmap, ROOT, { kind: 'remove', path: rootfs });
   });
 
   test("root's import-archive task works in a directory of the container root's, not with host id 0", async () => {
