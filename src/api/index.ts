@@ -70,3 +70,6 @@ export type { ListedContainer } from '../lifecycle/control.ts';
 export type { RootfsInfo } from '../lifecycle/idmapped.ts';
 export type { RunResult } from '../lifecycle/run.ts';
 export type { ImportResult } from '../lifecycle/transfer.ts';
+export type { PullOptions, RegistryOptions } from '../lifecycle/pull.ts';
+export type { ContainerSnapshot } from '../lifecycle/snapshots.ts';
+export type { ImageRef } from '../core/image/ref.ts';

@@ -24,13 +24,12 @@ import {
 import { createContainer, imageStore, removeImage } from './create.ts';
 import { readRootfsInfo } from './idmapped.ts';
 import type { CreateOptions } from './new-config.ts';
-import type { RegistryOptions } from './pull.ts';
+import type { PullOptions, RegistryOptions } from './pull.ts';
 import { execIn, runEphemeral, runForeground, startContainer, type RunResult } from './run.ts';
 import type { StateFile } from './store.ts';
 import { UserContainers } from './user-containers.ts';
 
 export type { CreateOptions } from './new-config.ts';
-type PullOptions = RegistryOptions & { name?: string };
 export type { Owner } from './user-containers.ts';
 
 export class Igloo extends UserContainers {

@@ -50,10 +50,15 @@ async function removingOnSignal<T>(dir: string, run: () => Promise<T>): Promise<
   }
 }
 
+export interface PullOptions extends RegistryOptions {
+  /** NAME[:TAG] to store the image as (default: the repository's last part and its tag). */
+  name?: string;
+}
+
 export async function pullImage(
   user: UserContainers,
   ref: string,
-  opts: RegistryOptions & { name?: string } = {},
+  opts: PullOptions = {},
 ): Promise<StoredImage> {
   const remote = parseRemoteRef(ref);
   const local = opts.name !== undefined ? newImageRef(opts.name) : remote.local;

@@ -31,7 +31,7 @@ import { readConfig, withContainerLock } from './store.ts';
 import type { UserContainers } from './user-containers.ts';
 import { runUsernsTask } from './userns-task.ts';
 
-export interface Snapshot {
+export interface ContainerSnapshot {
   readonly name: string;
   readonly created: string;
   /** What was copied: the rootfs, or upper/ of an overlay over a shared image. */
@@ -53,11 +53,14 @@ function unknownSnapshot(name: string, snap: string, paths: ContainerPaths): Igl
   });
 }
 
-async function readSnapshot(paths: ContainerPaths, snap: string): Promise<Snapshot | undefined> {
+async function readSnapshot(
+  paths: ContainerPaths,
+  snap: string,
+): Promise<ContainerSnapshot | undefined> {
   try {
     const meta = JSON.parse(
       readUntrustedText(join(snapDir(paths, snap), META), { op: 'read a snapshot' }),
-    ) as Snapshot;
+    ) as ContainerSnapshot;
     return {
       name: snap,
       created: String(meta.created),
@@ -69,7 +72,10 @@ async function readSnapshot(paths: ContainerPaths, snap: string): Promise<Snapsh
   }
 }
 
-export async function listSnapshots(user: UserContainers, name: string): Promise<Snapshot[]> {
+export async function listSnapshots(
+  user: UserContainers,
+  name: string,
+): Promise<ContainerSnapshot[]> {
   const paths = user.paths(name);
   await readConfig(paths, name);
   let names: string[];
@@ -79,7 +85,7 @@ export async function listSnapshots(user: UserContainers, name: string): Promise
     if (errnoOf(err) === 'ENOENT') return [];
     throw sysError(err, 'list', snapshotsDir(paths));
   }
-  const out: Snapshot[] = [];
+  const out: ContainerSnapshot[] = [];
   for (const snap of names) {
     // A snapshot without its snapshot.json is one that was never finished.
     const s = snap.startsWith('.') ? undefined : await readSnapshot(paths, snap);
@@ -92,7 +98,7 @@ export async function createSnapshot(
   user: UserContainers,
   name: string,
   snap?: string,
-): Promise<Snapshot> {
+): Promise<ContainerSnapshot> {
   validateName(name);
   if (snap !== undefined) validateName(snap, 'snapshot');
   const paths = user.paths(name);
@@ -147,7 +153,11 @@ export async function createSnapshot(
           flag: 'wx',
         },
       );
-      const made: Snapshot = { name: chosen, created: new Date().toISOString(), tree: kind };
+      const made: ContainerSnapshot = {
+        name: chosen,
+        created: new Date().toISOString(),
+        tree: kind,
+      };
       // Written last: a snapshot without it is an unfinished one.
       await writeFile(join(dir, META), JSON.stringify(made, null, 2) + '\n', {
         mode: 0o600,
@@ -180,7 +190,7 @@ async function requireSnapshot(
   user: UserContainers,
   name: string,
   snap: string,
-): Promise<{ paths: ContainerPaths; snapshot: Snapshot }> {
+): Promise<{ paths: ContainerPaths; snapshot: ContainerSnapshot }> {
   validateName(name);
   const paths = user.paths(name);
   await readConfig(paths, name);
@@ -212,7 +222,7 @@ export async function restoreSnapshot(
   user: UserContainers,
   name: string,
   snap: string,
-): Promise<Snapshot> {
+): Promise<ContainerSnapshot> {
   const { paths, snapshot } = await requireSnapshot(user, name, snap);
   const owner = await user.owner();
   return withContainerLock(paths, async () => {
