@@ -80,3 +80,6 @@ export {
   type PortForward,
 } from '../core/net/spec.ts';
 export type { AutostartResult } from '../lifecycle/autostart.ts';
+export type { PullOptions, RegistryOptions } from '../lifecycle/pull.ts';
+export type { ContainerSnapshot } from '../lifecycle/snapshots.ts';
+export type { ImageRef } from '../core/image/ref.ts';

@@ -268,12 +268,112 @@ export const imageBuild = {
   examples: ['igloo image build debian --include uidmap,busybox-static --name deb'],
 } as const satisfies CommandSpec;
 
+const tlsVerify = {
+  type: 'string',
+  value: 'true|false',
+  choices: ['true', 'false'],
+  help: 'false: plain HTTP or an unverified certificate (only for a registry you trust)',
+} as const;
+
+export const imagePull = {
+  name: 'image pull',
+  summary: 'an image from an OCI registry (through skopeo), as NAME:TAG',
+  description: `Pulls REF from an OCI registry with skopeo, as you, into a private directory,
+and imports it as an archive is imported (read as untrusted). It is stored as
+the repository's last part and its tag (localhost:5000/team/app:1.0 -> app:1.0)
+unless --name says otherwise. A registry that refuses leaves nothing behind.`,
+  positionals: [{ name: 'REF' }],
+  options: {
+    name: { type: 'string', value: 'NAME[:TAG]', help: "the image's name here" },
+    'tls-verify': tlsVerify,
+    json,
+  },
+  examples: ['igloo image pull --tls-verify=false localhost:5000/team/app:1.0'],
+} as const satisfies CommandSpec;
+
+export const imagePush = {
+  name: 'image push',
+  summary: 'an image to an OCI registry (through skopeo)',
+  description: 'Pushes the image NAME to REF in an OCI registry with skopeo, as you.',
+  positionals: [{ name: 'NAME', complete: 'image' }, { name: 'REF' }],
+  options: {
+    'tls-verify': tlsVerify,
+    json,
+  },
+  examples: ['igloo image push debian:bookworm localhost:5000/team/debian:bookworm'],
+} as const satisfies CommandSpec;
+
 export const image = {
   name: 'image',
-  summary: 'List, import and remove images (OCI and docker archives, busybox)',
+  summary:
+    'List, import, pull, push and remove images (OCI and docker archives, registries, busybox)',
   description: 'Images: oci-archive, docker-archive, OCI layout directories; busybox is built in.',
-  actions: [imageLs, imageImport, imageRm, imageBuild],
+  actions: [imageLs, imageImport, imageRm, imageBuild, imagePull, imagePush],
 } as const satisfies FamilySpec;
+
+export const snapshotCreate = {
+  name: 'snapshot create',
+  summary: "copy a stopped container's files and config as SNAP (default snap0, snap1, …)",
+  description: `Copies the files and the config of the stopped container NAME into a snapshot
+(DATA/containers/NAME/snapshots/SNAP), in the container's user namespace. On an
+overlay over a shared image only its own changes (upper/) are copied. A
+running container is refused: its files change while they are copied.`,
+  positionals: [NAME, { name: 'SNAP', optional: true }],
+  options: { json },
+  examples: ['igloo snapshot create web before-upgrade'],
+} as const satisfies CommandSpec;
+
+export const snapshotLs = {
+  name: 'snapshot ls',
+  summary: "a container's snapshots",
+  description: 'Lists the snapshots of NAME, oldest first.',
+  positionals: [NAME],
+  options: { json },
+} as const satisfies CommandSpec;
+
+export const snapshotRestore = {
+  name: 'snapshot restore',
+  summary: "put a snapshot's files and config back (stopped container)",
+  description: `Replaces the files and the config of the stopped container NAME with those of
+its snapshot SNAP, which stays. A failed restore leaves the container as it was.`,
+  positionals: [NAME, { name: 'SNAP' }],
+  options: {},
+} as const satisfies CommandSpec;
+
+export const snapshotRm = {
+  name: 'snapshot rm',
+  summary: 'remove a snapshot',
+  description: 'Removes the snapshot SNAP of NAME.',
+  positionals: [NAME, { name: 'SNAP' }],
+  options: {},
+} as const satisfies CommandSpec;
+
+export const snapshot = {
+  name: 'snapshot',
+  summary: "Snapshots of a container's files: create, ls, restore, rm",
+  description:
+    "Snapshots of a stopped container's files and config (as lxc-snapshot and incus snapshot).",
+  actions: [snapshotCreate, snapshotLs, snapshotRestore, snapshotRm],
+} as const satisfies FamilySpec;
+
+export const copy = {
+  name: 'copy',
+  summary: 'Copy a stopped container to a new one with a slice of its own',
+  description: `Copies the stopped container SRC to the new container DST: its config, and its
+files with their owners moved from SRC's slice to DST's new one (in a user
+namespace that maps both; nothing is copied as the host caller). On an
+overlay over a shared image only SRC's own changes (upper/) are copied.`,
+  positionals: [{ name: 'SRC', complete: 'container' }, { name: 'DST' }],
+  options: {
+    idmap: {
+      type: 'string',
+      value: 'MAP',
+      help: "DST's map (default: a new slice as large as SRC's)",
+    },
+    json,
+  },
+  examples: ['igloo copy web web2'],
+} as const satisfies CommandSpec;
 
 export const ps = {
   name: 'ps',
@@ -615,6 +715,8 @@ export const COMMANDS: readonly Entry[] = [
   config,
   rename,
   autostart,
+  copy,
+  snapshot,
   image,
   ps,
   tree,

@@ -58,7 +58,7 @@ for (const [name, script] of [
 
 test('bash completes verbs, actions and options from the tables', () => {
   assert.deepEqual(bashComplete('ex'), ['exec', 'export']);
-  assert.deepEqual(bashComplete('image', ''), ['build', 'import', 'ls', 'rm']);
+  assert.deepEqual(bashComplete('image', ''), ['build', 'import', 'ls', 'pull', 'push', 'rm']);
   assert.deepEqual(bashComplete('subid', 'gr'), ['grant']);
   assert.deepEqual(
     bashComplete('exec', 'web', '--'),

@@ -95,7 +95,9 @@ _igloo_names() {
   local data d
 ${DATA_DIR_SH}
   for d in "$data/$1"/*; do
-    [[ -d $d ]] && printf '%s\\n' "\${d##*/}"
+    # an image's directory NAME+TAG is the image NAME:TAG
+    d=\${d##*/}
+    [[ -d $data/$1/$d ]] && printf '%s\\n' "\${d/+/:}"
   done
 }
 
@@ -262,6 +264,7 @@ _igloo_names() {
     data=\${XDG_DATA_HOME:-\${HOME:-/}/.local/share}/igloo
   fi
   reply=( $data/$1/*(N/:t) )
+  reply=( \${reply/+/:} )  # an image's directory NAME+TAG is the image NAME:TAG
 }
 
 _igloo_containers() {

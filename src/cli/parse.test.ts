@@ -128,5 +128,5 @@ test('a family takes its action first: image ls, subid grant USER', () => {
   assert.deepEqual(grant.options, { start: 2000000, json: true });
   const err = usageError(table.image, ['frob']);
   assert.equal(err.message, 'image: unknown action "frob"');
-  assert.match(err.hint ?? '', /ls, import, rm or build/);
+  assert.match(err.hint ?? '', /ls, import, rm, build, pull or push/);
 });

@@ -1,15 +1,15 @@
 /**
- * The per-user image store: DATA/images/NAME/{image.json, layers/N.tar[.gz]}.
+ * The per-user image store: DATA/images/NAME+TAG/{image.json, layers/N.tar[.gz]}
+ * (images stored before tags: DATA/images/NAME/; core/image/ref.ts).
  * An image is kept once; each container gets its own copy of the files,
  * extracted inside its user namespace so they belong to its ids. Imports are
  * staged in a hidden directory and renamed into place, so an interrupted or
  * failed import leaves nothing half-made.
  */
 import { closeSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { validateName } from '../core/config/name.ts';
 import { IglooError } from '../core/errors.ts';
 import { imagesDir } from '../core/layout.ts';
 import {
@@ -21,6 +21,17 @@ import {
   type ImageRunConfig,
   type ImageSpec,
 } from '../core/image/oci.ts';
+import {
+  DEFAULT_TAG,
+  formatImageRef,
+  imageDirName,
+  localRefFromTag,
+  newImageRef,
+  parseImageRef,
+  refFromDirName,
+  resolveImageRef,
+  type ImageRef,
+} from '../core/image/ref.ts';
 import { errnoOf, sysError } from './errno.ts';
 import {
   Archive,
@@ -44,6 +55,8 @@ export interface StoredLayer {
 
 export interface StoredImage {
   readonly name: string;
+  /** Undefined for an image stored before tags (its directory is NAME). */
+  readonly tag?: string;
   readonly source: string;
   readonly format: 'oci' | 'docker';
   readonly tags: readonly string[];
@@ -56,12 +69,6 @@ export interface StoredImage {
 
 /** The image igloo builds from the host's busybox; no stored image may take its name. */
 export const BUILTIN_IMAGE = 'busybox';
-
-const exists = (p: string) =>
-  stat(p).then(
-    () => true,
-    () => false,
-  );
 
 export class ImageStore {
   readonly dir: string;
@@ -78,34 +85,49 @@ export class ImageStore {
       throw sysError(err, 'list', this.dir);
     }
     const out: StoredImage[] = [];
-    for (const name of names.sort()) {
-      const image = await this.get(name).catch(() => undefined);
-      if (image) out.push(image);
+    for (const dir of names.sort()) {
+      const ref = refFromDirName(dir);
+      if (!ref) continue;
+      const image = await this.read(ref).catch(() => undefined);
+      // The directory decides the name (an image.json edited by hand cannot claim another's).
+      if (image)
+        out.push({ ...image, name: ref.name, ...(ref.tag !== undefined && { tag: ref.tag }) });
     }
     return out;
   }
 
-  async get(name: string): Promise<StoredImage> {
-    validateName(name, 'image');
-    const file = join(this.dir, name, 'image.json');
-    try {
-      return JSON.parse(await readFile(file, 'utf8')) as StoredImage;
-    } catch (err) {
-      if (errnoOf(err) === 'ENOENT') {
-        throw new IglooError('ENOENT', `No image named "${name}"`, {
-          op: 'find image',
-          path: file,
-          subject: name,
-          hint: 'See your images with: igloo image ls; import one with: igloo image import ARCHIVE',
-        });
-      }
-      throw sysError(err, 'read', file);
-    }
+  private async read(ref: ImageRef): Promise<StoredImage> {
+    return JSON.parse(
+      await readFile(join(this.dir, imageDirName(ref), 'image.json'), 'utf8'),
+    ) as StoredImage;
   }
 
-  /** Whether the store has an image of that name. */
-  has(name: string): Promise<boolean> {
-    return exists(join(this.dir, name));
+  /**
+   * The image NAME:TAG, or for a bare NAME its `latest` or newest tag (an
+   * image stored before tags under that very name first): resolveImageRef.
+   */
+  async get(text: string): Promise<StoredImage> {
+    const ref = parseImageRef(text);
+    const found = resolveImageRef(ref, await this.list());
+    if (!found) {
+      throw new IglooError('ENOENT', `No image named "${text}"`, {
+        op: 'find image',
+        path: join(this.dir, imageDirName(ref)),
+        subject: text,
+        hint: 'See your images with: igloo image ls; import one with: igloo image import ARCHIVE, or: igloo image pull REF',
+      });
+    }
+    return found;
+  }
+
+  /** The stored image that a new image called REF would replace, if any. */
+  async existing(ref: Required<ImageRef>): Promise<StoredImage | undefined> {
+    return resolveImageRef(ref, await this.list());
+  }
+
+  /** The directory of a stored image. */
+  dirOf(image: ImageRef): string {
+    return join(this.dir, imageDirName(image));
   }
 
   /** The path of a new hidden staging directory (`.KIND-RANDOM`) for an image being made. */
@@ -120,16 +142,18 @@ export class ImageStore {
    */
   async save(staging: string, image: StoredImage): Promise<void> {
     await writeFile(join(staging, 'image.json'), JSON.stringify(image, null, 2) + '\n');
-    await rename(staging, join(this.dir, image.name));
+    await rename(staging, this.dirOf(image));
   }
 
   layerPaths(image: StoredImage): string[] {
-    return image.layers.map((l) => join(this.dir, image.name, 'layers', l.file));
+    return image.layers.map((l) => join(this.dirOf(image), 'layers', l.file));
   }
 
-  async remove(name: string): Promise<void> {
-    await this.get(name);
-    await rm(join(this.dir, name), { recursive: true, force: true });
+  /** Removes the image TEXT names (get's resolution); returns it. */
+  async remove(text: string): Promise<StoredImage> {
+    const image = await this.get(text);
+    await rm(this.dirOf(image), { recursive: true, force: true });
+    return image;
   }
 
   /**
@@ -139,7 +163,7 @@ export class ImageStore {
    */
   async import(
     source: string,
-    opts: { name?: string; progress?: (text: string) => void } = {},
+    opts: { name?: string; progress?: (text: string) => void; source?: string } = {},
   ): Promise<StoredImage> {
     const src = openSource(source);
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
@@ -172,25 +196,15 @@ export class ImageStore {
       const configText = configBytes.toString('utf8');
       const config = runConfigFromImageConfig(configText, `${source}:${spec.configPath}`);
       const tag = spec.tags[0];
-      const name = validateName(opts.name ?? defaultName(tag, source), 'image');
-      if (name === BUILTIN_IMAGE) {
-        throw new IglooError(
-          'EINVAL',
-          `Cannot import ${source} as "${name}": that name is igloo's built-in image`,
-          { op: 'import image', subject: name, hint: 'Choose another with --name' },
-        );
-      }
-      if (await this.has(name)) {
-        throw new IglooError(
-          'EEXIST',
-          `Cannot import ${source} as "${name}": an image of that name exists`,
-          {
-            op: 'import image',
-            subject: name,
-            hint: `Choose another with --name, or remove it: igloo image rm ${name}`,
-          },
-        );
-      }
+      const ref =
+        opts.name !== undefined
+          ? newImageRef(opts.name)
+          : ((tag === undefined ? undefined : localRefFromTag(tag)) ?? {
+              name: defaultName(undefined, source),
+              tag: DEFAULT_TAG,
+            });
+      const name = formatImageRef(ref);
+      await this.checkNewName(ref, `import ${source} as "${name}"`, 'import image');
       await mkdir(join(staging, 'layers'), { recursive: true });
       const layers: StoredLayer[] = [];
       for (const [i, layer] of spec.layers.entries()) {
@@ -219,13 +233,15 @@ export class ImageStore {
         layers.push({ file: `${i}.tar${gz ? '.gz' : ''}`, digest, size });
       }
       const image: StoredImage = {
-        name,
-        source,
+        name: ref.name,
+        tag: ref.tag,
+        source: opts.source ?? source,
         format: spec.format,
         tags: spec.tags,
         imported: new Date().toISOString(),
         config,
         layers,
+        ...(config.stopSignal !== undefined && { system: { haltSignal: config.stopSignal } }),
       };
       await this.save(staging, image);
       return image;
@@ -238,6 +254,30 @@ export class ImageStore {
       closeSync(src.fd);
       if (archive && archive.fd !== src.fd) closeSync(archive.fd);
       if (unpacked) await rm(unpacked, { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * Refuses REF for a new image: the built-in name, or one an image has
+   * (remove that one first, as `podman tag` does not overwrite silently).
+   */
+  async checkNewName(ref: Required<ImageRef>, what: string, op: string): Promise<void> {
+    if (ref.name === BUILTIN_IMAGE) {
+      throw new IglooError('EINVAL', `Cannot ${what}: that name is igloo's built-in image`, {
+        op,
+        subject: formatImageRef(ref),
+        hint: 'Choose another name (--name NAME[:TAG])',
+      });
+    }
+    const existing = await this.existing(ref);
+    if (existing) {
+      const name = formatImageRef(existing);
+      throw new IglooError('EEXIST', `Cannot ${what}: the image ${name} exists`, {
+        op,
+        subject: name,
+        path: this.dirOf(existing),
+        hint: `Choose another name (--name NAME[:TAG]), or remove it: igloo image rm ${name}`,
+      });
     }
   }
 

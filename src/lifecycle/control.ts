@@ -137,6 +137,8 @@ export async function destroyContainer(
   const { runUsernsTask } = await import('./userns-task.ts');
   await withContainerLock(paths, async () => {
     await runUsernsTask(config.idmap, owner, { kind: 'remove', path: paths.rootfs });
+    // Snapshots hold the container's files too: removed in its namespace, as the rootfs.
+    await (await import('./snapshots.ts')).removeAllSnapshots(user, paths, config.idmap);
     await removeRunDir(paths);
   });
   await rm(paths.dir, { recursive: true, force: true });

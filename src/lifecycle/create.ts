@@ -10,6 +10,7 @@ import { formatConfig } from '../core/config/file.ts';
 import type { ContainerConfig } from '../core/config/model.ts';
 import { validateName } from '../core/config/name.ts';
 import { validateConfig } from '../core/config/validate.ts';
+import { formatImageRef } from '../core/image/ref.ts';
 import { IglooError } from '../core/errors.ts';
 import type { IdMaps } from '../core/idmap/index.ts';
 import { replaceFileAtomically, withFileLock } from '../host/files.ts';
@@ -173,14 +174,16 @@ async function shareImage(
   if (process.env.IGLOO_IDMAPPED === '0') return false;
   const warn = (line: string) => process.stderr.write(`igloo: warning: ${line}\n`);
   const lower = await unpackedImage(imageStore(user), image, warn);
+  // Containers record the image as NAME:TAG (NAME for an image stored before tags).
+  const ref = formatImageRef(image);
   const check = await idmapCheck(lower);
   if (!check.ok) {
     const note = `idmapped mounts refused (${check.errno}: ${check.message})`;
-    notice?.(`Image "${image.name}" is copied into the container, not shared: ${note}`);
-    await writeRootfsInfo(paths, { kind: 'copy', image: image.name, note });
+    notice?.(`Image "${ref}" is copied into the container, not shared: ${note}`);
+    await writeRootfsInfo(paths, { kind: 'copy', image: ref, note });
     return false;
   }
-  await prepareOverlay(paths, image.name, lower, idmap);
+  await prepareOverlay(paths, ref, lower, idmap);
   return true;
 }
 
@@ -194,9 +197,11 @@ export function imageStore(user: UserContainers): ImageStore {
  * is an overlay of it) is refused, naming them, as `podman rmi` refuses an
  * image in use; containers that got a copy keep their files.
  */
-export async function removeImage(user: UserContainers, name: string): Promise<void> {
-  await checkImageUnused(user.containersDir, name);
-  await imageStore(user).remove(name);
+export async function removeImage(user: UserContainers, name: string): Promise<StoredImage> {
+  const store = imageStore(user);
+  const image = await store.get(name);
+  await checkImageUnused(user.containersDir, formatImageRef(image));
+  return store.remove(formatImageRef(image));
 }
 
 /**

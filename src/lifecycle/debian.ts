@@ -16,12 +16,12 @@ import { createHash } from 'node:crypto';
 import { constants, createReadStream } from 'node:fs';
 import { chown, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { validateName } from '../core/config/name.ts';
+import { formatImageRef, newImageRef } from '../core/image/ref.ts';
 import { IglooError } from '../core/errors.ts';
 import { chooseSlice, intersectRanges, toOutside } from '../core/idmap/index.ts';
 import { planUserns } from '../core/plan/plan.ts';
 import { findOnPath } from '../host/check.ts';
-import { BUILTIN_IMAGE, type StoredImage } from '../host/images.ts';
+import { type StoredImage } from '../host/images.ts';
 import { readDelegation } from '../host/subid.ts';
 import { runHelper } from '../native/spawn.ts';
 import type { Igloo } from './igloo.ts';
@@ -92,12 +92,9 @@ export async function buildDebian(igloo: Igloo, opts: DebianOptions = {}): Promi
       subject: suite,
       hint: 'e.g. bookworm or trixie',
     });
-  const name = validateName(opts.name ?? `debian-${suite}`, 'image');
-  if (name === BUILTIN_IMAGE)
-    throw new IglooError('EINVAL', `Cannot name an image "${name}"`, {
-      op: 'build image',
-      subject: name,
-    });
+  // debian:SUITE, so that `--image debian` finds it (its newest tag).
+  const ref = newImageRef(opts.name ?? `debian:${suite}`);
+  const name = formatImageRef(ref);
   const debootstrap = (await findOnPath('debootstrap')) ?? '/usr/sbin/debootstrap';
   if (
     !(await stat(debootstrap).then(
@@ -111,13 +108,7 @@ export async function buildDebian(igloo: Igloo, opts: DebianOptions = {}): Promi
     });
   }
   const store = igloo.images();
-  if (await store.has(name)) {
-    throw new IglooError('EEXIST', `Cannot build image "${name}": it exists already`, {
-      op: 'build image',
-      subject: name,
-      hint: `Remove it first: igloo image rm ${name}`,
-    });
-  }
+  await store.checkNewName(ref, `build image "${name}"`, 'build image');
   const owner = await igloo.owner();
   const delegation = await readDelegation(owner);
   // Any slice of the owner's will do: the build's files live in the owner's
@@ -191,7 +182,8 @@ export async function buildDebian(igloo: Igloo, opts: DebianOptions = {}): Promi
       size += (chunk as Buffer).length;
     }
     const image: StoredImage = {
-      name,
+      name: ref.name,
+      tag: ref.tag,
       source: `debootstrap ${suite} ${mirror}`,
       format: 'oci',
       tags: [],

@@ -129,7 +129,7 @@ export async function unpackedImage(
   image: StoredImage,
   warn: (line: string) => void = () => undefined,
 ): Promise<string> {
-  const dir = join(store.dir, image.name);
+  const dir = store.dirOf(image);
   const target = join(dir, 'rootfs-shifted');
   if (
     await stat(target).then(

@@ -12,7 +12,7 @@
  */
 import type { ContainerConfig } from '../core/config/model.ts';
 import type { MemoryRootfs } from '../core/plan/plan.ts';
-import type { ImageStore } from '../host/images.ts';
+import type { ImageStore, StoredImage } from '../host/images.ts';
 import {
   containerState,
   destroyContainer,
@@ -28,6 +28,7 @@ import { readRootfsInfo } from './idmapped.ts';
 import { followConsoleLog, readConsoleLog } from './logs.ts';
 import type { CreateOptions } from './new-config.ts';
 import { renameContainer } from './rename.ts';
+import type { PullOptions, RegistryOptions } from './pull.ts';
 import { execIn, runEphemeral, runForeground, startContainer, type RunResult } from './run.ts';
 import type { StateFile } from './store.ts';
 import { UserContainers } from './user-containers.ts';
@@ -50,13 +51,23 @@ export class Igloo extends UserContainers {
    * is an overlay of it) is refused, naming them, as `podman rmi` refuses an
    * image in use; containers that got a copy keep their files.
    */
-  removeImage(name: string): Promise<void> {
+  removeImage(name: string): Promise<StoredImage> {
     return removeImage(this, name);
   }
 
   /** The user's image store. */
   images(): ImageStore {
     return imageStore(this);
+  }
+
+  /** `igloo image pull`: an image from an OCI registry, through skopeo, into the store. */
+  async pullImage(ref: string, opts: PullOptions = {}): Promise<StoredImage> {
+    return (await import('./pull.ts')).pullImage(this, ref, opts);
+  }
+
+  /** `igloo image push`: a stored image to an OCI registry, through skopeo. */
+  async pushImage(name: string, ref: string, opts: RegistryOptions = {}) {
+    return (await import('./pull.ts')).pushImage(this, name, ref, opts);
   }
 
   state(name: string): Promise<StateFile> {
@@ -115,6 +126,28 @@ export class Igloo extends UserContainers {
 
   destroy(name: string, opts: { force?: boolean } = {}): Promise<void> {
     return destroyContainer(this, name, opts);
+  }
+
+  /** `igloo copy`: a stopped container's config and files, shifted to a new slice. */
+  async copy(src: string, dst: string, opts: { idmap?: string } = {}): Promise<ContainerConfig> {
+    return (await import('./copy.ts')).copyContainer(this, src, dst, opts);
+  }
+
+  /** `igloo snapshot create`: a stopped container's files and config, kept as SNAP. */
+  async snapshot(name: string, snap?: string) {
+    return (await import('./snapshots.ts')).createSnapshot(this, name, snap);
+  }
+
+  async snapshots(name: string) {
+    return (await import('./snapshots.ts')).listSnapshots(this, name);
+  }
+
+  async restoreSnapshot(name: string, snap: string) {
+    return (await import('./snapshots.ts')).restoreSnapshot(this, name, snap);
+  }
+
+  async removeSnapshot(name: string, snap: string): Promise<void> {
+    return (await import('./snapshots.ts')).removeSnapshot(this, name, snap);
   }
 
   list(): Promise<ListedContainer[]> {

@@ -258,7 +258,7 @@ export async function rootTask(
  * the container root's (OWNER) is taken, never a link, and TO must then be
  * that very directory.
  */
-async function takeDir(from: string, to: string, owner: number): Promise<void> {
+export async function takeDir(from: string, to: string, owner: number): Promise<void> {
   const refused = (why: string) =>
     new IglooError('EUNSAFE', `Cannot take the extracted rootfs ${from} as ${to}: ${why}`, {
       op: 'extract layers',

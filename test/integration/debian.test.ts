@@ -74,7 +74,7 @@ before(async () => {
     { timeoutMs: 800_000 },
   );
   assert.equal(r.status, 0, r.stderr.slice(-3000));
-  assert.match(r.stdout, /^Built deb \(\d+ MB\)\n$/);
+  assert.match(r.stdout, /^Built deb:latest \(\d+ MB\)\n$/);
 });
 after(() => cleanup.run());
 

@@ -108,23 +108,24 @@ describe('igloo image import and run', () => {
     );
     let r = await igloo(cleanup, user, ['image', 'import', file]);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /Imported app-1.0 \(oci, 2 layers\)/);
+    assert.match(r.stdout, /Imported app:1.0 \(oci, 2 layers\)/);
     const ls = JSON.parse((await igloo(cleanup, user, ['image', 'ls', '--json'])).stdout) as Array<{
       name: string;
+      ref?: string;
     }>;
     assert.deepEqual(
-      ls.map((i) => i.name),
-      ['busybox', 'app-1.0'],
+      ls.map((i) => i.ref ?? i.name),
+      ['busybox', 'app:1.0'],
     );
 
-    r = await igloo(cleanup, user, ['run', '--image', 'app-1.0']);
+    r = await igloo(cleanup, user, ['run', '--image', 'app:1.0']);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, 'from-image hej\n1000\n/opt\n');
 
     r = await igloo(cleanup, user, [
       'run',
       '--image',
-      'app-1.0',
+      'app:1.0',
       '--',
       'test ! -e /etc/removeme && ls /opt/old && stat -c %u:%g /opt/app-file',
     ]);
@@ -133,7 +134,7 @@ describe('igloo image import and run', () => {
   });
 
   test("files of an image belong to the container's ids on the host", async () => {
-    const r = await igloo(cleanup, user, ['create', 'img-c1', '--image', 'app-1.0', '--json']);
+    const r = await igloo(cleanup, user, ['create', 'img-c1', '--image', 'app:1.0', '--json']);
     assert.equal(r.status, 0, r.stderr);
     cleanup.add(
       'destroy img-c1',

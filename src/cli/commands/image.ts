@@ -1,5 +1,6 @@
 /** igloo image ls | import | rm | build: images (OCI and docker archives, busybox). */
 import { IglooError } from '../../core/errors.ts';
+import { formatImageRef } from '../../core/image/ref.ts';
 import { BUILTIN_IMAGE } from '../../host/images.ts';
 import { Igloo } from '../../lifecycle/igloo.ts';
 import type { imageBuild, imageImport, imageLs, imageRm } from '../command-table.ts';
@@ -11,7 +12,7 @@ export async function listImages({ options }: Invocation<typeof imageLs>): Promi
   if (options.json) {
     printJson([
       { name: BUILTIN_IMAGE, builtin: true },
-      ...images.map((i) => ({ ...i, builtin: false })),
+      ...images.map((i) => ({ ...i, ref: formatImageRef(i), builtin: false })),
     ]);
     return 0;
   }
@@ -19,7 +20,7 @@ export async function listImages({ options }: Invocation<typeof imageLs>): Promi
   const rows = [[BUILTIN_IMAGE, 'built-in', '-', '-', "from the host's static busybox"]];
   for (const i of images) {
     rows.push([
-      i.name,
+      formatImageRef(i),
       i.format,
       String(i.layers.length),
       mb(i.layers.reduce((n, l) => n + l.size, 0)),
@@ -45,7 +46,7 @@ export async function importImage({
   if (options.json) printJson(image);
   else
     process.stdout.write(
-      `Imported ${image.name} (${image.format}, ${image.layers.length} layers)\n`,
+      `Imported ${formatImageRef(image)} (${image.format}, ${image.layers.length} layers)\n`,
     );
   return 0;
 }
@@ -58,8 +59,8 @@ export async function removeImage({
       op: 'image rm',
       subject: name,
     });
-  await new Igloo().removeImage(name);
-  process.stdout.write(`Removed image ${name}\n`);
+  const removed = await new Igloo().removeImage(name);
+  process.stdout.write(`Removed image ${formatImageRef(removed)}\n`);
   return 0;
 }
 
@@ -74,6 +75,8 @@ export async function buildImage({ options }: Invocation<typeof imageBuild>): Pr
   });
   if (options.json) printJson(image);
   else
-    process.stdout.write(`Built ${image.name} (${(image.layers[0]!.size / 1e6).toFixed(0)} MB)\n`);
+    process.stdout.write(
+      `Built ${formatImageRef(image)} (${(image.layers[0]!.size / 1e6).toFixed(0)} MB)\n`,
+    );
   return 0;
 }

@@ -127,6 +127,14 @@ describe('docker-archive and image config', () => {
     );
     rejects(() => specFromDockerManifest('[]'), 'EPARSE', /is empty/);
   });
+  test('runConfigFromImageConfig() takes a StopSignal igloo can send', () => {
+    const c = (s: unknown) => JSON.stringify({ config: { StopSignal: s } });
+    assert.equal(runConfigFromImageConfig(c('SIGPWR'), 'c').stopSignal, 'SIGPWR');
+    assert.equal(runConfigFromImageConfig(c('quit'), 'c').stopSignal, 'SIGQUIT');
+    assert.equal(runConfigFromImageConfig(c(''), 'c').stopSignal, undefined);
+    rejects(() => runConfigFromImageConfig(c('SIGNOPE'), 'c'), 'EPARSE', /not a signal/);
+    rejects(() => runConfigFromImageConfig(c(15), 'c'), 'EPARSE', /not a string/);
+  });
   test('runConfigFromImageConfig() fills defaults and checks types', () => {
     assert.deepEqual(runConfigFromImageConfig('{}', 'c'), {
       entrypoint: [],

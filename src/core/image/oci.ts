@@ -5,6 +5,7 @@
  * layers in order and the config fields igloo honours. Every field read
  * from an archive is untrusted and checked; errors name the file and field.
  */
+import { SIGNALS } from '../config/validate.ts';
 import { IglooError } from '../errors.ts';
 
 export interface ImageRunConfig {
@@ -13,6 +14,8 @@ export interface ImageRunConfig {
   readonly env: readonly string[];
   readonly workingDir: string;
   readonly user: string;
+  /** StopSignal: what `igloo stop` sends init (a system image's halt signal). */
+  readonly stopSignal?: string;
 }
 
 export interface LayerRef {
@@ -197,7 +200,17 @@ export function runConfigFromImageConfig(text: string, file: string): ImageRunCo
         ? '/'
         : str(config.WorkingDir, file, 'config.WorkingDir'),
     user: config.User === undefined ? '' : str(config.User, file, 'config.User'),
+    ...stopSignalOf(config.StopSignal, file),
   };
+}
+
+/** StopSignal, if it names a signal igloo can send ("SIGPWR"; docker also writes "PWR"). */
+function stopSignalOf(v: unknown, file: string): { stopSignal?: string } {
+  if (v === undefined || v === null || v === '') return {};
+  const raw = str(v, file, 'config.StopSignal').toUpperCase();
+  const s = raw.startsWith('SIG') ? raw : `SIG${raw}`;
+  if (SIGNALS.includes(s)) return { stopSignal: s };
+  throw bad(file, 'config.StopSignal', `"${raw}" is not a signal igloo can send`);
 }
 
 /** What to run: the command given replaces Cmd, Entrypoint stays in front (docker's rule). */
