@@ -21,6 +21,9 @@ await build({
   chunkNames: '[name]-[hash]',
   sourcemap: 'linked',
   logLevel: 'warning',
+  // igloo serve's CommonJS dependencies are loaded from node_modules by Node, not bundled
+  // (an ESM bundle cannot require() Node's modules); only `igloo serve` imports them.
+  external: ['fastify', '@fastify/swagger', '@fastify/websocket'],
 });
 mkdirSync(`${dist}/libexec`, { recursive: true });
 execFileSync('make', ['-s', '-C', `${root}src/native`, `OUT=${dist}/libexec`], {

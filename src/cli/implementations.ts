@@ -47,6 +47,7 @@ const IMPLEMENTATIONS: ReadonlyMap<string, Loader> = new Map([
   of(table.subidRevoke, async () => (await import('./commands/subid.ts')).revokeIds),
   of(table.help, async () => (await import('./commands/help.ts')).help),
   of(table.completion, async () => (await import('./completion.ts')).printCompletion),
+  of(table.serve, async () => (await import('./commands/serve.ts')).serve),
 ]);
 
 /** The names of the commands that have an implementation ("create", "image ls"...). */

@@ -1,0 +1,21 @@
+/** igloo serve [--socket PATH] [--listen [HOST:]PORT] [--users-socket PATH]: REST and the page. */
+import type { serve as serveSpec } from '../command-table.ts';
+import type { Invocation } from '../spec.ts';
+
+export async function serve({ options }: Invocation<typeof serveSpec>): Promise<number> {
+  // fastify and the page are loaded only here: no other command pays for them.
+  const { serve: start } = await import('../../serve/server.ts');
+  const serving = await start({
+    ...(options.socket !== undefined && { socket: options.socket }),
+    ...(options.listen !== undefined && { listen: options.listen }),
+    ...(options['users-socket'] !== undefined && { usersSocket: options['users-socket'] }),
+  });
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    process.once('disconnect', stop);
+  });
+  await serving.close();
+  return 0;
+}
