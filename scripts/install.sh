@@ -20,6 +20,7 @@ fi
 # python3, which drives the helper's smoke test and the tests' ptys; zsh, whose
 # completion script the CLI tests check.
 packages=(uidmap busybox-static gcc libc6-dev musl-tools make util-linux procps iproute2 passwd login debootstrap debian-archive-keyring podman attr libcap2-bin python3 zsh)
+packages+=(chromium)  # igloo serve's browser tests (test/browser), driven by puppeteer-core: no browser download
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

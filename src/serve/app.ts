@@ -81,6 +81,33 @@ const ERRORS = {
   500: { $ref: 'IglooError#' },
 } as const;
 
+const websocketPath = (summary: string, query: Array<{ name: string; description: string }>) => ({
+  get: {
+    summary,
+    description:
+      'A websocket (Upgrade: websocket). Frames from the client are input; a text frame {"type":"signal","signal":"SIGINT"} sends a signal. The server sends output as binary frames, then {"type":"exit","exitCode":N}, or {"type":"error",...IglooError} when refused.',
+    parameters: [
+      { name: 'name', in: 'path', required: true, schema: { type: 'string' } },
+      ...query.map((q) => ({ ...q, in: 'query', schema: { type: 'string' } })),
+    ],
+    responses: {
+      101: { description: 'Switching to the websocket protocol' },
+      404: { description: 'Not a websocket request' },
+    },
+  },
+});
+
+const WEBSOCKET_PATHS = {
+  '/containers/{name}/exec': websocketPath(
+    'Websocket: an interactive command with a pty inside the container (default /bin/sh)',
+    [
+      { name: 'cmd', description: 'the command and its arguments, one cmd parameter each' },
+      { name: 'user', description: 'the user inside' },
+    ],
+  ),
+  '/containers/{name}/console': websocketPath("Websocket: init's console", []),
+};
+
 /** One entry of GET /containers. */
 export interface ContainerSummary {
   name: string;
@@ -132,7 +159,14 @@ function errorBody(err: unknown): { status: number; body: Record<string, unknown
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { igloo, events } = opts;
   const root = (process.geteuid?.() ?? 0) === 0;
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 1024 * 1024,
+    // close() ends every connection, event streams included: the server stops when told.
+    forceCloseConnections: true,
+    // An unknown field is refused (400), never silently dropped.
+    ajv: { customOptions: { removeAdditional: false } },
+  });
   app.addSchema({ $id: 'IglooError', ...errorSchema });
   await app.register(fastifySwagger, {
     openapi: {
@@ -149,6 +183,14 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       security: [{ token: [] }],
     },
     refResolver: { buildLocalReference: (json) => String(json.$id) },
+    // @fastify/websocket hides its routes from the document: they are described here.
+    transformObject: (doc) => {
+      const openapi = (doc as { openapiObject: { paths?: Record<string, unknown> } }).openapiObject;
+      const paths: Record<string, object> = { ...(openapi.paths as Record<string, object>) };
+      for (const [path, item] of Object.entries(WEBSOCKET_PATHS))
+        paths[path] = { ...paths[path], ...item };
+      return { ...openapi, paths } as never;
+    },
   });
   await app.register(fastifyWebsocket, { options: { maxPayload: 1024 * 1024 } });
 

@@ -13,12 +13,30 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 
-/** src/serve/web, from source (tsx) or from the bundle in dist/. */
-function webDir(): string {
+/**
+ * The page's files: dist/web in the bundle (scripts/build.mjs copies
+ * src/serve/web and xterm.js there), or src/serve/web and node_modules
+ * when running from source (tests under tsx).
+ */
+function pageFiles(): { web: string; xterm: string; xtermCss: string; fit: string } {
   const here = dirname(fileURLToPath(import.meta.url));
-  for (const dir of [join(here, 'web'), join(here, '..', 'src', 'serve', 'web')])
-    if (existsSync(join(dir, 'index.html'))) return dir;
-  throw new Error(`igloo serve: the page's files are not in ${join(here, 'web')}`);
+  const built = join(here, 'web');
+  if (existsSync(join(built, 'xterm.js')))
+    return {
+      web: built,
+      xterm: join(built, 'xterm.js'),
+      xtermCss: join(built, 'xterm.css'),
+      fit: join(built, 'addon-fit.js'),
+    };
+  const require = createRequire(import.meta.url);
+  const xterm = dirname(require.resolve('@xterm/xterm/package.json'));
+  const fit = dirname(require.resolve('@xterm/addon-fit/package.json'));
+  return {
+    web: join(here, 'web'),
+    xterm: join(xterm, 'lib', 'xterm.js'),
+    xtermCss: join(xterm, 'css', 'xterm.css'),
+    fit: join(fit, 'lib', 'addon-fit.js'),
+  };
 }
 
 const CSP = [
@@ -39,19 +57,16 @@ const TYPES: Record<string, string> = {
 };
 
 export function registerPage(app: FastifyInstance): void {
-  const web = webDir();
-  const require = createRequire(import.meta.url);
-  const xterm = dirname(require.resolve('@xterm/xterm/package.json'));
-  const fit = dirname(require.resolve('@xterm/addon-fit/package.json'));
+  const { web, xterm, xtermCss, fit } = pageFiles();
   // Every file the page may load, by its URL: nothing else is read.
   const files = new Map<string, string>([
     ['/', join(web, 'index.html')],
     ['/assets/app.js', join(web, 'app.js')],
     ['/assets/picture.js', join(web, 'picture.js')],
     ['/assets/style.css', join(web, 'style.css')],
-    ['/assets/xterm.js', join(xterm, 'lib', 'xterm.js')],
-    ['/assets/xterm.css', join(xterm, 'css', 'xterm.css')],
-    ['/assets/addon-fit.js', join(fit, 'lib', 'addon-fit.js')],
+    ['/assets/xterm.js', xterm],
+    ['/assets/xterm.css', xtermCss],
+    ['/assets/addon-fit.js', fit],
   ]);
   for (const [url, path] of files) {
     app.get(url, { schema: { hide: true } }, async (_req, reply) => {

@@ -63,8 +63,8 @@ function workerEnv(user: { name: string; uid: number; home: string }): NodeJS.Pr
     PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
     IGLOO_SERVE_WORKER: '1',
   };
-  // Where igloo itself and the subid files are (tests point these elsewhere); never root's directories.
-  for (const key of ['IGLOO_SUBUID', 'IGLOO_SUBGID', 'IGLOO_DIST', 'IGLOO_HELPER', 'IGLOO_CLI'])
+  // Where igloo itself is; never root's directories or root's copies of the subid files.
+  for (const key of ['IGLOO_DIST', 'IGLOO_HELPER', 'IGLOO_CLI'])
     if (process.env[key] !== undefined) env[key] = process.env[key];
   return env;
 }

@@ -16,6 +16,9 @@ export async function serve({ options }: Invocation<typeof serveSpec>): Promise<
     process.once('SIGTERM', stop);
     process.once('disconnect', stop);
   });
+  // Event streams and terminals end with the server; a stuck close does not keep it alive.
+  const deadline = setTimeout(() => process.exit(0), 3000);
   await serving.close();
-  return 0;
+  clearTimeout(deadline);
+  process.exit(0);
 }
