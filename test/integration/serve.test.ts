@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, statSync } from 'node:fs';
-import { request } from 'node:http';
+import { request, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import SwaggerParser from '@apidevtools/swagger-parser';
@@ -287,7 +287,7 @@ describe('igloo serve over the unix socket', () => {
 
   test('events: created, started, exited with its status, destroyed, as they happen', async () => {
     const seen: Array<{ type: string; name: string; status?: string }> = [];
-    const stream = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
+    const stream = await new Promise<IncomingMessage>((resolve, reject) => {
       const req = request({ socketPath: annaSocket, path: '/events' }, resolve);
       req.on('error', reject);
       req.end();
