@@ -19,6 +19,7 @@ import { request, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Igloo } from '../src/api/index.ts';
+import { onServerEvents } from '../test/support/sse.ts';
 import {
   Cleanup,
   ensureRootDelegation,
@@ -113,19 +114,8 @@ async function main(): Promise<void> {
       req.end();
     });
     let waiting: ((name: string) => void) | undefined;
-    let buffer = '';
-    events.setEncoding('utf8').on('data', (d: string) => {
-      buffer += d;
-      let i;
-      while ((i = buffer.indexOf('\n\n')) !== -1) {
-        const block = buffer.slice(0, i);
-        buffer = buffer.slice(i + 2);
-        const m = /^data: (.*)$/m.exec(block);
-        if (m) {
-          const e = JSON.parse(m[1]!) as { type: string; name: string };
-          if (e.type === 'exited') waiting?.(e.name);
-        }
-      }
+    onServerEvents(events, (e: { type: string; name: string }) => {
+      if (e.type === 'exited') waiting?.(e.name);
     });
     const latency: number[] = [];
     for (let r = 0; r < Math.min(ROUNDS, 10); r++) {

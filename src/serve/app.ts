@@ -108,27 +108,15 @@ const WEBSOCKET_PATHS = {
   '/containers/{name}/console': websocketPath("Websocket: init's console", []),
 };
 
-/** One entry of GET /containers. */
-export interface ContainerSummary {
-  name: string;
-  state: string;
-  pid: number | null;
-  owner: string;
-  idmap: unknown;
-  lastExit: string | null;
-  error?: string;
-}
-
-export async function listSummaries(igloo: Igloo): Promise<ContainerSummary[]> {
-  const owner = await igloo.owner();
-  return (await igloo.list()).map((c) => ({
-    name: c.name,
-    state: c.state.status,
-    pid: c.state.pid ?? null,
-    owner: owner.name,
-    idmap: c.config?.idmap ?? null,
-    lastExit: c.state.lastExit ?? null,
-    ...(c.error !== undefined && { error: c.error }),
+/** GET /containers: each container with its whole state (as GET /containers/NAME has it). */
+async function listContainers(igloo: Igloo) {
+  const { name: owner } = await igloo.owner();
+  return (await igloo.list()).map(({ name, state, config, error }) => ({
+    name,
+    owner,
+    state,
+    idmap: config?.idmap ?? null,
+    ...(error !== undefined && { error }),
   }));
 }
 
@@ -244,14 +232,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
             type: 'array',
             items: {
               type: 'object',
-              required: ['name', 'state', 'pid', 'owner'],
+              required: ['name', 'state', 'owner'],
               properties: {
                 name: { type: 'string' },
-                state: { type: 'string' },
-                pid: { type: 'integer', nullable: true },
                 owner: { type: 'string' },
-                idmap: ANY_OBJECT,
-                lastExit: { type: 'string', nullable: true },
+                state: STATE,
+                idmap: { ...ANY_OBJECT, nullable: true },
                 error: { type: 'string' },
               },
             },
@@ -260,7 +246,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         },
       },
     },
-    async () => listSummaries(igloo),
+    async () => listContainers(igloo),
   );
 
   app.post<{

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import WebSocket from 'ws';
+import { onServerEvents } from '../support/sse.ts';
 import {
   Cleanup,
   createUser,
@@ -180,11 +181,10 @@ describe('igloo serve over the unix socket', () => {
 
     const list = (await call(A(), 'GET', '/containers')).body as Array<{
       name: string;
-      state: string;
-      pid: number;
+      state: { status: string; pid: number };
     }>;
     assert.deepEqual(
-      list.map((c) => [c.name, c.state, c.pid]),
+      list.map((c) => [c.name, c.state.status, c.state.pid]),
       [['anna-c1', 'running', pid]],
     );
 
@@ -292,17 +292,7 @@ describe('igloo serve over the unix socket', () => {
       req.on('error', reject);
       req.end();
     });
-    let buffer = '';
-    stream.setEncoding('utf8').on('data', (d: string) => {
-      buffer += d;
-      let i;
-      while ((i = buffer.indexOf('\n\n')) !== -1) {
-        const block = buffer.slice(0, i);
-        buffer = buffer.slice(i + 2);
-        const data = /^data: (.*)$/m.exec(block);
-        if (data) seen.push(JSON.parse(data[1]!));
-      }
-    });
+    onServerEvents(stream, (e: { type: string; name: string; status?: string }) => seen.push(e));
     try {
       await call(A(), 'POST', '/containers', { name: 'anna-ev' });
       await call(A(), 'POST', '/containers/anna-ev/start', {});

@@ -90,16 +90,16 @@
         const tr = document.createElement('tr');
         tr.dataset.container = c.name;
         const actions = document.createElement('td');
-        if (c.state === 'running')
+        if (c.state.status === 'running')
           actions.append(button('Stop', 'stop', c.name), button('Terminal', 'terminal', c.name));
         else actions.append(button('Start', 'start', c.name));
         actions.append(button('Destroy', 'destroy', c.name));
         tr.append(
           cell(c.name, 'name'),
-          cell(c.state, `state state-${c.state}`),
-          cell(c.pid === null ? '-' : String(c.pid), 'pid'),
+          cell(c.state.status, `state state-${c.state.status}`),
+          cell(c.state.pid === undefined ? '-' : String(c.state.pid), 'pid'),
           cell(mapText(c.idmap), 'map'),
-          cell(c.lastExit || c.error || '', 'exit'),
+          cell(c.state.lastExit || c.error || '', 'exit'),
           actions,
         );
         return tr;
