@@ -21,11 +21,6 @@ await build({
   chunkNames: '[name]-[hash]',
   sourcemap: 'linked',
   logLevel: 'warning',
-  // igloo serve's CommonJS dependencies (fastify) require() Node's modules: give the
-  // ESM chunks a require of their own, so the bundle needs no node_modules at run time.
-  banner: {
-    js: "import { createRequire as __iglooCreateRequire } from 'node:module'; const require = __iglooCreateRequire(import.meta.url);",
-  },
 });
 // igloo serve's page (src/serve/web) and xterm.js from node_modules, served from dist/web.
 mkdirSync(`${dist}/web`, { recursive: true });
