@@ -190,7 +190,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       origin: req.headers.origin,
       authorization: req.headers.authorization,
       queryToken: url.searchParams.get('token') ?? undefined,
-      asset: req.method === 'GET' && (url.pathname === '/' || url.pathname.startsWith('/assets/')),
+      asset:
+        req.method === 'GET' &&
+        (url.pathname === '/' ||
+          url.pathname === '/favicon.ico' ||
+          url.pathname.startsWith('/assets/')),
     });
     if (!verdict.ok) {
       await reply.code(verdict.status).send({
