@@ -20,15 +20,10 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Igloo } from '../src/api/index.ts';
 import { onServerEvents } from '../test/support/sse.ts';
-import {
-  Cleanup,
-  ensureRootDelegation,
-  requireRoot,
-  rootTestEnv,
-  tempDir,
-} from '../test/support/host.ts';
+import { Cleanup, requireRoot, rootTestEnv, tempDir } from '../test/support/host.ts';
 
 const repo = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
+const dist = process.env.IGLOO_DIST ?? join(repo, 'dist');
 const { values: opts } = parseArgs({
   options: {
     containers: { type: 'string', default: '1000' },
@@ -59,7 +54,6 @@ async function main(): Promise<void> {
   requireRoot();
   const cleanup = new Cleanup();
   try {
-    await ensureRootDelegation(cleanup);
     const dir = tempDir(cleanup, 'igloo-bench-serve-', 0o700);
     const env = rootTestEnv(dir, 20_000_000);
     Object.assign(process.env, env);
@@ -71,14 +65,10 @@ async function main(): Promise<void> {
     for (let i = 0; i < N; i++) await api.create(`b${i}`, { sliceSize: 65536 });
 
     const socket = join(dir, 'serve.sock');
-    const server = spawn(
-      process.execPath,
-      [join(repo, 'dist/igloo.mjs'), 'serve', '--socket', socket],
-      {
-        env: process.env,
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
+    const server = spawn(process.execPath, [join(dist, 'igloo.mjs'), 'serve', '--socket', socket], {
+      env: process.env,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     cleanup.add('stop igloo serve', () => {
       server.kill('SIGTERM');
     });
@@ -101,7 +91,7 @@ async function main(): Promise<void> {
       if ((JSON.parse(body) as unknown[]).length !== N)
         throw new Error('GET /containers: wrong count');
       t = performance.now();
-      spawnSync(process.execPath, [join(repo, 'dist/igloo.mjs'), 'ls', '--json'], {
+      spawnSync(process.execPath, [join(dist, 'igloo.mjs'), 'ls', '--json'], {
         env: process.env,
       });
       ls.push(performance.now() - t);
