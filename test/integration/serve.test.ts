@@ -392,6 +392,25 @@ describe('igloo serve over TCP', () => {
     }
     assert.deepEqual(await names(), before);
     assert.ok(!existsSync(join(anna.home, '.local/share/igloo/containers/anna-csrf')));
+    // cross-site WebSocket hijacking: a foreign page's socket to the terminal, even with the token
+    for (const [origin, token, status] of [
+      ['http://evil.example', tcp.token!, 403],
+      [`http://127.0.0.1:${tcp.port}`, 'wrong', 401],
+    ] as const) {
+      const refusedWs = await new Promise<number>((resolve) => {
+        const ws = new WebSocket(
+          `ws://127.0.0.1:${tcp.port}/containers/anna-csrf/exec?token=${token}`,
+          { origin },
+        );
+        ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        ws.on('open', () => {
+          ws.close();
+          resolve(101);
+        });
+        ws.on('error', () => undefined);
+      });
+      assert.equal(refusedWs, status, `websocket from ${origin}`);
+    }
     // the page is served without the token (it holds no data), the data is not
     assert.equal((await call(to, 'GET', '/')).status, 200);
     // the same origin, with the token, may
