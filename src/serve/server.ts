@@ -13,7 +13,7 @@
  * it listens on nothing and serves the connections root hands it.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, lstat, unlink } from 'node:fs/promises';
+import { lstat, unlink } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { IglooError } from '../core/errors.ts';
@@ -87,20 +87,24 @@ async function claimSocketPath(path: string): Promise<void> {
   await unlink(path);
 }
 
-/** Binds a unix socket with MODE from its first instant (umask), then sets it exactly. */
+/**
+ * Binds a unix socket with MODE from its first instant, through the umask
+ * (bind() creates the file 0777 & ~umask). Never chmod by path afterwards:
+ * in a directory others may write (/tmp), the name could be a link to
+ * another file by then, and root would change that file's mode.
+ */
 async function listenPrivately(
   listen: (path: string) => Promise<unknown>,
   path: string,
   mode: number,
 ): Promise<void> {
   await claimSocketPath(path);
-  const old = process.umask(0o177);
+  const old = process.umask(0o777 & ~mode);
   try {
     await listen(path);
   } finally {
     process.umask(old);
   }
-  await chmod(path, mode);
 }
 
 export async function serve(opts: ServeOptions = {}): Promise<Serving> {
