@@ -19,7 +19,7 @@ import { request, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Igloo } from '../src/api/index.ts';
-import { onServerEvents } from '../test/support/sse.ts';
+import { onServerEvents } from '../test/support/serve.ts';
 import { Cleanup, requireRoot, rootTestEnv, tempDir } from '../test/support/host.ts';
 
 const repo = new URL('..', import.meta.url).pathname.replace(/\/$/, '');

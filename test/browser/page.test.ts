@@ -22,10 +22,10 @@ import {
   igloo,
   requireRoot,
   root,
-  spawnAs,
   stagedCli,
   type TestUser,
 } from '../support/host.ts';
+import { startServe } from '../support/serve.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const cleanup = new Cleanup();
@@ -58,23 +58,7 @@ before(async () => {
   await must(anna, ['start', 'anna-c1']);
   await must(anna, ['start', 'anna-c2']);
 
-  const session = spawnAs(anna, [
-    process.execPath,
-    stagedCli(cleanup),
-    'serve',
-    '--listen',
-    '127.0.0.1:0',
-  ]);
-  cleanup.add('stop igloo serve', async () => {
-    if (session.child.exitCode === null) {
-      session.child.kill('SIGTERM');
-      const killer = setTimeout(() => session.child.kill('SIGKILL'), 5000);
-      await session.exited;
-      clearTimeout(killer);
-    }
-  });
-  await session.waitFor(/token=\S+\n/, 30_000);
-  url = /(http:\/\/\S+\?token=\S+)\n/.exec(session.stdout)![1]!;
+  url = (await startServe(cleanup, anna, ['--listen', '127.0.0.1:0'])).url!;
 
   browser = await puppeteer.launch({
     executablePath: CHROMIUM,

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import WebSocket from 'ws';
-import { onServerEvents } from '../support/sse.ts';
+import { onServerEvents, startServe as serveAs } from '../support/serve.ts';
 import {
   Cleanup,
   createUser,
@@ -23,13 +23,14 @@ import {
   requireRoot,
   rootTestEnv,
   runAs,
-  spawnAs,
   stagedCli,
   tempDir,
   type TestUser,
 } from '../support/host.ts';
 
 const cleanup = new Cleanup();
+const startServe = (...a: [TestUser | 'root', string[], Record<string, string>?]) =>
+  serveAs(cleanup, ...a);
 let anna: TestUser;
 let elsa: TestUser;
 let annaSocket: string;
@@ -85,35 +86,6 @@ function call(
 const A = () => ({ socketPath: annaSocket });
 const names = async (to = A()) =>
   ((await call(to, 'GET', '/containers')).body as Array<{ name: string }>).map((c) => c.name);
-
-/** Starts `igloo serve ARGS` as USER and waits for its "listening" line (and the token with --listen). */
-async function startServe(
-  user: TestUser | 'root',
-  args: string[],
-  env: Record<string, string> = {},
-) {
-  const argv = [process.execPath, stagedCli(cleanup), 'serve', ...args];
-  const session =
-    user === 'root'
-      ? spawnAs('root', ['env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...argv])
-      : spawnAs(user, argv);
-  cleanup.add('stop igloo serve', async () => {
-    if (session.child.exitCode === null) {
-      session.child.kill('SIGTERM');
-      const killer = setTimeout(() => session.child.kill('SIGKILL'), 5000);
-      await session.exited;
-      clearTimeout(killer);
-    }
-  });
-  await session.waitFor(args.includes('--listen') ? /token=\S+\n/ : /listening on (\S+)\n/, 30_000);
-  const socket = /listening on (\S+)\n/.exec(session.stdout)![1]!;
-  const url = /(http:\/\/\S+)\?token=(\S+)\n/.exec(session.stdout);
-  return {
-    session,
-    socket,
-    ...(url && { port: Number(new URL(url[1]!).port), token: url[2]! }),
-  };
-}
 
 before(async () => {
   requireRoot();
