@@ -56,6 +56,9 @@ async function main(): Promise<void> {
   try {
     const dir = tempDir(cleanup, 'igloo-bench-serve-', 0o700);
     const env = rootTestEnv(dir, 20_000_000);
+    // N slices of 65536 ids: a private block big enough (these copies only; /etc is not touched)
+    writeFileSync(env.IGLOO_SUBUID!, `root:100000000:${(N + 1) * 65536}\n`);
+    writeFileSync(env.IGLOO_SUBGID!, `root:100000000:${(N + 1) * 65536}\n`);
     Object.assign(process.env, env);
     const api = new Igloo({ data: env.IGLOO_DATA_DIR!, run: env.IGLOO_RUN_DIR! });
     cleanup.add('destroy the containers', async () => {
