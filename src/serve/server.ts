@@ -109,6 +109,13 @@ async function listenPrivately(
 
 export async function serve(opts: ServeOptions = {}): Promise<Serving> {
   const say = opts.say ?? ((line: string) => process.stdout.write(`${line}\n`));
+  // Bad options are refused before anything is bound or made.
+  const tcp = opts.listen === undefined ? undefined : parseListen(opts.listen);
+  if (opts.usersSocket !== undefined && (process.geteuid?.() ?? 0) !== 0)
+    throw new IglooError('EPERM', 'Only root serves a users socket', {
+      op: 'serve',
+      hint: 'Run igloo serve without --users-socket to serve your own containers',
+    });
   const igloo = new Igloo();
   const events = new ContainerEvents(igloo);
   await events.start();
@@ -144,11 +151,6 @@ export async function serve(opts: ServeOptions = {}): Promise<Serving> {
     const result: { socket: string; url?: string; token?: string } = { socket };
 
     if (opts.usersSocket !== undefined) {
-      if ((process.geteuid?.() ?? 0) !== 0)
-        throw new IglooError('EPERM', 'Only root serves a users socket', {
-          op: 'serve',
-          hint: 'Run igloo serve without --users-socket to serve your own containers',
-        });
       const users = new UsersSocket((s) => {
         unixApp.server.emit('connection', s);
         s.resume();
@@ -161,8 +163,8 @@ export async function serve(opts: ServeOptions = {}): Promise<Serving> {
       );
     }
 
-    if (opts.listen !== undefined) {
-      const { host, port } = parseListen(opts.listen);
+    if (tcp !== undefined) {
+      const { host, port } = tcp;
       const token = randomBytes(32).toString('base64url');
       const hostPart = host.includes(':') ? `[${host}]` : host;
       const tcpApp = await buildApp({
