@@ -147,7 +147,8 @@ export async function serve(opts: ServeOptions = {}): Promise<Serving> {
     else await lstat(dirname(socket)); // a clear ENOENT before binding
     await listenPrivately((path) => unixApp.listen({ path }), socket, 0o600);
     closers.push(() => unlink(socket).catch(() => undefined));
-    say(`igloo serve: listening on ${socket}`);
+    // Said once everything listens: a client that waits for these lines finds every socket there.
+    const lines = [`igloo serve: listening on ${socket}`];
     const result: { socket: string; url?: string; token?: string } = { socket };
 
     if (opts.usersSocket !== undefined) {
@@ -158,7 +159,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Serving> {
       await listenPrivately((path) => users.listen(path), opts.usersSocket, 0o666);
       closers.push(() => users.close());
       closers.push(() => unlink(opts.usersSocket!).catch(() => undefined));
-      say(
+      lines.push(
         `igloo serve: every user may connect to ${opts.usersSocket} (each acts on their own containers)`,
       );
     }
@@ -179,9 +180,10 @@ export async function serve(opts: ServeOptions = {}): Promise<Serving> {
       const tcpGuardListen = `${hostPart}:${actual}`;
       result.url = `http://${tcpGuardListen}/`;
       result.token = token;
-      say(`igloo serve: http://${tcpGuardListen}/?token=${token}`);
-      say('igloo serve: the token is shown only now; every request over TCP must carry it');
+      lines.push(`igloo serve: http://${tcpGuardListen}/?token=${token}`);
+      lines.push('igloo serve: the token is shown only now; every request over TCP must carry it');
     }
+    for (const line of lines) say(line);
     return { ...result, close };
   } catch (err) {
     await close();
