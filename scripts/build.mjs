@@ -3,7 +3,7 @@
 // native helper from source with the host's C compiler.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 
 const root = new URL('..', import.meta.url).pathname;
 // IGLOO_DIST builds elsewhere (e.g. several developers' test runs side by side).
@@ -22,6 +22,15 @@ await build({
   sourcemap: 'linked',
   logLevel: 'warning',
 });
+// igloo serve's page (src/serve/web) and xterm.js from node_modules, served from dist/web.
+mkdirSync(`${dist}/web`, { recursive: true });
+cpSync(`${root}src/serve/web`, `${dist}/web`, { recursive: true });
+for (const [from, to] of [
+  ['@xterm/xterm/lib/xterm.js', 'xterm.js'],
+  ['@xterm/xterm/css/xterm.css', 'xterm.css'],
+  ['@xterm/addon-fit/lib/addon-fit.js', 'addon-fit.js'],
+])
+  cpSync(`${root}node_modules/${from}`, `${dist}/web/${to}`);
 mkdirSync(`${dist}/libexec`, { recursive: true });
 execFileSync('make', ['-s', '-C', `${root}src/native`, `OUT=${dist}/libexec`], {
   stdio: 'inherit',

@@ -24,6 +24,7 @@ packages+=(lintian)  # checks the Debian package igloo builds (npm run package:d
 packages+=(slirp4netns passt iperf3)  # user-mode networking (docs/network.md): slirp4netns runs it, passt/pasta and iperf3 for the side-by-side bench
 packages+=(lxc nftables)  # bridge mode: lxc-user-nic (setuid, the quota in /etc/lxc/lxc-usernet) for users, nft for NAT and anti-spoofing
 packages+=(skopeo docker-registry)  # igloo image pull/push speak to registries through skopeo; the tests serve a registry on the loopback
+packages+=(chromium)  # igloo serve's browser tests (test/browser), driven by puppeteer-core: no browser download
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -17,8 +17,9 @@ const src = join(root, 'src');
 const LAYERS = ['core', 'host', 'native', 'lifecycle', 'inspect', 'cli'] as const;
 function layerOf(file: string): number {
   const top = relative(src, file).split('/')[0] ?? '';
-  // The API is a front end like the CLI: the top of the graph.
-  const layer = top === 'api' ? LAYERS.indexOf('cli') : LAYERS.indexOf(top as never);
+  // The API and igloo serve are front ends like the CLI: the top of the graph.
+  const layer =
+    top === 'api' || top === 'serve' ? LAYERS.indexOf('cli') : LAYERS.indexOf(top as never);
   assert.notEqual(
     layer,
     -1,

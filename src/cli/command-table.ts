@@ -698,6 +698,42 @@ unit) as each user; see the README. Exits 1 if a container failed to start.`,
   examples: ['igloo autostart', "su - anna -c 'igloo autostart'   # from /etc/rc.local"],
 } as const satisfies CommandSpec;
 
+export const serve = {
+  name: 'serve',
+  summary: 'Serve your containers over REST, with a live web page',
+  description: `Serves your containers: a REST API (GET /openapi.json), an event stream
+and a web page with the picture of your namespaces and a terminal. By default on
+a unix socket in your run directory (mode 0600); --listen adds TCP (loopback
+unless another address is named) with a token printed once and required on
+every request. Root's --users-socket lets every local user connect, each
+acting on their own containers only (docs/serve.md).`,
+  positionals: [],
+  options: {
+    socket: {
+      type: 'string',
+      value: 'PATH',
+      help: 'the unix socket (default RUN/serve.sock)',
+      complete: 'file',
+    },
+    listen: {
+      type: 'string',
+      value: '[HOST:]PORT',
+      help: 'also serve over TCP (HOST 127.0.0.1 by default), with a token',
+    },
+    'users-socket': {
+      type: 'string',
+      value: 'PATH',
+      help: '(root) a socket every user may use, each for their own containers',
+      complete: 'file',
+    },
+  },
+  examples: [
+    'igloo serve                                   # RUN/serve.sock',
+    'curl --unix-socket ~/.cache/igloo/run/serve.sock http://igloo/containers',
+    'igloo serve --listen 8080                     # then open the printed URL',
+  ],
+} as const satisfies CommandSpec;
+
 /** igloo's commands, in the order `igloo --help` lists them. */
 export const COMMANDS: readonly Entry[] = [
   check,
@@ -729,6 +765,7 @@ export const COMMANDS: readonly Entry[] = [
   netFamily,
   help,
   completion,
+  serve,
 ];
 
 /** The table for `igloo WORD`, or undefined for an unknown one. */

@@ -63,6 +63,7 @@ const IMPLEMENTATIONS: ReadonlyMap<string, Loader> = new Map([
   of(table.netRevoke, async () => (await import('./commands/net.ts')).netRevoke),
   of(table.help, async () => (await import('./commands/help.ts')).help),
   of(table.completion, async () => (await import('./completion.ts')).printCompletion),
+  of(table.serve, async () => (await import('./commands/serve.ts')).serve),
 ]);
 
 /** The names of the commands that have an implementation ("create", "image ls"...). */

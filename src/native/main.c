@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "dirs.h"
@@ -29,7 +30,27 @@ static const char usage[] =
 	"  idmap-check DIR\n"
 	"  xattrs set|copy-tree SRC DST\n"
 	"  shift DIR RANGE...\n"
+	"  peercred          the credentials of the peer of the unix socket on fd 0\n"
 	"  (see PROTOCOL.md)\n";
+
+/*
+ * `igloo-helper peercred`: prints "UID GID PID" of the process that
+ * connected the unix socket on fd 0 (SO_PEERCRED: the kernel's record of
+ * who called connect(), fixed at that moment, so no race with a pid reused
+ * later). Node has no call for it; `igloo serve` hands a connection of
+ * root's users' socket here to learn whose containers it may touch.
+ */
+static int cmd_peercred(void)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	if (getsockopt(0, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || len != sizeof(cred)) {
+		fprintf(stderr, "igloo-helper peercred: getsockopt(SO_PEERCRED): %s\n", strerror(errno));
+		return 1;
+	}
+	printf("%u %u %d\n", (unsigned)cred.uid, (unsigned)cred.gid, (int)cred.pid);
+	return 0;
+}
 
 /* fds 0-2 must exist, or our own pipes would land on them. */
 static void ensure_stdio(void)
@@ -87,6 +108,8 @@ int main(int argc, char **argv)
 	/* hidden: the front's directories, for test/integration/front-dirs.test.ts */
 	if (argc == 2 && strcmp(mode, "dirs") == 0)
 		return cmd_dirs();
+	if (argc == 2 && strcmp(mode, "peercred") == 0)
+		return cmd_peercred();
 	if (argc == 3 && strcmp(mode, "idmap-check") == 0)
 		return cmd_idmap_check(argv[2]);
 	if (strcmp(mode, "xattrs") == 0)
