@@ -4,6 +4,7 @@
  * config.json and the library API). The plan is made from it alone.
  */
 import type { IdMaps } from '../idmap/index.ts';
+import type { Limits } from '../limits/values.ts';
 
 export type NamespaceKind = 'user' | 'pid' | 'mnt' | 'uts' | 'ipc' | 'net' | 'cgroup';
 export const ALL_NAMESPACES: readonly NamespaceKind[] = [
@@ -65,6 +66,8 @@ export interface ContainerConfig {
    * setuid). Its slice is big enough to delegate whole slices onward.
    */
   readonly nesting?: boolean;
+  /** Resource limits (issue 15, src/core/limits): igloo.limits.* keys; absent: none. */
+  readonly limits?: Limits;
 }
 
 export interface SeccompConfig {
