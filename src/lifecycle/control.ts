@@ -16,6 +16,7 @@ import {
   writeState,
   type StateFile,
 } from './store.ts';
+import { removeCgroup } from './limits.ts';
 import type { UserContainers } from './user-containers.ts';
 
 export interface ListedContainer {
@@ -128,6 +129,7 @@ export async function destroyContainer(
   await withContainerLock(paths, async () => {
     await runUsernsTask(config.idmap, owner, { kind: 'remove', path: paths.rootfs });
     await removeRunDir(paths);
+    await removeCgroup(user, name);
   });
   await rm(paths.dir, { recursive: true, force: true });
 }

@@ -23,6 +23,7 @@ import {
 } from './idmapped.ts';
 import { newConfig, type CreateOptions, type ImageSource } from './new-config.ts';
 import { ensurePrivateDir, type ContainerPaths } from './paths.ts';
+import { checkContainerLimits } from './limits.ts';
 import { Reverter } from './reverter.ts';
 import { resolveRootfsUser } from './rootfs-user.ts';
 import { chooseIdmap } from './slices.ts';
@@ -41,6 +42,8 @@ export async function createContainer(
   await ensurePrivateDir(user.dirs.data);
   await mkdir(user.containersDir, { recursive: true, mode: 0o700 });
   const owner = await user.owner();
+  // Limits are checked before anything is made (a bad one changes nothing).
+  if (opts.limits) await checkContainerLimits(user, opts.limits, 'create');
   // The user-wide lock makes choosing a slice and claiming the name atomic.
   return withFileLock(user.containersDir, async () => {
     if (

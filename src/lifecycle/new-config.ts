@@ -12,6 +12,7 @@ import {
 } from '../core/config/model.ts';
 import { validateConfig } from '../core/config/validate.ts';
 import type { IdMaps } from '../core/idmap/index.ts';
+import { hasLimits, type Limits } from '../core/limits/values.ts';
 import { commandFor } from '../core/image/oci.ts';
 import type { StoredImage } from '../host/images.ts';
 import { cliPath } from '../host/install.ts';
@@ -33,6 +34,8 @@ export interface CreateOptions {
   nesting?: boolean;
   /** No files on disk: the busybox rootfs is made in memory at each run (runEphemeral). */
   memory?: boolean;
+  /** Resource limits (igloo.limits.*; src/core/limits). */
+  limits?: Limits;
   /** Told once when root's container gets a copy of an image because idmapped mounts were refused. */
   onNotice?: (text: string) => void;
 }
@@ -81,6 +84,7 @@ export function newConfig(
     mounts: opts.nesting ? nestingMounts() : [],
     rlimits: [],
     ...(opts.nesting && { nesting: true, noNewPrivs: false }),
+    ...(hasLimits(opts.limits) && { limits: opts.limits }),
   });
 }
 

@@ -6,6 +6,7 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { IglooError } from '../core/errors.ts';
+import type { Limits } from '../core/limits/values.ts';
 import { planExec, planStart, type MemoryRootfs } from '../core/plan/plan.ts';
 import { hostBusyboxCached } from '../host/busybox-rootfs.ts';
 import { uniqueSuffix, withFileLock } from '../host/files.ts';
@@ -38,6 +39,13 @@ import {
   type StateFile,
 } from './store.ts';
 import type { UserContainers } from './user-containers.ts';
+import {
+  cgroupPlace,
+  containerCgroupOf,
+  prepareCgroup,
+  removeCgroup,
+  withFallbackLimits,
+} from './limits.ts';
 
 export interface RunResult {
   exitCode: number;
@@ -69,9 +77,13 @@ export async function startContainer(
     await ensurePrivateDir(user.dirs.run);
     await removeRunDir(paths);
     await mkdir(paths.rundir, { mode: 0o700 });
-    const runnable = await loadSeccompProfile(config);
+    const cgroup = await prepareCgroup(user, name, config);
+    const runnable = cgroup
+      ? await loadSeccompProfile(config)
+      : withFallbackLimits(await loadSeccompProfile(config));
     const plan = planStart(runnable, {
       ...(await idmappedStartOptions(paths)),
+      ...(cgroup && { cgroup }),
       mode: 'detached',
       console: opts.console ?? 'pty',
       rundir: paths.rundir,
@@ -92,6 +104,7 @@ export async function startContainer(
           await writePreparedExec(paths, runnable, {
             pid,
             start: running.pidStart ?? 0,
+            ...(cgroup && { cgroups: cgroup.procs }),
           }).catch(() => undefined);
         },
       });
@@ -111,9 +124,12 @@ export async function runForeground(
   opts: { memoryRootfs?: MemoryRootfs; keepState?: boolean; tty?: boolean } = {},
 ): Promise<RunResult> {
   const paths = user.paths(name);
-  const config = await loadRunnable(paths, name);
+  const loaded = await loadRunnable(paths, name);
   await ensurePrivateDir(user.dirs.run);
+  const cgroup = await prepareCgroup(user, name, loaded);
+  const config = cgroup ? loaded : withFallbackLimits(loaded);
   const plan = planStart(config, {
+    ...(cgroup && { cgroup }),
     ...(opts.memoryRootfs && { memoryRootfs: opts.memoryRootfs }),
     ...(await idmappedStartOptions(paths)),
     mode: 'foreground',
@@ -177,7 +193,7 @@ export async function runForeground(
 export async function runEphemeral(
   user: UserContainers,
   command: readonly string[],
-  opts: { idmap?: string; tty?: boolean } = {},
+  opts: { idmap?: string; tty?: boolean; limits?: Limits } = {},
 ): Promise<RunResult> {
   const name = `run-${uniqueSuffix()}`;
   await ensurePrivateDir(user.dirs.run);
@@ -185,6 +201,7 @@ export async function runEphemeral(
   await createContainer(user, name, {
     memory: true,
     ...(opts.idmap !== undefined && { idmap: opts.idmap }),
+    ...(opts.limits && { limits: opts.limits }),
   });
   const paths = user.paths(name);
   const memoryRootfs = { busybox: busybox.path, applets: busybox.applets };
@@ -199,9 +216,12 @@ export async function runEphemeral(
     // Every file is the owner's (config, state, an empty mount point): no user namespace needed.
     await rm(paths.dir, { recursive: true, force: true });
     await removeRunDir(paths);
+    await removeCgroup(user, name);
   }
   // A plan for the next run is a speed-up only: a failure to make one changes nothing.
-  if (opts.idmap === undefined) await prepareNextRun(user, memoryRootfs).catch(() => undefined);
+  // A delegated user's runs must be in their cgroup (the ceiling): no plan run without Node.
+  if (opts.idmap === undefined && !opts.limits && !(await cgroupPlace(user))?.delegated)
+    await prepareNextRun(user, memoryRootfs).catch(() => undefined);
   return result;
 }
 
@@ -216,8 +236,8 @@ async function prepareNextRun(user: UserContainers, busybox: MemoryRootfs): Prom
     if (preparedRunHolds(user.dirs)) return;
     const idmap = await chooseIdmap(user, {}, true);
     const rootfs = preparedRunPaths(user.dirs).rootfs;
-    const config = await loadSeccompProfile(
-      newConfig('run', rootfs, idmap, { kind: 'busybox' }, {}),
+    const config = withFallbackLimits(
+      await loadSeccompProfile(newConfig('run', rootfs, idmap, { kind: 'busybox' }, {})),
     );
     const plan = planStart(config, {
       memoryRootfs: busybox,
@@ -253,7 +273,11 @@ export async function execIn(
     ...config.env.filter((e) => !(opts.env ?? []).some((o) => o.split('=')[0] === e.split('=')[0])),
     ...(opts.env ?? []),
   ];
-  const plan = planExec(await loadSeccompProfile(config), {
+  const cg = await containerCgroupOf(user, name);
+  const joined = cg && cg.driver.exists(cg.rel);
+  const runnable = await loadSeccompProfile(config);
+  const plan = planExec(joined ? runnable : withFallbackLimits(runnable), {
+    ...(joined && { cgroups: cg.driver.procsFiles(cg.rel) }),
     pid: state.pid,
     argv,
     env,

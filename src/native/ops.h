@@ -20,6 +20,7 @@
 	HEADER(console, "console", 1)            \
 	HEADER(rundir, "rundir", 1)              \
 	HEADER(idmap, "idmap", -1)               \
+	HEADER(cgroup, "cgroup", 1)              \
 	STEP(rootfs, "rootfs", 1)                \
 	STEP(rootfstmpfs, "rootfstmpfs", 1)      \
 	STEP(rootfsidmap, "rootfsidmap", 3)      \

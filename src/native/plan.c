@@ -277,6 +277,17 @@ static void check_header(struct plan *p, int is_exec)
 					     r->argv[k]);
 			}
 			*slot = r;
+		} else if (r->code == OP_cgroup) {
+			size_t n = strlen(a);
+			const char *tail = "/cgroup.procs";
+			if (a[0] != '/' || n <= strlen(tail) ||
+			    strcmp(a + n - strlen(tail), tail) != 0 || strstr(a, "/../"))
+				fail(r->index, r->op, EINVAL,
+				     "bad cgroup '%s' (an absolute path of a cgroup.procs file)", a);
+			if (p->ncgroups >= CGROUP_MAX)
+				fail(r->index, r->op, EINVAL, "more than %d cgroup records",
+				     CGROUP_MAX);
+			p->cgroups[p->ncgroups++] = r;
 		} else if (r->code == OP_rundir) {
 			if (a[0] == '\0')
 				fail(r->index, r->op, EINVAL, "empty rundir");

@@ -13,6 +13,7 @@
 #define PLAN_FD 3
 #define PLAN_MAX (1024 * 1024) /* bound on the plan size */
 #define IDMAP_MAX_ENTRIES 340  /* the kernel's limit of lines in uid_map */
+#define CGROUP_MAX 16          /* `cgroup` records: one per hierarchy */
 
 enum mode { MODE_FOREGROUND, MODE_DETACHED };
 enum console { CONSOLE_INHERIT, CONSOLE_PTY, CONSOLE_NULL };
@@ -55,6 +56,10 @@ struct plan {
 	 * PID/MAPPED round trip); NULL when absent */
 	const struct record *uidmap, *gidmap;
 	int is_exec; /* a `join` plan, run by cmd_exec */
+	/* `cgroup PATH`: the cgroup.procs files the container's process joins
+	 * (child.c, cgroup_join_self) before it runs anything */
+	const struct record *cgroups[CGROUP_MAX];
+	int ncgroups;
 };
 
 /* Reads the plan from FD (and closes it); a bad plan is reported with

@@ -11,6 +11,8 @@
  *   igloo/user-NAME/CONTAINER    made and limited by the user
  */
 import { IglooError } from '../errors.ts';
+import { mountFlags } from '../plan/mount-flags.ts';
+import type { Step } from '../plan/plan.ts';
 import { cpuQuota, weightToBlkio, weightToShares, type Limits, type LimitKey } from './values.ts';
 
 export type CgroupVersion = 1 | 2;
@@ -170,4 +172,47 @@ export function limitWrites(
 /** The v1 controller (or v2 controller) each limit needs. */
 export function controllerOf(version: CgroupVersion, key: LimitKey): string {
   return (version === 1 ? V1_TABLE : V2_TABLE)[key]({})[0]!.controller;
+}
+
+/**
+ * The mounts that show a container its own cgroups at /sys/fs/cgroup,
+ * read-only, through its cgroup namespace (rooted at its cgroups): for v1
+ * a tmpfs with one mount per hierarchy (named by its controllers, as the
+ * host names them), for v2 the one tree. The tmpfs also hides whatever a
+ * bound host /sys carries there.
+ */
+export function cgroupViewMounts(
+  version: CgroupVersion,
+  hierarchies: readonly (readonly string[])[],
+): Step[] {
+  const flags = mountFlags('RDONLY', 'NOSUID', 'NODEV', 'NOEXEC');
+  if (version === 2)
+    return [
+      {
+        op: 'mount',
+        source: 'cgroup2',
+        target: '/sys/fs/cgroup',
+        fstype: 'cgroup2',
+        flags,
+        data: '',
+      },
+    ];
+  return [
+    {
+      op: 'mount',
+      source: 'tmpfs',
+      target: '/sys/fs/cgroup',
+      fstype: 'tmpfs',
+      flags: mountFlags('NOSUID', 'NODEV', 'NOEXEC'),
+      data: 'mode=755,size=64k',
+    },
+    ...hierarchies.map((controllers): Step => ({
+      op: 'mount',
+      source: 'cgroup',
+      target: `/sys/fs/cgroup/${controllers.join(',')}`,
+      fstype: 'cgroup',
+      flags,
+      data: controllers.join(','),
+    })),
+  ];
 }
