@@ -45,6 +45,13 @@ const IMPLEMENTATIONS: ReadonlyMap<string, Loader> = new Map([
   of(table.subidLs, async () => (await import('./commands/subid.ts')).listIds),
   of(table.subidGrant, async () => (await import('./commands/subid.ts')).grantIds),
   of(table.subidRevoke, async () => (await import('./commands/subid.ts')).revokeIds),
+  of(table.set, async () => (await import('./commands/set.ts')).set),
+  of(table.stats, async () => (await import('./commands/stats.ts')).stats),
+  of(table.freeze, async () => (await import('./commands/freeze.ts')).freeze),
+  of(table.thaw, async () => (await import('./commands/freeze.ts')).thaw),
+  of(table.limitSet, async () => (await import('./commands/limit.ts')).limitSet),
+  of(table.limitLs, async () => (await import('./commands/limit.ts')).limitLs),
+  of(table.limitRm, async () => (await import('./commands/limit.ts')).limitRm),
   of(table.help, async () => (await import('./commands/help.ts')).help),
   of(table.completion, async () => (await import('./completion.ts')).printCompletion),
 ]);

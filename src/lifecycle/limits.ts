@@ -11,7 +11,9 @@
  *                        in), and the container still gets RLIMIT_NPROC on
  *                        its own host uids (NPROC_FALLBACK), never nothing
  */
+import { formatConfig } from '../core/config/file.ts';
 import type { ContainerConfig } from '../core/config/model.ts';
+import { validateConfig } from '../core/config/validate.ts';
 import type { RunnableConfig } from '../core/config/runnable.ts';
 import { IglooError } from '../core/errors.ts';
 import {
@@ -23,6 +25,8 @@ import {
   cpuSetMembers,
   describeLimits,
   hasLimits,
+  parseLimit,
+  userCgroup,
   type Ceiling,
   type Limits,
   type Usage,
@@ -30,6 +34,8 @@ import {
 import type { CgroupJoin } from '../core/plan/plan.ts';
 import { findDelegation } from '../host/cgroups/delegation.ts';
 import { cgroupDriver, type CgroupDriver } from '../host/cgroups/driver.ts';
+import { replaceFileAtomically } from '../host/files.ts';
+import { liveState, readConfig, withContainerLock } from './store.ts';
 import type { UserContainers } from './user-containers.ts';
 
 /** RLIMIT_NPROC a container without a cgroup gets (per host uid of its slice). */
@@ -90,11 +96,11 @@ export async function checkContainerLimits(
         hint: `Ask root to run: igloo limit ${owner.name} --memory 4G --pids 4096 (see igloo check, docs/limits.md)`,
       },
     );
-  place.driver.checkControllers(limits, op);
+  const parentRel = place.delegated ? userCgroup(owner.name) : '';
+  place.driver.checkControllers(limits, op, parentRel);
   if (place.ceiling) checkCeiling(limits, place.ceiling, owner.name, op);
   if (limits.cpuset !== undefined) {
-    const parent = place.delegated ? containerCgroup(owner, 'x').replace(/\/x$/, '') : '';
-    const allowed = place.driver.allowedCpus(parent);
+    const allowed = place.driver.allowedCpus(parentRel);
     const bad = allowed && cpuSetMembers(limits.cpuset).filter((c) => !allowed.includes(c));
     if (bad && bad.length)
       throw new IglooError(
@@ -255,4 +261,55 @@ export async function containerStats(
 export async function removeCgroup(user: UserContainers, name: string): Promise<void> {
   const cg = await containerCgroupOf(user, name);
   if (cg && cg.driver.exists(cg.rel)) await cg.driver.remove(cg.rel);
+}
+
+/** Flag texts of `igloo set` / create / run ("max" or "none" removes a limit in set). */
+export type LimitTexts = { readonly [K in keyof Limits]?: string | undefined };
+
+/**
+ * igloo set NAME --memory 1G ...: the new limits (the ones not given are
+ * kept, "max" removes one) are checked first, then written to the config
+ * atomically under the container's lock, then to its cgroup if it runs.
+ * Returns the limits and whether they took effect now.
+ */
+export async function setContainerLimits(
+  user: UserContainers,
+  name: string,
+  texts: LimitTexts,
+): Promise<{ limits: Limits; live: boolean }> {
+  const paths = user.paths(name);
+  await readConfig(paths, name);
+  const remove = (Object.keys(texts) as (keyof Limits)[]).filter((k) =>
+    ['max', 'none', 'unlimited'].includes(texts[k] ?? ''),
+  );
+  const given = Object.fromEntries(
+    Object.entries(texts).filter(
+      ([k, v]) => v !== undefined && !remove.includes(k as keyof Limits),
+    ),
+  ) as LimitTexts;
+  if (Object.keys(given).length === 0 && remove.length === 0)
+    throw new IglooError('EINVAL', `Cannot set limits of "${name}": no limit given`, {
+      op: 'set',
+      subject: name,
+      hint: `For example: igloo set ${name} --memory 1G --pids 512`,
+    });
+  // Each value alone here; how they fit together is checked on the merged limits.
+  const parsed = Object.fromEntries(
+    Object.entries(given).map(([k, v]) => [k, parseLimit(k as keyof Limits, v!, 'set')]),
+  );
+  return withContainerLock(paths, async () => {
+    const config = await readConfig(paths, name);
+    const merged: Record<string, unknown> = { ...config.limits, ...parsed };
+    for (const k of remove) delete merged[k];
+    const limits = merged as Limits;
+    await checkContainerLimits(user, limits, 'set');
+    const next: ContainerConfig = { ...config };
+    delete (next as { limits?: Limits }).limits;
+    const updated = validateConfig(hasLimits(limits) ? { ...next, limits } : next);
+    const state = await liveState(paths);
+    // The cgroup first: if the kernel refuses, the config still says what runs.
+    const live = state.status === 'running' && (await applyLimitsLive(user, name, limits));
+    await replaceFileAtomically(paths.config, formatConfig(updated), { mode: 0o644 });
+    return { limits, live };
+  });
 }

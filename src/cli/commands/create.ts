@@ -1,6 +1,8 @@
 /** igloo create NAME [options] */
 import { formatIdmapSpec } from '../../core/idmap/index.ts';
+import { hasLimits, parseLimits } from '../../core/limits/values.ts';
 import { Igloo } from '../../lifecycle/igloo.ts';
+import { limitTexts } from './limit-flags.ts';
 import type { create as createSpec } from '../command-table.ts';
 import { printJson } from '../output.ts';
 import type { Invocation } from '../spec.ts';
@@ -9,7 +11,9 @@ export async function create({
   options,
   args: { NAME: name },
 }: Invocation<typeof createSpec>): Promise<number> {
-  const config = await new Igloo().create(name, {
+  const limits = parseLimits(limitTexts(options), 'create');
+  const igloo = new Igloo();
+  const config = await igloo.create(name, {
     ...(options.image !== undefined && { image: options.image }),
     ...(options.idmap !== undefined && { idmap: options.idmap }),
     ...(options['slice-size'] !== undefined && { sliceSize: options['slice-size'] }),
@@ -18,9 +22,13 @@ export async function create({
     ...(options.init !== undefined && { init: options.init.split(/\s+/).filter(Boolean) }),
     ...(options.hostname !== undefined && { hostname: options.hostname }),
     ...(options.nesting === true && { nesting: true }),
+    ...(hasLimits(limits) && { limits }),
     onNotice: (text) => process.stderr.write(`igloo: note: ${text}\n`),
   });
   if (options.json) printJson(config);
-  else process.stdout.write(`Created ${name} (ids ${formatIdmapSpec(config.idmap)})\n`);
+  else {
+    process.stdout.write(`Created ${name} (ids ${formatIdmapSpec(config.idmap)})\n`);
+    process.stdout.write(`Limits: ${await igloo.limitsSummary(name)}\n`);
+  }
   return 0;
 }

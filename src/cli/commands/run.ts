@@ -2,7 +2,9 @@
 import { uniqueSuffix } from '../../host/files.ts';
 import { BUILTIN_IMAGE } from '../../host/images.ts';
 import { commandFor } from '../../core/image/oci.ts';
+import { hasLimits, parseLimits } from '../../core/limits/values.ts';
 import { Igloo } from '../../lifecycle/igloo.ts';
+import { limitTexts } from './limit-flags.ts';
 import type { run as runSpec } from '../command-table.ts';
 import { usageError } from '../parse.ts';
 import type { Invocation } from '../spec.ts';
@@ -17,12 +19,17 @@ export async function run({ spec, options, command }: Invocation<typeof runSpec>
       ? await igloo.images().get(options.image)
       : undefined;
   const tty = ttyChoice(spec, options);
+  const limits = parseLimits(limitTexts(options), 'run');
   const argv = stored ? commandFor(stored.config, command) : command;
   if (argv.length === 0)
     throw usageError(spec, 'no command given after -- (and the image has none)');
   if (options.name === undefined && (options.image ?? BUILTIN_IMAGE) === BUILTIN_IMAGE) {
     // A one-shot busybox run: its files are made in memory, nothing is built on disk.
-    const opts = { tty, ...(options.idmap !== undefined && { idmap: options.idmap }) };
+    const opts = {
+      tty,
+      ...(options.idmap !== undefined && { idmap: options.idmap }),
+      ...(hasLimits(limits) && { limits }),
+    };
     return (await igloo.runEphemeral(argv, opts)).exitCode;
   }
   const name = options.name ?? `run-${uniqueSuffix()}`;
@@ -31,8 +38,9 @@ export async function run({ spec, options, command }: Invocation<typeof runSpec>
     await igloo.create(name, {
       ...(options.image !== undefined && { image: options.image }),
       ...(options.idmap !== undefined && { idmap: options.idmap }),
+      ...(hasLimits(limits) && { limits }),
     });
-  }
+  } else if (hasLimits(limits)) await igloo.setLimits(name, limitTexts(options));
   const removeAfter = options.rm === true || options.name === undefined;
   try {
     return (await igloo.runForeground(name, argv, { tty })).exitCode;

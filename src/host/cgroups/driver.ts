@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { IglooError } from '../../core/errors.ts';
 import {
   controllerOf,
+  LIMIT_SPECS,
   cpuSetMembers,
   limitWrites,
   parseBlkioBytes,
@@ -111,19 +112,44 @@ export class CgroupDriver {
     return this.hierarchies.find((h) => h.controllers.includes(controller));
   }
 
-  /** Refuses limits whose controller the host lacks, naming it. */
-  checkControllers(limits: Limits, op: string): void {
+  /**
+   * Refuses limits whose controller the host lacks, or whose file the
+   * cgroup PARENT (v1: the hierarchy's root) does not have (swap without
+   * swap accounting, an I/O weight without a proportional scheduler),
+   * naming it. Writes nothing.
+   */
+  checkControllers(limits: Limits, op: string, parent = ''): void {
     for (const key of Object.keys(limits) as LimitKey[]) {
       if (limits[key] === undefined) continue;
+      const flag = LIMIT_SPECS[key].flag;
       const c = controllerOf(this.version, key);
-      if (!this.hierarchyOf(c))
+      const h = this.hierarchyOf(c);
+      if (!h)
         throw new IglooError(
           'EHOST',
-          `Cannot apply the ${key} limit: this host has no cgroup ${this.version === 1 ? 'v1' : 'v2'} ${c} controller`,
+          `Cannot apply --${flag}: this host has no cgroup ${this.version === 1 ? 'v1' : 'v2'} ${c} controller`,
           {
             op,
             subject: c,
-            hint: `Leave the ${key} limit out; controllers here: ${this.controllers().join(', ') || 'none'}`,
+            hint: `Leave --${flag} out; controllers here: ${this.controllers().join(', ') || 'none'}`,
+          },
+        );
+      if (key !== 'memorySwap' && key !== 'ioWeight') continue;
+      const where = this.version === 1 ? '' : parent;
+      if (this.version === 2 && where === '') continue; // the v2 root has no limit files
+      const file = limitWrites(this.version, limits, [key])[0]!.file;
+      const present = withCgroupDir(h.mount, where, op, (fd) => hasCgroupFile(fd, file));
+      if (!present)
+        throw new IglooError(
+          'EHOST',
+          `Cannot apply --${flag}: ${join(h.mount, where, file)} does not exist`,
+          {
+            op,
+            path: join(h.mount, where, file),
+            hint:
+              key === 'memorySwap'
+                ? 'This kernel does not account swap (swapaccount=1): leave --memory-swap out'
+                : 'No proportional I/O scheduler (BFQ) here: leave --io-weight out',
           },
         );
     }
@@ -199,7 +225,7 @@ export class CgroupDriver {
    * the reverse: when one order fails, the other is tried.
    */
   writeLimits(rel: string, limits: Limits, keys?: readonly LimitKey[]): void {
-    this.checkControllers(limits, 'set limits');
+    this.checkControllers(limits, 'set limits', rel.split('/').slice(0, -1).join('/'));
     const writes = limitWrites(this.version, limits, keys);
     const run = (list: typeof writes) => {
       for (const w of list) {
