@@ -313,3 +313,22 @@ export async function setContainerLimits(
     return { limits, live };
   });
 }
+
+/**
+ * Checkpoint and restore refuse a container with limits (a cgroup): CRIU
+ * runs with --manage-cgroups=ignore, so the restored tree would land in
+ * CRIU's own cgroups, unlimited (docs/limits.md, "What is not done yet").
+ */
+export async function refuseCgroup(
+  user: UserContainers,
+  name: string,
+  config: ContainerConfig,
+  op: 'checkpoint' | 'restore',
+): Promise<void> {
+  if (!hasLimits(config.limits) && !(await existingCgroup(user, name))) return;
+  throw new IglooError('ESTATE', `Cannot ${op} "${name}": it has resource limits (a cgroup)`, {
+    op,
+    subject: name,
+    hint: `igloo does not yet restore a container into its cgroup; remove its limits first (igloo set ${name} --memory max --pids max ...)`,
+  });
+}
