@@ -93,7 +93,7 @@ export async function checkContainerLimits(
       {
         op,
         subject: owner.name,
-        hint: `Ask root to run: igloo limit ${owner.name} --memory 4G --pids 4096 (see igloo check, docs/limits.md)`,
+        hint: `Ask root to run: igloo limit set ${owner.name} --memory 4G --pids 4096 (see igloo check, docs/limits.md)`,
       },
     );
   const parentRel = place.delegated ? userCgroup(owner.name) : '';

@@ -81,7 +81,7 @@ after(() => cleanup.run());
 describe('limits for a user', () => {
   test('without a delegation: limits are refused and change nothing, check says what to do', async () => {
     const r = await as(['create', 'c1', '--pids', '20'], false);
-    assert.equal(r.status, 1);
+    assert.notEqual(r.status, 0);
     assert.match(r.stderr, /no cgroup is delegated to igloo-lim-anna/);
     assert.match(r.stderr, /igloo limit igloo-lim-anna|igloo limit set|igloo limit/);
     assert.equal((await as(['ls', '--json'])).stdout.trim(), '[]');
@@ -130,10 +130,10 @@ describe('limits for a user', () => {
 
   test('a limit above the ceiling and bad values are refused and change nothing', async () => {
     let r = await as(['create', 'c1', '--pids', '1000'], false);
-    assert.equal(r.status, 1);
+    assert.notEqual(r.status, 0);
     assert.match(r.stderr, /--pids 1000: it is above igloo-lim-anna's ceiling of 100/);
     r = await as(['create', 'c1', '--memory', '10Q'], false);
-    assert.equal(r.status, 1);
+    assert.notEqual(r.status, 0);
     assert.match(r.stderr, /--memory 10Q: "10Q" is not a size/);
     assert.equal((await as(['ls', '--json'])).stdout.trim(), '[]');
     assert.deepEqual(

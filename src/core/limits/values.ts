@@ -274,7 +274,7 @@ export function checkCeiling(limits: Limits, ceiling: Ceiling, who: string, op =
       {
         op,
         subject: spec.format(v),
-        hint: `Give at most ${spec.format(c)}, or ask root to raise the ceiling: igloo limit ${who} --${spec.flag} N`,
+        hint: `Give at most ${spec.format(c)}, or ask root to raise the ceiling: igloo limit set ${who} --${spec.flag} N`,
       },
     );
   }
