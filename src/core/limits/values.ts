@@ -123,29 +123,24 @@ function cpus(text: string): number {
   return n;
 }
 
+/** A size limit (bytes, at least MIN_MEMORY). */
+function sizeSpec(flag: string, key: string, what: string): LimitSpec {
+  return {
+    flag,
+    key,
+    what,
+    parse: (t) => {
+      const n = parseSize(t);
+      if (n < MIN_MEMORY) throw new LimitValueError(`${flag} ${t} is below the minimum 4M`);
+      return n;
+    },
+    format: (v) => formatSize(v as number),
+  };
+}
+
 export const LIMIT_SPECS: { readonly [K in LimitKey]-?: LimitSpec } = {
-  memory: {
-    flag: 'memory',
-    key: 'igloo.limits.memory',
-    what: 'memory',
-    parse: (t) => {
-      const n = parseSize(t);
-      if (n < MIN_MEMORY) throw new LimitValueError(`memory ${t} is below the minimum 4M`);
-      return n;
-    },
-    format: (v) => formatSize(v as number),
-  },
-  memorySwap: {
-    flag: 'memory-swap',
-    key: 'igloo.limits.memory_swap',
-    what: 'memory plus swap',
-    parse: (t) => {
-      const n = parseSize(t);
-      if (n < MIN_MEMORY) throw new LimitValueError(`memory-swap ${t} is below the minimum 4M`);
-      return n;
-    },
-    format: (v) => formatSize(v as number),
-  },
+  memory: sizeSpec('memory', 'igloo.limits.memory', 'memory'),
+  memorySwap: sizeSpec('memory-swap', 'igloo.limits.memory_swap', 'memory plus swap'),
   pids: {
     flag: 'pids',
     key: 'igloo.limits.pids',

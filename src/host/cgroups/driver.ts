@@ -94,6 +94,33 @@ export function delegationFiles(version: CgroupVersion): string[] {
     : ['cgroup.procs', 'cgroup.subtree_control', 'cgroup.threads'];
 }
 
+/** The files usage() reads, by version: [controller, file]. */
+const USAGE_FILES = {
+  1: {
+    memory: ['memory', 'memory.usage_in_bytes'],
+    memoryLimit: ['memory', 'memory.limit_in_bytes'],
+    memoryPeak: ['memory', 'memory.max_usage_in_bytes'],
+    memoryEvents: ['memory', 'memory.oom_control'],
+    failcntKey: 'max',
+    cpuStat: ['cpu', 'cpu.stat'],
+    io: ['blkio', 'blkio.throttle.io_service_bytes'],
+    frozen: ['freezer', 'freezer.state'],
+  },
+  2: {
+    memory: ['memory', 'memory.current'],
+    memoryLimit: ['memory', 'memory.max'],
+    memoryPeak: ['memory', 'memory.peak'],
+    memoryEvents: ['memory', 'memory.events'],
+    failcntKey: 'max',
+    // cpu.stat and cgroup.freeze exist in every v2 cgroup: any controller's tree finds them
+    cpuStat: ['memory', 'cpu.stat'],
+    io: ['io', 'io.stat'],
+    frozen: ['memory', 'cgroup.freeze'],
+  },
+} as const;
+const V1_FAILCNT = ['memory', 'memory.failcnt'] as const;
+const V1_CPUACCT = ['cpuacct', 'cpuacct.usage'] as const;
+
 export class CgroupDriver {
   readonly version: CgroupVersion;
   readonly hierarchies: readonly Hierarchy[];
@@ -307,72 +334,45 @@ export class CgroupDriver {
 
   /** Live usage of REL; fields of controllers the host lacks are left out. */
   usage(rel: string): Usage {
-    const read = (controller: string, file: string) => this.readValue(rel, controller, file);
+    const f = USAGE_FILES[this.version];
+    const read = (file: readonly [string, string]) => this.readValue(rel, file[0], file[1]);
+    const count = (file: readonly [string, string]) => parseCount(read(file) ?? '');
     const u: Usage = {};
-    if (this.version === 1) {
-      const current = parseCount(read('memory', 'memory.usage_in_bytes') ?? '');
-      if (current !== undefined) {
-        const oom = parseFlatKeyed(read('memory', 'memory.oom_control') ?? '');
-        const limit = parseCount(read('memory', 'memory.limit_in_bytes') ?? '');
-        const peak = parseCount(read('memory', 'memory.max_usage_in_bytes') ?? '');
-        u.memory = {
-          current,
-          ...(limit !== undefined && { limit }),
-          ...(peak !== undefined && { peak }),
-          failcnt: Number(read('memory', 'memory.failcnt') ?? 0),
-          oomKills: oom.oom_kill ?? 0,
-        };
-      }
-      const usageNs = parseCount(read('cpuacct', 'cpuacct.usage') ?? '');
-      const stat = parseFlatKeyed(read('cpu', 'cpu.stat') ?? '');
-      if (usageNs !== undefined)
-        u.cpu = {
-          usageNs,
-          ...(stat.nr_periods !== undefined && { periods: stat.nr_periods }),
-          ...(stat.nr_throttled !== undefined && { throttled: stat.nr_throttled }),
-          ...(stat.throttled_time !== undefined && { throttledNs: stat.throttled_time }),
-        };
-      const pids = parseCount(read('pids', 'pids.current') ?? '');
-      if (pids !== undefined) {
-        const limit = parseCount(read('pids', 'pids.max') ?? '');
-        u.pids = { current: pids, ...(limit !== undefined && { limit }) };
-      }
-      const io = read('blkio', 'blkio.throttle.io_service_bytes');
-      if (io !== undefined) u.io = parseBlkioBytes(io);
-      const state = read('freezer', 'freezer.state');
-      if (state !== undefined) u.frozen = state === 'FROZEN' || state === 'FREEZING';
-    } else {
-      const current = parseCount(read('memory', 'memory.current') ?? '');
-      if (current !== undefined) {
-        const events = parseFlatKeyed(read('memory', 'memory.events') ?? '');
-        const limit = parseCount(read('memory', 'memory.max') ?? '');
-        const peak = parseCount(read('memory', 'memory.peak') ?? '');
-        u.memory = {
-          current,
-          ...(limit !== undefined && { limit }),
-          ...(peak !== undefined && { peak }),
-          failcnt: events.max ?? 0,
-          oomKills: events.oom_kill ?? 0,
-        };
-      }
-      const stat = parseFlatKeyed(read(this.hierarchies[0]!.controllers[0]!, 'cpu.stat') ?? '');
-      if (stat.usage_usec !== undefined)
-        u.cpu = {
-          usageNs: stat.usage_usec * 1000,
-          ...(stat.nr_periods !== undefined && { periods: stat.nr_periods }),
-          ...(stat.nr_throttled !== undefined && { throttled: stat.nr_throttled }),
-          ...(stat.throttled_usec !== undefined && { throttledNs: stat.throttled_usec * 1000 }),
-        };
-      const pids = parseCount(read('pids', 'pids.current') ?? '');
-      if (pids !== undefined) {
-        const limit = parseCount(read('pids', 'pids.max') ?? '');
-        u.pids = { current: pids, ...(limit !== undefined && { limit }) };
-      }
-      const io = read('io', 'io.stat');
-      if (io !== undefined) u.io = parseIoStat(io);
-      const frozen = read(this.hierarchies[0]!.controllers[0]!, 'cgroup.freeze');
-      if (frozen !== undefined) u.frozen = frozen === '1';
+    const current = count(f.memory);
+    if (current !== undefined) {
+      const events = parseFlatKeyed(read(f.memoryEvents) ?? '');
+      const limit = count(f.memoryLimit);
+      const peak = count(f.memoryPeak);
+      u.memory = {
+        current,
+        ...(limit !== undefined && { limit }),
+        ...(peak !== undefined && { peak }),
+        failcnt: this.version === 1 ? Number(read(V1_FAILCNT) ?? 0) : (events[f.failcntKey] ?? 0),
+        oomKills: events.oom_kill ?? 0,
+      };
     }
+    const stat = parseFlatKeyed(read(f.cpuStat) ?? '');
+    const usageNs =
+      this.version === 1 ? count(V1_CPUACCT) : stat.usage_usec && stat.usage_usec * 1000;
+    const throttledNs =
+      this.version === 1 ? stat.throttled_time : stat.throttled_usec && stat.throttled_usec * 1000;
+    if (usageNs !== undefined)
+      u.cpu = {
+        usageNs,
+        ...(stat.nr_periods !== undefined && { periods: stat.nr_periods }),
+        ...(stat.nr_throttled !== undefined && { throttled: stat.nr_throttled }),
+        ...(throttledNs !== undefined && { throttledNs }),
+      };
+    const pids = count(['pids', 'pids.current']);
+    if (pids !== undefined) {
+      const limit = count(['pids', 'pids.max']);
+      u.pids = { current: pids, ...(limit !== undefined && { limit }) };
+    }
+    const io = read(f.io);
+    if (io !== undefined) u.io = this.version === 1 ? parseBlkioBytes(io) : parseIoStat(io);
+    const frozen = read(f.frozen);
+    if (frozen !== undefined)
+      u.frozen = this.version === 1 ? frozen === 'FROZEN' || frozen === 'FREEZING' : frozen === '1';
     return u;
   }
 
