@@ -137,7 +137,9 @@ describe('limits for a user', () => {
     assert.match(r.stderr, /--memory 10Q: "10Q" is not a size/);
     assert.equal((await as(['ls', '--json'])).stdout.trim(), '[]');
     assert.deepEqual(
-      readdirSync(cg('pids', userCg)).filter((f) => !f.includes('.') && f !== 'tasks'),
+      readdirSync(cg('pids', userCg), { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name),
       [],
     );
   });
@@ -192,7 +194,7 @@ describe('limits for a user', () => {
         '--',
         'sh',
         '-c',
-        'i=0; while [ $i -lt 60 ]; do sleep 1000 & i=$((i+1)); done; echo tried',
+        'i=0; while [ $i -lt 60 ]; do sleep 1000 </dev/null >/dev/null 2>&1 & i=$((i+1)); done; echo tried',
       ],
       false,
     );
@@ -290,7 +292,8 @@ describe('limits for a user', () => {
     await as(['create', 'c4', '--pids', '90']);
     await as(['start', 'c3']);
     await as(['start', 'c4']);
-    const spawn = 'i=0; while [ $i -lt 70 ]; do sleep 1000 & i=$((i+1)); done; echo tried';
+    const spawn =
+      'i=0; while [ $i -lt 70 ]; do sleep 1000 </dev/null >/dev/null 2>&1 & i=$((i+1)); done; echo tried';
     await as(['exec', 'c3', '--', 'sh', '-c', spawn], false);
     await waitFor('c3 settled', () => Number(read('pids', `${userCg}/c3`, 'pids.current')) >= 70);
     const r = await as(['exec', 'c4', '--', 'sh', '-c', spawn], false);
