@@ -1,7 +1,7 @@
 /**
  * The cost of resource limits (issue 15), as root, in one run, interleaved:
  *
- *   node --import tsx bench/limits.ts [--rounds 10] [--containers 50]
+ *   node --import tsx bench/limits.ts [--rounds 10] [--containers 12]   (root's test block holds 15 slices)
  *
  * - igloo start with and without limits (a cgroup made, limits written,
  *   init placed before it runs), and a one-shot run with and without;
@@ -20,7 +20,7 @@ import { rootTestEnv } from '../test/support/host.ts';
 const { values: opts } = parseArgs({
   options: {
     rounds: { type: 'string', default: '10' },
-    containers: { type: 'string', default: '50' },
+    containers: { type: 'string', default: '12' },
   },
 });
 const rounds = Number(opts.rounds);
