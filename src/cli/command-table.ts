@@ -40,6 +40,16 @@ const publish = {
   multiple: true,
   help: 'forward a host port (on 127.0.0.1 unless IP is given) to the container; ranges as 8000-8001:80-81',
 } as const satisfies OptionSpec;
+/** Resource limits (docs/limits.md): create, run and set take them. */
+const limitOptions = {
+  memory: { type: 'string', value: 'SIZE', help: 'memory limit: bytes, or 512M, 1G' },
+  'memory-swap': { type: 'string', value: 'SIZE', help: 'memory plus swap (at least --memory)' },
+  pids: { type: 'string', value: 'N', help: 'most processes and threads at once' },
+  cpus: { type: 'string', value: 'N', help: 'CPU time: 1.5 = one and a half CPUs' },
+  'cpu-weight': { type: 'string', value: 'W', help: 'CPU share under contention, 1..10000 (100)' },
+  cpuset: { type: 'string', value: 'LIST', help: 'the CPUs it may use: 0-1,3' },
+  'io-weight': { type: 'string', value: 'W', help: 'block I/O share, 1..10000 (100)' },
+} as const satisfies Record<string, OptionSpec>;
 
 export const check = {
   name: 'check',
@@ -89,6 +99,7 @@ IGLOO_IDMAPPED=0, the image is copied (and create says so).`,
       type: 'boolean',
       help: 'mark it igloo.autostart: `igloo autostart` (run at boot) starts it',
     },
+    ...limitOptions,
     json,
   },
   examples: [
@@ -194,6 +205,7 @@ name, its busybox system is made in memory: nothing on disk.`,
     'no-tty': noTty,
     net,
     publish,
+    ...limitOptions,
   },
   command: { required: false },
   examples: ["igloo run -- /bin/sh -c 'echo hello from $(hostname)'", 'igloo run --image app'],
@@ -522,6 +534,89 @@ export const subidRevoke = {
   options: { json },
 } as const satisfies CommandSpec;
 
+export const set = {
+  name: 'set',
+  summary: "Change a container's limits, live if it runs",
+  description: `Changes a container's resource limits: checked first (a bad value, a limit
+above your ceiling or a controller the host lacks changes nothing), written
+to its config under its lock, and to its cgroup at once if it runs (like
+podman update). A limit not given is kept; "--pids max" removes one.`,
+  positionals: [NAME],
+  options: { ...limitOptions, json },
+  examples: ['igloo set web --memory 1G --pids 512', 'igloo set web --cpus max'],
+} as const satisfies CommandSpec;
+
+export const stats = {
+  name: 'stats',
+  summary: 'Live memory, CPU, pids and I/O of containers',
+  description: `Shows each container's memory (use, limit, OOM kills), CPU % (over 0.2 s),
+pids and block I/O, read from its cgroup. Without NAME: every running one.`,
+  positionals: [{ name: 'NAME', optional: true, variadic: true, complete: 'container' }],
+  options: {
+    watch: { type: 'boolean', short: 'w', help: 'refresh every second until interrupted' },
+    json,
+  },
+  examples: ['igloo stats', 'igloo stats web --json'],
+} as const satisfies CommandSpec;
+
+export const freeze = {
+  name: 'freeze',
+  summary: 'Freeze every process of a container (cgroup freezer)',
+  description: `Freezes every process of a running container with the cgroup freezer (v1
+freezer.state or v2 cgroup.freeze), until igloo thaw.`,
+  positionals: [NAME],
+  options: {},
+} as const satisfies CommandSpec;
+
+export const thaw = {
+  name: 'thaw',
+  summary: 'Thaw a frozen container',
+  description: 'Lets the processes of a frozen container run again.',
+  positionals: [NAME],
+  options: {},
+} as const satisfies CommandSpec;
+
+export const limitSet = {
+  name: 'limit set',
+  summary: "set USER's ceiling over all their containers (root)",
+  description: `Delegates cgroups to USER (root): igloo/user-USER in every hierarchy with the
+ceiling in root's files, the directory and its cgroup.procs (and tasks, or
+v2's subtree_control and threads) given to USER, who makes one child per
+container below it. A ceiling not given is kept (or none).`,
+  positionals: [{ name: 'USER', complete: 'user' }],
+  options: {
+    memory: limitOptions.memory,
+    pids: limitOptions.pids,
+    cpus: limitOptions.cpus,
+    json,
+  },
+  examples: ['igloo limit set anna --memory 4G --pids 2048 --cpus 2'],
+} as const satisfies CommandSpec;
+
+export const limitLs = {
+  name: 'limit ls',
+  summary: 'users with cgroups delegated, and their ceilings',
+  description: 'Lists the users root delegated cgroups to, with their ceilings.',
+  positionals: [],
+  options: { json },
+} as const satisfies CommandSpec;
+
+export const limitRm = {
+  name: 'limit rm',
+  summary: "remove USER's delegation (root)",
+  description: `Removes igloo/user-USER and its containers' cgroups (root); refused while any
+of them has processes.`,
+  positionals: [{ name: 'USER', complete: 'user' }],
+  options: {},
+} as const satisfies CommandSpec;
+
+export const limit = {
+  name: 'limit',
+  summary: 'Per-user resource ceilings: delegate cgroups to users (root)',
+  description: "Per-user ceilings over all of a user's containers together (docs/limits.md).",
+  actions: [limitSet, limitLs, limitRm],
+} as const satisfies FamilySpec;
+
 export const subid = {
   name: 'subid',
   summary: 'Show, grant and revoke subordinate id blocks (/etc/subuid, /etc/subgid)',
@@ -763,6 +858,11 @@ export const COMMANDS: readonly Entry[] = [
   importContainer,
   subid,
   netFamily,
+  set,
+  stats,
+  freeze,
+  thaw,
+  limit,
   help,
   completion,
   serve,

@@ -11,6 +11,7 @@ import { detectCgroups } from './cgroup.ts';
 import { criuCheckResult } from './criu.ts';
 import { probeUserNet, userNetProblem } from './net/user-mode.ts';
 import { bridgeChecks } from './net/bridge-check.ts';
+import { checkCgroupLimits } from './cgroups/check.ts';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 export interface CheckResult {
@@ -184,38 +185,8 @@ async function checkCgroups(): Promise<CheckResult[]> {
         fix: 'mount cgroup2 on /sys/fs/cgroup',
       },
     ];
-  out.push(
-    cg.layout === 'unified'
-      ? { name: 'cgroups', status: 'ok', detail }
-      : {
-          name: 'cgroups',
-          status: 'warn',
-          detail,
-          fix: 'resource limits need a pure cgroup v2 host (systemd.unified_cgroup_hierarchy=1); containers still run',
-        },
-  );
-  if (cg.unified) {
-    // Delegation: the caller may manage its own cgroup when it owns it (what
-    // systemd's Delegate=yes gives a user session); root always may.
-    const own = /^0::(.*)$/m.exec(await readFile('/proc/self/cgroup', 'utf8').catch(() => ''))?.[1];
-    const dir = own === undefined ? undefined : `${cg.unified}${own === '/' ? '' : own}`;
-    const uid = process.geteuid?.() ?? 0;
-    const st = dir ? await stat(dir).catch(() => undefined) : undefined;
-    out.push(
-      uid === 0 || st?.uid === uid
-        ? {
-            name: 'cgroup delegation',
-            status: 'ok',
-            detail: `${dir ?? cg.unified} is yours to manage`,
-          }
-        : {
-            name: 'cgroup delegation',
-            status: 'warn',
-            detail: `${dir ?? 'your cgroup'} is not delegated to uid ${uid}`,
-            fix: 'with systemd: run igloo in a user session (systemd-run --user --scope -p Delegate=yes igloo ...)',
-          },
-    );
-  }
+  // Resource limits: the hierarchy igloo uses and the caller's delegation (host/cgroups).
+  out.push(...checkCgroupLimits(detail, await currentUser()));
   return out;
 }
 

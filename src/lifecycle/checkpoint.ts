@@ -45,6 +45,7 @@ import {
 } from './checkpoint-manifest.ts';
 import { refuseOverlay } from './idmapped.ts';
 import type { Igloo } from './igloo.ts';
+import { refuseCgroup } from './limits.ts';
 import { ensurePrivateDir } from './paths.ts';
 import { writePreparedExec } from './prepared-plans.ts';
 import { liveState, readConfig, removeRunDir, withContainerLock, writeState } from './store.ts';
@@ -161,6 +162,7 @@ export async function checkpoint(
   const config = await readConfig(paths, name);
   refuseUncheckpointableNet(config, 'checkpoint');
   await refuseOverlay(paths, name, 'checkpoint');
+  await refuseCgroup(igloo, name, config, 'checkpoint');
   const criu = await requireCriu(`checkpoint "${name}"`);
   const dir = opts.dir ?? defaultCheckpointDir(igloo, name);
   return withContainerLock(paths, async () => {
@@ -299,6 +301,7 @@ export async function restore(
   requireRoot('restore', name);
   const paths = igloo.paths(name);
   const config = await readConfig(paths, name);
+  await refuseCgroup(igloo, name, config, 'restore');
   refuseUncheckpointableNet(config, 'restore');
   const criu = await requireCriu(`restore "${name}"`);
   const dir = opts.dir ?? defaultCheckpointDir(igloo, name);

@@ -16,6 +16,7 @@ import {
   writeState,
   type StateFile,
 } from './store.ts';
+import { removeCgroup } from './limits.ts';
 import type { UserContainers } from './user-containers.ts';
 import { detachNetwork } from './network.ts';
 
@@ -140,6 +141,7 @@ export async function destroyContainer(
     // Snapshots hold the container's files too: removed in its namespace, as the rootfs.
     await (await import('./snapshots.ts')).removeAllSnapshots(user, paths, config.idmap);
     await removeRunDir(paths);
+    await removeCgroup(user, name);
   });
   await rm(paths.dir, { recursive: true, force: true });
 }

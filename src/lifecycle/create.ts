@@ -25,6 +25,7 @@ import {
 import { newConfig, type CreateOptions, type ImageSource } from './new-config.ts';
 import { defaultNet } from './network.ts';
 import { ensurePrivateDir, type ContainerPaths } from './paths.ts';
+import { checkContainerLimits } from './limits.ts';
 import { Reverter } from './reverter.ts';
 import { resolveRootfsUser } from './rootfs-user.ts';
 import { chooseIdmap } from './slices.ts';
@@ -44,6 +45,8 @@ export async function createContainer(
   await ensurePrivateDir(user.dirs.data);
   await mkdir(user.containersDir, { recursive: true, mode: 0o700 });
   const owner = await user.owner();
+  // Limits are checked before anything is made (a bad one changes nothing).
+  if (opts.limits) await checkContainerLimits(user, opts.limits, 'create');
   if (opts.net === undefined) {
     const chosen = await defaultNet({ uid: owner.uid, ...(opts.memory && { oneShot: true }) });
     opts = { ...opts, net: chosen.net };

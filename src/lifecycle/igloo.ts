@@ -32,8 +32,28 @@ import type { PullOptions, RegistryOptions } from './pull.ts';
 import { execIn, runEphemeral, runForeground, startContainer, type RunResult } from './run.ts';
 import type { StateFile } from './store.ts';
 import { UserContainers } from './user-containers.ts';
+import {
+  containerStats,
+  freezeContainer,
+  limitsSummary,
+  setContainerLimits,
+  type ContainerStats,
+  type LimitTexts,
+} from './limits.ts';
+import type { Ceiling, Limits } from '../core/limits/values.ts';
+import { currentUser, lookupHostUser } from '../host/users.ts';
+import {
+  delegate,
+  listDelegations,
+  undelegate,
+  type Delegation,
+} from '../host/cgroups/delegation.ts';
+import { cgroupDriver, type CgroupDriver } from '../host/cgroups/driver.ts';
+import { IglooError } from '../core/errors.ts';
 
 export type { CreateOptions } from './new-config.ts';
+export type { ContainerStats, LimitTexts } from './limits.ts';
+export type { Delegation } from '../host/cgroups/delegation.ts';
 export type { Owner } from './user-containers.ts';
 
 export class Igloo extends UserContainers {
@@ -99,7 +119,13 @@ export class Igloo extends UserContainers {
    */
   runEphemeral(
     command: readonly string[],
-    opts: { idmap?: string; tty?: boolean; net?: string; publish?: readonly string[] } = {},
+    opts: {
+      idmap?: string;
+      tty?: boolean;
+      limits?: Limits;
+      net?: string;
+      publish?: readonly string[];
+    } = {},
   ): Promise<RunResult> {
     return runEphemeral(this, command, opts);
   }
@@ -195,4 +221,62 @@ export class Igloo extends UserContainers {
   autostart(onResult?: (r: AutostartResult) => void): Promise<AutostartResult[]> {
     return autostartContainers(this, onResult);
   }
+
+  /**
+   * Changes NAME's limits (flag texts; "max" removes one): checked, written
+   * to its config under its lock, and to its cgroup at once if it runs.
+   */
+  setLimits(name: string, texts: LimitTexts): Promise<{ limits: Limits; live: boolean }> {
+    return setContainerLimits(this, name, texts);
+  }
+
+  /** Usage of NAMES from their cgroups; CPU % over `intervalMs`. */
+  stats(names: readonly string[], intervalMs = 200): Promise<ContainerStats[]> {
+    return containerStats(this, names, intervalMs);
+  }
+
+  /** Freezes every process of NAME (cgroup freezer); resolves once the kernel says frozen. */
+  freeze(name: string): Promise<void> {
+    return freezeContainer(this, name, true);
+  }
+
+  thaw(name: string): Promise<void> {
+    return freezeContainer(this, name, false);
+  }
+
+  /** What bounds NAME, in words: its cgroup limits and ceiling, or the RLIMIT_NPROC fallback. */
+  async limitsSummary(name: string): Promise<string> {
+    return limitsSummary(this, await this.config(name));
+  }
+
+  /** Root: delegates cgroups to USER with CEILING over all their containers (igloo limit set). */
+  async limitUser(user: string, ceiling: Ceiling): Promise<Delegation> {
+    const u = await lookupHostUser(user);
+    return delegate(await rootDriver('limit set'), u, ceiling);
+  }
+
+  /** Users with delegated cgroups and their ceilings. */
+  limitList(): Delegation[] {
+    return listDelegations();
+  }
+
+  /** Root: removes USER's delegation (refused while their containers run). */
+  async limitRemove(user: string): Promise<void> {
+    await undelegate(await rootDriver('limit rm'), user);
+  }
+}
+
+async function rootDriver(op: string): Promise<CgroupDriver> {
+  if ((await currentUser()).uid !== 0)
+    throw new IglooError('EPERM', `Cannot ${op}: only root delegates cgroups`, {
+      op,
+      hint: `Run it as root: sudo igloo ${op} ...`,
+    });
+  const driver = cgroupDriver();
+  if (!driver)
+    throw new IglooError('EHOST', `Cannot ${op}: no cgroup hierarchy with controllers is mounted`, {
+      op,
+      hint: 'See igloo check',
+    });
+  return driver;
 }

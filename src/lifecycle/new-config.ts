@@ -18,6 +18,7 @@ import {
   type NetSpec,
   type PortForward,
 } from '../core/net/spec.ts';
+import { hasLimits, type Limits } from '../core/limits/values.ts';
 import { commandFor } from '../core/image/oci.ts';
 import type { StoredImage } from '../host/images.ts';
 import { cliPath } from '../host/install.ts';
@@ -41,6 +42,8 @@ export interface CreateOptions {
   autostart?: boolean;
   /** No files on disk: the busybox rootfs is made in memory at each run (runEphemeral). */
   memory?: boolean;
+  /** Resource limits (igloo.limits.*; src/core/limits). */
+  limits?: Limits;
   /** Told once when root's container gets a copy of an image because idmapped mounts were refused. */
   onNotice?: (text: string) => void;
   /** The network (`--net`): "user", "user,host-loopback", "private", "none", "bridge=NAME"; default: user where the host allows it. */
@@ -100,6 +103,7 @@ export function newConfig(
       ports: opts.publish.map((p) => (typeof p === 'string' ? parsePortForward(p) : p)),
     }),
     ...(opts.autostart && { autostart: true }),
+    ...(hasLimits(opts.limits) && { limits: opts.limits }),
   });
 }
 

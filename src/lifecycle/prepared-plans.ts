@@ -66,7 +66,7 @@ function helperStamp(): FileStamp {
 export async function writePreparedExec(
   paths: ContainerPaths,
   config: RunnableConfig,
-  init: { pid: number; start: number },
+  init: { pid: number; start: number; cgroups?: readonly string[] },
 ): Promise<void> {
   if (preparedPlansOff() || init.start === 0) return;
   const header: PreparedHeader = { kind: 'exec', init, stamps: [helperStamp()] };
@@ -79,6 +79,7 @@ export async function writePreparedExec(
       cwd: '/',
       user: { uid: 0, gid: 0, groups: [] },
       tty,
+      ...(init.cgroups && { cgroups: init.cgroups }),
     });
     await replaceFileAtomically(preparedExecPath(paths.rundir, tty), formatPrepared(header, plan), {
       mode: 0o600,

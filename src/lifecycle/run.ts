@@ -6,6 +6,7 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { IglooError } from '../core/errors.ts';
+import type { Limits } from '../core/limits/values.ts';
 import { planExec, planStart, type MemoryRootfs } from '../core/plan/plan.ts';
 import { hostBusyboxCached } from '../host/busybox-rootfs.ts';
 import { uniqueSuffix, withFileLock } from '../host/files.ts';
@@ -40,6 +41,13 @@ import {
   type StateFile,
 } from './store.ts';
 import type { UserContainers } from './user-containers.ts';
+import {
+  cgroupPlace,
+  containerCgroupOf,
+  prepareCgroup,
+  removeCgroup,
+  withFallbackLimits,
+} from './limits.ts';
 
 export interface RunResult {
   exitCode: number;
@@ -71,10 +79,14 @@ export async function startContainer(
     await ensurePrivateDir(user.dirs.run);
     await removeRunDir(paths);
     await mkdir(paths.rundir, { mode: 0o700 });
-    const runnable = await loadSeccompProfile(config);
+    const cgroup = await prepareCgroup(user, name, config);
+    const runnable = cgroup
+      ? await loadSeccompProfile(config)
+      : withFallbackLimits(await loadSeccompProfile(config));
     const net = await netPaths(user, name);
     const plan = planStart(runnable, {
       ...(await idmappedStartOptions(paths)),
+      ...(cgroup && { cgroup }),
       mode: 'detached',
       console: opts.console ?? 'pty',
       rundir: paths.rundir,
@@ -99,6 +111,7 @@ export async function startContainer(
           await writePreparedExec(paths, runnable, {
             pid,
             start: running.pidStart ?? 0,
+            ...(cgroup && { cgroups: cgroup.procs }),
           }).catch(() => undefined);
         },
       });
@@ -119,12 +132,15 @@ export async function runForeground(
   opts: { memoryRootfs?: MemoryRootfs; keepState?: boolean; tty?: boolean } = {},
 ): Promise<RunResult> {
   const paths = user.paths(name);
-  const config = await loadRunnable(paths, name);
+  const loaded = await loadRunnable(paths, name);
   await ensurePrivateDir(user.dirs.run);
+  const cgroup = await prepareCgroup(user, name, loaded);
+  const config = cgroup ? loaded : withFallbackLimits(loaded);
   const net = await netPaths(user, name);
   const network = await prepareNetwork(config, net);
   const plan = planStart(config, {
     network,
+    ...(cgroup && { cgroup }),
     ...(opts.memoryRootfs && { memoryRootfs: opts.memoryRootfs }),
     ...(await idmappedStartOptions(paths)),
     mode: 'foreground',
@@ -189,7 +205,13 @@ export async function runForeground(
 export async function runEphemeral(
   user: UserContainers,
   command: readonly string[],
-  opts: { idmap?: string; tty?: boolean; net?: string; publish?: readonly string[] } = {},
+  opts: {
+    idmap?: string;
+    tty?: boolean;
+    limits?: Limits;
+    net?: string;
+    publish?: readonly string[];
+  } = {},
 ): Promise<RunResult> {
   const name = `run-${uniqueSuffix()}`;
   await ensurePrivateDir(user.dirs.run);
@@ -197,6 +219,7 @@ export async function runEphemeral(
   await createContainer(user, name, {
     memory: true,
     ...(opts.idmap !== undefined && { idmap: opts.idmap }),
+    ...(opts.limits && { limits: opts.limits }),
     ...(opts.net !== undefined && { net: opts.net }),
     ...(opts.publish?.length && { publish: opts.publish }),
   });
@@ -213,9 +236,17 @@ export async function runEphemeral(
     // Every file is the owner's (config, state, an empty mount point): no user namespace needed.
     await rm(paths.dir, { recursive: true, force: true });
     await removeRunDir(paths);
+    await removeCgroup(user, name);
   }
   // A plan for the next run is a speed-up only: a failure to make one changes nothing.
-  if (opts.idmap === undefined && opts.net === undefined && !opts.publish?.length)
+  // A delegated user's runs must be in their cgroup (the ceiling): no plan run without Node.
+  if (
+    opts.idmap === undefined &&
+    !opts.limits &&
+    opts.net === undefined &&
+    !opts.publish?.length &&
+    !(await cgroupPlace(user))?.delegated
+  )
     await prepareNextRun(user, memoryRootfs).catch(() => undefined);
   return result;
 }
@@ -231,8 +262,8 @@ async function prepareNextRun(user: UserContainers, busybox: MemoryRootfs): Prom
     if (preparedRunHolds(user.dirs)) return;
     const idmap = await chooseIdmap(user, {}, true);
     const rootfs = preparedRunPaths(user.dirs).rootfs;
-    const config = await loadSeccompProfile(
-      newConfig('run', rootfs, idmap, { kind: 'busybox' }, {}),
+    const config = withFallbackLimits(
+      await loadSeccompProfile(newConfig('run', rootfs, idmap, { kind: 'busybox' }, {})),
     );
     const plan = planStart(config, {
       memoryRootfs: busybox,
@@ -273,7 +304,11 @@ export async function execIn(
     ...config.env.filter((e) => !(opts.env ?? []).some((o) => o.split('=')[0] === e.split('=')[0])),
     ...(opts.env ?? []),
   ];
-  const plan = planExec(await loadSeccompProfile(config), {
+  const cg = await containerCgroupOf(user, name);
+  const joined = cg && cg.driver.exists(cg.rel);
+  const runnable = await loadSeccompProfile(config);
+  const plan = planExec(joined ? runnable : withFallbackLimits(runnable), {
+    ...(joined && { cgroups: cg.driver.procsFiles(cg.rel) }),
     pid: state.pid,
     argv,
     env,

@@ -1,6 +1,8 @@
 /*
  * igloo-helper: the container's process, seen from inside (child.h).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -70,4 +72,27 @@ void reset_signals(void)
 	sigset_t none;
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+void cgroup_join_self(const struct plan *p, int errfd, unsigned long ns_flags)
+{
+	for (int i = 0; i < p->ncgroups; i++) {
+		const struct record *r = p->cgroups[i];
+		int fd = open(r->argv[0], O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0)
+			child_fail_at(errfd, r->index, "cgroup", errno, "open %s: %s",
+				      r->argv[0], strerror(errno));
+		struct stat st;
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+			child_fail_at(errfd, r->index, "cgroup", EINVAL,
+				      "%s is not a cgroup file", r->argv[0]);
+		if (write(fd, "0", 1) != 1)
+			child_fail_at(errfd, r->index, "cgroup", errno,
+				      "join %s: %s", r->argv[0], strerror(errno));
+		close(fd);
+	}
+	if (p->ncgroups > 0 && (ns_flags & CLONE_NEWCGROUP) &&
+	    unshare(CLONE_NEWCGROUP) < 0)
+		child_fail_at(errfd, p->cgroups[0]->index, "cgroup", errno,
+			      "unshare the cgroup namespace: %s", strerror(errno));
 }

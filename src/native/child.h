@@ -59,6 +59,15 @@ void child_fail_at(int errfd, int index, const char *op, int err, const char *fm
 		child_fail((c), e_, fmt ": %s", ##__VA_ARGS__, strerror(e_)); \
 	} while (0)
 
+/* Moves the calling process into each of the plan's cgroups (`cgroup`
+ * records: cgroup.procs files, opened without following a link, written
+ * "0" = the writer). Called by the container's process with the caller's
+ * host ids, before it runs anything: what it forks is counted from the
+ * start. With CLONE_NEWCGROUP in NS_FLAGS, it then unshares its cgroup
+ * namespace, rooted in the cgroups it has just joined. Failures go to
+ * ERRFD against the failing record. */
+void cgroup_join_self(const struct plan *p, int errfd, unsigned long ns_flags);
+
 /* The helper blocks and ignores signals; a process it starts (the
  * container's, a tool's, criu) begins with default dispositions and an
  * empty mask. */

@@ -142,6 +142,9 @@ static void exec_middle(const struct plan *p, int err_w, int pid_w, int cons_w,
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 	sync_close(); /* never ours to pass on */
 
+	/* The container's cgroups first, with the caller's host ids (the
+	 * process cloned below inherits them; the helper stays outside). */
+	cgroup_join_self(p, err_w, 0);
 	join_namespaces(p, err_w);
 	if ((p->join_flags & CLONE_NEWNS) && chdir("/") < 0)
 		child_fail_at(err_w, p->join_index, "join", errno, "chdir /: %s",

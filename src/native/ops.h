@@ -23,6 +23,7 @@
 	HEADER(sidecar, "sidecar", -1)           \
 	HEADER(sidecarcall, "sidecarcall", 2)    \
 	HEADER(consolelog, "consolelog", 2)      \
+	HEADER(cgroup, "cgroup", 1)              \
 	STEP(rootfs, "rootfs", 1)                \
 	STEP(rootfstmpfs, "rootfstmpfs", 1)      \
 	STEP(rootfsidmap, "rootfsidmap", 3)      \

@@ -283,6 +283,17 @@ static void check_header(struct plan *p, int is_exec)
 					     r->argv[k]);
 			}
 			*slot = r;
+		} else if (r->code == OP_cgroup) {
+			size_t n = strlen(a);
+			const char *tail = "/cgroup.procs";
+			if (a[0] != '/' || n <= strlen(tail) ||
+			    strcmp(a + n - strlen(tail), tail) != 0 || strstr(a, "/../"))
+				fail(r->index, r->op, EINVAL,
+				     "bad cgroup '%s' (an absolute path of a cgroup.procs file)", a);
+			if (p->ncgroups >= CGROUP_MAX)
+				fail(r->index, r->op, EINVAL, "more than %d cgroup records",
+				     CGROUP_MAX);
+			p->cgroups[p->ncgroups++] = r;
 		} else if (r->code == OP_sidecar) {
 			if (is_exec || p->sidecar)
 				fail(r->index, r->op, EINVAL,

@@ -13,6 +13,7 @@
 #define PLAN_FD 3
 #define PLAN_MAX (1024 * 1024) /* bound on the plan size */
 #define IDMAP_MAX_ENTRIES 340  /* the kernel's limit of lines in uid_map */
+#define CGROUP_MAX 16          /* `cgroup` records: one per hierarchy */
 
 enum mode { MODE_FOREGROUND, MODE_DETACHED };
 enum console { CONSOLE_INHERIT, CONSOLE_PTY, CONSOLE_NULL };
@@ -58,6 +59,10 @@ struct plan {
 	 * `sidecarcall` records are the headers with that code */
 	const struct record *sidecar;
 	int is_exec; /* a `join` plan, run by cmd_exec */
+	/* `cgroup PATH`: the cgroup.procs files the container's process joins
+	 * (child.c, cgroup_join_self) before it runs anything */
+	const struct record *cgroups[CGROUP_MAX];
+	int ncgroups;
 	/* `consolelog DIR MAX`: the monitor's console log, NULL when absent */
 	const char *consolelog;
 	unsigned long long consolelog_max;

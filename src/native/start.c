@@ -163,6 +163,10 @@ static void start_child(const struct plan *p, int mapped_r, int err_w,
 	if (dumpable && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		child_fail_at(err_w, 0, "igloo-plan", errno,
 			      "PR_SET_DUMPABLE 0: %s", strerror(errno));
+	/* Into the container's cgroups (still with the caller's host ids,
+	 * which own them), then its own cgroup namespace: the helper, which
+	 * stays as the monitor, is never in them. */
+	cgroup_join_self(p, err_w, p->ns_flags);
 	/* The rootfs is opened while we still have the caller's host ids:
 	 * it usually lies in the owner's private (0700) directory, which the
 	 * container's root must not be able to traverse. */
@@ -251,7 +255,11 @@ int cmd_start(struct plan p)
 		fail(0, "console", errno, "socketpair: %s", strerror(errno));
 
 	idmap_prepare(&p);
-	pid_t pid = clone_fork(p.ns_flags);
+	/* With `cgroup` records the child makes its cgroup namespace itself,
+	 * once it is in its cgroups (cgroup_join_self), so that the namespace
+	 * is rooted there. */
+	pid_t pid = clone_fork(p.ncgroups ? p.ns_flags & ~(unsigned long)CLONE_NEWCGROUP
+					  : p.ns_flags);
 	if (pid < 0) {
 		int e = errno;
 		const char *list = p.ns_index >= 0 ? p.recs[p.ns_index].argv[0] : "";

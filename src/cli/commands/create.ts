@@ -1,7 +1,9 @@
 /** igloo create NAME [options] */
 import { formatIdmapSpec } from '../../core/idmap/index.ts';
 import { formatNetSpec } from '../../core/net/spec.ts';
+import { hasLimits, parseLimits } from '../../core/limits/values.ts';
 import { Igloo } from '../../lifecycle/igloo.ts';
+import { limitTexts } from './limit-flags.ts';
 import type { create as createSpec } from '../command-table.ts';
 import { printJson } from '../output.ts';
 import type { Invocation } from '../spec.ts';
@@ -10,7 +12,9 @@ export async function create({
   options,
   args: { NAME: name },
 }: Invocation<typeof createSpec>): Promise<number> {
-  const config = await new Igloo().create(name, {
+  const limits = parseLimits(limitTexts(options), 'create');
+  const igloo = new Igloo();
+  const config = await igloo.create(name, {
     ...(options.image !== undefined && { image: options.image }),
     ...(options.idmap !== undefined && { idmap: options.idmap }),
     ...(options['slice-size'] !== undefined && { sliceSize: options['slice-size'] }),
@@ -22,12 +26,15 @@ export async function create({
     ...(options.net !== undefined && { net: options.net }),
     ...(options.publish?.length && { publish: options.publish }),
     ...(options.autostart === true && { autostart: true }),
+    ...(hasLimits(limits) && { limits }),
     onNotice: (text) => process.stderr.write(`igloo: note: ${text}\n`),
   });
   if (options.json) printJson(config);
-  else
+  else {
     process.stdout.write(
       `Created ${name} (ids ${formatIdmapSpec(config.idmap)}, network ${formatNetSpec(config.net ?? { mode: 'private' })})\n`,
     );
+    process.stdout.write(`Limits: ${await igloo.limitsSummary(name)}\n`);
+  }
   return 0;
 }

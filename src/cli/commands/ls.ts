@@ -10,8 +10,12 @@ export async function ls({ options }: Invocation<typeof lsSpec>): Promise<number
   const owner = await igloo.owner();
   const all = await igloo.list();
   if (options.json) {
+    const usage = await igloo.stats(
+      all.map((c) => c.name),
+      0,
+    );
     printJson(
-      all.map((c) => ({
+      all.map((c, i) => ({
         name: c.name,
         state: c.state.status,
         pid: c.state.pid ?? null,
@@ -19,6 +23,7 @@ export async function ls({ options }: Invocation<typeof lsSpec>): Promise<number
         idmap: c.config?.idmap ?? null,
         lastExit: c.state.lastExit ?? null,
         ...(c.error && { error: c.error }),
+        usage: usage[i]?.usage ?? null,
       })),
     );
     return 0;

@@ -2,7 +2,9 @@
 import { uniqueSuffix } from '../../host/files.ts';
 import { BUILTIN_IMAGE } from '../../host/images.ts';
 import { commandFor } from '../../core/image/oci.ts';
+import { hasLimits, parseLimits } from '../../core/limits/values.ts';
 import { Igloo } from '../../lifecycle/igloo.ts';
+import { limitTexts } from './limit-flags.ts';
 import type { run as runSpec } from '../command-table.ts';
 import { usageError } from '../parse.ts';
 import type { Invocation } from '../spec.ts';
@@ -17,6 +19,7 @@ export async function run({ spec, options, command }: Invocation<typeof runSpec>
       ? await igloo.images().get(options.image)
       : undefined;
   const tty = ttyChoice(spec, options);
+  const limits = parseLimits(limitTexts(options), 'run');
   const argv = stored ? commandFor(stored.config, command) : command;
   if (argv.length === 0)
     throw usageError(spec, 'no command given after -- (and the image has none)');
@@ -25,6 +28,7 @@ export async function run({ spec, options, command }: Invocation<typeof runSpec>
     const opts = {
       tty,
       ...(options.idmap !== undefined && { idmap: options.idmap }),
+      ...(hasLimits(limits) && { limits }),
       ...(options.net !== undefined && { net: options.net }),
       ...(options.publish?.length && { publish: options.publish }),
     };
@@ -36,6 +40,7 @@ export async function run({ spec, options, command }: Invocation<typeof runSpec>
     await igloo.create(name, {
       ...(options.image !== undefined && { image: options.image }),
       ...(options.idmap !== undefined && { idmap: options.idmap }),
+      ...(hasLimits(limits) && { limits }),
       ...(options.net !== undefined && { net: options.net }),
       ...(options.publish?.length && { publish: options.publish }),
     });
@@ -44,7 +49,7 @@ export async function run({ spec, options, command }: Invocation<typeof runSpec>
       spec,
       `--net and -p apply to a new container; "${name}" exists (its config says)`,
     );
-  }
+  } else if (hasLimits(limits)) await igloo.setLimits(name, limitTexts(options));
   const removeAfter = options.rm === true || options.name === undefined;
   try {
     return (await igloo.runForeground(name, argv, { tty })).exitCode;

@@ -90,6 +90,13 @@ igloo.net = user,host-loopback
 igloo.net.port = 8080:80
 igloo.net.port = 0.0.0.0:5000-5001:5000-5001/udp
 igloo.autostart = true
+igloo.limits.memory = 512M
+igloo.limits.memory_swap = 1G
+igloo.limits.pids = 100
+igloo.limits.cpus = 1.5
+igloo.limits.cpu_weight = 200
+igloo.limits.cpuset = 0-1
+igloo.limits.io_weight = 50
 `.replace('igloo.idmap = u 0 2000000 65536\n', 'igloo.idmap = u 0 2000000 1000\n');
     const c = parseConfig(text);
     assert.deepEqual(parseConfig(formatConfig(c)), c);
@@ -116,6 +123,15 @@ igloo.autostart = true
         ['0.0.0.0', 5000, 5000, 2, 'udp'],
       ],
     );
+    assert.deepEqual(c.limits, {
+      memory: 512 * 2 ** 20,
+      memorySwap: 2 ** 30,
+      pids: 100,
+      cpus: 1.5,
+      cpuWeight: 200,
+      cpuset: '0-1',
+      ioWeight: 50,
+    });
     // every igloo key appears in the written file
     const written = formatConfig(c);
     for (const key of IGLOO_KEYS)
@@ -145,6 +161,13 @@ igloo.autostart = true
       'igloo.net': 'none',
       'igloo.net.port': '8080:80',
       'igloo.autostart': 'true',
+      'igloo.limits.memory': '64M',
+      'igloo.limits.memory_swap': '64M',
+      'igloo.limits.pids': '10',
+      'igloo.limits.cpus': '0.5',
+      'igloo.limits.cpu_weight': '10',
+      'igloo.limits.cpuset': '0',
+      'igloo.limits.io_weight': '10',
       'lxc.cap.drop': 'sys_module mac_admin',
       'lxc.no_new_privs': '1',
       'lxc.idmap': 'u 0 100000 10',

@@ -28,6 +28,7 @@ import {
   type Rlimit,
 } from './model.ts';
 import { validateConfig } from './validate.ts';
+import { checkLimits, hasLimits, LIMIT_KEYS, LIMIT_SPECS, type Limits } from '../limits/values.ts';
 
 /** A config under construction: every field optional until validation. */
 export interface ConfigDraft {
@@ -54,6 +55,7 @@ export interface ConfigDraft {
   net?: NetSpec;
   ports: PortForward[];
   autostart?: boolean;
+  limits?: { -readonly [K in keyof Limits]: Limits[K] };
 }
 
 export function emptyDraft(): ConfigDraft {
@@ -247,6 +249,23 @@ const iglooKeys: Record<string, KeyHandler> = {
   },
 };
 
+// igloo.limits.memory, .memory_swap, .pids, .cpus, .cpu_weight, .cpuset, .io_weight
+for (const k of LIMIT_KEYS) {
+  const spec = LIMIT_SPECS[k];
+  iglooKeys[spec.key] = {
+    set: (d, v) => {
+      let parsed: number | string;
+      try {
+        parsed = spec.parse(v);
+      } catch (err) {
+        throw new ValueError(err instanceof Error ? err.message : String(err));
+      }
+      d.limits = { ...d.limits, [k]: parsed };
+    },
+    get: (c) => (c.limits?.[k] === undefined ? [] : [spec.format(c.limits[k])]),
+  };
+}
+
 /** LXC keys with the same meaning as an igloo key. */
 const lxcKeys: Record<string, KeyHandler> = {
   'lxc.idmap': iglooKeys['igloo.idmap']!,
@@ -342,7 +361,9 @@ export function finishConfig(draft: ConfigDraft, opts: { path?: string } = {}): 
     ...(draft.net && { net: draft.net }),
     ...(draft.ports.length && { ports: draft.ports }),
     ...(draft.autostart && { autostart: true }),
+    ...(hasLimits(draft.limits) && { limits: draft.limits as Limits }),
   };
+  if (config.limits) checkLimits(config.limits, 'parse config');
   return validateConfig(config, opts);
 }
 

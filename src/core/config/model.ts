@@ -5,6 +5,7 @@
  */
 import type { IdMaps } from '../idmap/index.ts';
 import type { NetSpec, PortForward } from '../net/spec.ts';
+import type { Limits } from '../limits/values.ts';
 
 export type NamespaceKind = 'user' | 'pid' | 'mnt' | 'uts' | 'ipc' | 'net' | 'cgroup';
 export const ALL_NAMESPACES: readonly NamespaceKind[] = [
@@ -72,6 +73,8 @@ export interface ContainerConfig {
   readonly ports?: readonly PortForward[];
   /** `igloo autostart` starts it (a boot script runs that for each user). */
   readonly autostart?: boolean;
+  /** Resource limits (issue 15, src/core/limits): igloo.limits.* keys; absent: none. */
+  readonly limits?: Limits;
 }
 
 export interface SeccompConfig {

@@ -77,6 +77,20 @@ export interface LaunchPlan {
   /** start: a host process that lives as long as init (user-mode networking; PROTOCOL.md "Sidecar"). */
   readonly sidecar?: Sidecar;
   readonly steps: readonly Step[];
+  /**
+   * The cgroup.procs files (one per hierarchy) the container's process
+   * joins before it runs anything (src/core/limits; PROTOCOL.md `cgroup`).
+   */
+  readonly cgroups?: readonly string[];
+}
+
+/**
+ * A container's cgroups: the cgroup.procs files its process joins, and the
+ * mounts that show them inside (its cgroup namespace is rooted there).
+ */
+export interface CgroupJoin {
+  readonly procs: readonly string[];
+  readonly mounts: readonly Step[];
 }
 
 /** Host devices every container gets, bound read-write from the host's /dev. */
@@ -330,6 +344,8 @@ export interface StartOptions {
   readonly memoryRootfs?: MemoryRootfs;
   /** The rootfs is an overlay of a shared image (root's containers; see IdmappedRootfs). */
   readonly idmappedRootfs?: IdmappedRootfs;
+  /** The container's cgroups (limits, usage, freezer); absent: none. */
+  readonly cgroup?: CgroupJoin;
   /** What the container's network adds (lifecycle/network.ts prepareNetwork). */
   readonly network?: NetLaunch;
 }
@@ -373,6 +389,7 @@ export interface IdmappedRootfs {
 export function planStart(config: RunnableConfig, opts: StartOptions): LaunchPlan {
   const argv = opts.command ?? config.init;
   const mounts = containerMounts(config);
+  if (opts.cgroup) mounts.push(...opts.cgroup.mounts);
   if (opts.memoryRootfs) mounts.splice(1, 0, ...memoryRootfsSteps(opts.memoryRootfs));
   else if (opts.idmappedRootfs) {
     if (!config.namespaces.includes('user'))
@@ -409,6 +426,7 @@ export function planStart(config: RunnableConfig, opts: StartOptions): LaunchPla
     idmap: config.idmap,
     ...(opts.network?.sidecar && { sidecar: opts.network.sidecar }),
     steps,
+    ...(opts.cgroup && { cgroups: opts.cgroup.procs }),
   };
 }
 
@@ -421,6 +439,8 @@ export interface ExecOptions {
   readonly cwd: string;
   readonly user: { uid: number; gid: number; groups: readonly number[] };
   readonly tty: boolean;
+  /** The container's cgroup.procs files: the process joins them too. */
+  readonly cgroups?: readonly string[];
 }
 
 export function planExec(config: RunnableConfig, opts: ExecOptions): LaunchPlan {
@@ -436,6 +456,7 @@ export function planExec(config: RunnableConfig, opts: ExecOptions): LaunchPlan 
     // Joining namespaces inherits none of the limits, caps or filter: the
     // process gets the same ones as init.
     steps: processSteps(config, opts),
+    ...(opts.cgroups?.length && { cgroups: opts.cgroups }),
   };
 }
 
@@ -557,6 +578,7 @@ export function encodePlan(plan: LaunchPlan): string {
         rec('idmap', kind, map.length, ...map.flatMap((e) => [e.inside, e.outside, e.count]));
     }
   }
+  for (const c of plan.cgroups ?? []) rec('cgroup', c);
   if (plan.sidecar) {
     const { dir, argv, calls } = plan.sidecar;
     rec('sidecar', dir, argv.length, ...argv);
