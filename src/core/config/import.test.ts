@@ -124,19 +124,35 @@ test('a kept setting that cannot hold in the new map is an error naming it', () 
   );
 });
 
-test('the network mode is kept; a port forward is refused and reported', () => {
-  const text = [
-    'igloo.name = old',
-    'igloo.rootfs = /elsewhere/old/rootfs',
-    'igloo.net = user,host-loopback',
-    'igloo.net.port = 0.0.0.0:8080:80',
-  ].join('\n');
-  const r = reduceImportedConfig(text, target);
-  assert.deepEqual(r.config.net, { mode: 'user', hostLoopback: true });
-  assert.equal(r.config.ports, undefined);
-  assert.deepEqual(
-    r.refused.map((x) => [x.line, x.key]),
-    [[4, 'igloo.net.port']],
+test('the network modes create picks are kept; host loopback, bridges, port forwards and autostart are refused; limits kept', () => {
+  const base = [
+    'igloo.name = x',
+    'igloo.idmap = u 0 2000000 65536',
+    'igloo.idmap = g 0 2000000 65536',
+  ];
+  for (const mode of ['none', 'private', 'user']) {
+    const r = reduceImportedConfig([...base, `igloo.net = ${mode}`].join('\n'), target);
+    assert.deepEqual(r.refused, [], mode);
+    assert.equal(r.config.net?.mode, mode);
+  }
+  const r = reduceImportedConfig(
+    [
+      ...base,
+      'igloo.net = user,host-loopback',
+      'igloo.net = bridge=lxcbr0',
+      'igloo.net.port = 8080:80',
+      'igloo.autostart = true',
+      'igloo.limits.memory = 512M',
+      'igloo.limits.pids = 100',
+    ].join('\n'),
+    target,
   );
-  assert.match(r.refused[0]!.why, /publishing a host port/);
+  assert.deepEqual(
+    r.refused.map((x) => x.key),
+    ['igloo.net', 'igloo.net', 'igloo.net.port', 'igloo.autostart'],
+  );
+  assert.equal(r.config.net, undefined);
+  assert.equal(r.config.ports, undefined);
+  assert.equal(r.config.autostart, undefined);
+  assert.deepEqual(r.config.limits, { memory: 512 * 1024 * 1024, pids: 100 });
 });

@@ -8,12 +8,15 @@
  *
  * - kept: igloo.hostname, init, env, cwd, user (must be mapped), halt_signal,
  *   nesting (create --nesting: its bind mounts are this host's, rebuilt by
- *   the caller), and the settings that only narrow: igloo.cap.drop,
- *   igloo.seccomp.deny, igloo.no_new_privs = true.
+ *   the caller), igloo.net = none, private or user (the modes create picks
+ *   by itself), and the settings that only narrow: igloo.cap.drop,
+ *   igloo.seccomp.deny, igloo.no_new_privs = true, igloo.limits.*.
  * - replaced by the importer: igloo.name, igloo.rootfs, igloo.idmap.
  * - refused: igloo.mount (a host path), igloo.seccomp other than default,
  *   igloo.cap.keep, igloo.rlimit, igloo.namespaces other than all of them,
- *   igloo.no_new_privs = false (unless nesting), every lxc.* and unknown key,
+ *   igloo.no_new_privs = false (unless nesting), igloo.net with the host's
+ *   loopback or a bridge, igloo.net.port, igloo.autostart (the importer's
+ *   host decides what reaches it and what starts), every lxc.* and unknown key,
  *   and any line that does not parse.
  *
  * Pure: text in, config and report out.
@@ -58,15 +61,14 @@ const KEPT = new Set([
   'igloo.nesting',
   'igloo.cap.drop',
   'igloo.seccomp.deny',
-  // the network mode: bridge is checked against the owner's delegation at each start
-  'igloo.net',
 ]);
 
 const WHY: Record<string, string> = {
   'igloo.mount': 'a bind mount of a host path (create makes none)',
   'igloo.cap.keep': 'keeps capabilities igloo drops (create keeps none)',
   'igloo.rlimit': 'a resource limit (create sets none)',
-  'igloo.net.port': 'a port forward publishing a host port (create makes one only with -p)',
+  'igloo.net.port': "forwards a port of the importer's host (create forwards none unless asked)",
+  'igloo.autostart': 'starts the container at boot (create marks none unless asked)',
 };
 
 function lineValue(raw: string): { key: string; value: string } | undefined {
@@ -95,6 +97,17 @@ function refusal(key: string, value: string, nesting: boolean): string | undefin
     return ['true', '1', 'yes'].includes(value) || nesting
       ? undefined
       : 'no_new_privs off (create turns it off only for --nesting)';
+  if (key === 'igloo.net') {
+    // The importer's host decides what reaches it: the modes create picks
+    // by itself are kept; its loopback and its bridges only when asked there.
+    const mode = value.split(',')[0]?.trim();
+    return ['none', 'private', 'user'].includes(value.trim())
+      ? undefined
+      : mode === 'bridge'
+        ? "a bridge of the exporter's host (create attaches one only when asked: igloo config NAME set igloo.net=bridge=NAME)"
+        : `network "${value}" reaches the host (create allows it only when asked)`;
+  }
+  if (key.startsWith('igloo.limits.')) return undefined; // a limit only narrows
   if (WHY[key]) return WHY[key];
   if (key in CONFIG_KEYS) return 'an LXC key (create writes igloo keys only)';
   return 'not a key igloo create writes';
@@ -151,6 +164,7 @@ export function reduceImportedConfig(
     noNewPrivs: draft.nesting ? (draft.noNewPrivs ?? false) : true,
     ...(draft.nesting && { nesting: true }),
     ...(draft.net && { net: draft.net }),
+    ...(draft.limits && { limits: draft.limits }),
   };
   try {
     return { config: validateConfig(config), refused };
