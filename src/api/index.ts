@@ -83,3 +83,8 @@ export type { AutostartResult } from '../lifecycle/autostart.ts';
 export type { PullOptions, RegistryOptions } from '../lifecycle/pull.ts';
 export type { ContainerSnapshot } from '../lifecycle/snapshots.ts';
 export type { ImageRef } from '../core/image/ref.ts';
+// limits (docs/limits.md)
+export type { Ceiling, Limits } from '../core/limits/values.ts';
+export type { Usage } from '../core/limits/usage.ts';
+export type { ContainerStats, Delegation, LimitTexts } from '../lifecycle/igloo.ts';
+export type { PortProtocol } from '../core/net/spec.ts';

@@ -22,7 +22,7 @@ import {
 } from '../support/host.ts';
 
 const cleanup = new Cleanup();
-const BASE = 61_000_000;
+const BASE = 66_000_000;
 const HIERARCHIES = ['memory', 'pids', 'cpu', 'cpuacct', 'cpuset', 'freezer', 'blkio'];
 let anna: TestUser;
 let userCg: string;
