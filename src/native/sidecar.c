@@ -391,6 +391,11 @@ pid_t sidecar_launch(const struct plan *p, pid_t init)
 		sync_close();
 		reset_signals();
 		(void)prctl(PR_SET_NAME, "igloo-sidecar", 0, 0, 0);
+		/* Dumpable, as the monitor is (parent.c): a process of its
+		 * owner on the host, holding nothing the owner may not see,
+		 * whose /proc/PID/ns links `igloo ps` reads as the owner. The
+		 * helper it is forked from is not dumpable yet. */
+		(void)prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 		int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 		if (devnull >= 0)
 			for (int i = 0; i < 3; i++)

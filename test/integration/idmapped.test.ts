@@ -115,7 +115,7 @@ describe("root's containers share one image through idmapped mounts", () => {
     const a = await create('img-idm-a', 'shared');
     const b = await create('img-idm-b', 'shared');
     assert.equal(a.stderr, '', 'no note: the image is shared, not copied');
-    const image = join(env.IGLOO_DATA_DIR!, 'images', 'shared', 'rootfs-shifted');
+    const image = join(env.IGLOO_DATA_DIR!, 'images', 'shared+latest', 'rootfs-shifted');
     const before = snapshot(image);
     const baseA = a.config.idmap.uid[0]!.outside;
     const baseB = b.config.idmap.uid[0]!.outside;
@@ -194,7 +194,7 @@ describe("root's containers share one image through idmapped mounts", () => {
     assert.equal(r.status, 1);
     assert.match(
       r.stderr,
-      /Cannot remove image "shared": containers "img-idm-a", "img-idm-b" use it/,
+      /Cannot remove image "shared:latest": containers "img-idm-a", "img-idm-b" use it/,
     );
     assert.match(r.stderr, /igloo destroy img-idm-a/);
 
@@ -203,7 +203,7 @@ describe("root's containers share one image through idmapped mounts", () => {
     assert.equal(r.status, 1);
     assert.match(
       r.stderr,
-      /Cannot export "img-idm-a": its rootfs is an overlay of the shared image "shared"/,
+      /Cannot export "img-idm-a": its rootfs is an overlay of the shared image "shared:latest"/,
     );
 
     // A detached start, exec and stop work on the overlay too.
@@ -252,7 +252,7 @@ describe("root's containers share one image through idmapped mounts", () => {
     assert.equal(r.status, 0, r.stderr);
     const c = await create('img-idm-caps', 'caps');
     const base = c.config.idmap.uid[0]!.outside;
-    const stored = join(env.IGLOO_DATA_DIR!, 'images', 'caps', 'rootfs-shifted', 'bin/ping');
+    const stored = join(env.IGLOO_DATA_DIR!, 'images', 'caps+latest', 'rootfs-shifted', 'bin/ping');
     const getcap = (path: string) =>
       spawnSync('getcap', ['-n', path], { encoding: 'utf8' }).stdout.trim();
     const getfattr = (path: string) =>
@@ -391,7 +391,7 @@ describe("root's containers share one image through idmapped mounts", () => {
     const ramBase = config.idmap.uid[0]!.outside;
     assert.equal(statSync(join(config.rootfs, 'bin/busybox')).uid, ramBase);
     r = await root(['info', 'img-idm-ram'], ramEnv);
-    assert.match(r.stdout, /rootfs +\S+ \(a copy of image onram: idmapped mounts refused \(EINVAL/);
+    assert.match(r.stdout, /rootfs +\S+ \(a copy of image onram:latest: idmapped mounts refused \(EINVAL/);
     r = await root(['run', '--name', 'img-idm-ram', '--', '/bin/cat', '/etc/motd'], ramEnv);
     assert.equal(r.stdout, 'from the image\n', r.stderr);
     assert.equal((await root(['destroy', 'img-idm-ram'], ramEnv)).status, 0);
