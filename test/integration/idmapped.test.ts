@@ -391,7 +391,10 @@ describe("root's containers share one image through idmapped mounts", () => {
     const ramBase = config.idmap.uid[0]!.outside;
     assert.equal(statSync(join(config.rootfs, 'bin/busybox')).uid, ramBase);
     r = await root(['info', 'img-idm-ram'], ramEnv);
-    assert.match(r.stdout, /rootfs +\S+ \(a copy of image onram:latest: idmapped mounts refused \(EINVAL/);
+    assert.match(
+      r.stdout,
+      /rootfs +\S+ \(a copy of image onram:latest: idmapped mounts refused \(EINVAL/,
+    );
     r = await root(['run', '--name', 'img-idm-ram', '--', '/bin/cat', '/etc/motd'], ramEnv);
     assert.equal(r.stdout, 'from the image\n', r.stderr);
     assert.equal((await root(['destroy', 'img-idm-ram'], ramEnv)).status, 0);
