@@ -68,7 +68,7 @@ export type { ImageStore, StoredImage, StoredLayer } from '../host/images.ts';
 export type { SubidFileReport } from '../host/subid.ts';
 export type { ListedContainer } from '../lifecycle/control.ts';
 export type { RootfsInfo } from '../lifecycle/idmapped.ts';
-export type { RunResult } from '../lifecycle/run.ts';
+export type { EphemeralOptions, RunResult } from '../lifecycle/run.ts';
 export type { ImportResult } from '../lifecycle/transfer.ts';
 // networking (docs/network.md)
 export {

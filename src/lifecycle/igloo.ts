@@ -29,7 +29,14 @@ import { followConsoleLog, readConsoleLog } from './logs.ts';
 import type { CreateOptions } from './new-config.ts';
 import { renameContainer } from './rename.ts';
 import type { PullOptions, RegistryOptions } from './pull.ts';
-import { execIn, runEphemeral, runForeground, startContainer, type RunResult } from './run.ts';
+import {
+  execIn,
+  runEphemeral,
+  runForeground,
+  startContainer,
+  type EphemeralOptions,
+  type RunResult,
+} from './run.ts';
 import type { StateFile } from './store.ts';
 import { UserContainers } from './user-containers.ts';
 import {
@@ -117,16 +124,7 @@ export class Igloo extends UserContainers {
    * busybox system is made in a tmpfs by the helper, with a slice of its own
    * for the run, and nothing on disk to build or remove but its config.
    */
-  runEphemeral(
-    command: readonly string[],
-    opts: {
-      idmap?: string;
-      tty?: boolean;
-      limits?: Limits;
-      net?: string;
-      publish?: readonly string[];
-    } = {},
-  ): Promise<RunResult> {
+  runEphemeral(command: readonly string[], opts: EphemeralOptions = {}): Promise<RunResult> {
     return runEphemeral(this, command, opts);
   }
 

@@ -197,6 +197,15 @@ export async function runForeground(
   return { exitCode: result.exitCode ?? 1, status };
 }
 
+/** What `igloo run` without a name takes: the slice, a pty, limits, the network. */
+export interface EphemeralOptions {
+  idmap?: string;
+  tty?: boolean;
+  limits?: Limits;
+  net?: string;
+  publish?: readonly string[];
+}
+
 /**
  * `igloo run` with the built-in image and no name: a container whose
  * busybox system is made in a tmpfs by the helper, with a slice of its own
@@ -205,13 +214,7 @@ export async function runForeground(
 export async function runEphemeral(
   user: UserContainers,
   command: readonly string[],
-  opts: {
-    idmap?: string;
-    tty?: boolean;
-    limits?: Limits;
-    net?: string;
-    publish?: readonly string[];
-  } = {},
+  opts: EphemeralOptions = {},
 ): Promise<RunResult> {
   const name = `run-${uniqueSuffix()}`;
   await ensurePrivateDir(user.dirs.run);
