@@ -166,10 +166,12 @@ describe('user mode', () => {
   test('a port forward reaches a system container from the host loopback, and survives slirp4netns dying', async () => {
     const port = await freePort();
     await ok(['create', 'web', '--net', 'user', '-p', `127.0.0.1:${port}:8080`]);
-    // init serves "pong" on 8080 (the config file is its owner's to edit while stopped)
+    // init serves "pong" on 8080 (the config file is its owner's to edit while stopped).
+    // Each nc lives at most 3 s: a connection whose far end was slirp4netns when it was
+    // killed never gets its last FIN, and a plain nc would wait on it for good.
     appendFileSync(
       join(containers, 'web/config'),
-      'igloo.init = ["/bin/sh", "-c", "while :; do echo pong | nc -l -p 8080; done"]\n',
+      'igloo.init = ["/bin/sh", "-c", "while :; do echo pong | timeout 3 nc -l -p 8080; done"]\n',
     );
     await ok(['start', 'web']);
     await until('pong through the forward', async () => (await readFrom(port)).includes('pong'));
@@ -179,9 +181,12 @@ describe('user mode', () => {
     await until('a new slirp4netns', () =>
       sidecars().some((p) => p.name === 'slirp4netns' && p.pid !== slirp.pid),
     );
+    const log = join(user.home, '.cache/igloo/run/web/sidecar.log');
     await until('pong through the forward again', async () =>
       (await readFrom(port)).includes('pong'),
-    );
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; sidecar.log:\n${readFileSync(log, 'utf8')}`);
+    });
     assert.match(
       readFileSync(join(user.home, '.cache/igloo/run/web/sidecar.log'), 'utf8'),
       /slirp4netns signaled SIGKILL; starting it again/,
