@@ -33,6 +33,10 @@ import {
   type TestUser,
 } from '../support/host.ts';
 
+/** config.json as the tests edit it: any JSON. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Cfg = any;
+
 const cleanup = new Cleanup();
 let runc: string;
 let work: string;
@@ -65,6 +69,7 @@ reap()
 /** A tiny console-socket receiver: gets the pty master by SCM_RIGHTS, types CMD, prints what comes back. */
 const CONSOLE_PY = String.raw`
 import array, os, socket, sys, select
+
 path, cmd = sys.argv[1], sys.argv[2]
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.bind(path); s.listen(1)
@@ -163,7 +168,7 @@ async function until(
 const BUSYBOX = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p))!;
 
 /** A bundle: a busybox rootfs and `igloo-runc spec`'s config with CHANGE applied. */
-function bundle(name: string, change: (c: any) => void, owner?: TestUser): string {
+function bundle(name: string, change: (c: Cfg) => void, owner?: TestUser): string {
   const dir = join(work, name);
   const rootfs = join(dir, 'rootfs');
   for (const d of ['bin', 'proc', 'dev', 'sys', 'tmp', 'etc'].map((d) => join(rootfs, d)))
@@ -312,7 +317,7 @@ describe('igloo-runc as root', () => {
     });
     const hookOut = join(work, 'hook.json');
     const b = bundle('join', (c) => {
-      c.linux.namespaces = c.linux.namespaces.filter((n: any) => n.type !== 'network');
+      c.linux.namespaces = c.linux.namespaces.filter((n: Cfg) => n.type !== 'network');
       c.linux.namespaces.push({ type: 'network', path: `/proc/${holder.pid}/ns/net` });
       c.hooks = { prestart: [{ path: '/bin/sh', args: ['sh', '-c', `cat > ${hookOut}`] }] };
       c.process.rlimits = [{ type: 'RLIMIT_NOFILE', hard: 321, soft: 123 }];
@@ -363,7 +368,7 @@ describe('igloo-runc as root', () => {
   });
 
   test('bad configs get an error naming the field and leave no state', async () => {
-    const cases: [string, (c: any) => void, RegExp][] = [
+    const cases: [string, (c: Cfg) => void, RegExp][] = [
       ['noargs', (c) => (c.process.args = []), /process\.args/],
       [
         'duprl',
@@ -378,7 +383,7 @@ describe('igloo-runc as root', () => {
       [
         'nsfile',
         (c) =>
-          (c.linux.namespaces = c.linux.namespaces.map((n: any) =>
+          (c.linux.namespaces = c.linux.namespaces.map((n: Cfg) =>
             n.type === 'ipc' ? { type: 'ipc', path: '/proc/self/ns/net' } : n,
           )),
         /is not a ipc namespace/,
@@ -499,15 +504,15 @@ describe('igloo-runc as a user', () => {
       'userns',
       (c) => {
         c.linux.namespaces.push({ type: 'user' });
-        c.linux.namespaces = c.linux.namespaces.filter((n: any) => n.type !== 'network');
+        c.linux.namespaces = c.linux.namespaces.filter((n: Cfg) => n.type !== 'network');
         c.linux.uidMappings = [{ containerID: 0, hostID: base, size: 65536 }];
         c.linux.gidMappings = [{ containerID: 0, hostID: base, size: 65536 }];
-        c.mounts = c.mounts.map((m: any) =>
+        c.mounts = c.mounts.map((m: Cfg) =>
           m.type === 'sysfs'
             ? { ...m, type: 'none', options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] }
             : m,
         );
-        c.mounts = c.mounts.map((m: any) =>
+        c.mounts = c.mounts.map((m: Cfg) =>
           m.destination === '/dev/pts'
             ? { ...m, options: m.options.filter((o: string) => o !== 'gid=5') }
             : m,
@@ -535,7 +540,7 @@ describe('igloo-runc as a user', () => {
       'stolen',
       (c) => {
         c.linux.namespaces.push({ type: 'user' });
-        c.linux.namespaces = c.linux.namespaces.filter((n: any) => n.type !== 'network');
+        c.linux.namespaces = c.linux.namespaces.filter((n: Cfg) => n.type !== 'network');
         c.linux.uidMappings = [{ containerID: 0, hostID: 0, size: 1 }];
         c.linux.gidMappings = [{ containerID: 0, hostID: 0, size: 1 }];
       },
