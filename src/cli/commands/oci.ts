@@ -55,6 +55,8 @@ interface Verb {
   readonly flags: FlagTable;
   /** How many positionals at least and at most (Infinity: the rest is a command). */
   readonly args: readonly [number, number];
+  /** Takes the words as they are, flags included (a refused verb). */
+  readonly lenient?: boolean;
   run(ctx: RuntimeContext, a: ParsedArgs): Promise<number> | number;
 }
 
@@ -66,12 +68,21 @@ function printJson(v: unknown): void {
   process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
 }
 
+/**
+ * A verb igloo-runc refuses (with the reason): any flags are taken (podman
+ * and containerd pass runc's, e.g. `update --resources=- ID`), the id is the
+ * last word, and an unknown id still says it does not exist.
+ */
 const refused = (verb: string, why: string, hint: string): Verb => ({
-  usage: `${verb} ID`,
+  usage: `${verb} [FLAGS] ID`,
   summary: `refused: ${why}`,
   flags: {},
   args: [0, Infinity],
-  run: (ctx, a) => ociUnsupported(ctx, verb, a.positionals[0], why, hint),
+  lenient: true,
+  run: (ctx, a) => {
+    const last = a.positionals.at(-1);
+    return ociUnsupported(ctx, verb, last && !last.startsWith('-') ? last : undefined, why, hint);
+  },
 });
 
 const VERBS: Readonly<Record<string, Verb>> = {
@@ -357,7 +368,9 @@ function makeLogger(
   };
   const log = ((level: 'debug' | 'info' | 'warning', msg: string) => {
     if (level === 'debug' && !debug) return;
-    if (debug || level === 'warning') process.stderr.write(`igloo-runc: ${level}: ${msg}\n`);
+    // With --log, warnings go there only (runc's way): for create, stderr
+    // is the container's own, which an engine shows as its output.
+    if (file === undefined) process.stderr.write(`igloo-runc: ${level}: ${msg}\n`);
     write(level, msg);
   }) as Logger & { error(msg: string): void };
   log.error = (msg) => write('error', msg);
@@ -393,6 +406,10 @@ export async function ociMain(argv: readonly string[]): Promise<number> {
       );
     const verb = VERBS[verbName];
     if (!verb) throw usageError('igloo-runc', `unknown command "${verbName}"`);
+    if (verb.lenient && !rest.includes('--help') && !rest.includes('-h')) {
+      const ctx: RuntimeContext = { root: resolve(str(global, 'root') ?? defaultOciRoot()), log };
+      return await verb.run(ctx, { flags: {}, positionals: rest });
+    }
     const args = parseRuncArgs(
       verbName,
       { ...verb.flags, help: { type: 'boolean', short: 'h', help: 'this help' } },

@@ -280,7 +280,8 @@ describe('plans', () => {
     c.process.noNewPrivileges = false;
     c.linux.seccomp = {
       defaultAction: 'SCMP_ACT_ALLOW',
-      syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' }],
+      // engines' default profiles name calls of other architectures: skipped, as runc does
+      syscalls: [{ names: ['mkdir', 'pciconfig_iobase'], action: 'SCMP_ACT_ERRNO' }],
     };
     const plan = planOciCreate(read(c), { gate });
     assert.equal(plan.nomaps, undefined);
