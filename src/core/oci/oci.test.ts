@@ -6,6 +6,7 @@ import { encodePlan } from '../plan/plan.ts';
 import { readOciConfig, readOciProcess } from './config.ts';
 import { defaultOciSpec, ociFeatures } from './features.ts';
 import { planOciCreate, planOciExec } from './plan.ts';
+import { ociCgroup, readOciResources, sharesToWeight } from './resources.ts';
 import { checkOciId, ociState, ociStatus, parseSignal, type OciRecord } from './state.ts';
 
 /** config.json as the tests edit it: any JSON. */
@@ -389,5 +390,50 @@ describe('state', () => {
       },
     ];
     assert.doesNotThrow(() => read(c));
+  });
+});
+
+describe('linux.resources', () => {
+  test('limits in igloo terms, unlimited values dropped, tuning fields ignored by name', () => {
+    const r = readOciResources({
+      memory: { limit: 67108864, swap: 134217728, swappiness: 60, reservation: -1 },
+      pids: { limit: -1 },
+      cpu: { quota: 50000, period: 100000, shares: 1024, cpus: '0-1' },
+      blockIO: { weight: 500 },
+      devices: [
+        { allow: false, access: 'rwm' },
+        { allow: true, type: 'c', major: 10, minor: 229, access: 'rwm' },
+      ],
+    });
+    assert.deepEqual(r.limits, {
+      memory: 67108864,
+      memorySwap: 134217728,
+      cpus: 0.5,
+      cpuWeight: sharesToWeight(1024),
+      cpuset: '0-1',
+      ioWeight: r.limits.ioWeight,
+    });
+    assert.ok(r.limits.ioWeight! > 1 && r.limits.ioWeight! < 10000);
+    assert.deepEqual(r.ignored, ['memory.swappiness']);
+    assert.deepEqual(r.deviceAllows, ['c 10:229 rwm']);
+    assert.equal(sharesToWeight(2), 1);
+    assert.equal(sharesToWeight(262144), 10000);
+  });
+
+  test('what cannot be applied is refused, naming the field', () => {
+    assert.throws(
+      () => readOciResources({ hugepageLimits: [{ pageSize: '2MB', limit: 1 }] }),
+      /hugepageLimits/,
+    );
+    assert.throws(() => readOciResources({ memory: { swap: 10 } }), /memory\.swap/);
+    assert.throws(() => readOciResources({ pids: { limit: 1.5 } }), /pids\.limit/);
+  });
+
+  test('the cgroup: cgroupsPath as given, igloo-runc/ID without, systemd form and escapes refused', () => {
+    assert.equal(ociCgroup(undefined, 'c1'), 'igloo-runc/c1');
+    assert.equal(ociCgroup('/libpod_parent/libpod-abc', 'c1'), 'libpod_parent/libpod-abc');
+    assert.equal(ociCgroup('default/c1', 'c1'), 'default/c1');
+    assert.throws(() => ociCgroup('machine.slice:libpod:abc', 'c1'), /systemd/);
+    assert.throws(() => ociCgroup('/a/../../b', 'c1'), /leaves the cgroup tree/);
   });
 });
