@@ -175,7 +175,19 @@ function bundle(name: string, change: (c: Cfg) => void, owner?: TestUser): strin
     mkdirSync(d, { recursive: true });
   copyFileSync(BUSYBOX, join(rootfs, 'bin/busybox'));
   chmodSync(join(rootfs, 'bin/busybox'), 0o755);
-  for (const a of ['sh', 'id', 'ls', 'cat', 'sleep', 'echo', 'mkdir', 'hostname', 'readlink', 'wc'])
+  for (const a of [
+    'sh',
+    'id',
+    'ls',
+    'cat',
+    'sleep',
+    'echo',
+    'mkdir',
+    'hostname',
+    'readlink',
+    'wc',
+    'mknod',
+  ])
     symlinkSync('busybox', join(rootfs, 'bin', a));
   const spec = spawnSync(runc, ['spec', '--bundle', dir], { encoding: 'utf8' });
   assert.equal(spec.status, 0, spec.stderr);
@@ -256,6 +268,39 @@ describe('igloo-runc as root', () => {
     await rootEngine.ok(['delete', '--force', 'sig']);
     assert.ok(!existsSync(join(work, 'state/sig')));
     await until('init is reaped', () => !existsSync(`/proc/${pid}`));
+  });
+
+  test('cgroups: resources applied, pause and resume, update, a devices cgroup, removed by delete', async () => {
+    const b = bundle('cg', (c) => {
+      c.linux.resources = { pids: { limit: 64 }, devices: [{ allow: false, access: 'rwm' }] };
+    });
+    await rootEngine.ok(['create', '--bundle', b, 'cg']);
+    await rootEngine.ok(['start', 'cg']);
+    const { pid } = await rootEngine.state('cg');
+    const cgroupOf = (controller: string) =>
+      readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+        .split('\n')
+        .find((l) => l.split(':')[1]!.split(',').includes(controller))!
+        .split(':')[2]!;
+    const pidsDir = join('/sys/fs/cgroup/pids', cgroupOf('pids'));
+    assert.equal(cgroupOf('pids'), '/igloo-runc/cg');
+    assert.equal(readFileSync(join(pidsDir, 'pids.max'), 'utf8').trim(), '64');
+    await rootEngine.ok(['pause', 'cg']);
+    assert.equal((await rootEngine.state('cg')).status, 'paused');
+    await rootEngine.ok(['resume', 'cg']);
+    assert.equal((await rootEngine.state('cg')).status, 'running');
+    await rootEngine.ok(['update', '--pids-limit', '99', 'cg']);
+    assert.equal(readFileSync(join(pidsDir, 'pids.max'), 'utf8').trim(), '99');
+    const res = join(work, 'res.json');
+    writeFileSync(res, JSON.stringify({ pids: { limit: 77 } }));
+    await rootEngine.ok(['update', `--resources=${res}`, 'cg']);
+    assert.equal(readFileSync(join(pidsDir, 'pids.max'), 'utf8').trim(), '77');
+    // no user namespace, CAP_MKNOD: the devices cgroup still refuses a disk node
+    const mknod = await rootEngine.run(['exec', 'cg', 'mknod', '/tmp/disk', 'b', '8', '0']);
+    assert.notEqual(mknod.code, 0);
+    assert.match(mknod.stdout + mknod.stderr, /Operation not permitted/);
+    await rootEngine.ok(['delete', '--force', 'cg']);
+    assert.ok(!existsSync(pidsDir), 'the cgroup is removed');
   });
 
   test('the console socket gets the pty master, named, from the container', async () => {
