@@ -44,7 +44,7 @@ let rootEngine: Engine;
 
 /** The engine: a subreaper that runs igloo-runc commands sent as JSON lines. */
 const ENGINE_PY = String.raw`
-import ctypes, json, os, subprocess, sys
+import ctypes, json, os, shutil, subprocess, sys, tempfile
 ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
 def reap():
     while True:
@@ -54,16 +54,26 @@ def reap():
             return
         if pid == 0:
             return
+# The runtime's stdout and stderr are files, not pipes: a container created
+# by it keeps them (they are its stdio), and a pipe would never reach EOF.
+n = 0
+tmp = tempfile.mkdtemp(prefix='igloo-oci-engine-')
 for line in sys.stdin:
     req = json.loads(line)
-    out = open(req['log'], 'ab') if req.get('log') else subprocess.PIPE
-    p = subprocess.Popen(req['argv'], stdin=subprocess.DEVNULL, stdout=out,
-                         stderr=subprocess.PIPE, env=req.get('env'))
-    o, e = p.communicate()
+    n += 1
+    out_path = req.get('log') or '%s/out.%d' % (tmp, n)
+    err_path = '%s/err.%d' % (tmp, n)
+    with open(out_path, 'ab') as out, open(err_path, 'wb') as err:
+        p = subprocess.Popen(req['argv'], stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                             env=req.get('env'))
+        p.wait()
     reap()
-    print(json.dumps({'code': p.returncode, 'stdout': (o or b'').decode(), 'stderr': e.decode(),
-                      'pid': os.getpid()}), flush=True)
+    o = b'' if req.get('log') else open(out_path, 'rb').read()
+    e = open(err_path, 'rb').read()
+    print(json.dumps({'code': p.returncode, 'stdout': o.decode(errors='replace'),
+                      'stderr': e.decode(errors='replace')}), flush=True)
 reap()
+shutil.rmtree(tmp)
 `;
 
 /** A tiny console-socket receiver: gets the pty master by SCM_RIGHTS, types CMD, prints what comes back. */
