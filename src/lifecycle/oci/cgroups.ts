@@ -5,7 +5,7 @@
  * denies every device but the ones the config allows, the freezer for
  * pause/resume, and `update`.
  */
-import { existsSync, rmdirSync } from 'node:fs';
+import { existsSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { IglooError } from '../../core/errors.ts';
 import type { LimitKey, Limits } from '../../core/limits/values.ts';
@@ -66,6 +66,22 @@ function setUpDevices(
 }
 
 /**
+ * Root of the host: euid 0 in the initial user namespace. Under rootless
+ * podman the runtime is uid 0 of podman's namespace, and the host's
+ * cgroups are not its own.
+ */
+function hostRoot(): boolean {
+  if ((process.geteuid?.() ?? 0) !== 0) return false;
+  try {
+    return (
+      readFileSync('/proc/self/uid_map', 'utf8').trim().split(/\s+/).join(' ') === '0 0 4294967295'
+    );
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Makes the container's cgroup with its limits, or returns undefined when
  * there is nothing to make (a user without delegated cgroups: a warning,
  * unless the config asks for limits, which is an error).
@@ -75,11 +91,11 @@ export function setUpCgroup(launch: OciLaunch, id: string, log: Logger): OciCgro
   for (const f of res.ignored) log('warning', `linux.resources.${f} is not applied by igloo-runc`);
   const wantsLimits = setKeys(res.limits).length > 0;
   const driver = cgroupDriver();
-  if (!driver || (process.geteuid?.() ?? 0) !== 0) {
+  if (!driver || !hostRoot()) {
     if (wantsLimits)
       throw new IglooError(
         'EHOST',
-        `Cannot create ${id}: linux.resources sets limits but igloo-runc can make cgroups only as root here`,
+        `Cannot create ${id}: linux.resources sets limits but igloo-runc makes cgroups only as the host's root`,
         {
           op: 'create',
           subject: 'linux.resources',
