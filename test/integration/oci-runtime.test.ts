@@ -64,13 +64,16 @@ for line in sys.stdin:
     out_path = req.get('log') or '%s/out.%d' % (tmp, n)
     err_path = '%s/err.%d' % (tmp, n)
     with open(out_path, 'ab') as out, open(err_path, 'wb') as err:
-        p = subprocess.Popen(req['argv'], stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                             env=req.get('env'))
-        p.wait()
+        try:
+            code = subprocess.Popen(req['argv'], stdin=subprocess.DEVNULL, stdout=out,
+                                    stderr=err, env=req.get('env')).wait()
+        except OSError as x:
+            err.write(str(x).encode())
+            code = 127
     reap()
     o = b'' if req.get('log') else open(out_path, 'rb').read()
     e = open(err_path, 'rb').read()
-    print(json.dumps({'code': p.returncode, 'stdout': o.decode(errors='replace'),
+    print(json.dumps({'code': code, 'stdout': o.decode(errors='replace'),
                       'stderr': e.decode(errors='replace')}), flush=True)
 reap()
 shutil.rmtree(tmp)
