@@ -39,7 +39,7 @@ import {
 const GLOBAL: FlagTable = {
   root: {
     type: 'string',
-    help: 'state directory (root: /run/igloo-runc, users: $XDG_RUNTIME_DIR/igloo-runc)',
+    help: 'state directory (host root: /run/igloo-runc; users, and uid 0 of another user namespace: $XDG_RUNTIME_DIR/igloo-runc)',
   },
   log: { type: 'string', help: 'append errors and warnings to this file' },
   'log-format': { type: 'string', help: 'text or json (lines {"level","msg","time"})' },

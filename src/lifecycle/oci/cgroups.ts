@@ -5,7 +5,7 @@
  * denies every device but the ones the config allows, the freezer for
  * pause/resume, and `update`.
  */
-import { existsSync, readFileSync, rmdirSync } from 'node:fs';
+import { existsSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { IglooError } from '../../core/errors.ts';
 import type { LimitKey, Limits } from '../../core/limits/values.ts';
@@ -13,7 +13,7 @@ import type { OciLaunch } from '../../core/oci/config.ts';
 import { DEFAULT_DEVICE_ALLOWS, ociCgroup, readOciResources } from '../../core/oci/resources.ts';
 import { cgroupDriver, type CgroupDriver } from '../../host/cgroups/driver.ts';
 import { mkdirCgroup, withCgroupDir, writeCgroupFile } from '../../host/cgroups/fs.ts';
-import type { Logger } from './store.ts';
+import { hostRoot, type Logger } from './store.ts';
 
 export interface OciCgroup {
   /** Relative to each hierarchy's root. */
@@ -63,22 +63,6 @@ function setUpDevices(
       writeCgroupFile(fd, 'devices.allow', rule, shown);
   });
   return join(shown, 'cgroup.procs');
-}
-
-/**
- * Root of the host: euid 0 in the initial user namespace. Under rootless
- * podman the runtime is uid 0 of podman's namespace, and the host's
- * cgroups are not its own.
- */
-function hostRoot(): boolean {
-  if ((process.geteuid?.() ?? 0) !== 0) return false;
-  try {
-    return (
-      readFileSync('/proc/self/uid_map', 'utf8').trim().split(/\s+/).join(' ') === '0 0 4294967295'
-    );
-  } catch {
-    return false;
-  }
 }
 
 /**

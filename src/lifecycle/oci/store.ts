@@ -24,9 +24,24 @@ import { ensurePrivateDir } from '../paths.ts';
 /** A warning or debug line for the log (--log) or stderr; the CLI decides where. */
 export type Logger = (level: 'debug' | 'info' | 'warning', msg: string) => void;
 
+/**
+ * Root of the host: euid 0 in the initial user namespace. Under rootless
+ * podman the runtime is uid 0 of podman's namespace: the host's /run and
+ * cgroups are not its own.
+ */
+export function hostRoot(): boolean {
+  if ((process.geteuid?.() ?? 0) !== 0) return false;
+  try {
+    return (
+      readFileSync('/proc/self/uid_map', 'utf8').trim().split(/\s+/).join(' ') === '0 0 4294967295'
+    );
+  } catch {
+    return false;
+  }
+}
+
 export function defaultOciRoot(env: NodeJS.ProcessEnv = process.env): string {
-  const uid = process.geteuid?.() ?? 0;
-  if (uid === 0) return '/run/igloo-runc';
+  if (hostRoot()) return '/run/igloo-runc';
   const xdg = env.XDG_RUNTIME_DIR;
   if (xdg) return join(xdg, 'igloo-runc');
   throw new IglooError('EINVAL', 'Cannot find a state directory: XDG_RUNTIME_DIR is not set', {
