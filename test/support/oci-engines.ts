@@ -55,6 +55,9 @@ export interface RuntimeUnderTest {
   readonly path: string;
 }
 
+/** The v2 hierarchy beside the v1 ones on a hybrid host such as this one. */
+export const CGROUP2 = '/sys/fs/cgroup/unified';
+
 /** A private criu new enough for this kernel (scripts/install-criu.sh), put first on the runtime's PATH. */
 const PRIVATE_CRIU = '/opt/igloo/criu/bin';
 
@@ -419,8 +422,10 @@ export interface Podman {
   readonly runtime: LoggingRuntime;
   /** the environment podman runs with (CONTAINERS_CONF and friends) */
   readonly env: Record<string, string>;
-  /** `podman GLOBAL-FLAGS ARGS...` as the user */
+  /** `podman GLOBAL-FLAGS --runtime igloo-runc ARGS...` */
   argv(args: readonly string[]): string[];
+  /** the same with another runtime (a path: runc, crun, igloo-runc itself, for the bench) */
+  argvWith(runtime: string, args: readonly string[]): string[];
   run(args: readonly string[], opts?: { input?: string; timeoutMs?: number }): Promise<RunResult>;
   /** like run, but throws with podman's stderr and the runtime's log when it fails */
   ok(args: readonly string[], opts?: { input?: string; timeoutMs?: number }): Promise<RunResult>;
@@ -480,7 +485,7 @@ events_logfile_path = "${join(dir, 'events.log')}"
 static_dir = "${join(paths.graph, 'libpod')}"
 tmp_dir = "${paths.tmp}"
 volume_path = "${paths.volumes}"
-runtime_supports_json = ["${RUNTIME_NAME}"]
+runtime_supports_json = ["${RUNTIME_NAME}", "crun", "runc"]
 
 [engine.runtimes]
 ${RUNTIME_NAME} = ["${runtime.path}"]
@@ -512,10 +517,15 @@ network_config_dir = "${paths.networks}"
     paths.tmp,
     '--storage-driver',
     'overlay',
-    '--runtime',
-    RUNTIME_NAME,
   ];
-  const argv = (args: readonly string[]) => ['podman', ...global, ...args];
+  const argvWith = (rt: string, args: readonly string[]) => [
+    'podman',
+    ...global,
+    '--runtime',
+    rt,
+    ...args,
+  ];
+  const argv = (args: readonly string[]) => argvWith(RUNTIME_NAME, args);
   const run = (args: readonly string[], o: { input?: string; timeoutMs?: number } = {}) =>
     runAs(user, argv(args), { env, ...o });
   const self: Podman = {
@@ -524,6 +534,7 @@ network_config_dir = "${paths.networks}"
     runtime,
     env,
     argv,
+    argvWith,
     run,
     async ok(args, o) {
       const r = await run(args, o);
@@ -561,8 +572,8 @@ export interface Containerd {
   argv(args: readonly string[]): string[];
   ctr(args: readonly string[], opts?: { input?: string; timeoutMs?: number }): Promise<RunResult>;
   ok(args: readonly string[], opts?: { input?: string; timeoutMs?: number }): Promise<RunResult>;
-  /** the flags `ctr run` needs to use the runtime under test (and this test's directories) */
-  runFlags(): string[];
+  /** the flags `ctr run` needs to use the runtime under test, or BINARY (and this test's directories) */
+  runFlags(binary?: string): string[];
 }
 
 /**
@@ -575,7 +586,16 @@ export interface Containerd {
  */
 export async function containerd(
   cleanup: Cleanup,
-  opts: { runtime: RuntimeUnderTest; image: string },
+  opts: {
+    runtime: RuntimeUnderTest;
+    image: string;
+    /**
+     * Runs containerd (so its shims and runtimes) in a mount namespace of
+     * its own without /sys/fs/cgroup/unified: crun refuses this host's
+     * hybrid layout otherwise (bench/oci.ts).
+     */
+    hideCgroup2?: boolean;
+  },
 ): Promise<Containerd> {
   const dir = tempDir(cleanup, 'igloo-containerd-', 0o711);
   const namespace = `igloo-test-${dir
@@ -612,14 +632,14 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
     runAs('root', argv(args), o);
   const logFile = join(dir, 'containerd.log');
   writeFileSync(logFile, '');
-  const daemon = spawn(
-    'sh',
-    ['-c', `exec containerd --config "$1" >>"$2" 2>&1`, 'sh', config, logFile],
-    {
-      stdio: 'ignore',
-      detached: true,
-    },
-  );
+  const script = `exec containerd --config "$1" >>"$2" 2>&1`;
+  const [command, args] = opts.hideCgroup2
+    ? ['unshare', ['-m', '--propagation', 'private', 'sh', '-c', `umount ${CGROUP2} && ${script}`]]
+    : ['sh', ['-c', script]];
+  const daemon = spawn(command, [...args, 'sh', config, logFile], {
+    stdio: 'ignore',
+    detached: true,
+  });
   const exited = new Promise<void>((resolve) => daemon.on('exit', () => resolve()));
   let alive = true;
   void exited.then(() => (alive = false));
@@ -665,9 +685,9 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
         );
       return r;
     },
-    runFlags: () => [
+    runFlags: (binary = runtime.path) => [
       '--runc-binary',
-      runtime.path,
+      binary,
       '--runc-root',
       runtimeRoot,
       '--fifo-dir',
