@@ -40,3 +40,5 @@ execFileSync('make', ['-s', '-C', `${root}src/native`, `OUT=${dist}/libexec`], {
 // hands everything else to igloo.mjs.
 mkdirSync(`${dist}/bin`, { recursive: true });
 symlinkSync('../libexec/igloo-helper', `${dist}/bin/igloo`);
+// `igloo-runc`: the OCI runtime (`igloo oci`) under the name engines point at.
+symlinkSync('../libexec/igloo-helper', `${dist}/bin/igloo-runc`);

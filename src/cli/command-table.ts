@@ -829,6 +829,27 @@ acting on their own containers only (docs/serve.md).`,
   ],
 } as const satisfies CommandSpec;
 
+export const oci = {
+  name: 'oci',
+  summary: "igloo as an OCI runtime: runc's command line (also installed as igloo-runc)",
+  description: `Runs OCI bundles with runc's command line, for podman, containerd and
+CRI-O: igloo oci [--root DIR] [--log FILE] [--log-format text|json] [--debug]
+VERB ..., VERB one of create, start, state, kill, delete, exec, ps, list,
+features, spec (pause, resume, update, checkpoint and restore are refused
+with the reason). dist/bin/igloo-runc is the same command line, for an engine
+to point at. "igloo oci VERB --help" shows a verb's flags. Run by root with a
+config.json that has no user namespace, the container is host root, as
+with runc; with one, its ids are those the config maps (newuidmap checks
+them against /etc/subuid for a user).`,
+  positionals: [{ name: 'VERB' }, { name: 'ARGS', optional: true, variadic: true }],
+  options: {},
+  examples: [
+    'igloo oci spec --rootless && igloo oci create c1 && igloo oci start c1',
+    'igloo-runc --root /run/igloo-runc state c1',
+    'podman --runtime $(command -v igloo-runc) run --rm busybox true',
+  ],
+} as const satisfies CommandSpec;
+
 /** igloo's commands, in the order `igloo --help` lists them. */
 export const COMMANDS: readonly Entry[] = [
   check,
@@ -866,6 +887,7 @@ export const COMMANDS: readonly Entry[] = [
   help,
   completion,
   serve,
+  oci,
 ];
 
 /** The table for `igloo WORD`, or undefined for an unknown one. */

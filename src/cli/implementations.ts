@@ -15,6 +15,7 @@ const of = <S extends CommandSpec>(spec: S, load: () => Promise<CommandRunner<S>
 
 const IMPLEMENTATIONS: ReadonlyMap<string, Loader> = new Map([
   of(table.check, async () => (await import('./commands/check.ts')).check),
+  of(table.oci, async () => (await import('./commands/oci.ts')).ociCommand),
   of(table.create, async () => (await import('./commands/create.ts')).create),
   of(table.start, async () => (await import('./commands/start-stop-kill.ts')).start),
   of(table.stop, async () => (await import('./commands/start-stop-kill.ts')).stop),

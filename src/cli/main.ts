@@ -36,6 +36,8 @@ async function main(argv: string[]): Promise<number> {
       return printError(err, false);
     }
   }
+  // runc's command line (global flags before the verb): its own parser.
+  if (verb === 'oci') return (await import('./commands/oci.ts')).ociMain(rest);
   const entry = findCommand(verb);
   if (!entry) {
     process.stderr.write(`igloo: unknown command "${verb}"\n\n${overview()}`);

@@ -26,6 +26,7 @@ void child_ctx_init(struct child_ctx *c, const struct plan *p, int errfd, int co
 		.rootfs_pre = rootfs_pre,
 		.workdir_pre = -1,
 		.pty_slave = -1,
+		.gatefd = -1,
 		.own_mntns = (ns_flags & CLONE_NEWNS) != 0,
 		.own_utsns = (ns_flags & CLONE_NEWUTS) != 0,
 		.own_netns = (ns_flags & CLONE_NEWNET) != 0,
@@ -43,7 +44,12 @@ static void __attribute__((noreturn)) vfail_at(int errfd, int index, const char 
 	e.index = index;
 	snprintf(e.op, sizeof(e.op), "%s", op);
 	vsnprintf(e.msg, sizeof(e.msg), fmt, ap);
-	(void)write_all(errfd, &e, sizeof(e));
+	/* Past the gate of a `mode created` plan nobody reads the pipe: the
+	 * container's stderr is the only place left to say it. */
+	if (errfd < 0)
+		dprintf(2, "igloo: %s: %s\n", e.op, e.msg);
+	else
+		(void)write_all(errfd, &e, sizeof(e));
 	_exit(1);
 }
 

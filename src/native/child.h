@@ -32,6 +32,7 @@ struct child_ctx {
 	int rootfs_pre; /* the rootfs opened with the caller's ids, or -1 */
 	int workdir_pre; /* `workdir` opened with the caller's ids, or -1 */
 	int pty_slave;  /* slave of the console pty made by `devconsole`, or -1 */
+	int gatefd;     /* the exec fifo of a `mode created` plan, or -1 */
 	int own_mntns; /* mounts are allowed: we are in a private mount ns */
 	int own_utsns; /* hostname is allowed: we are in a private uts ns */
 	int own_netns; /* loopback is allowed: we are in a private net ns */

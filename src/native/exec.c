@@ -31,6 +31,7 @@
 #include "compat.h"
 #include "console.h"
 #include "exec.h"
+#include "oci.h"
 #include "parent.h"
 #include "report.h"
 #include "steps.h"
@@ -188,6 +189,7 @@ int cmd_exec(struct plan p)
 			fail(0, "console", errno, "open /dev/null: %s",
 			     strerror(errno));
 	}
+	int consock = console_socket_connect(&p);
 	int errp[2], pidp[2], cons[2] = {-1, -1};
 	pipe_cloexec(errp);
 	pipe_cloexec(pidp);
@@ -206,6 +208,8 @@ int cmd_exec(struct plan p)
 		close(pidp[0]);
 		if (cons[0] >= 0)
 			close(cons[0]);
+		if (consock >= 0)
+			close(consock);
 		exec_middle(&p, errp[1], pidp[1], cons[1], nullfd);
 		_exit(1);
 	}
@@ -227,6 +231,16 @@ int cmd_exec(struct plan p)
 	wait_exec(errp[0], g);
 
 	int master = p.console == CONSOLE_PTY ? receive_pty_master(cons[0], g, p.exec_index) : -1;
+	if (consock >= 0) {
+		/* the engine holds the terminal: it relays, not us */
+		console_socket_send(&p, consock, master);
+		close(master);
+		master = -1;
+	}
 	sync_send("READY %d", g);
+	/* detached (the OCI runtime's exec --detach): the process is left to
+	 * the engine's subreaper, which reaps it. */
+	if (p.mode == MODE_DETACHED)
+		return 0;
 	return wait_foreground(g, master, sigfd);
 }

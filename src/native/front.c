@@ -393,3 +393,16 @@ void front_main(int argc, char **argv)
 	}
 	hand_over();
 }
+
+void front_runc(int argc, char **argv)
+{
+	char **args = calloc((size_t)argc + 2, sizeof(char *));
+	if (!args)
+		_exit(70);
+	args[0] = argv[0];
+	args[1] = "oci";
+	for (int i = 1; i < argc; i++)
+		args[i + 1] = argv[i];
+	front_argv = args;
+	hand_over();
+}

@@ -20,6 +20,7 @@
  *   mounts.c      the file-system steps, resolving paths beneath the root
  *   idmapped.c    `rootfsidmap` (an image under an overlay), idmap-check
  *   plan.c      reading and checking the plan
+ *   oci.c       the OCI runtime's exec fifo, joins by path, console socket
  *   child.c     the container's process: its context, failing a step
  *   report.c    the sync socket (fd 4): ERROR lines, the error sink
  *   util.c      errno/signal names, I/O loops, SCM_RIGHTS, numbers

@@ -100,6 +100,11 @@ int main(int argc, char **argv)
 		ensure_stdio();
 		front_main(argc, argv);
 	}
+	/* Run as `igloo-runc`: the OCI runtime's command line (igloo oci). */
+	if (strcmp(base ? base + 1 : argv[0], "igloo-runc") == 0) {
+		ensure_stdio();
+		front_runc(argc, argv);
+	}
 	const char *mode = argc >= 2 ? argv[1] : "";
 	if (argc == 2 && strcmp(mode, "--version") == 0) {
 		printf("igloo-helper %s\n", HELPER_VERSION);

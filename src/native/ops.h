@@ -24,6 +24,10 @@
 	HEADER(sidecarcall, "sidecarcall", 2)    \
 	HEADER(consolelog, "consolelog", 2)      \
 	HEADER(cgroup, "cgroup", 1)              \
+	HEADER(gate, "gate", 1)                  \
+	HEADER(nomaps, "nomaps", 0)              \
+	HEADER(joinns, "joinns", 2)              \
+	HEADER(consolesocket, "consolesocket", 1) \
 	STEP(rootfs, "rootfs", 1)                \
 	STEP(rootfstmpfs, "rootfstmpfs", 1)      \
 	STEP(rootfsidmap, "rootfsidmap", 3)      \
@@ -45,6 +49,7 @@
 	STEP(nnp, "nnp", 0)                      \
 	STEP(ids, "ids", -1)                     \
 	STEP(seccomp, "seccomp", 1)              \
+	STEP(umask, "umask", 1)                  \
 	STEP(exec, "exec", -1)
 
 #define OP_ENUM(id, name, nargs) OP_##id,

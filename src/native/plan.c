@@ -257,6 +257,8 @@ static void check_header(struct plan *p, int is_exec)
 				p->mode = MODE_FOREGROUND;
 			else if (strcmp(a, "detached") == 0)
 				p->mode = MODE_DETACHED;
+			else if (strcmp(a, "created") == 0 && !is_exec)
+				p->mode = MODE_CREATED;
 			else
 				fail(r->index, r->op, EINVAL, "bad mode '%s'", a);
 		} else if (r->code == OP_console) {
@@ -323,6 +325,32 @@ static void check_header(struct plan *p, int is_exec)
 			p->consolelog = a;
 			p->consolelog_max = max;
 			p->consolelog_index = r->index;
+		} else if (r->code == OP_gate) {
+			if (is_exec || a[0] != '/')
+				fail(r->index, r->op, EINVAL,
+				     "bad gate '%s' (start only: an absolute path)", a);
+			p->gate = a;
+			p->gate_index = r->index;
+		} else if (r->code == OP_nomaps) {
+			if (is_exec)
+				fail(r->index, r->op, EINVAL, "nomaps is for start");
+			p->nomaps = 1;
+		} else if (r->code == OP_joinns) {
+			unsigned long f = ns_flag(a);
+			if (is_exec || !f || r->argv[1][0] != '/')
+				fail(r->index, r->op, EINVAL,
+				     "bad joinns '%s' '%s' (start only: a namespace name and an absolute path)",
+				     a, r->argv[1]);
+			if ((p->joinns_flags & f) || p->njoinns >= JOINNS_MAX)
+				fail(r->index, r->op, EINVAL, "a second joinns %s", a);
+			p->joinns[p->njoinns++] = r;
+			p->joinns_flags |= f;
+		} else if (r->code == OP_consolesocket) {
+			if (a[0] != '/')
+				fail(r->index, r->op, EINVAL,
+				     "bad console socket '%s' (an absolute path)", a);
+			p->consolesocket = a;
+			p->consolesocket_index = r->index;
 		} else {
 			fail(r->index, r->op, EINVAL, "%s is not a header record",
 			     r->op);
@@ -340,8 +368,21 @@ static void check_header(struct plan *p, int is_exec)
 		     "idmap needs a new user namespace (start with namespaces user)");
 	if (is_exec && p->join_index < 0)
 		fail(0, "igloo-plan", EINVAL, "exec needs a join record");
-	if (is_exec && p->mode != MODE_FOREGROUND)
-		fail(0, "igloo-plan", EINVAL, "exec supports mode foreground only");
+	if (is_exec && p->mode == MODE_CREATED)
+		fail(0, "igloo-plan", EINVAL, "exec supports modes foreground and detached");
+	if ((p->mode == MODE_CREATED) != (p->gate != NULL))
+		fail(p->gate ? p->gate_index : 0, p->gate ? "gate" : "igloo-plan", EINVAL,
+		     "mode created and a gate record go together");
+	if (p->ns_flags & p->joinns_flags)
+		fail(p->joinns[0]->index, "joinns", EINVAL,
+		     "a namespace is both created and joined");
+	if (p->nomaps && (p->uidmap || p->gidmap || p->sidecar ||
+			  (p->ns_flags & CLONE_NEWUSER)))
+		fail(0, "igloo-plan", EINVAL,
+		     "nomaps goes with no idmap, no sidecar and no new user namespace");
+	if (p->consolesocket && p->console != CONSOLE_PTY)
+		fail(p->consolesocket_index, "consolesocket", EINVAL,
+		     "a console socket needs console pty");
 	if (!is_exec && p->mode == MODE_DETACHED && !p->rundir)
 		fail(0, "igloo-plan", EINVAL, "mode detached needs a rundir record");
 	/* The steps must end with exec, and exec must be the last one: the

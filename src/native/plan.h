@@ -14,8 +14,9 @@
 #define PLAN_MAX (1024 * 1024) /* bound on the plan size */
 #define IDMAP_MAX_ENTRIES 340  /* the kernel's limit of lines in uid_map */
 #define CGROUP_MAX 16          /* `cgroup` records: one per hierarchy */
+#define JOINNS_MAX 8           /* `joinns` records: one per namespace kind */
 
-enum mode { MODE_FOREGROUND, MODE_DETACHED };
+enum mode { MODE_FOREGROUND, MODE_DETACHED, MODE_CREATED };
 enum console { CONSOLE_INHERIT, CONSOLE_PTY, CONSOLE_NULL };
 /* How to read a plan: as `start`, as `exec`, or as it says (exec if it has
  * a `join` record). */
@@ -67,6 +68,19 @@ struct plan {
 	const char *consolelog;
 	unsigned long long consolelog_max;
 	int consolelog_index;
+	/* `gate FIFO` (mode created): the exec fifo the helper makes; the
+	 * container's process waits on it before exec (start.c) */
+	const char *gate;
+	int gate_index;
+	/* `nomaps`: no idmap records and no PID/MAPPED exchange */
+	int nomaps;
+	/* `joinns KIND PATH`: namespaces joined by path before clone() */
+	const struct record *joinns[JOINNS_MAX];
+	int njoinns;
+	unsigned long joinns_flags;
+	/* `consolesocket PATH`: where the pty master goes (SCM_RIGHTS) */
+	const char *consolesocket;
+	int consolesocket_index;
 };
 
 /* Reads the plan from FD (and closes it); a bad plan is reported with

@@ -29,6 +29,7 @@
 #include "child.h"
 #include "compat.h"
 #include "mounts.h"
+#include "oci.h"
 #include "steps.h"
 #include "util.h"
 
@@ -125,6 +126,11 @@ static void console_setup(struct child_ctx *c)
 static void close_stray_fds(struct child_ctx *c)
 {
 	int e = c->errfd;
+	if (e < 0) { /* past the gate: the error pipe is closed */
+		if (sys_close_range(3, ~0U, 0) < 0)
+			FAIL(c, "close_range");
+		return;
+	}
 	if (e > 3 && sys_close_range(3, (unsigned)e - 1, 0) < 0)
 		FAIL(c, "close_range");
 	if (sys_close_range((unsigned)e + 1, ~0U, 0) < 0)
@@ -400,6 +406,16 @@ void op_seccomp(struct child_ctx *c, char **a)
 	free(f);
 }
 
+/* umask MODE (octal): the program's umask (OCI process.user.umask),
+ * set just before exec instead of the caller's. */
+void op_umask(struct child_ctx *c, char **a)
+{
+	unsigned long m;
+	if (parse_ulong(a[0], 8, &m) < 0 || m > 0777)
+		child_fail(c, EINVAL, "bad umask '%s'", a[0]);
+	c->umask = (mode_t)m;
+}
+
 /* ---- exec ------------------------------------------------------------ */
 
 /* exec FILE ARGC ARG... ENVC ENV...: console, umask back, stray fds closed,
@@ -424,6 +440,11 @@ void op_exec(struct child_ctx *c, char **a)
 	console_setup(c);
 	umask(c->umask);
 	(void)prctl(PR_SET_PDEATHSIG, 0);
+	/* mode created: every step is done; wait there for `start` (oci.c). */
+	if (c->gatefd >= 0) {
+		const char *gp = env_path(envp);
+		gate_wait(c, file, gp ? gp : DEFAULT_PATH);
+	}
 	close_stray_fds(c);
 
 	if (strchr(file, '/')) {

@@ -93,7 +93,9 @@ function startZygote(): void {
 }
 
 function spawned(plan: LaunchPlan, opts: HelperOptions): Launched {
-  const detached = plan.mode === 'detached';
+  // A detached start's monitor outlives us in a session of its own; the OCI
+  // runtime's create and detached exec hand the caller's stdio on (PROTOCOL.md).
+  const detached = plan.mode === 'detached' && plan.kind === 'start';
   const stdio: StdioOptions = detached
     ? ['ignore', 'ignore', 'ignore', 'pipe', 'pipe']
     : ['inherit', opts.stdoutToStderr ? process.stderr : 'inherit', 'inherit', 'pipe', 'pipe'];
@@ -154,7 +156,9 @@ export async function runHelper(
   what: string,
   opts: HelperOptions = {},
 ): Promise<HelperResult> {
-  const detached = plan.mode === 'detached';
+  // Done at READY: a detached start (its helper stays as the monitor), the
+  // OCI runtime's create and detached exec (their helper exits).
+  const detached = plan.mode !== 'foreground';
   const helper = await launch(plan, opts);
   const sync = helper.sync;
   helper.sendPlan(encodePlan(plan));

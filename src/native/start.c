@@ -32,6 +32,7 @@
 #include "console.h"
 #include "idmapped.h"
 #include "maps.h"
+#include "oci.h"
 #include "parent.h"
 #include "report.h"
 #include "sidecar.h"
@@ -133,7 +134,7 @@ static void wait_mapped(pid_t pid, int mapped_w, int err_r)
 
 
 static void start_child(const struct plan *p, int mapped_r, int err_w,
-			int cons_w, int nullfd)
+			int cons_w, int nullfd, int gatefd)
 {
 	reset_signals();
 	/* Die with the helper until exec (cleared in the exec step). */
@@ -215,9 +216,44 @@ static void start_child(const struct plan *p, int mapped_r, int err_w,
 
 	/* The container's process runs the plan's steps (and never returns). */
 	struct child_ctx c;
-	child_ctx_init(&c, p, err_w, cons_w, nullfd, rootfs_pre, p->ns_flags);
+	child_ctx_init(&c, p, err_w, cons_w, nullfd, rootfs_pre,
+		       p->ns_flags | p->joinns_flags);
 	c.workdir_pre = workdir_pre;
+	c.gatefd = gatefd;
 	run_steps(&c);
+}
+
+/*
+ * mode created (the OCI runtime's create): the process has run every step
+ * and waits at the gate. Hand the console to the engine, say READY and
+ * exit: the process is reparented to the engine's subreaper (conmon, the
+ * containerd shim), and no monitor of ours stays.
+ */
+static int created(const struct plan *p, int err_r, pid_t pid, int cons, int consock)
+{
+	struct step_error e;
+	ssize_t n = read_full(err_r, &e, sizeof(e));
+	if (n != (ssize_t)sizeof(e) || e.index != GATE_REACHED) {
+		if (n == (ssize_t)sizeof(e)) {
+			e.op[sizeof(e.op) - 1] = '\0';
+			e.msg[sizeof(e.msg) - 1] = '\0';
+			report_error(e.index, e.op, e.err, e.msg);
+		} else {
+			report_error(p->gate_index, "gate", EIO,
+				     "the container's process ended before the gate");
+		}
+		killwait(pid);
+		exit(1);
+	}
+	close(err_r);
+	if (cons >= 0) {
+		int master = receive_pty_master(cons, pid, p->exec_index);
+		if (consock >= 0)
+			console_socket_send(p, consock, master);
+		close(master);
+	}
+	sync_send("READY %d", (int)pid);
+	return 0;
 }
 
 int cmd_start(struct plan p)
@@ -255,6 +291,11 @@ int cmd_start(struct plan p)
 		fail(0, "console", errno, "socketpair: %s", strerror(errno));
 
 	idmap_prepare(&p);
+	/* The OCI runtime's exec fifo and console socket are host paths:
+	 * opened before any namespace is joined by path (oci.c). */
+	int gatefd = gate_open(&p);
+	int consock = console_socket_connect(&p);
+	joinns_enter(&p);
 	/* With `cgroup` records the child makes its cgroup namespace itself,
 	 * once it is in its cgroups (cgroup_join_self), so that the namespace
 	 * is rooted there. */
@@ -275,15 +316,19 @@ int cmd_start(struct plan p)
 			close(cons[0]);
 		if (rundirfd >= 0)
 			close(rundirfd);
-		start_child(&p, mapped[0], errp[1], cons[1], nullfd);
+		if (consock >= 0)
+			close(consock);
+		start_child(&p, mapped[0], errp[1], cons[1], nullfd, gatefd);
 		_exit(1); /* not reached */
 	}
 	close(mapped[0]);
 	close(errp[1]);
 	if (cons[1] >= 0)
 		close(cons[1]);
+	if (gatefd >= 0)
+		close(gatefd);
 
-	if (p.uidmap || p.gidmap) {
+	if (p.uidmap || p.gidmap || p.nomaps) {
 		/* The maps came with the plan: no round trip through Node. An
 		 * idmapped rootfs needs them in place first. */
 		install_idmaps(pid, &p);
@@ -306,6 +351,8 @@ int cmd_start(struct plan p)
 		wait_mapped(pid, mapped[1], errp[0]);
 	}
 	close(mapped[1]);
+	if (p.mode == MODE_CREATED)
+		return created(&p, errp[0], pid, cons[0], consock);
 	wait_exec(errp[0], pid);
 
 	int master = p.console == CONSOLE_PTY ? receive_pty_master(cons[0], pid, p.exec_index) : -1;

@@ -48,6 +48,8 @@ export type Step =
   | { op: 'caps'; keep: string }
   | { op: 'nnp' }
   | { op: 'seccomp'; program: string }
+  /** The program's umask (OCI process.user.umask), octal, set just before exec. */
+  | { op: 'umask'; mask: number }
   | { op: 'exec'; file: string; argv: readonly string[]; env: readonly string[] };
 
 export type Console = 'inherit' | 'pty' | 'null';
@@ -55,7 +57,12 @@ export type Console = 'inherit' | 'pty' | 'null';
 export interface LaunchPlan {
   readonly version: 1;
   readonly kind: 'start' | 'exec';
-  readonly mode: 'foreground' | 'detached';
+  /**
+   * created (start only, the OCI runtime's create): every step runs, then
+   * the process waits on `gate` before exec and the helper exits after
+   * READY (PROTOCOL.md). detached exec: the helper exits after READY.
+   */
+  readonly mode: 'foreground' | 'detached' | 'created';
   /** start: namespaces to create. exec: namespaces of `joinPid` to join. */
   readonly namespaces: readonly NamespaceKind[];
   readonly joinPid?: number;
@@ -82,6 +89,14 @@ export interface LaunchPlan {
    * joins before it runs anything (src/core/limits; PROTOCOL.md `cgroup`).
    */
   readonly cgroups?: readonly string[];
+  /** mode created: the exec fifo the helper makes (it must not exist). */
+  readonly gate?: string;
+  /** start without a new user namespace: no maps and no PID/MAPPED exchange. */
+  readonly nomaps?: boolean;
+  /** start: namespaces joined by path before clone() (OCI linux.namespaces[].path). */
+  readonly joins?: readonly { readonly kind: NamespaceKind; readonly path: string }[];
+  /** console pty: the unix socket the pty master is sent to (the engine's). */
+  readonly consoleSocket?: string;
 }
 
 /**
@@ -541,6 +556,7 @@ const STEP_FIELDS: { readonly [K in Step['op']]: (s: Extract<Step, { op: K }>) =
   nnp: () => [],
   ids: (s) => [s.uid, s.gid, s.groups.length, ...s.groups],
   seccomp: (s) => [s.program],
+  umask: (s) => [s.mask.toString(8)],
   exec: (s) => [s.file, s.argv.length, ...s.argv, s.env.length, ...s.env],
 };
 
@@ -579,6 +595,10 @@ export function encodePlan(plan: LaunchPlan): string {
     }
   }
   for (const c of plan.cgroups ?? []) rec('cgroup', c);
+  if (plan.gate !== undefined) rec('gate', plan.gate);
+  if (plan.nomaps) rec('nomaps');
+  for (const j of plan.joins ?? []) rec('joinns', j.kind, j.path);
+  if (plan.consoleSocket !== undefined) rec('consolesocket', plan.consoleSocket);
   if (plan.sidecar) {
     const { dir, argv, calls } = plan.sidecar;
     rec('sidecar', dir, argv.length, ...argv);
