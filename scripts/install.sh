@@ -49,6 +49,7 @@ command -v node >/dev/null || { echo "install.sh: Node.js 20 or newer is require
 npm ci --no-audit --no-fund --loglevel=error
 npm run -s build
 ln -sf "$PWD/dist/bin/igloo" /usr/local/bin/igloo
+ln -sf "$PWD/dist/bin/igloo-runc" /usr/local/bin/igloo-runc  # the OCI runtime (igloo oci), for podman and containerd
 
 # A block of ids for root and for the user who called sudo, unless they have one.
 for user in root ${SUDO_USER:-}; do

@@ -60,8 +60,12 @@ try {
   ];
   for (const d of dirs) mkdirSync(join(stage, d), { recursive: true });
   symlinkSync('../lib/igloo/libexec/igloo-helper', join(stage, 'usr/bin/igloo'));
+  // igloo-runc: the OCI runtime (igloo oci), the same binary under the name engines point at;
+  // its man page is igloo-oci's.
+  symlinkSync('../lib/igloo/libexec/igloo-helper', join(stage, 'usr/bin/igloo-runc'));
   for (const [name, text] of manPages(date, pkg.version))
     writeFileSync(join(stage, 'usr/share/man/man1', `${name}.gz`), gzipSync(text, { level: 9 }));
+  symlinkSync('igloo-oci.1.gz', join(stage, 'usr/share/man/man1/igloo-runc.1.gz'));
   writeFileSync(join(stage, 'usr/share/bash-completion/completions/igloo'), bashScript());
   writeFileSync(join(stage, 'usr/share/zsh/vendor-completions/_igloo'), zshScript());
   writeFileSync(join(stage, 'usr/share/doc/igloo/copyright'), copyright());

@@ -834,9 +834,9 @@ export const oci = {
   summary: "igloo as an OCI runtime: runc's command line (also installed as igloo-runc)",
   description: `Runs OCI bundles with runc's command line, for podman, containerd and
 CRI-O: igloo oci [--root DIR] [--log FILE] [--log-format text|json] [--debug]
-VERB ..., VERB one of create, start, state, kill, delete, exec, ps, list,
-features, spec (pause, resume, update, checkpoint and restore are refused
-with the reason). dist/bin/igloo-runc is the same command line, for an engine
+VERB ..., VERB one of create, start, state, kill, delete, exec, ps, list, pause,
+resume, update, features, spec (checkpoint and restore are refused with
+the reason). dist/bin/igloo-runc is the same command line, for an engine
 to point at. "igloo oci VERB --help" shows a verb's flags. Run by root with a
 config.json that has no user namespace, the container is host root, as
 with runc; with one, its ids are those the config maps (newuidmap checks

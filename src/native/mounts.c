@@ -446,6 +446,13 @@ void op_mask(struct child_ctx *c, char **a)
  * mount read-only, with its submounts. Skipped when DST does not exist. */
 void op_readonly(struct child_ctx *c, char **a)
 {
+	/* `readonly /` (OCI root.readonly): the rootfs is a mount
+	 * already; only it becomes read-only, not the mounts on it (/dev,
+	 * /proc...), as runc does. */
+	if (strcmp(a[0], "/") == 0) {
+		remount_bound(c, "/", MS_RDONLY, 0);
+		return;
+	}
 	int fd = resolve_if_exists(c, a[0]);
 	if (fd < 0)
 		return;

@@ -46,24 +46,31 @@ int console_socket_connect(const struct plan *p)
 {
 	if (!p->consolesocket)
 		return -1;
+	/* The path may lie in a directory someone else can write (/tmp): a
+	 * link or a socket planted there would get the container's console.
+	 * So the socket itself, not a link, and the caller's own: opened
+	 * O_PATH|O_NOFOLLOW, checked, and connected through that descriptor. */
+	int pfd = open(p->consolesocket, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0)
+		fail(p->consolesocket_index, "consolesocket", errno, "open %s: %s",
+		     p->consolesocket, strerror(errno));
+	struct stat st;
+	if (fstat(pfd, &st) < 0 || !S_ISSOCK(st.st_mode) || st.st_uid != geteuid())
+		fail(p->consolesocket_index, "consolesocket", EPERM,
+		     "%s is not a unix socket of uid %u (a link, or someone else's)",
+		     p->consolesocket, (unsigned)geteuid());
 	struct sockaddr_un sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
-	if (strlen(p->consolesocket) >= sizeof(sa.sun_path))
-		fail(p->consolesocket_index, "consolesocket", ENAMETOOLONG,
-		     "console socket path %s is too long", p->consolesocket);
-	strcpy(sa.sun_path, p->consolesocket);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d", pfd);
 	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		fail(p->consolesocket_index, "consolesocket", errno, "socket: %s",
 		     strerror(errno));
-	/* connect() follows a symlink at the path as any client would, but
-	 * only to a socket that accepts: the caller could connect there
-	 * anyway, and nothing but a pty master of the container's own devpts
-	 * is ever sent. */
 	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		fail(p->consolesocket_index, "consolesocket", errno, "connect %s: %s",
 		     p->consolesocket, strerror(errno));
+	close(pfd);
 	return s;
 }
 

@@ -5,7 +5,7 @@
  * verbs and flags (oci-args.ts), on src/lifecycle/oci. Errors: exit 1 and
  * one line on stderr, and a line in --log (json with --log-format json).
  */
-import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { IglooError, isIglooError } from '../../core/errors.ts';
 import { defaultOciSpec, ociFeatures } from '../../core/oci/features.ts';
@@ -20,7 +20,9 @@ import {
   ociPs,
   ociStart,
   ociStateOf,
+  ociPause,
   ociUnsupported,
+  ociUpdate,
   type Logger,
   type RuntimeContext,
 } from '../../lifecycle/oci/runtime.ts';
@@ -55,6 +57,8 @@ interface Verb {
   readonly flags: FlagTable;
   /** How many positionals at least and at most (Infinity: the rest is a command). */
   readonly args: readonly [number, number];
+  /** Takes the words as they are, flags included (a refused verb). */
+  readonly lenient?: boolean;
   run(ctx: RuntimeContext, a: ParsedArgs): Promise<number> | number;
 }
 
@@ -66,12 +70,21 @@ function printJson(v: unknown): void {
   process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
 }
 
+/**
+ * A verb igloo-runc refuses (with the reason): any flags are taken (podman
+ * and containerd pass runc's, e.g. `update --resources=- ID`), the id is the
+ * last word, and an unknown id still says it does not exist.
+ */
 const refused = (verb: string, why: string, hint: string): Verb => ({
-  usage: `${verb} ID`,
+  usage: `${verb} [FLAGS] ID`,
   summary: `refused: ${why}`,
   flags: {},
   args: [0, Infinity],
-  run: (ctx, a) => ociUnsupported(ctx, verb, a.positionals[0], why, hint),
+  lenient: true,
+  run: (ctx, a) => {
+    const last = a.positionals.at(-1);
+    return ociUnsupported(ctx, verb, last && !last.startsWith('-') ? last : undefined, why, hint);
+  },
 });
 
 const VERBS: Readonly<Record<string, Verb>> = {
@@ -296,21 +309,58 @@ const VERBS: Readonly<Record<string, Verb>> = {
       return 0;
     },
   },
-  pause: refused(
-    'pause',
-    'igloo-runc makes no cgroup freezer for its containers yet',
-    'Stop the container instead',
-  ),
-  resume: refused(
-    'resume',
-    'igloo-runc makes no cgroup freezer for its containers yet',
-    'Nothing was paused',
-  ),
-  update: refused(
-    'update',
-    'igloo-runc applies no cgroup limits yet',
-    'Create the container again with the limits you want',
-  ),
+  pause: {
+    usage: 'pause ID',
+    summary: "freeze every process (the container's cgroup freezer; root's containers)",
+    flags: {},
+    args: [1, 1],
+    run: async (ctx, a) => {
+      await ociPause(ctx, a.positionals[0]!, true);
+      return 0;
+    },
+  },
+  resume: {
+    usage: 'resume ID',
+    summary: 'thaw a paused container',
+    flags: {},
+    args: [1, 1],
+    run: async (ctx, a) => {
+      await ociPause(ctx, a.positionals[0]!, false);
+      return 0;
+    },
+  },
+  update: {
+    usage: 'update [--resources FILE|-] [--memory N] [--pids-limit N] ... ID',
+    summary: "change a running container's limits (linux.resources; root's containers)",
+    flags: {
+      resources: {
+        type: 'string',
+        short: 'r',
+        help: 'a linux.resources JSON file, or - for stdin',
+      },
+      memory: { type: 'string', help: 'memory limit in bytes (k, m, g suffixes)' },
+      'memory-swap': { type: 'string', help: 'memory plus swap, in bytes' },
+      'memory-reservation': { type: 'string', help: 'ignored (a warning)' },
+      'kernel-memory': { type: 'string', help: 'ignored (a warning)' },
+      'kernel-memory-tcp': { type: 'string', help: 'ignored (a warning)' },
+      'pids-limit': { type: 'string', help: 'most processes' },
+      'cpu-shares': { type: 'string', help: 'CPU shares (v1 scale)' },
+      'cpu-quota': { type: 'string', help: 'CPU quota (microseconds per period)' },
+      'cpu-period': { type: 'string', help: 'CPU period (microseconds)' },
+      'cpu-rt-period': { type: 'string', help: 'ignored (a warning)' },
+      'cpu-rt-runtime': { type: 'string', help: 'ignored (a warning)' },
+      'cpuset-cpus': { type: 'string', help: 'the CPUs it may use' },
+      'cpuset-mems': { type: 'string', help: 'ignored (a warning)' },
+      'blkio-weight': { type: 'string', help: 'block I/O weight, 10..1000' },
+      'l3-cache-schema': { type: 'string', help: 'refused' },
+      'mem-bw-schema': { type: 'string', help: 'refused' },
+    },
+    args: [1, 1],
+    run: (ctx, a) => {
+      ociUpdate(ctx, a.positionals[0]!, updateResources(a));
+      return 0;
+    },
+  },
   checkpoint: refused(
     'checkpoint',
     'checkpoint is not supported by igloo-runc yet',
@@ -322,6 +372,63 @@ const VERBS: Readonly<Record<string, Verb>> = {
     "igloo restore works for igloo's own containers",
   ),
 };
+
+/** A size as runc takes it: bytes, or with a k, m, g (or kb, mb, gb) suffix. */
+function bytes(text: string, flag: string): number {
+  const m = /^(\d+)\s*([kmg]?)b?$/i.exec(text.trim());
+  if (!m) throw usageError('update', `--${flag} "${text}" is not a size`);
+  return Number(m[1]) * 1024 ** ' kmg'.indexOf((m[2] || ' ').toLowerCase());
+}
+
+function whole(text: string, flag: string): number {
+  if (!/^-?\d+$/.test(text))
+    throw usageError('update', `--${flag} "${text}" is not a whole number`);
+  return Number(text);
+}
+
+/** linux.resources from --resources (a file or stdin) and the single flags over it. */
+function updateResources(a: ParsedArgs): Record<string, Record<string, unknown>> {
+  const src = str(a, 'resources');
+  let base: Record<string, Record<string, unknown>> = {};
+  if (src !== undefined) {
+    const text = src === '-' ? readFileSync(0, 'utf8') : readFileSync(resolve(src), 'utf8');
+    try {
+      base = JSON.parse(text) as Record<string, Record<string, unknown>>;
+    } catch {
+      throw usageError('update', `--resources ${src} is not JSON`);
+    }
+  }
+  const set = (group: string, key: string, value: unknown) =>
+    (base[group] = { ...(base[group] ?? {}), [key]: value });
+  const flag = (name: string) => str(a, name);
+  if (flag('l3-cache-schema') !== undefined || flag('mem-bw-schema') !== undefined)
+    throw usageError('update', 'Intel RDT (--l3-cache-schema, --mem-bw-schema) is not supported');
+  if (flag('memory') !== undefined) set('memory', 'limit', bytes(flag('memory')!, 'memory'));
+  if (flag('memory-swap') !== undefined)
+    set('memory', 'swap', bytes(flag('memory-swap')!, 'memory-swap'));
+  if (flag('memory-reservation') !== undefined)
+    set('memory', 'reservation', bytes(flag('memory-reservation')!, 'memory-reservation'));
+  if (flag('kernel-memory') !== undefined)
+    set('memory', 'kernel', bytes(flag('kernel-memory')!, 'kernel-memory'));
+  if (flag('kernel-memory-tcp') !== undefined)
+    set('memory', 'kernelTCP', bytes(flag('kernel-memory-tcp')!, 'kernel-memory-tcp'));
+  if (flag('pids-limit') !== undefined)
+    set('pids', 'limit', whole(flag('pids-limit')!, 'pids-limit'));
+  if (flag('cpu-shares') !== undefined)
+    set('cpu', 'shares', whole(flag('cpu-shares')!, 'cpu-shares'));
+  if (flag('cpu-quota') !== undefined) set('cpu', 'quota', whole(flag('cpu-quota')!, 'cpu-quota'));
+  if (flag('cpu-period') !== undefined)
+    set('cpu', 'period', whole(flag('cpu-period')!, 'cpu-period'));
+  if (flag('cpu-rt-period') !== undefined)
+    set('cpu', 'realtimePeriod', whole(flag('cpu-rt-period')!, 'cpu-rt-period'));
+  if (flag('cpu-rt-runtime') !== undefined)
+    set('cpu', 'realtimeRuntime', whole(flag('cpu-rt-runtime')!, 'cpu-rt-runtime'));
+  if (flag('cpuset-cpus') !== undefined) set('cpu', 'cpus', flag('cpuset-cpus'));
+  if (flag('cpuset-mems') !== undefined) set('cpu', 'mems', flag('cpuset-mems'));
+  if (flag('blkio-weight') !== undefined)
+    set('blockIO', 'weight', whole(flag('blkio-weight')!, 'blkio-weight'));
+  return base;
+}
 
 function overview(): string {
   const lines = [
@@ -357,7 +464,9 @@ function makeLogger(
   };
   const log = ((level: 'debug' | 'info' | 'warning', msg: string) => {
     if (level === 'debug' && !debug) return;
-    if (debug || level === 'warning') process.stderr.write(`igloo-runc: ${level}: ${msg}\n`);
+    // With --log, warnings go there only (runc's way): for create, stderr
+    // is the container's own, which an engine shows as its output.
+    if (file === undefined) process.stderr.write(`igloo-runc: ${level}: ${msg}\n`);
     write(level, msg);
   }) as Logger & { error(msg: string): void };
   log.error = (msg) => write('error', msg);
@@ -393,6 +502,10 @@ export async function ociMain(argv: readonly string[]): Promise<number> {
       );
     const verb = VERBS[verbName];
     if (!verb) throw usageError('igloo-runc', `unknown command "${verbName}"`);
+    if (verb.lenient && !rest.includes('--help') && !rest.includes('-h')) {
+      const ctx: RuntimeContext = { root: resolve(str(global, 'root') ?? defaultOciRoot()), log };
+      return await verb.run(ctx, { flags: {}, positionals: rest });
+    }
     const args = parseRuncArgs(
       verbName,
       { ...verb.flags, help: { type: 'boolean', short: 'h', help: 'this help' } },

@@ -4,6 +4,7 @@
  * what config.ts accepts and plan.ts does.
  */
 import { CAPABILITIES } from '../caps.ts';
+import { MASKED_PATHS, READONLY_PATHS } from '../plan/plan.ts';
 import { HOOK_KINDS, OCI_VERSION } from './config.ts';
 
 export interface FeaturesFacts {
@@ -184,19 +185,9 @@ export function defaultOciSpec(
         gidMappings: [{ containerID: 0, hostID: opts.rootless.gid, size: 1 }],
       }),
       namespaces,
-      maskedPaths: [
-        '/proc/acpi',
-        '/proc/asound',
-        '/proc/kcore',
-        '/proc/keys',
-        '/proc/latency_stats',
-        '/proc/timer_list',
-        '/proc/timer_stats',
-        '/proc/sched_debug',
-        '/sys/firmware',
-        '/proc/scsi',
-      ],
-      readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
+      // igloo's own lists (core/plan): runc's, plus what this kernel shows
+      maskedPaths: [...MASKED_PATHS],
+      readonlyPaths: [...READONLY_PATHS],
     },
   };
 }

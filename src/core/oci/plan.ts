@@ -17,7 +17,11 @@ export function ociSeccompProgram(
   bounding: readonly string[],
 ): string | undefined {
   if (launch.seccomp === undefined) return undefined;
-  const profile = parseOciProfile(launch.seccomp, { path: 'linux.seccomp', caps: bounding });
+  const profile = parseOciProfile(launch.seccomp, {
+    path: 'linux.seccomp',
+    caps: bounding,
+    unknownNames: 'skip',
+  });
   return encodeProgram(assemble({ ...profile, rules: [...terminalDenies(), ...profile.rules] }));
 }
 

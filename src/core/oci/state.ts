@@ -22,7 +22,9 @@ export interface OciRecord {
   /** The uid that ran create (runc's `owner` is a name; ours a name when known). */
   readonly owner: string;
   readonly launch: OciLaunch;
-  /** Cgroup directories made for the container (one per hierarchy), removed by delete. */
+  /** The container's cgroup, relative to each hierarchy's root (root's containers), removed by delete. */
+  readonly cgroup?: string;
+  /** Its directories, one per hierarchy (the freezer is read there). */
   readonly cgroupDirs?: readonly string[];
 }
 

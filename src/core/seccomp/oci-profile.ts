@@ -38,6 +38,13 @@ export interface OciParseOptions {
   readonly path?: string;
   /** The container's bounding set (for Docker's includes/excludes caps). */
   readonly caps?: readonly string[];
+  /**
+   * `skip`: a name no ABI knows is left out of every rule, as runc and crun
+   * do for a config.json (engines' default profiles list calls of other
+   * architectures, pciconfig_iobase); default `refuse` for deny rules, so a
+   * typo in igloo's own profile never silently weakens it.
+   */
+  readonly unknownNames?: 'refuse' | 'skip';
 }
 
 type Json = Record<string, unknown>;
@@ -146,7 +153,7 @@ export function parseOciProfile(json: unknown, opts: OciParseOptions = {}): Secc
     for (const n of rawNames) {
       if (typeof n !== 'string') return bad(`${what} names must be strings`);
       if (knownSyscall(n)) names.push(n);
-      else if (act.kind !== 'allow')
+      else if (act.kind !== 'allow' && opts.unknownNames !== 'skip')
         bad(
           `${what} names "${n}", a system call igloo does not know`,
           'Remove it, or check the spelling',

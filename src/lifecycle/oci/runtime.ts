@@ -51,11 +51,12 @@ import {
   statusOf,
   withOciLock,
   writeRecord,
+  type Logger,
   type OciDirs,
 } from './store.ts';
+import { freezeCgroup, removeCgroup, setUpCgroup, updateCgroup } from './cgroups.ts';
 
-/** A warning for the log (--log) and stderr (--debug); the CLI decides. */
-export type Logger = (level: 'debug' | 'info' | 'warning', msg: string) => void;
+export type { Logger } from './store.ts';
 
 export interface RuntimeContext {
   readonly root: string;
@@ -204,11 +205,6 @@ export async function ociCreate(ctx: RuntimeContext, opts: CreateOptions): Promi
     );
   if (!launch.process.terminal && opts.consoleSocket !== undefined)
     ctx.log('warning', '--console-socket is ignored: process.terminal is false');
-  if (launch.resources !== undefined || launch.cgroupsPath !== undefined)
-    ctx.log(
-      'warning',
-      'linux.resources and linux.cgroupsPath are not applied by igloo-runc yet (no cgroup is made)',
-    );
   await ensureOciRoot(ctx.root);
   try {
     await mkdir(d.dir, { mode: 0o700 });
@@ -222,12 +218,15 @@ export async function ociCreate(ctx: RuntimeContext, opts: CreateOptions): Promi
     throw sysError(err, 'create', d.dir);
   }
   let pid = 0;
+  let cgroup: ReturnType<typeof setUpCgroup> = undefined;
   try {
+    cgroup = setUpCgroup(launch, opts.id, ctx.log);
     const consoleSocket =
       opts.consoleSocket === undefined ? undefined : resolve(opts.consoleSocket);
     const plan = planOciCreate(launch, {
       gate: d.fifo,
       ...(consoleSocket !== undefined && { consoleSocket }),
+      ...(cgroup && { cgroups: cgroup.procs }),
     });
     const result = await runHelper(plan, `create container ${opts.id}`);
     pid = result.pid;
@@ -261,6 +260,7 @@ export async function ociCreate(ctx: RuntimeContext, opts: CreateOptions): Promi
       created: new Date().toISOString(),
       owner: owner(),
       launch,
+      ...(cgroup && { cgroup: cgroup.rel, cgroupDirs: cgroup.dirs }),
     };
     await writeRecord(d, record);
     const state = ociState(record, 'created');
@@ -272,6 +272,7 @@ export async function ociCreate(ctx: RuntimeContext, opts: CreateOptions): Promi
     // Rollback: nothing of the container stays (its process, its directory).
     if (pid > 0) killQuietly(pid);
     rmSync(d.dir, { recursive: true, force: true });
+    if (cgroup) await removeCgroup(cgroup.rel).catch(() => undefined);
     throw err;
   }
 }
@@ -421,6 +422,13 @@ export async function ociDelete(ctx: RuntimeContext, id: string, force: boolean)
       );
   }
   rmSync(d.dir, { recursive: true, force: true });
+  if (record.cgroup !== undefined) {
+    try {
+      await removeCgroup(record.cgroup);
+    } catch (err) {
+      ctx.log('warning', (err as Error).message);
+    }
+  }
   try {
     await runHooks('poststop', record.launch.hooks.poststop, ociState(record, 'stopped'));
   } catch (err) {
@@ -564,4 +572,27 @@ export function ociUnsupported(
     ...(id !== undefined && { subject: id }),
     hint,
   });
+}
+
+export async function ociPause(ctx: RuntimeContext, id: string, frozen: boolean): Promise<void> {
+  const { d, record } = recordOf(ctx, id);
+  const status = statusOf(d, record);
+  if (status !== (frozen ? 'running' : 'paused'))
+    throw new IglooError('ESTATE', `Cannot ${frozen ? 'pause' : 'resume'} ${id}: it is ${status}`, {
+      op: frozen ? 'pause' : 'resume',
+      subject: id,
+      hint: frozen ? 'Only a running container pauses' : 'Only a paused container resumes',
+    });
+  await freezeCgroup(record.cgroup, id, frozen);
+}
+
+export function ociUpdate(ctx: RuntimeContext, id: string, resources: unknown): void {
+  const { d, record } = recordOf(ctx, id);
+  if (statusOf(d, record) === 'stopped')
+    throw new IglooError('ESTATE', `Cannot update ${id}: it is stopped`, {
+      op: 'update',
+      subject: id,
+      hint: `igloo-runc delete ${id}`,
+    });
+  updateCgroup(record.cgroup, id, resources, ctx.log);
 }

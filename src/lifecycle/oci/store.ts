@@ -21,6 +21,9 @@ import {
 import { replaceFileAtomically, withFileLock } from '../../host/files.ts';
 import { ensurePrivateDir } from '../paths.ts';
 
+/** A warning or debug line for the log (--log) or stderr; the CLI decides where. */
+export type Logger = (level: 'debug' | 'info' | 'warning', msg: string) => void;
+
 export function defaultOciRoot(env: NodeJS.ProcessEnv = process.env): string {
   const uid = process.geteuid?.() ?? 0;
   if (uid === 0) return '/run/igloo-runc';
