@@ -25,6 +25,7 @@ import type { Cleanup } from '../test/support/host.ts';
 import {
   CGROUP2,
   containerd,
+  withoutCgroup2,
   hostRuntime,
   podman,
   type Containerd,
@@ -79,19 +80,6 @@ function timed(argv: string[]): { ms: number } | { error: string } {
   }
   return { ms };
 }
-
-/** A private root mount namespace without the v2 hierarchy, around ARGV. */
-const withoutCgroup2 = (argv: string[]) => [
-  'unshare',
-  '-m',
-  '--propagation',
-  'private',
-  'sh',
-  '-c',
-  `umount ${CGROUP2} && exec "$@"`,
-  'sh',
-  ...argv,
-];
 
 export async function benchOci(w: {
   dist: string;

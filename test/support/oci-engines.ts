@@ -58,6 +58,15 @@ export interface RuntimeUnderTest {
 /** The v2 hierarchy beside the v1 ones on a hybrid host such as this one. */
 export const CGROUP2 = '/sys/fs/cgroup/unified';
 
+/**
+ * ARGV in a mount namespace of its own without the v2 hierarchy (as root):
+ * crun refuses this host's hybrid layout otherwise.
+ */
+export function withoutCgroup2(argv: readonly string[]): string[] {
+  const script = `umount ${CGROUP2} && exec "$@"`;
+  return ['unshare', '-m', '--propagation', 'private', 'sh', '-c', script, 'sh', ...argv];
+}
+
 /** A private criu new enough for this kernel (scripts/install-criu.sh), put first on the runtime's PATH. */
 const PRIVATE_CRIU = '/opt/igloo/criu/bin';
 
@@ -400,11 +409,21 @@ export async function removeCgroup(rel: string): Promise<void> {
 // ---------------------------------------------------------------------------
 // podman
 
-/** Runs CHECK as USER with ENV, and fails with its stderr when it fails. */
-function ok(what: string, r: RunResult): RunResult {
-  if (r.status !== 0)
-    throw new Error(`${what} failed (${r.status ?? r.signal}): ${r.stderr || r.stdout}`);
-  return r;
+type Runner = (
+  args: readonly string[],
+  opts?: { input?: string; timeoutMs?: number },
+) => Promise<RunResult>;
+
+/** RUN, throwing with the engine's stderr and the runtime's calls when it fails. */
+function checked(engine: string, run: Runner, runtime: LoggingRuntime): Runner {
+  return async (args, opts) => {
+    const r = await run(args, opts);
+    if (r.status !== 0)
+      throw new Error(
+        `${engine} ${args.join(' ')} failed (${r.status ?? r.signal}): ${r.stderr || r.stdout}\nruntime calls:\n${runtime.text()}`,
+      );
+    return r;
+  };
 }
 
 /** The host's hard limit of one resource, as /proc/self/limits shows it. */
@@ -542,14 +561,7 @@ network_config_dir = "${paths.networks}"
     argv,
     argvWith,
     run,
-    async ok(args, o) {
-      const r = await run(args, o);
-      if (r.status !== 0)
-        throw new Error(
-          `podman ${args.join(' ')} failed (${r.status ?? r.signal}): ${r.stderr || r.stdout}\nruntime calls:\n${runtime.text()}`,
-        );
-      return r;
-    },
+    ok: checked('podman', run, runtime),
   };
   cleanup.add(`podman leftovers in ${dir}`, async () => {
     const ids = (await run(['ps', '-aq', '--no-trunc'])).stdout.split('\n').filter(Boolean);
@@ -561,7 +573,7 @@ network_config_dir = "${paths.networks}"
   });
   const archive = join(dir, 'image.tar');
   writeFileSync(archive, busyboxArchive(opts.image), { mode: 0o644 });
-  ok(`podman load of ${opts.image}`, await run(['load', '-i', archive]));
+  await self.ok(['load', '-i', archive]);
   return self;
 }
 
@@ -638,11 +650,16 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
     runAs('root', argv(args), o);
   const logFile = join(dir, 'containerd.log');
   writeFileSync(logFile, '');
-  const script = `exec containerd --config "$1" >>"$2" 2>&1`;
-  const [command, args] = opts.hideCgroup2
-    ? ['unshare', ['-m', '--propagation', 'private', 'sh', '-c', `umount ${CGROUP2} && ${script}`]]
-    : ['sh', ['-c', script]];
-  const daemon = spawn(command, [...args, 'sh', config, logFile], {
+  const daemonArgv = [
+    'sh',
+    '-c',
+    'exec containerd --config "$1" >>"$2" 2>&1',
+    'sh',
+    config,
+    logFile,
+  ];
+  const [command, ...args] = opts.hideCgroup2 ? withoutCgroup2(daemonArgv) : daemonArgv;
+  const daemon = spawn(command!, args, {
     stdio: 'ignore',
     detached: true,
   });
@@ -683,14 +700,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
     runtimeRoot,
     argv,
     ctr,
-    async ok(args, o) {
-      const r = await ctr(args, o);
-      if (r.status !== 0)
-        throw new Error(
-          `ctr ${args.join(' ')} failed (${r.status ?? r.signal}): ${r.stderr || r.stdout}\nruntime calls:\n${runtime.text()}`,
-        );
-      return r;
-    },
+    ok: checked('ctr', ctr, runtime),
     runFlags: (binary = runtime.path) => [
       '--runc-binary',
       binary,
