@@ -123,17 +123,35 @@ static void console_setup(struct child_ctx *c)
 
 /* Close every fd >= 3 except the error pipe (close-on-exec: it reports
  * the exec's success by EOF). */
+/* close_range(LO, HI), or, where a config's seccomp profile predates it
+ * (EPERM, ENOSYS: runtime-tools' and older engines' profiles), close() on
+ * each fd up to the descriptor limit. */
+static int close_from(unsigned lo, unsigned hi)
+{
+	if (sys_close_range(lo, hi, 0) == 0)
+		return 0;
+	if (errno != EPERM && errno != ENOSYS)
+		return -1;
+	struct rlimit rl;
+	unsigned max = 1u << 20;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < max)
+		max = (unsigned)rl.rlim_cur;
+	for (unsigned fd = lo; fd <= hi && fd < max; fd++)
+		(void)close((int)fd);
+	return 0;
+}
+
 static void close_stray_fds(struct child_ctx *c)
 {
 	int e = c->errfd;
 	if (e < 0) { /* past the gate: the error pipe is closed */
-		if (sys_close_range(3, ~0U, 0) < 0)
+		if (close_from(3, ~0U) < 0)
 			FAIL(c, "close_range");
 		return;
 	}
-	if (e > 3 && sys_close_range(3, (unsigned)e - 1, 0) < 0)
+	if (e > 3 && close_from(3, (unsigned)e - 1) < 0)
 		FAIL(c, "close_range");
-	if (sys_close_range((unsigned)e + 1, ~0U, 0) < 0)
+	if (close_from((unsigned)e + 1, ~0U) < 0)
 		FAIL(c, "close_range");
 }
 

@@ -7,7 +7,7 @@
  *
  * Deliberately not supported (refused with ENOTSUP, never silently
  * ignored): the time namespace, idmap/ridmap mount options, ambient
- * capabilities, createContainer/startContainer hooks, process.user.username
+ * capabilities of a process that is not uid 0, createContainer/startContainer hooks, process.user.username
  * (Windows), intelRdt, personality. Accepted and ignored, as the spec
  * allows where the host lacks the feature: apparmorProfile, selinuxLabel,
  * mountLabel (no LSM is loaded here), the z/Z relabel options.
@@ -455,11 +455,14 @@ function readProcess(r: Reader, v: unknown): OciProcess {
     });
   const bounding = capList('bounding');
   for (const set of ['effective', 'permitted', 'inheritable'] as const) capList(set);
-  if (capList('ambient').length > 0)
+  // The ambient set matters to a process that is not uid 0 (root gets its
+  // permitted and effective sets from the bounding set at exec anyway), and
+  // the helper clears it: accepted for uid 0, as `runc spec` writes it.
+  if (capList('ambient').length > 0 && (user.uid ?? 0) !== 0)
     r.fail(
       'process.capabilities.ambient',
-      'ambient capabilities are not supported (igloo clears the ambient set)',
-      'Leave it empty; run the process as uid 0 to have the bounding set',
+      'ambient capabilities for a process that is not uid 0 are not supported (igloo clears the ambient set)',
+      'Leave it empty, or run the process as uid 0 (it then has the bounding set)',
       'ENOTSUP',
     );
   const umask =

@@ -41,6 +41,9 @@ describe('config.json', () => {
     assert.deepEqual(l.idmap, { uid: [], gid: [] });
     assert.deepEqual(l.process.args, ['sh']);
     assert.deepEqual(l.process.bounding, ['audit_write', 'kill', 'net_bind_service']);
+    const withAmbient = base();
+    withAmbient.process.capabilities.ambient = ['CAP_KILL'];
+    assert.doesNotThrow(() => read(withAmbient), 'ambient is accepted for uid 0');
     assert.equal(l.process.noNewPrivileges, true);
     assert.deepEqual(l.process.rlimits, [{ type: 'RLIMIT_NOFILE', soft: 1024, hard: 1024 }]);
     const proc = l.mounts[0]!;
@@ -167,7 +170,14 @@ describe('config.json', () => {
         /rlimits\[0\]\.soft/,
       ],
       [(c) => (c.process.capabilities.bounding = ['CAP_NOPE']), /capabilities\.bounding/],
-      [(c) => (c.process.capabilities.ambient = ['CAP_KILL']), /capabilities\.ambient/, 'ENOTSUP'],
+      [
+        (c) => {
+          c.process.capabilities.ambient = ['CAP_KILL'];
+          c.process.user.uid = 1000;
+        },
+        /capabilities\.ambient/,
+        'ENOTSUP',
+      ],
       [(c) => (c.process.user.username = 'x'), /user\.username/, 'ENOTSUP'],
       [(c) => (c.process.cwd = 'rel'), /process\.cwd/],
       [(c) => (c.process.oomScoreAdj = 5000), /oomScoreAdj/],
