@@ -37,9 +37,10 @@ const IMAGE = 'localhost/igloo-bench-oci:latest';
 const RUNTIMES = ['igloo-runc', 'crun', 'runc'] as const;
 type RuntimeName = (typeof RUNTIMES)[number];
 /**
- * No seccomp filter for any of the three: igloo-runc refuses podman's default
- * profile today (it names calls x86_64 lacks; docs/oci.md), and the same
- * flag for every runtime keeps the comparison even.
+ * No seccomp filter for any of the three: each runtime compiles podman's
+ * profile its own way, and the figures in docs/oci.md were taken so (while
+ * igloo-runc still refused that profile); the same flag for every runtime
+ * keeps the comparison even.
  */
 const PODMAN_FLAGS = ['--security-opt', 'seccomp=unconfined'];
 
