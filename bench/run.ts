@@ -8,6 +8,7 @@
  *   npm run bench -- --only cold-start,exec   (cases: cold-start, one-shot, exec, density, ps, criu, images)
  *   npm run bench -- --only images       import/extract/shift of a Debian rootfs (bench/images.ts);
  *   npm run bench -- --only net          user-mode attach vs raw slirp4netns and pasta (bench/net.ts)
+ *   npm run bench -- --only oci          podman and ctr driving igloo-runc, crun, runc (bench/oci.ts; npm run bench:oci)
  *                                        alone, it writes bench/results/images.json
  *
  * One busybox rootfs is built from the host's /bin/busybox and used by every
@@ -46,6 +47,7 @@ import {
 import { killIdRange } from './cleanup.ts';
 import { benchImages } from './images.ts';
 import { benchNet } from './net.ts';
+import { benchOci } from './oci.ts';
 import type * as ApiModule from '../src/api/index.ts';
 import type { Case, DensityResult, Job, Variant, VariantResult, WorkerResult } from './worker.ts';
 
@@ -713,6 +715,11 @@ function mainNetOnly(): Promise<void> {
   return mainAlone('net', ({ dist, work, cleanup }) => benchNet({ dist, work, rounds, cleanup }));
 }
 
+/** `--only oci`: engines driving igloo-runc, crun and runc (bench/oci.ts). */
+function mainOciOnly(): Promise<void> {
+  return mainAlone('oci', ({ dist, cleanup }) => benchOci({ dist, rounds, cleanup }));
+}
+
 /** One case alone, in a staged work directory; its result goes to bench/results/KEY.json. */
 async function mainAlone(
   key: string,
@@ -762,6 +769,7 @@ async function main(): Promise<void> {
     throw new Error('the benchmark must run as root: it creates the test user igloo-bench');
   if (only?.every((c) => c === 'images')) return mainImagesOnly();
   if (only?.every((c) => c === 'net')) return mainNetOnly();
+  if (only?.every((c) => c === 'oci')) return mainOciOnly();
   spawnSync('sh', [join(repo, 'scripts/bench-deps.sh')], { stdio: 'inherit' });
   const cleanup = new Cleanup();
   const out: Record<string, unknown> = {
@@ -871,6 +879,11 @@ async function main(): Promise<void> {
       });
       out.images = images.result;
       lines.push(...images.lines);
+    }
+    if (wanted('oci')) {
+      const oci = await benchOci({ dist, rounds, cleanup });
+      out.oci = oci.result;
+      lines.push(...oci.lines);
     }
     out.results = results;
   } finally {
