@@ -33,6 +33,7 @@ import { requireCriu, criuEnv, type CriuInfo } from '../host/criu.ts';
 import { helperReason, onHelperLines, parseHelperLine, spawnHelper } from '../host/helper.ts';
 import { processStartTime } from '../host/proc.ts';
 import { loadSeccompProfile } from '../host/seccomp.ts';
+import { failpoint } from '../host/failpoint.ts';
 import { withPrivateTempDir } from '../host/untrusted.ts';
 import {
   defaultCheckpointDir,
@@ -225,6 +226,7 @@ export async function checkpoint(
           },
         );
       }
+      failpoint('checkpoint-dumped');
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
       const manifest: CheckpointManifest = {
         version: 1,
@@ -238,6 +240,7 @@ export async function checkpoint(
       await signAndWrite(tmp, manifest, paths.dir, await readFile(paths.config, 'utf8'));
       await rm(dir, { recursive: true, force: true });
       await rename(tmp, dir);
+      failpoint('checkpoint-renamed');
       if (!opts.leaveRunning) {
         // criu killed the tree; the monitor writes its exit file and exits.
         for (let i = 0; i < 100 && (await liveState(paths)).status === 'running'; i++)
@@ -345,6 +348,7 @@ export async function restore(
       );
     }
     await mkdir(paths.rundir, { mode: 0o700 });
+    failpoint('restore-rundir-made');
     // criu writes its log there: never through a link left in its place
     await rm(join(dir, 'restore.log'), { force: true });
     const t0 = process.hrtime.bigint();
@@ -387,6 +391,7 @@ export async function restore(
         },
       );
     }
+    failpoint('restore-ready');
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const pidStart = (await processStartTime(pid)) ?? 0;
     await writeState(paths, {

@@ -33,6 +33,7 @@
 
 #include "console.h"
 #include "util.h"
+#include "failpoint.h"
 
 #define RING_SIZE (64 * 1024)
 
@@ -247,6 +248,23 @@ fail:;
 	return -1;
 }
 
+void write_init_file(int rundirfd, pid_t init)
+{
+	char line[64];
+	int n = snprintf(line, sizeof(line), "%d %d\n", (int)init, (int)getpid());
+	int fd = openat(rundirfd, "init.tmp",
+			O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	int ok = write_all(fd, line, (size_t)n) == 0;
+	if (close(fd) < 0)
+		ok = 0;
+	if (ok)
+		(void)renameat(rundirfd, "init.tmp", rundirfd, "init");
+	else
+		(void)unlinkat(rundirfd, "init.tmp", 0);
+}
+
 static void write_exit_file(int rundirfd, int status)
 {
 	char text[64], line[128];
@@ -391,6 +409,7 @@ void run_monitor(pid_t init, int master, int sigfd, int rundirfd, int listenfd)
 	 * the container closes every slave fd for a moment (sysvinit closes
 	 * its stdio and reopens /dev/console; getty respawns): a hangup would
 	 * make reads fail with EIO and the pty would be lost. */
+	failpoint("monitor-started");
 	int peer = master >= 0 ? ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC) : -1;
 	(void)peer; /* held until the monitor exits */
 	for (;;) {
