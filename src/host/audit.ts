@@ -216,6 +216,25 @@ export async function runAudit(opts: AuditOptions): Promise<Finding[]> {
   // ---- images half-made by an import or build that was killed
   const images = imagesDir(opts.data);
   for (const e of await readdir(images, { withFileTypes: true }).catch(() => [])) {
+    if (!e.name.startsWith('.') && e.isDirectory()) {
+      const file = join(images, e.name, 'image.json');
+      let why: string | undefined;
+      try {
+        JSON.parse(readUntrustedText(file, { op: 'read', maxBytes: FILE_MAX }));
+      } catch (err) {
+        why = err instanceof SyntaxError ? err.message : refusalReason(err);
+      }
+      if (why !== undefined)
+        add({
+          severity: 'error',
+          check: 'corrupt-image',
+          subject: file,
+          message: `${file} is unreadable: ${why}`,
+          why: 'igloo cannot use the image: create and run refuse it, naming the file',
+          fix: `rm -rf ${join(images, e.name)}, then import the image again`,
+        });
+      continue;
+    }
     const m = /^\.(import|build)-(\d+)-/.exec(e.name);
     if (!m || !e.isDirectory() || pidAlive(Number(m[2]))) continue;
     add({

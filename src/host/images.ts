@@ -111,6 +111,7 @@ export class ImageStore {
     const ref = parseImageRef(text);
     const found = resolveImageRef(ref, await this.list());
     if (!found) {
+      await this.refuseUnreadable(ref, text);
       throw new IglooError('ENOENT', `No image named "${text}"`, {
         op: 'find image',
         path: join(this.dir, imageDirName(ref)),
@@ -119,6 +120,37 @@ export class ImageStore {
       });
     }
     return found;
+  }
+
+  /**
+   * An image directory whose image.json is missing, truncated or not JSON
+   * (list() leaves it out) is named with the file, not reported as absent.
+   */
+  private async refuseUnreadable(ref: ImageRef, text: string): Promise<void> {
+    const dirs = [imageDirName(ref), imageDirName({ ...ref, tag: DEFAULT_TAG })];
+    for (const dir of new Set(dirs)) {
+      const file = join(this.dir, dir, 'image.json');
+      const st = await lstat(join(this.dir, dir)).catch(() => undefined);
+      if (!st?.isDirectory()) continue;
+      const why = await readFile(file, 'utf8').then(
+        (t) => {
+          try {
+            JSON.parse(t);
+            return undefined;
+          } catch (err) {
+            return err instanceof Error ? err.message : String(err);
+          }
+        },
+        (err: unknown) => (errnoOf(err) === 'ENOENT' ? 'it is missing' : String(err)),
+      );
+      if (why === undefined) continue;
+      throw new IglooError('EPARSE', `Cannot use image "${text}": ${file} is unreadable (${why})`, {
+        op: 'find image',
+        path: file,
+        subject: text,
+        hint: `Remove it and import the image again: rm -rf ${join(this.dir, dir)}`,
+      });
+    }
   }
 
   /** The stored image that a new image called REF would replace, if any. */

@@ -150,6 +150,14 @@ export async function destroyContainer(
   // The module (and the tar code it pulls in) is loaded only when a rootfs is removed.
   const { runUsernsTask } = await import('./userns-task.ts');
   await withContainerLock(paths, async () => {
+    // A start may have won the lock since the check above (races.test.ts).
+    const now = await liveState(paths);
+    if (now.status === 'running')
+      throw new IglooError('ESTATE', `Cannot destroy "${name}": it was started meanwhile`, {
+        op: 'destroy',
+        subject: name,
+        hint: `Stop it first (igloo stop ${name}), then destroy it`,
+      });
     await runUsernsTask(config.idmap, owner, { kind: 'remove', path: paths.rootfs });
     failpoint('destroy-rootfs-removed');
     // Snapshots hold the container's files too: removed in its namespace, as the rootfs.

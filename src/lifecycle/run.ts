@@ -35,6 +35,7 @@ import {
   loadRunnable,
   readConfig,
   readState,
+  killUnrecordedInit,
   refuseHalfMade,
   removeRunDir,
   requireRunning,
@@ -122,6 +123,7 @@ export async function startContainer(
         },
       });
     } catch (err) {
+      await killUnrecordedInit(paths, config.idmap.uid).catch(() => undefined);
       await detachNetwork(config, net).catch(() => undefined);
       await removeRunDir(paths);
       throw err;

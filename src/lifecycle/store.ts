@@ -9,9 +9,9 @@
  * They are read as files someone else may control (host/untrusted.ts: no
  * link, no FIFO, capped): root reads users' copies of them too.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { CREATING_FILE } from '../core/layout.ts';
 import { IglooError } from '../core/errors.ts';
 import { parseConfig } from '../core/config/file.ts';
@@ -93,6 +93,41 @@ async function unrecordedInit(
   if (ppid !== monitor || pidStart === undefined || !(await processAlive(monitor!)))
     return undefined;
   return { pid: pid!, pidStart, monitorPid: monitor! };
+}
+
+/**
+ * After a start failed: kills the init RUN/NAME/init names if it still
+ * runs (its helper died after init's exec, before READY: the init has no
+ * monitor and no state.json names it). Only a process in a user namespace
+ * with the container's uid map is killed.
+ */
+export async function killUnrecordedInit(
+  paths: ContainerPaths,
+  uidMap: readonly { inside: number; outside: number; count: number }[],
+): Promise<void> {
+  let text: string;
+  try {
+    text = readUntrustedText(join(paths.rundir, 'init'), { op: 'read', maxBytes: 64 });
+  } catch {
+    return;
+  }
+  const pid = Number(text.trim().split(' ')[0]);
+  if (!Number.isInteger(pid) || pid <= 1) return;
+  const map = (readProcFile(`/proc/${pid}/uid_map`) ?? '')
+    .trim()
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/).map(Number));
+  const same =
+    map.length === uidMap.length &&
+    map.every(([inside, outside, count]) =>
+      uidMap.some((m) => m.inside === inside && m.outside === outside && m.count === count),
+    );
+  if (!same) return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // gone already
+  }
 }
 
 function readProcFile(path: string): string | undefined {
@@ -215,7 +250,17 @@ export function refuseHalfMade(paths: ContainerPaths, name: string, op: string):
 
 /** Runs fn holding the container's lock (state.lock). */
 export function withContainerLock<T>(paths: ContainerPaths, fn: () => Promise<T>): Promise<T> {
-  return withFileLock(paths.state, fn, { timeoutMs: 30_000 });
+  return withFileLock(paths.state, fn, { timeoutMs: 30_000 }).catch((err: unknown) => {
+    // Destroyed while we waited for its lock: say so, not that the lock failed.
+    if (err instanceof IglooError && err.op === 'lock' && !existsSync(paths.dir))
+      throw new IglooError('ENOENT', `No container named "${basename(paths.dir)}"`, {
+        op: 'find container',
+        path: paths.dir,
+        subject: basename(paths.dir),
+        hint: 'It was destroyed meanwhile; see your containers with: igloo ls',
+      });
+    throw err;
+  });
 }
 
 export async function removeRunDir(paths: ContainerPaths): Promise<void> {
