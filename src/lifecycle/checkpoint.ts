@@ -23,7 +23,7 @@
 import { refuseUncheckpointableNet } from './network.ts';
 import { execFile } from 'node:child_process';
 import { lstat, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Socket } from 'node:net';
 import { validateName } from '../core/config/name.ts';
@@ -182,6 +182,10 @@ export async function checkpoint(
     const tty = await consoleOf(state.pid);
     if (tty) await refuseDevTty(name, state.pid, tty.rdev);
     await mkdir(dirname(dir), { recursive: true, mode: 0o700 });
+    // What a checkpoint killed before its end left beside DIR (the container lock is held).
+    for (const e of await readdir(dirname(dir)))
+      if (e.startsWith(`.${basename(dir)}.igloo-`))
+        await rm(join(dirname(dir), e), { recursive: true, force: true });
     return withPrivateTempDir(dir, async (priv) => {
       const tmp = join(priv, 'checkpoint');
       // 0755: criu opens some images after it has taken the container's ids.

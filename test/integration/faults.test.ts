@@ -19,6 +19,7 @@ import {
   Cleanup,
   createUser,
   igloo,
+  rootTestEnv,
   tempDir,
   type RunResult,
   type TestUser,
@@ -28,6 +29,7 @@ import { ociArchive, makeTar } from '../support/oci.ts';
 const cleanup = new Cleanup();
 const BLOCK = 21_000_000;
 const SLICE = 65536;
+const CRIU_BLOCK = 25_000_000;
 let user: TestUser;
 const as = asUser(cleanup, () => user);
 const data = () => join(user.home, '.local/share/igloo');
@@ -474,6 +476,70 @@ describe('faults from outside', () => {
     await as.ok(['start', 'fk']);
     await as.ok(['stop', 'fk', '--timeout', '0']);
   });
+});
+
+test('checkpoint and restore (root, CRIU): after a crash at each point, the truth and a way on', async () => {
+  const dir = tempDir(cleanup, 'igloo-faults-criu-', 0o700);
+  const env = rootTestEnv(dir, CRIU_BLOCK);
+  const root = (args: readonly string[], more: Record<string, string> = {}) =>
+    igloo(cleanup, 'root', args, { env: { ...env, ...more } });
+  const ok = async (args: readonly string[]) => {
+    const r = await root(args);
+    assert.equal(r.status, 0, `igloo ${args.join(' ')}: ${r.stderr}`);
+    return r;
+  };
+  const state = async () =>
+    (JSON.parse((await ok(['ls', '--json'])).stdout) as Listed[]).find((c) => c.name === 'ck')!;
+  const idsRun = () => processesOf(-1, CRIU_BLOCK, 1_000_000).length > 0;
+  const stopped = async (context: string) => {
+    await until(`${context}: ck is stopped and nothing of it runs`, async () => {
+      const c = await state();
+      return c.state !== 'running' && !idsRun();
+    });
+  };
+  const container = join(env.IGLOO_DATA_DIR!, 'containers', 'ck');
+  const leftovers = () => readdirSync(container).filter((e) => e.includes('.igloo-'));
+  cleanup.add('destroy ck', async () => {
+    await root(['destroy', '--force', 'ck']);
+  });
+  await ok(['create', 'ck', '--net', 'none']);
+  for (const fp of FAILPOINTS.checkpoint) {
+    await ok(['start', 'ck']);
+    const r = await root(['checkpoint', 'ck'], { IGLOO_FAILPOINT: fp.name });
+    assert.equal(r.signal, 'SIGKILL', `${fp.name}: ${r.stderr}`);
+    // criu killed the tree: ls says stopped, whatever state.json said.
+    await stopped(fp.name);
+    if (fp.name === 'checkpoint-renamed') {
+      await ok(['restore', 'ck']);
+      assert.equal((await state()).state, 'running', `${fp.name}: restored`);
+      await ok(['exec', 'ck', '--', '/bin/true']);
+    } else {
+      await ok(['start', 'ck']);
+      await ok(['checkpoint', 'ck']); // sweeps what the killed one left
+      assert.deepEqual(leftovers(), [], `${fp.name}: temporary directories left`);
+      await ok(['restore', 'ck']);
+    }
+    await ok(['stop', 'ck', '--timeout', '0']);
+    await stopped(`${fp.name}, stopped`);
+  }
+  await ok(['start', 'ck']);
+  await ok(['checkpoint', 'ck']);
+  for (const fp of FAILPOINTS.restore) {
+    const r = await root(['restore', 'ck'], { IGLOO_FAILPOINT: fp.name });
+    assert.equal(r.signal, 'SIGKILL', `${fp.name}: ${r.stderr}`);
+    const c = await state();
+    if (fp.name === 'restore-ready') {
+      assert.equal(c.state, 'running', `${fp.name}: init was restored: ${JSON.stringify(c)}`);
+      assert.ok(c.pid && existsSync(`/proc/${c.pid}`));
+      assert.match((await root(['restore', 'ck'])).stderr, /running/);
+      await ok(['exec', 'ck', '--', '/bin/true']);
+      await ok(['checkpoint', 'ck']);
+    } else await stopped(fp.name);
+    await ok(['restore', 'ck']);
+    await ok(['checkpoint', 'ck']);
+  }
+  await ok(['destroy', 'ck']);
+  await until('nothing of ck runs', () => !idsRun());
 });
 
 test('a corrupt image.json, prepared plan or subid line: named, reported, never a wrong start', async (t) => {
