@@ -41,13 +41,13 @@ export const FAILPOINTS = {
     fp('helper-after-maps', 'helper', 'the maps are written, no step has run'),
     fp('child-before-exec', 'child', 'every step has run but exec'),
     fp('helper-before-ready', 'helper', 'init runs and RUN/NAME/init names it, READY not sent'),
-    fp('monitor-started', 'helper', 'the monitor took over; Node has not seen READY yet'),
+    fp('monitor-started', 'helper', 'READY was sent; the monitor dies as it takes over'),
     fp('start-ready', 'node', 'Node has READY; state.json not written'),
     fp('start-state-written', 'node', 'state.json says running; no prepared exec plan'),
   ],
   exec: [
     fp('exec-planned', 'node', 'the exec plan is made, no helper runs'),
-    fp('exec-joined', 'helper', "the helper joined init's namespaces, the command not started"),
+    fp('exec-joined', 'helper', 'the command runs in the container; the helper dies before READY'),
   ],
   run: [
     fp('run-state-running', 'node', 'the foreground process runs, state.json says running'),

@@ -248,21 +248,31 @@ fail:;
 	return -1;
 }
 
+/* Writes LINE to RUNDIR/NAME through NAME.tmp and a rename (fsync'd first
+ * when SYNC), so a reader sees the whole line or no file. */
+static void write_rundir_file(int rundirfd, const char *name, const char *line,
+			      int n, int sync)
+{
+	char tmp[32];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
+	int fd = openat(rundirfd, tmp,
+			O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	int ok = write_all(fd, line, (size_t)n) == 0 && (!sync || fsync(fd) == 0);
+	if (close(fd) < 0)
+		ok = 0;
+	if (ok)
+		(void)renameat(rundirfd, tmp, rundirfd, name);
+	else
+		(void)unlinkat(rundirfd, tmp, 0);
+}
+
 void write_init_file(int rundirfd, pid_t init)
 {
 	char line[64];
 	int n = snprintf(line, sizeof(line), "%d %d\n", (int)init, (int)getpid());
-	int fd = openat(rundirfd, "init.tmp",
-			O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return;
-	int ok = write_all(fd, line, (size_t)n) == 0;
-	if (close(fd) < 0)
-		ok = 0;
-	if (ok)
-		(void)renameat(rundirfd, "init.tmp", rundirfd, "init");
-	else
-		(void)unlinkat(rundirfd, "init.tmp", 0);
+	write_rundir_file(rundirfd, "init", line, n, 0);
 }
 
 static void write_exit_file(int rundirfd, int status)
@@ -271,17 +281,7 @@ static void write_exit_file(int rundirfd, int status)
 	status_text(status, text, sizeof(text));
 	int n = snprintf(line, sizeof(line), "%s\n%lld\n", text,
 			 (long long)time(NULL));
-	int fd = openat(rundirfd, "exit.tmp",
-			O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return;
-	int ok = write_all(fd, line, (size_t)n) == 0 && fsync(fd) == 0;
-	if (close(fd) < 0)
-		ok = 0;
-	if (ok)
-		(void)renameat(rundirfd, "exit.tmp", rundirfd, "exit");
-	else
-		(void)unlinkat(rundirfd, "exit.tmp", 0);
+	write_rundir_file(rundirfd, "exit", line, n, 1);
 }
 
 struct ring {

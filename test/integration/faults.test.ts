@@ -19,6 +19,7 @@ import {
   Cleanup,
   createUser,
   igloo,
+  liveProcesses,
   rootTestEnv,
   tempDir,
   type RunResult,
@@ -75,20 +76,23 @@ async function audit(): Promise<Array<{ check: string; subject: string; fix: str
 
 /** Live (not zombie) processes whose real uid is UID or in [from, from+count). */
 function processesOf(uid: number, from = BLOCK, count = 1_000_000): string[] {
-  const out: string[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const status = readFileSync(`/proc/${e}/status`, 'utf8');
-      if (/^State:\s+[ZX]/m.test(status)) continue;
-      const u = Number(/^Uid:\s+(\d+)/m.exec(status)![1]);
-      if (u === uid || (u >= from && u < from + count))
-        out.push(`${e} uid ${u} ${readFileSync(`/proc/${e}/cmdline`, 'utf8').replace(/\0/g, ' ')}`);
-    } catch {
-      // gone
-    }
-  }
-  return out;
+  return liveProcesses()
+    .filter((p) => p.uid === uid || (p.uid >= from && p.uid < from + count))
+    .map((p) => `${p.pid} uid ${p.uid} ${p.cmdline}`);
+}
+
+/** A small OCI archive the test user may read. */
+function userArchive(): string {
+  const archive = join(tempDir(cleanup, 'igloo-faults-img-'), 'img.tar');
+  writeFileSync(
+    archive,
+    ociArchive({
+      layers: [makeTar([{ path: 'hello', data: 'hi\n' }])],
+      config: { Cmd: ['/hello'] },
+    }),
+  );
+  chownSync(archive, user.uid, user.gid);
+  return archive;
 }
 
 /** Creates NAME for this test; it is destroyed (forced) when the test ends, passed or failed. */
@@ -285,16 +289,7 @@ describe('a crash at each failpoint', () => {
   });
 
   test('image import: a killed import leaves no image and no staging; the next import works', async () => {
-    const dir = tempDir(cleanup, 'igloo-faults-img-');
-    const archive = join(dir, 'img.tar');
-    writeFileSync(
-      archive,
-      ociArchive({
-        layers: [makeTar([{ path: 'hello', data: 'hi\n' }])],
-        config: { Cmd: ['/hello'] },
-      }),
-    );
-    chownSync(archive, user.uid, user.gid);
+    const archive = userArchive();
     for (const fp of FAILPOINTS['image import']) {
       await crashAt(fp, ['image', 'import', archive, '--name', 'fimg']);
       const images = (await as.ok(['image', 'ls'])).stdout;
@@ -544,16 +539,7 @@ test('checkpoint and restore (root, CRIU): after a crash at each point, the trut
 
 test('a corrupt image.json, prepared plan or subid line: named, reported, never a wrong start', async (t) => {
   // image.json
-  const dir = tempDir(cleanup, 'igloo-faults-img2-');
-  const archive = join(dir, 'img.tar');
-  writeFileSync(
-    archive,
-    ociArchive({
-      layers: [makeTar([{ path: 'hello', data: 'hi\n' }])],
-      config: { Cmd: ['/hello'] },
-    }),
-  );
-  chownSync(archive, user.uid, user.gid);
+  const archive = userArchive();
   await as.ok(['image', 'import', archive, '--name', 'fbad']);
   const imageJson = join(data(), 'images', 'fbad+latest', 'image.json');
   assert.ok(existsSync(imageJson), imageJson);

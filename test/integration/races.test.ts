@@ -7,12 +7,19 @@
  * are started together and their ends awaited.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { asUser } from '../support/as-user.ts';
 import { userWithBlock } from '../support/cli-checks.ts';
-import { Cleanup, createUser, igloo, tempDir, type TestUser } from '../support/host.ts';
+import {
+  Cleanup,
+  createUser,
+  igloo,
+  liveProcesses,
+  tempDir,
+  type TestUser,
+} from '../support/host.ts';
 
 const N = 3;
 const cleanup = new Cleanup();
@@ -41,19 +48,9 @@ async function ls(as: typeof asAnna): Promise<Listed[]> {
 
 /** igloo-helper processes (monitors) of UID that are alive. */
 function monitorsOf(uid: number): number[] {
-  const out: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const status = readFileSync(`/proc/${e}/status`, 'utf8');
-      if (/^State:\s+[ZX]/m.test(status)) continue;
-      if (Number(/^Uid:\s+(\d+)/m.exec(status)![1]) !== uid) continue;
-      if (readFileSync(`/proc/${e}/cmdline`, 'utf8').includes('igloo-helper')) out.push(Number(e));
-    } catch {
-      // gone
-    }
-  }
-  return out;
+  return liveProcesses()
+    .filter((p) => p.uid === uid && p.cmdline.includes('igloo-helper'))
+    .map((p) => p.pid);
 }
 
 /** Exactly one of the results succeeded; the others failed with an error matching LOSER. */
