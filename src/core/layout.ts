@@ -77,6 +77,8 @@ export const imagesDir = (data: string): string => join(data, 'images');
 export const CONFIG_FILE = 'config';
 export const STATE_FILE = 'state.json';
 export const ROOTFS_DIR = 'rootfs';
+/** In a container directory while `igloo create` makes it: the creating pid (a crash leaves it). */
+export const CREATING_FILE = '.creating';
 
 export interface ContainerPaths {
   readonly dir: string;

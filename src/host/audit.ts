@@ -19,7 +19,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_CAPS, DEFAULT_SECCOMP, type ContainerConfig } from '../core/config/model.ts';
@@ -38,7 +38,14 @@ import {
   type IdMapEntry,
   type IdRange,
 } from '../core/idmap/index.ts';
-import { CONFIG_FILE, containersDir, containersWalk, STATE_FILE } from '../core/layout.ts';
+import {
+  CONFIG_FILE,
+  CREATING_FILE,
+  containersDir,
+  containersWalk,
+  imagesDir,
+  STATE_FILE,
+} from '../core/layout.ts';
 import { fdPath, openDirAt, openDirsDown, openRoot, readdirFd } from './beneath.ts';
 import { readUntrustedText, refusalReason } from './untrusted.ts';
 import { readPasswd } from './users.ts';
@@ -92,6 +99,26 @@ function readOwned(dirFd: number, name: string, shown: string): string | undefin
   } catch (err) {
     if (isMissing(err)) return undefined;
     throw new IglooError('EUNSAFE', `${shown}: ${refusalReason(err)}`, { path: shown, cause: err });
+  }
+}
+
+/** Whether state.json's text is a state object (a truncated or garbled one is not). */
+function stateParses(text: string): boolean {
+  try {
+    const s = JSON.parse(text) as { status?: unknown } | null;
+    return typeof s === 'object' && s !== null && typeof s.status === 'string';
+  } catch {
+    return false;
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as { code?: string }).code === 'EPERM';
   }
 }
 
@@ -163,6 +190,63 @@ export async function runAudit(opts: AuditOptions): Promise<Finding[]> {
     }
   }
 
+  // A grant that stopped between its two files gives a user uids and no gids (or the reverse).
+  const [uids, gids] = await Promise.all([
+    readSubidReport(opts.subid.uid),
+    readSubidReport(opts.subid.gid),
+  ]);
+  for (const [has, lacks, hasPath, lacksPath] of [
+    [uids, gids, opts.subid.uid, opts.subid.gid],
+    [gids, uids, opts.subid.gid, opts.subid.uid],
+  ] as const) {
+    const owners = new Set(lacks.entries.map((e) => e.owner));
+    for (const owner of new Set(has.entries.map((e) => e.owner))) {
+      if (owners.has(owner)) continue;
+      add({
+        severity: 'error',
+        check: 'subid-unpaired',
+        subject: hasPath,
+        message: `${owner} has a block in ${hasPath} and none in ${lacksPath}`,
+        why: 'igloo gives every container the same slice of uids and gids: without the other half it can create none (an interrupted grant leaves this)',
+        fix: `igloo subid grant ${owner}   (finishes the grant with the same block)`,
+      });
+    }
+  }
+
+  // ---- images half-made by an import or build that was killed
+  const images = imagesDir(opts.data);
+  for (const e of await readdir(images, { withFileTypes: true }).catch(() => [])) {
+    if (!e.name.startsWith('.') && e.isDirectory()) {
+      const file = join(images, e.name, 'image.json');
+      let why: string | undefined;
+      try {
+        JSON.parse(readUntrustedText(file, { op: 'read', maxBytes: FILE_MAX }));
+      } catch (err) {
+        why = err instanceof SyntaxError ? err.message : refusalReason(err);
+      }
+      if (why !== undefined)
+        add({
+          severity: 'error',
+          check: 'corrupt-image',
+          subject: file,
+          message: `${file} is unreadable: ${why}`,
+          why: 'igloo cannot use the image: create and run refuse it, naming the file',
+          fix: `rm -rf ${join(images, e.name)}, then import the image again`,
+        });
+      continue;
+    }
+    const m = /^\.(import|build)-(\d+)-/.exec(e.name);
+    if (!m || !e.isDirectory() || pidAlive(Number(m[2]))) continue;
+    add({
+      severity: 'warn',
+      check: 'half-made-image',
+      subject: join(images, e.name),
+      message: `${join(images, e.name)} is what an image ${m[1]} left when it was killed (pid ${m[2]} is gone)`,
+      why: 'It takes disk space and is no image',
+      fix: `The next igloo image ${m[1]} removes it, or: rm -rf ${join(images, e.name)}`,
+    });
+  }
+
   // ---- the owner's containers
   // Everything below the owner's home is theirs: links, FIFOs and huge files
   // there are findings, never followed, waited on or read whole.
@@ -213,6 +297,7 @@ export async function runAudit(opts: AuditOptions): Promise<Finding[]> {
     let text: string | undefined;
     let stateText: string | undefined;
     let stateUnsafe: string | undefined;
+    let creating: string | undefined;
     try {
       const st = fstatSync(cfd);
       if (st.mode & 0o011) {
@@ -236,11 +321,37 @@ export async function runAudit(opts: AuditOptions): Promise<Finding[]> {
       } catch (err) {
         stateUnsafe = refusalReason(err);
       }
+      try {
+        creating = readOwned(cfd, CREATING_FILE, join(dir, CREATING_FILE));
+      } catch (err) {
+        unsafe(subject, refusalReason(err));
+      }
     } finally {
       closeSync(cfd);
     }
+    if (creating !== undefined && !pidAlive(Number(creating.trim()))) {
+      add({
+        severity: 'error',
+        check: 'half-made',
+        subject,
+        message: `${name} is half-made: its create was interrupted (${dir}/${CREATING_FILE} names pid ${creating.trim()}, which is gone)${text === undefined ? ', before its config was written' : ''}`,
+        why: 'igloo refuses to start it; its directory (and, with a config, its slice of ids) stays taken until it is removed',
+        fix: `igloo destroy ${name}   (then create it again)`,
+      });
+      if (text === undefined) continue;
+    }
     if (text === undefined) continue; // not a container (yet): nothing to audit
     if (stateUnsafe !== undefined) unsafe(subject, stateUnsafe);
+    if (stateText !== undefined && !stateParses(stateText)) {
+      add({
+        severity: 'error',
+        check: 'corrupt-state',
+        subject,
+        message: `${statePath} is not a state igloo wrote (${stateText.length === 0 ? 'empty' : 'not valid JSON, or truncated'})`,
+        why: 'igloo cannot tell whether the container runs: start, stop and exec refuse it, naming the file',
+        fix: `Stop what may run of it (igloo ps ${name}), then remove ${statePath}: it is read as "created" again`,
+      });
+    }
     const entry: Loaded = { name, dir };
     loaded.push(entry);
     let draft;

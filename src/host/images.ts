@@ -7,7 +7,7 @@
  * failed import leaves nothing half-made.
  */
 import { closeSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { IglooError } from '../core/errors.ts';
@@ -33,6 +33,7 @@ import {
   type ImageRef,
 } from '../core/image/ref.ts';
 import { errnoOf, sysError } from './errno.ts';
+import { failpoint } from './failpoint.ts';
 import {
   Archive,
   checkDigest,
@@ -110,6 +111,7 @@ export class ImageStore {
     const ref = parseImageRef(text);
     const found = resolveImageRef(ref, await this.list());
     if (!found) {
+      await this.refuseUnreadable(ref, text);
       throw new IglooError('ENOENT', `No image named "${text}"`, {
         op: 'find image',
         path: join(this.dir, imageDirName(ref)),
@@ -118,6 +120,37 @@ export class ImageStore {
       });
     }
     return found;
+  }
+
+  /**
+   * An image directory whose image.json is missing, truncated or not JSON
+   * (list() leaves it out) is named with the file, not reported as absent.
+   */
+  private async refuseUnreadable(ref: ImageRef, text: string): Promise<void> {
+    const dirs = [imageDirName(ref), imageDirName({ ...ref, tag: DEFAULT_TAG })];
+    for (const dir of new Set(dirs)) {
+      const file = join(this.dir, dir, 'image.json');
+      const st = await lstat(join(this.dir, dir)).catch(() => undefined);
+      if (!st?.isDirectory()) continue;
+      const why = await readFile(file, 'utf8').then(
+        (t) => {
+          try {
+            JSON.parse(t);
+            return undefined;
+          } catch (err) {
+            return err instanceof Error ? err.message : String(err);
+          }
+        },
+        (err: unknown) => (errnoOf(err) === 'ENOENT' ? 'it is missing' : String(err)),
+      );
+      if (why === undefined) continue;
+      throw new IglooError('EPARSE', `Cannot use image "${text}": ${file} is unreadable (${why})`, {
+        op: 'find image',
+        path: file,
+        subject: text,
+        hint: `Remove it and import the image again: rm -rf ${join(this.dir, dir)}`,
+      });
+    }
   }
 
   /** The stored image that a new image called REF would replace, if any. */
@@ -130,9 +163,15 @@ export class ImageStore {
     return join(this.dir, imageDirName(image));
   }
 
-  /** The path of a new hidden staging directory (`.KIND-RANDOM`) for an image being made. */
+  /**
+   * The path of a new hidden staging directory (`.KIND-PID-RANDOM`) for an
+   * image being made. Those of dead processes (an import killed with
+   * SIGKILL) are removed first: nothing of a crashed import stays.
+   */
   async stagingDir(kind: 'import' | 'build'): Promise<string> {
-    return join(this.dir, `.${kind}-${(await crypto()).randomBytes(6).toString('hex')}`);
+    await removeDeadStaging(this.dir);
+    const random = (await crypto()).randomBytes(6).toString('hex');
+    return join(this.dir, `.${kind}-${process.pid}-${random}`);
   }
 
   /**
@@ -185,7 +224,8 @@ export class ImageStore {
       if (src.dir) {
         archive = new Archive(src.fd, source);
       } else {
-        unpacked = await mkdtemp(join(tmpdir(), 'igloo-import-'));
+        await removeDeadStaging(tmpdir(), 'igloo-import-');
+        unpacked = await mkdtemp(join(tmpdir(), `igloo-import-${process.pid}-`));
         const dropped = await unpackOuter(src.fd, src.size, source, unpacked);
         archive = new Archive(openDir(unpacked), source, dropped);
       }
@@ -243,7 +283,9 @@ export class ImageStore {
         layers,
         ...(config.stopSignal !== undefined && { system: { haltSignal: config.stopSignal } }),
       };
+      failpoint('image-import-staged');
       await this.save(staging, image);
+      failpoint('image-import-saved');
       return image;
     } catch (err) {
       abandon();
@@ -315,4 +357,34 @@ export function defaultName(tag: string | undefined, source: string): string {
     .replace(/^[^A-Za-z0-9]+/, '')
     .slice(0, 64);
   return clean || 'image';
+}
+
+/**
+ * Removes DIR's staging directories (PREFIX-PID-...) whose process is gone,
+ * and only this user's: what a crashed import or build left.
+ */
+async function removeDeadStaging(dir: string, ...prefixes: string[]): Promise<void> {
+  const wanted = prefixes.length ? prefixes : ['.import-', '.build-'];
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  const me = process.geteuid?.() ?? 0;
+  for (const e of entries) {
+    const prefix = wanted.find((p) => e.name.startsWith(p));
+    if (!prefix || !e.isDirectory()) continue;
+    const pid = Number(e.name.slice(prefix.length).split('-')[0]);
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+      continue; // its import runs
+    } catch (err) {
+      if (errnoOf(err) !== 'ESRCH') continue;
+    }
+    const path = join(dir, e.name);
+    if ((await lstat(path).catch(() => undefined))?.uid !== me) continue;
+    await rm(path, { recursive: true, force: true }).catch(() => undefined);
+  }
 }

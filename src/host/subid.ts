@@ -22,6 +22,7 @@ import {
 } from '../core/idmap/index.ts';
 import { subidPathsFor, type LayoutEnv, type SubidPaths } from '../core/layout.ts';
 import { readTextOrEmpty, replaceFileAtomically, withFileLock } from './files.ts';
+import { failpoint } from './failpoint.ts';
 import { lookupHostUser } from './users.ts';
 
 export type { SubidPaths } from '../core/layout.ts';
@@ -93,6 +94,16 @@ export async function grant(
     const gidText = await readTextOrEmpty(paths.gid);
     const uidEntries = parseSubidStrict(uidText, { path: paths.uid });
     const gidEntries = parseSubidStrict(gidText, { path: paths.gid });
+    const finished = await finishHalfGrant(
+      paths,
+      user,
+      opts,
+      uidText,
+      gidText,
+      uidEntries,
+      gidEntries,
+    );
+    if (finished) return finished;
     for (const [path, entries] of [
       [paths.uid, uidEntries],
       [paths.gid, gidEntries],
@@ -116,6 +127,7 @@ export async function grant(
     // One block free in both files, so uids and gids line up.
     const range = chooseBlock([...uidEntries, ...gidEntries], opts);
     await replaceFileAtomically(paths.uid, appendSubidLine(uidText, user.name, range));
+    failpoint('subid-grant-uid-written');
     try {
       await replaceFileAtomically(paths.gid, appendSubidLine(gidText, user.name, range));
     } catch (err) {
@@ -124,6 +136,38 @@ export async function grant(
     }
     return { user: user.name, uid: user.uid, range };
   });
+}
+
+/**
+ * A grant that crashed between its two files left the user a block in
+ * /etc/subuid only (failpoint subid-grant-uid-written): the next grant
+ * finishes it with the same block in /etc/subgid, if that block is free
+ * there and the options do not ask for another. (The mirror case, gids
+ * only, is an administrator's edit: finished the same way.)
+ */
+async function finishHalfGrant(
+  paths: SubidPaths,
+  user: { name: string; uid: number },
+  opts: GrantOptions,
+  uidText: string,
+  gidText: string,
+  uidEntries: readonly SubidEntry[],
+  gidEntries: readonly SubidEntry[],
+): Promise<Grant | undefined> {
+  const u = entriesFor(uidEntries, user);
+  const g = entriesFor(gidEntries, user);
+  if (u.length + g.length !== 1) return undefined;
+  const [lone, other, path, text] =
+    u.length === 1
+      ? [u[0]!, gidEntries, paths.gid, gidText]
+      : [g[0]!, uidEntries, paths.uid, uidText];
+  const range = { start: lone.start, count: lone.count };
+  if (opts.start !== undefined && opts.start !== range.start) return undefined;
+  if (opts.count !== undefined && opts.count !== range.count) return undefined;
+  if (other.some((e) => e.start < range.start + range.count && range.start < e.start + e.count))
+    return undefined;
+  await replaceFileAtomically(path, appendSubidLine(text, user.name, range));
+  return { user: user.name, uid: user.uid, range };
 }
 
 export interface Revocation {

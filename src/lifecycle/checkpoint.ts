@@ -23,7 +23,7 @@
 import { refuseUncheckpointableNet } from './network.ts';
 import { execFile } from 'node:child_process';
 import { lstat, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Socket } from 'node:net';
 import { validateName } from '../core/config/name.ts';
@@ -33,6 +33,7 @@ import { requireCriu, criuEnv, type CriuInfo } from '../host/criu.ts';
 import { helperReason, onHelperLines, parseHelperLine, spawnHelper } from '../host/helper.ts';
 import { processStartTime } from '../host/proc.ts';
 import { loadSeccompProfile } from '../host/seccomp.ts';
+import { failpoint } from '../host/failpoint.ts';
 import { withPrivateTempDir } from '../host/untrusted.ts';
 import {
   defaultCheckpointDir,
@@ -181,6 +182,10 @@ export async function checkpoint(
     const tty = await consoleOf(state.pid);
     if (tty) await refuseDevTty(name, state.pid, tty.rdev);
     await mkdir(dirname(dir), { recursive: true, mode: 0o700 });
+    // What a checkpoint killed before its end left beside DIR (the container lock is held).
+    for (const e of await readdir(dirname(dir)))
+      if (e.startsWith(`.${basename(dir)}.igloo-`))
+        await rm(join(dirname(dir), e), { recursive: true, force: true });
     return withPrivateTempDir(dir, async (priv) => {
       const tmp = join(priv, 'checkpoint');
       // 0755: criu opens some images after it has taken the container's ids.
@@ -225,6 +230,7 @@ export async function checkpoint(
           },
         );
       }
+      failpoint('checkpoint-dumped');
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
       const manifest: CheckpointManifest = {
         version: 1,
@@ -238,6 +244,7 @@ export async function checkpoint(
       await signAndWrite(tmp, manifest, paths.dir, await readFile(paths.config, 'utf8'));
       await rm(dir, { recursive: true, force: true });
       await rename(tmp, dir);
+      failpoint('checkpoint-renamed');
       if (!opts.leaveRunning) {
         // criu killed the tree; the monitor writes its exit file and exits.
         for (let i = 0; i < 100 && (await liveState(paths)).status === 'running'; i++)
@@ -345,6 +352,7 @@ export async function restore(
       );
     }
     await mkdir(paths.rundir, { mode: 0o700 });
+    failpoint('restore-rundir-made');
     // criu writes its log there: never through a link left in its place
     await rm(join(dir, 'restore.log'), { force: true });
     const t0 = process.hrtime.bigint();
@@ -387,6 +395,7 @@ export async function restore(
         },
       );
     }
+    failpoint('restore-ready');
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const pidStart = (await processStartTime(pid)) ?? 0;
     await writeState(paths, {

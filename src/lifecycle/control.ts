@@ -2,14 +2,17 @@
  * Controlling containers that exist: their state, signals (kill), halting
  * (stop), removal (destroy) and the list of them all.
  */
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
 import type { ContainerConfig } from '../core/config/model.ts';
 import { IglooError } from '../core/errors.ts';
 import { errnoOf, sysError } from '../host/errno.ts';
+import { failpoint } from '../host/failpoint.ts';
 import {
+  halfMade,
   liveState,
   readConfig,
   readState,
+  refuseHalfMade,
   removeRunDir,
   requireRunning,
   withContainerLock,
@@ -30,6 +33,7 @@ export interface ListedContainer {
 export async function containerState(user: UserContainers, name: string): Promise<StateFile> {
   const paths = user.paths(name);
   await readConfig(paths, name); // ENOENT with a clear message if there is no such container
+  refuseHalfMade(paths, name, 'read the state of');
   return liveState(paths);
 }
 
@@ -84,6 +88,7 @@ export async function stopContainer(
     }
   };
   send(config.haltSignal);
+  failpoint('stop-signaled');
   if (!(await waitGone(timeoutSeconds * 1000))) {
     send('SIGKILL');
     await waitGone(10_000);
@@ -100,6 +105,7 @@ export async function stopContainer(
   ) {
     await new Promise((r) => setTimeout(r, 20));
   }
+  failpoint('stop-exited');
   // Init is gone: whatever its network left goes too (issue 14).
   await detachNetwork(config, {
     owner: (await user.owner()).name,
@@ -120,6 +126,13 @@ export async function destroyContainer(
 ): Promise<void> {
   const paths = user.paths(name);
   const owner = await user.owner();
+  const half = halfMade(paths);
+  if (half?.creator !== undefined) refuseHalfMade(paths, name, 'destroy');
+  if (half && !(await stat(paths.config).catch(() => undefined))) {
+    // A create that crashed before its config: nothing of the container's ids to remove.
+    await rm(paths.dir, { recursive: true, force: true });
+    return;
+  }
   const config = await readConfig(paths, name);
   const state = await liveState(paths);
   if (state.status === 'running') {
@@ -137,11 +150,21 @@ export async function destroyContainer(
   // The module (and the tar code it pulls in) is loaded only when a rootfs is removed.
   const { runUsernsTask } = await import('./userns-task.ts');
   await withContainerLock(paths, async () => {
+    // A start may have won the lock since the check above (races.test.ts).
+    const now = await liveState(paths);
+    if (now.status === 'running')
+      throw new IglooError('ESTATE', `Cannot destroy "${name}": it was started meanwhile`, {
+        op: 'destroy',
+        subject: name,
+        hint: `Stop it first (igloo stop ${name}), then destroy it`,
+      });
     await runUsernsTask(config.idmap, owner, { kind: 'remove', path: paths.rootfs });
+    failpoint('destroy-rootfs-removed');
     // Snapshots hold the container's files too: removed in its namespace, as the rootfs.
     await (await import('./snapshots.ts')).removeAllSnapshots(user, paths, config.idmap);
     await removeRunDir(paths);
     await removeCgroup(user, name);
+    failpoint('destroy-rundir-removed');
   });
   await rm(paths.dir, { recursive: true, force: true });
 }
@@ -150,6 +173,18 @@ export async function listContainers(user: UserContainers): Promise<ListedContai
   const out: ListedContainer[] = [];
   for (const name of await user.names()) {
     const paths = user.paths(name);
+    const half = halfMade(paths);
+    if (half) {
+      out.push({
+        name,
+        state: { version: 1, status: 'created' },
+        error:
+          half.creator !== undefined
+            ? `being created (by pid ${half.creator})`
+            : `half-made: its create was interrupted (igloo destroy ${name})`,
+      });
+      continue;
+    }
     try {
       out.push({ name, config: await readConfig(paths, name), state: await liveState(paths) });
     } catch (err) {

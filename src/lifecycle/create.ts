@@ -5,13 +5,17 @@
  * image), and everything undone when a step fails. Also where images come
  * from and when one may be removed.
  */
+import { writeFileSync } from 'node:fs';
 import { mkdir, realpath, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { formatConfig } from '../core/config/file.ts';
 import type { ContainerConfig } from '../core/config/model.ts';
 import { validateName } from '../core/config/name.ts';
 import { validateConfig } from '../core/config/validate.ts';
 import { formatImageRef } from '../core/image/ref.ts';
 import { IglooError } from '../core/errors.ts';
+import { CREATING_FILE } from '../core/layout.ts';
+import { failpoint } from '../host/failpoint.ts';
 import type { IdMaps } from '../core/idmap/index.ts';
 import { replaceFileAtomically, withFileLock } from '../host/files.ts';
 import { BUILTIN_IMAGE, ImageStore, type StoredImage } from '../host/images.ts';
@@ -29,7 +33,7 @@ import { checkContainerLimits } from './limits.ts';
 import { Reverter } from './reverter.ts';
 import { resolveRootfsUser } from './rootfs-user.ts';
 import { chooseIdmap } from './slices.ts';
-import { writeState } from './store.ts';
+import { halfMade, writeState } from './store.ts';
 import type { UserContainers } from './user-containers.ts';
 import type { UsernsTask } from './userns-task-body.ts';
 
@@ -66,7 +70,9 @@ export async function createContainer(
         op: 'create',
         path: paths.dir,
         subject: name,
-        hint: `Choose another name, or: igloo destroy ${name}`,
+        hint: halfMade(paths)
+          ? `It is half-made (a create was interrupted): igloo destroy ${name}, then create it again`
+          : `Choose another name, or: igloo destroy ${name}`,
       });
     }
     const idmap = await chooseIdmap(user, opts);
@@ -77,11 +83,15 @@ export async function createContainer(
       // 0700: other containers' ids (and other users) cannot traverse it.
       await mkdir(paths.dir, { mode: 0o700 });
       revert.add(() => rm(paths.dir, { recursive: true, force: true }));
+      // Until the end, a crash leaves a container that says it is half-made (store.ts halfMade).
+      writeFileSync(join(paths.dir, CREATING_FILE), `${process.pid}\n`, { mode: 0o600 });
+      failpoint('create-dir-made');
       // A memory container is a one-shot run's: nothing to keep over a crash.
       await replaceFileAtomically(paths.config, formatConfig(config), {
         mode: 0o644,
         durable: !opts.memory,
       });
+      failpoint('create-config-written');
       const shared =
         source.kind === 'stored' && !opts.memory && !opts.nesting && owner.uid === 0
           ? await shareImage(user, paths, source.image, idmap, opts.onNotice)
@@ -101,6 +111,7 @@ export async function createContainer(
               : { kind: 'busybox-rootfs', rootfs: paths.rootfs, hostname: config.hostname },
         );
       }
+      failpoint('create-rootfs-made');
       if (fromImage?.user) {
         // The image's User may name an account of the image: resolve it now that its files exist.
         const u = await resolveRootfsUser(
@@ -117,6 +128,8 @@ export async function createContainer(
         await runUsernsTask(idmap, owner, { kind: 'nesting-setup', rootfs: paths.rootfs, size });
       }
       await writeState(paths, { version: 1, status: 'created' });
+      failpoint('create-state-written');
+      await rm(join(paths.dir, CREATING_FILE));
       revert.success();
       return config;
     } catch (err) {

@@ -10,6 +10,7 @@ import type { Limits } from '../core/limits/values.ts';
 import { planExec, planStart, type MemoryRootfs } from '../core/plan/plan.ts';
 import { hostBusyboxCached } from '../host/busybox-rootfs.ts';
 import { uniqueSuffix, withFileLock } from '../host/files.ts';
+import { failpoint } from '../host/failpoint.ts';
 import { processStartTime } from '../host/proc.ts';
 import { loadSeccompProfile } from '../host/seccomp.ts';
 import { subidPaths } from '../host/subid.ts';
@@ -34,6 +35,8 @@ import {
   loadRunnable,
   readConfig,
   readState,
+  killUnrecordedInit,
+  refuseHalfMade,
   removeRunDir,
   requireRunning,
   withContainerLock,
@@ -68,6 +71,7 @@ export async function startContainer(
   await readConfig(paths, name); // a clear error for a missing container, before locking
   return withContainerLock(paths, async () => {
     const config = await readConfig(paths, name);
+    refuseHalfMade(paths, name, 'start');
     const state = await liveState(paths);
     if (state.status === 'running') {
       throw new IglooError(
@@ -79,6 +83,7 @@ export async function startContainer(
     await ensurePrivateDir(user.dirs.run);
     await removeRunDir(paths);
     await mkdir(paths.rundir, { mode: 0o700 });
+    failpoint('start-rundir-made');
     const cgroup = await prepareCgroup(user, name, config);
     const runnable = cgroup
       ? await loadSeccompProfile(config)
@@ -98,6 +103,7 @@ export async function startContainer(
     try {
       await runHelper(plan, `start container "${name}"`, {
         onReady: async (pid) => {
+          failpoint('start-ready');
           await attachNetwork(config, pid, net);
           running = {
             version: 1,
@@ -107,6 +113,7 @@ export async function startContainer(
             startedAt: new Date().toISOString(),
           };
           await writeState(paths, running);
+          failpoint('start-state-written');
           // A speed-up only (igloo exec without Node): a failure to write it changes nothing.
           await writePreparedExec(paths, runnable, {
             pid,
@@ -116,6 +123,7 @@ export async function startContainer(
         },
       });
     } catch (err) {
+      await killUnrecordedInit(paths, config.idmap.uid).catch(() => undefined);
       await detachNetwork(config, net).catch(() => undefined);
       await removeRunDir(paths);
       throw err;
@@ -174,6 +182,7 @@ export async function runForeground(
             pidStart: (await processStartTime(pid)) ?? 0,
             startedAt: new Date().toISOString(),
           });
+          failpoint('run-state-running');
           ready();
         },
       });
@@ -182,6 +191,7 @@ export async function runForeground(
   });
   const result = await finished!.finally(() => detachNetwork(config, net));
   const status = result.status ?? `exited ${result.exitCode ?? 1}`;
+  failpoint('run-exited');
   if (opts.keepState === false) return { exitCode: result.exitCode ?? 1, status };
   await withContainerLock(paths, async () => {
     // Unless someone started it again meanwhile, record how the run ended.
@@ -320,6 +330,7 @@ export async function execIn(
     tty: opts.tty === true,
     ...(state.pidStart ? { start: state.pidStart } : {}),
   });
+  failpoint('exec-planned');
   const result = await runHelper(plan, `exec in "${name}"`);
   return { exitCode: result.exitCode ?? 1, status: result.status ?? 'unknown' };
 }

@@ -9,14 +9,17 @@
  * They are read as files someone else may control (host/untrusted.ts: no
  * link, no FIFO, capped): root reads users' copies of them too.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { CREATING_FILE } from '../core/layout.ts';
 import { IglooError } from '../core/errors.ts';
 import { parseConfig } from '../core/config/file.ts';
 import type { ContainerConfig } from '../core/config/model.ts';
 import type { RunnableConfig } from '../core/config/runnable.ts';
 import { errnoOf, sysError } from '../host/errno.ts';
 import { replaceFileAtomically, withFileLock } from '../host/files.ts';
-import { processAlive } from '../host/proc.ts';
+import { processAlive, processStartTime } from '../host/proc.ts';
 import { loadSeccompProfile } from '../host/seccomp.ts';
 import { readUntrustedText } from '../host/untrusted.ts';
 import type { ContainerPaths } from './paths.ts';
@@ -66,11 +69,85 @@ export async function readExitFile(
   }
 }
 
+/**
+ * The init a monitor runs whose start was not recorded: the helper writes
+ * RUN/NAME/init ("INIT MONITOR") before READY, so when igloo died between
+ * READY and state.json (or the helper between the two), the next command
+ * still finds init. Only an init that is alive and the monitor's child counts.
+ */
+async function unrecordedInit(
+  paths: ContainerPaths,
+): Promise<{ pid: number; pidStart: number; monitorPid: number } | undefined> {
+  let text: string;
+  try {
+    text = readUntrustedText(join(paths.rundir, 'init'), { op: 'read', maxBytes: 64 });
+  } catch {
+    return undefined;
+  }
+  const [pid, monitor] = text.trim().split(' ').map(Number);
+  if (!Number.isInteger(pid) || !Number.isInteger(monitor) || pid! <= 0 || monitor! <= 0)
+    return undefined;
+  const stat = readProcFile(`/proc/${pid}/stat`);
+  const ppid = Number(stat?.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  const pidStart = await processStartTime(pid!);
+  if (ppid !== monitor || pidStart === undefined || !(await processAlive(monitor!)))
+    return undefined;
+  return { pid: pid!, pidStart, monitorPid: monitor! };
+}
+
+/**
+ * After a start failed: kills the init RUN/NAME/init names if it still
+ * runs (its helper died after init's exec, before READY: the init has no
+ * monitor and no state.json names it). Only a process in a user namespace
+ * with the container's uid map is killed.
+ */
+export async function killUnrecordedInit(
+  paths: ContainerPaths,
+  uidMap: readonly { inside: number; outside: number; count: number }[],
+): Promise<void> {
+  let text: string;
+  try {
+    text = readUntrustedText(join(paths.rundir, 'init'), { op: 'read', maxBytes: 64 });
+  } catch {
+    return;
+  }
+  const pid = Number(text.trim().split(' ')[0]);
+  if (!Number.isInteger(pid) || pid <= 1) return;
+  const map = (readProcFile(`/proc/${pid}/uid_map`) ?? '')
+    .trim()
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/).map(Number));
+  const same =
+    map.length === uidMap.length &&
+    map.every(([inside, outside, count]) =>
+      uidMap.some((m) => m.inside === inside && m.outside === outside && m.count === count),
+    );
+  if (!same) return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // gone already
+  }
+}
+
+function readProcFile(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
 /** The state as it is now: "running" only while the recorded init is alive. */
 export async function liveState(paths: ContainerPaths): Promise<StateFile> {
   const state = await readState(paths);
-  if (state.status !== 'running' || state.pid === undefined) return state;
+  if (state.status !== 'running' || state.pid === undefined) {
+    const init = await unrecordedInit(paths);
+    return init ? { version: 1, status: 'running', ...init } : state;
+  }
   if (await processAlive(state.pid, state.pidStart)) return state;
+  const init = await unrecordedInit(paths);
+  if (init) return { version: 1, status: 'running', ...init };
   const exit = await readExitFile(paths);
   return {
     version: 1,
@@ -87,6 +164,7 @@ export async function readConfig(paths: ContainerPaths, name: string): Promise<C
     text = readUntrustedText(paths.config, { op: 'read the config' });
   } catch (err) {
     if (errnoOf(err) === 'ENOENT') {
+      refuseHalfMade(paths, name, 'read the config of');
       throw new IglooError('ENOENT', `No container named "${name}"`, {
         op: 'find container',
         path: paths.dir,
@@ -125,9 +203,64 @@ export async function requireRunning(
   return { config, state: state as StateFile & { pid: number } };
 }
 
+/**
+ * A container whose create did not finish: its directory holds the
+ * creating mark. `creator` is the pid that is making it, while it lives;
+ * undefined: the create crashed and left it half-made (igloo destroy
+ * removes it).
+ */
+export function halfMade(paths: ContainerPaths): { creator?: number } | undefined {
+  let text: string;
+  try {
+    text = readUntrustedText(join(paths.dir, CREATING_FILE), { op: 'read', maxBytes: 64 });
+  } catch (err) {
+    return errnoOf(err) === 'ENOENT' ? undefined : {};
+  }
+  const pid = Number(text.trim());
+  let alive = false;
+  try {
+    process.kill(pid, 0);
+    alive = Number.isInteger(pid) && pid > 0;
+  } catch (err) {
+    alive = errnoOf(err) === 'EPERM';
+  }
+  return alive ? { creator: pid } : {};
+}
+
+/** Refuses OP on a container whose create has not finished (or crashed), naming the fix. */
+export function refuseHalfMade(paths: ContainerPaths, name: string, op: string): void {
+  const half = halfMade(paths);
+  if (!half) return;
+  throw new IglooError(
+    'ESTATE',
+    half.creator !== undefined
+      ? `Cannot ${op} "${name}": it is being created (by pid ${half.creator})`
+      : `Cannot ${op} "${name}": it is half-made (its create was interrupted)`,
+    {
+      op,
+      subject: name,
+      path: join(paths.dir, CREATING_FILE),
+      hint:
+        half.creator !== undefined
+          ? 'Wait for the create to finish'
+          : `Remove it and create it again: igloo destroy ${name}`,
+    },
+  );
+}
+
 /** Runs fn holding the container's lock (state.lock). */
 export function withContainerLock<T>(paths: ContainerPaths, fn: () => Promise<T>): Promise<T> {
-  return withFileLock(paths.state, fn, { timeoutMs: 30_000 });
+  return withFileLock(paths.state, fn, { timeoutMs: 30_000 }).catch((err: unknown) => {
+    // Destroyed while we waited for its lock: say so, not that the lock failed.
+    if (err instanceof IglooError && err.op === 'lock' && !existsSync(paths.dir))
+      throw new IglooError('ENOENT', `No container named "${basename(paths.dir)}"`, {
+        op: 'find container',
+        path: paths.dir,
+        subject: basename(paths.dir),
+        hint: 'It was destroyed meanwhile; see your containers with: igloo ls',
+      });
+    throw err;
+  });
 }
 
 export async function removeRunDir(paths: ContainerPaths): Promise<void> {

@@ -33,6 +33,7 @@
 
 #include "console.h"
 #include "util.h"
+#include "failpoint.h"
 
 #define RING_SIZE (64 * 1024)
 
@@ -247,23 +248,40 @@ fail:;
 	return -1;
 }
 
+/* Writes LINE to RUNDIR/NAME through NAME.tmp and a rename (fsync'd first
+ * when SYNC), so a reader sees the whole line or no file. */
+static void write_rundir_file(int rundirfd, const char *name, const char *line,
+			      int n, int sync)
+{
+	char tmp[32];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
+	int fd = openat(rundirfd, tmp,
+			O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	int ok = write_all(fd, line, (size_t)n) == 0 && (!sync || fsync(fd) == 0);
+	if (close(fd) < 0)
+		ok = 0;
+	if (ok)
+		(void)renameat(rundirfd, tmp, rundirfd, name);
+	else
+		(void)unlinkat(rundirfd, tmp, 0);
+}
+
+void write_init_file(int rundirfd, pid_t init)
+{
+	char line[64];
+	int n = snprintf(line, sizeof(line), "%d %d\n", (int)init, (int)getpid());
+	write_rundir_file(rundirfd, "init", line, n, 0);
+}
+
 static void write_exit_file(int rundirfd, int status)
 {
 	char text[64], line[128];
 	status_text(status, text, sizeof(text));
 	int n = snprintf(line, sizeof(line), "%s\n%lld\n", text,
 			 (long long)time(NULL));
-	int fd = openat(rundirfd, "exit.tmp",
-			O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return;
-	int ok = write_all(fd, line, (size_t)n) == 0 && fsync(fd) == 0;
-	if (close(fd) < 0)
-		ok = 0;
-	if (ok)
-		(void)renameat(rundirfd, "exit.tmp", rundirfd, "exit");
-	else
-		(void)unlinkat(rundirfd, "exit.tmp", 0);
+	write_rundir_file(rundirfd, "exit", line, n, 1);
 }
 
 struct ring {
@@ -391,6 +409,7 @@ void run_monitor(pid_t init, int master, int sigfd, int rundirfd, int listenfd)
 	 * the container closes every slave fd for a moment (sysvinit closes
 	 * its stdio and reopens /dev/console; getty respawns): a hangup would
 	 * make reads fail with EIO and the pty would be lost. */
+	failpoint("monitor-started");
 	int peer = master >= 0 ? ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC) : -1;
 	(void)peer; /* held until the monitor exits */
 	for (;;) {

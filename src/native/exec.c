@@ -36,6 +36,7 @@
 #include "report.h"
 #include "steps.h"
 #include "util.h"
+#include "failpoint.h"
 
 /*
  * Joining order: user first (it gives the capabilities needed for the
@@ -229,6 +230,7 @@ int cmd_exec(struct plan p)
 		fail(p.join_index, "join", EIO, "the joining process died");
 	}
 	wait_exec(errp[0], g);
+	failpoint("exec-joined");
 
 	int master = p.console == CONSOLE_PTY ? receive_pty_master(cons[0], g, p.exec_index) : -1;
 	if (consock >= 0) {

@@ -24,6 +24,7 @@
  *   child.c     the container's process: its context, failing a step
  *   report.c    the sync socket (fd 4): ERROR lines, the error sink
  *   util.c      errno/signal names, I/O loops, SCM_RIGHTS, numbers
+ *   failpoint.c IGLOO_FAILPOINT: SIGKILL at a named step (crash tests)
  *   compat.h    what libc or the kernel headers may lack
  *
  * See PROTOCOL.md for the contract with the TypeScript side.

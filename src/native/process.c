@@ -32,6 +32,7 @@
 #include "oci.h"
 #include "steps.h"
 #include "util.h"
+#include "failpoint.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -455,6 +456,7 @@ void op_exec(struct child_ctx *c, char **a)
 	if (!*file)
 		child_fail(c, ENOENT, "exec: empty file name");
 
+	failpoint("child-before-exec");
 	console_setup(c);
 	umask(c->umask);
 	(void)prctl(PR_SET_PDEATHSIG, 0);

@@ -164,6 +164,7 @@ int cmd_restore(int argc, char **argv)
 			     rundir, strerror(e));
 		}
 	}
+	write_init_file(rundirfd, (pid_t)pid);
 	sync_send("READY %lu", pid);
 	detach_as_monitor(nullfd);
 	/* SIGCHLD of an init that died before this point is still pending on

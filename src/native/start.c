@@ -32,6 +32,7 @@
 #include "console.h"
 #include "idmapped.h"
 #include "maps.h"
+#include "failpoint.h"
 #include "oci.h"
 #include "parent.h"
 #include "report.h"
@@ -325,6 +326,7 @@ int cmd_start(struct plan p)
 	close(errp[1]);
 	if (cons[1] >= 0)
 		close(cons[1]);
+	failpoint("helper-after-clone");
 	if (gatefd >= 0)
 		close(gatefd);
 
@@ -342,6 +344,7 @@ int cmd_start(struct plan p)
 			killwait(pid);
 			exit(1);
 		}
+		failpoint("helper-after-maps");
 		if (write_all(mapped[1], "M", 1) < 0) {
 			/* the child is gone: wait_exec() says why */
 		}
@@ -366,6 +369,9 @@ int cmd_start(struct plan p)
 			     p.rundir, strerror(e));
 		}
 	}
+	if (p.mode == MODE_DETACHED)
+		write_init_file(rundirfd, pid);
+	failpoint("helper-before-ready");
 	sync_send("READY %d", (int)pid);
 
 	if (p.mode == MODE_DETACHED) {

@@ -6,7 +6,15 @@
  * removes what it made.
  */
 import { execFile, spawn, spawnSync, type SpawnOptions } from 'node:child_process';
-import { mkdtempSync, rmSync, chmodSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  mkdtempSync,
+  rmSync,
+  chmodSync,
+  cpSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -358,6 +366,24 @@ export function procStatus(pid: number): Record<string, string> {
   for (const line of readFileSync(`/proc/${pid}/status`, 'utf8').split('\n')) {
     const i = line.indexOf(':');
     if (i > 0) out[line.slice(0, i)] = line.slice(i + 1).trim();
+  }
+  return out;
+}
+
+/** Every live (not zombie) process of the host: pid, real uid and command line. */
+export function liveProcesses(): Array<{ pid: number; uid: number; cmdline: string }> {
+  const out: Array<{ pid: number; uid: number; cmdline: string }> = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const status = readFileSync(`/proc/${e}/status`, 'utf8');
+      if (/^State:\s+[ZX]/m.test(status)) continue;
+      const uid = Number(/^Uid:\s+(\d+)/m.exec(status)![1]);
+      const cmdline = readFileSync(`/proc/${e}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      out.push({ pid: Number(e), uid, cmdline });
+    } catch {
+      // gone
+    }
   }
   return out;
 }
