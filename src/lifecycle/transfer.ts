@@ -63,7 +63,7 @@ import { ensurePrivateDir } from './paths.ts';
 import { containerRanges, sliceIdmap } from './slices.ts';
 import { liveState, readConfig, writeState } from './store.ts';
 
-interface ExportManifest {
+export interface ExportManifest {
   readonly version: 1;
   readonly name: string;
   readonly idmap: IdMaps;
@@ -285,6 +285,11 @@ async function readExportManifest(file: string, shown: string): Promise<ExportMa
     input.on('error', (err) => done(err));
     input.pipe(parser);
   });
+  return parseExportManifest(text, shown);
+}
+
+/** The text of igloo-export.json, checked (SHOWN names the archive in errors). */
+export function parseExportManifest(text: string, shown: string): ExportManifest {
   let m: ExportManifest;
   try {
     m = JSON.parse(text) as ExportManifest;
