@@ -25,6 +25,7 @@ packages+=(slirp4netns passt iperf3)  # user-mode networking (docs/network.md): 
 packages+=(lxc nftables)  # bridge mode: lxc-user-nic (setuid, the quota in /etc/lxc/lxc-usernet) for users, nft for NAT and anti-spoofing
 packages+=(skopeo docker-registry)  # igloo image pull/push speak to registries through skopeo; the tests serve a registry on the loopback
 packages+=(chromium)  # igloo serve's browser tests (test/browser), driven by puppeteer-core: no browser download
+packages+=(clang)  # the native fuzzers (scripts/fuzz-native.sh: libFuzzer, ASan, UBSan), run by test/integration/fuzz-native.test.ts
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
