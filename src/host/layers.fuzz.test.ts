@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import { IglooError } from '../core/errors.ts';
 import { applyLayer } from './layers.ts';
 import { params } from '../../test/support/fuzz.ts';
-import { tarArchive } from '../../test/support/tar.ts';
+import { makeTar } from '../../test/support/oci.ts';
 
 const base = mkdtempSync(join(tmpdir(), 'igloo-layer-fuzz-'));
 after(() => rmSync(base, { recursive: true, force: true }));
@@ -21,8 +21,10 @@ after(() => rmSync(base, { recursive: true, force: true }));
 const segment = fc.constantFrom('a', 'b', 'link', '..', '.', '', 'etc', '.wh.a', '.wh..wh..opq');
 const entry = fc.record({
   path: fc.array(segment, { minLength: 1, maxLength: 4 }).map((s) => s.join('/')),
-  type: fc.constantFrom('0', '0', '5', '2', '1', '6', '3', '7', 'Z'),
-  linkname: fc.constantFrom(
+  type: fc.constantFrom('file', 'file', 'dir', 'symlink', 'link', 'fifo', 'char') as fc.Arbitrary<
+    'file' | 'dir' | 'symlink' | 'link' | 'fifo' | 'char'
+  >,
+  linkpath: fc.constantFrom(
     '/',
     '..',
     '../../..',
@@ -35,12 +37,13 @@ const entry = fc.record({
   data: fc.uint8Array({ maxLength: 700 }).map((a) => Buffer.from(a)),
   mode: fc.constantFrom(0o644, 0o4755, 0o777, 0o7777, 0),
   uid: fc.constantFrom(0, 1000, 65534),
-  xattrs: fc.array(
-    fc.tuple(
+  xattrs: fc.option(
+    fc.dictionary(
       fc.constantFrom('user.x', 'security.capability', 'trusted.overlay.opaque', 'user.overlay.x'),
       fc.uint8Array({ maxLength: 24 }).map((a) => Buffer.from(a)),
+      { maxKeys: 2 },
     ),
-    { maxLength: 2 },
+    { nil: undefined },
   ),
 });
 const layer = fc
@@ -50,7 +53,7 @@ const layer = fc
     fc.option(fc.nat(), { freq: 4 }),
   )
   .map(([entries, edits, cut]) => {
-    const b = Buffer.from(tarArchive(entries));
+    const b = Buffer.from(makeTar(entries));
     for (const [at, v] of edits) b[at % b.length] = v;
     return cut === null ? b : b.subarray(0, cut % (b.length + 1));
   });
