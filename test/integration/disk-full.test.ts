@@ -1,0 +1,201 @@
+/**
+ * A full disk under the data directory (issue 18): the test mounts a small
+ * tmpfs, gives it to a test user as IGLOO_DATA_DIR, fills it to a few
+ * hundred kB of its end, and runs create, image import and export into it.
+ * CRIU's checkpoint (root's) too.
+ * Each fails with an error that says the disk is full (ENOSPC), names the
+ * path and what to do; what was there before is intact, and the space the
+ * failed operation took is given back.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chownSync, existsSync, mkdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { checkpoint, Igloo, IglooError } from '../../src/api/index.ts';
+import { asUser } from '../support/as-user.ts';
+import {
+  assertRangeFree,
+  Cleanup,
+  createUser,
+  delegate,
+  ensureRootDelegation,
+  requireRoot,
+  stagedCli,
+  tempDir,
+  type TestUser,
+} from '../support/host.ts';
+import { makeTar, ociArchive } from '../support/oci.ts';
+
+const cleanup = new Cleanup();
+const BASE = 620_000_000;
+let user: TestUser;
+let fs: string;
+let env: Record<string, string>;
+const me = asUser(cleanup, () => user);
+const run = (args: string[]) => me.run(args, env);
+const ok = (args: string[]) => me.ok(args, env);
+
+/** Bytes in use on the tmpfs. */
+function used(): number {
+  const s = statfsSync(fs);
+  return (s.blocks - s.bfree) * s.bsize;
+}
+
+/** Fills the tmpfs with a file of root's until LEAVE bytes are free; returns its remover. */
+function fill(leave: number): () => void {
+  const s = statfsSync(fs);
+  const free = s.bavail * s.bsize;
+  const path = join(fs, 'filler');
+  writeFileSync(path, Buffer.alloc(Math.max(0, free - leave)));
+  return () => rmSync(path, { force: true });
+}
+
+/** The error a full disk must give: ENOSPC said, a path named, what to do. */
+function assertDiskFull(r: { status: number | null; stderr: string }, path: RegExp): void {
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /No space left on device|ENOSPC/, r.stderr);
+  assert.match(r.stderr, path, r.stderr);
+  assert.match(r.stderr, /disk is full|free some space|space/i, r.stderr);
+}
+
+before(async () => {
+  requireRoot();
+  stagedCli(cleanup);
+  assertRangeFree(BASE, 4 * 65536);
+  user = createUser(cleanup, 'igloo-diskfull');
+  await delegate(user, BASE, 4 * 65536);
+  fs = tempDir(cleanup, 'igloo-diskfull-');
+  const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=24m,mode=0700', 'igloo-diskfull', fs], {
+    encoding: 'utf8',
+  });
+  if (m.status !== 0) throw new Error(`mount tmpfs on ${fs}: ${m.stderr}`);
+  cleanup.add(`unmount ${fs}`, () => {
+    // containers are destroyed by then (cleanup runs in reverse); lazily if still busy
+    const u = spawnSync('umount', [fs], { encoding: 'utf8' });
+    if (u.status !== 0) {
+      const l = spawnSync('umount', ['-l', fs], { encoding: 'utf8' });
+      if (l.status !== 0) throw new Error(`umount ${fs}: ${u.stderr} ${l.stderr}`);
+    }
+  });
+  chownSync(fs, user.uid, user.gid);
+  const runDir = tempDir(cleanup, 'igloo-diskfull-run-', 0o700);
+  chownSync(runDir, user.uid, user.gid);
+  env = { IGLOO_DATA_DIR: join(fs, 'data'), IGLOO_RUN_DIR: runDir };
+  // The data directory's own files (directories, the one-shot slot) exist
+  // before the measurements: a first container made and destroyed.
+  await ok(['create', 'warmup']);
+  await ok(['destroy', 'warmup']);
+});
+after(() => cleanup.run());
+
+describe('a full disk', () => {
+  test('create fails clearly, leaves no container, and gives the space back', async () => {
+    const before = used();
+    const unfill = fill(256 * 1024);
+    try {
+      const r = await run(['create', 'c1']);
+      assertDiskFull(r, new RegExp(join(fs, 'data').replace(/[/.]/g, '\\$&')));
+      assert.deepEqual(JSON.parse((await ok(['ls', '--json'])).stdout), []);
+    } finally {
+      unfill();
+    }
+    assert.equal(used(), before, 'the failed create left files behind');
+    // and with the space back, the same create works
+    me.destroyLater('c1');
+    await ok(['create', 'c1']);
+    await ok(['destroy', 'c1']);
+    assert.equal(used(), before);
+  });
+
+  test('image import fails clearly, stores nothing, and gives the space back', async () => {
+    const dir = tempDir(cleanup, 'igloo-diskfull-image-');
+    const archive = join(dir, 'big.tar');
+    // 3 MB that do not compress, in one layer
+    const layer = makeTar([
+      { path: 'bin/', type: 'dir' },
+      { path: 'bin/big', data: randomBytes(3 * 2 ** 20), mode: 0o755 },
+    ]);
+    writeFileSync(archive, ociArchive({ layers: [layer], config: { Cmd: ['/bin/big'] } }));
+    spawnSync('chmod', ['-R', 'a+rX', dir]);
+    const images = (await ok(['image', 'ls', '--json'])).stdout;
+    const before = used();
+    const unfill = fill(512 * 1024);
+    try {
+      const r = await run(['image', 'import', archive, '--name', 'big']);
+      assertDiskFull(r, new RegExp(`${join(fs, 'data').replace(/[/.]/g, '\\$&')}|big`));
+      assert.equal((await ok(['image', 'ls', '--json'])).stdout, images, 'no image was stored');
+    } finally {
+      unfill();
+    }
+    assert.equal(used(), before, 'the failed import left files behind');
+  });
+
+  test('export fails clearly, removes its partial archive, and the container is intact', async () => {
+    me.destroyLater('c2');
+    await ok(['create', 'c2']);
+    const config = (await ok(['config', 'c2', 'get', 'igloo.idmap'])).stdout;
+    const out = join(fs, 'exports');
+    mkdirSync(out);
+    chownSync(out, user.uid, user.gid);
+    const file = join(out, 'c2.tar');
+    const before = used();
+    const unfill = fill(128 * 1024);
+    try {
+      const r = await run(['export', 'c2', file]);
+      assertDiskFull(r, /c2\.tar|exports/);
+      assert.equal(existsSync(file), false, 'the partial archive is removed');
+    } finally {
+      unfill();
+    }
+    assert.equal(used(), before, 'the failed export left files behind');
+    // the container is as it was: listed, same config, and it runs
+    const ls = JSON.parse((await ok(['ls', '--json'])).stdout) as Array<{ name: string }>;
+    assert.deepEqual(
+      ls.map((c) => c.name),
+      ['c2'],
+    );
+    assert.equal((await ok(['config', 'c2', 'get', 'igloo.idmap'])).stdout, config);
+    await ok(['start', 'c2']);
+    await ok(['exec', 'c2', '--', '/bin/true']);
+    await ok(['stop', 'c2']);
+    // with the space back, the export works
+    await ok(['export', 'c2', file]);
+    assert.ok(existsSync(file));
+    rmSync(file);
+    await ok(['destroy', 'c2']);
+  });
+
+  test("checkpoint (root's, CRIU) fails clearly, keeps the container running, and gives the space back", async () => {
+    await ensureRootDelegation(cleanup);
+    const api = new Igloo({ data: join(fs, 'root-data'), run: join(fs, 'root-run') });
+    cleanup.add('destroy the root container on the tmpfs', async () => {
+      for (const n of await api.names()) await api.destroy(n, { force: true });
+    });
+    await api.create('ck');
+    const started = await api.start('ck', { console: 'null' });
+    const before = used();
+    const unfill = fill(64 * 1024);
+    try {
+      await assert.rejects(checkpoint(api, 'ck', { leaveRunning: true }), (err: unknown) => {
+        assert.ok(err instanceof IglooError, String(err));
+        assert.match(
+          `${err.message} ${err.errno ?? ''} ${err.hint ?? ''}`,
+          /No space left on device|ENOSPC/,
+        );
+        assert.ok(err.path !== undefined || err.message.includes(fs), err.message);
+        return true;
+      });
+    } finally {
+      unfill();
+    }
+    assert.equal(used(), before, 'the failed checkpoint left images behind');
+    const state = await api.state('ck');
+    assert.equal(state.status, 'running');
+    assert.equal(state.pid, started.pid, 'the same init runs on');
+    assert.equal((await api.exec('ck', ['/bin/true'])).exitCode, 0);
+    await api.stop('ck', 5);
+    await api.destroy('ck');
+  });
+});
