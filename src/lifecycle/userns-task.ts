@@ -9,7 +9,7 @@
  * unshare` work the same way). igloo re-runs itself inside that namespace
  * with the hidden `__userns` command.
  */
-import { constants } from 'node:fs';
+import { constants, statfsSync } from 'node:fs';
 import {
   chown,
   copyFile,
@@ -102,6 +102,19 @@ export async function runUsernsTask(
   }
   if (result.exitCode !== 0) {
     await after?.(false).catch(() => undefined);
+    // (a task that writes a rootfs; `remove` needs no space)
+    const target = 'rootfs' in task ? task.rootfs : undefined;
+    if (target !== undefined && fileSystemFull(target))
+      throw new IglooError(
+        'ESYS',
+        `Cannot ${what} ${target}: no space left on device (ENOSPC): its file system is full`,
+        {
+          op: task.kind,
+          path: target,
+          errno: 'ENOSPC',
+          hint: `Free some space on the file system of ${dirname(target)} (df -h ${dirname(target)}), then try again; nothing was kept`,
+        },
+      );
     throw new IglooError(
       'ESYS',
       `Cannot ${what}: the task in the container's user namespace ${result.status ?? 'failed'}`,
@@ -112,6 +125,22 @@ export async function runUsernsTask(
     );
   }
   await after?.(true);
+}
+
+/**
+ * Whether the file system that holds PATH (or its nearest existing parent)
+ * is full: a task that failed there failed for that (its own message, on
+ * stderr, says ENOSPC too), and the error should say so and name the path.
+ */
+function fileSystemFull(path: string): boolean {
+  for (let p = path; ; p = dirname(p)) {
+    try {
+      const s = statfsSync(p);
+      return s.bavail * s.bsize < 1 << 20;
+    } catch {
+      if (p === dirname(p)) return false;
+    }
+  }
 }
 
 /** The plan that runs TASK with MAP (taskMap), in WORKDIR for root's (rootTask). */
