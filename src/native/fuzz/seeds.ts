@@ -19,13 +19,16 @@ const out = process.argv[2];
 if (!out) throw new Error('usage: seeds.ts DIR');
 const here = new URL('../../../test/fixtures/fuzz/seeds/', import.meta.url).pathname;
 
+// the fewest keys a container has, as create writes them
 const plain = runnableConfig(
-  parseConfig(`igloo.name = c1
-igloo.rootfs = /data/containers/c1/rootfs
-igloo.idmap = b 0 2000000 65536
-igloo.env = PATH=/bin
-igloo.env = TERM=linux
-`),
+  parseConfig(
+    [
+      'igloo.name = seed',
+      'igloo.rootfs = /home/seed/.local/share/igloo/containers/seed/rootfs',
+      'igloo.idmap = u 0 3000000 65536',
+      'igloo.idmap = g 0 3000000 65536',
+    ].join('\n'),
+  ),
 );
 // every key of the config seed but a seccomp profile file (which the plan would load)
 const full = runnableConfig(
