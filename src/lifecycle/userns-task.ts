@@ -9,7 +9,7 @@
  * unshare` work the same way). igloo re-runs itself inside that namespace
  * with the hidden `__userns` command.
  */
-import { constants, statfsSync } from 'node:fs';
+import { constants } from 'node:fs';
 import {
   chown,
   copyFile,
@@ -27,6 +27,7 @@ import { IglooError } from '../core/errors.ts';
 import { insideRanges, normalizeRanges, toOutside, type IdMaps } from '../core/idmap/index.ts';
 import { planUserns, type LaunchPlan } from '../core/plan/plan.ts';
 import { busyboxRootfsScript, findHostBusybox } from '../host/busybox-rootfs.ts';
+import { fileSystemFull } from '../host/disk.ts';
 import { cliPath } from '../host/install.ts';
 import { runHelper } from '../native/spawn.ts';
 import { setupNesting } from './nesting-setup.ts';
@@ -125,22 +126,6 @@ export async function runUsernsTask(
     );
   }
   await after?.(true);
-}
-
-/**
- * Whether the file system that holds PATH (or its nearest existing parent)
- * is full: a task that failed there failed for that (its own message, on
- * stderr, says ENOSPC too), and the error should say so and name the path.
- */
-function fileSystemFull(path: string): boolean {
-  for (let p = path; ; p = dirname(p)) {
-    try {
-      const s = statfsSync(p);
-      return s.bavail * s.bsize < 1 << 20;
-    } catch {
-      if (p === dirname(p)) return false;
-    }
-  }
 }
 
 /** The plan that runs TASK with MAP (taskMap), in WORKDIR for root's (rootTask). */
