@@ -26,6 +26,7 @@ packages+=(lxc nftables)  # bridge mode: lxc-user-nic (setuid, the quota in /etc
 packages+=(skopeo docker-registry)  # igloo image pull/push speak to registries through skopeo; the tests serve a registry on the loopback
 packages+=(chromium)  # igloo serve's browser tests (test/browser), driven by puppeteer-core: no browser download
 packages+=(containerd runc crun)  # engines driving igloo-runc (docs/oci.md): containerd, ctr and its runc shim for test/integration/oci-containerd.test.ts; runc and crun side by side in bench/oci.ts
+packages+=(clang)  # the native fuzzers (scripts/fuzz-native.sh: libFuzzer, ASan, UBSan), run by test/integration/fuzz-native.test.ts
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

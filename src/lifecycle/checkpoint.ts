@@ -30,6 +30,7 @@ import { validateName } from '../core/config/name.ts';
 import { IglooError } from '../core/errors.ts';
 import { toOutside } from '../core/idmap/index.ts';
 import { requireCriu, criuEnv, type CriuInfo } from '../host/criu.ts';
+import { fileSystemFull } from '../host/disk.ts';
 import { helperReason, onHelperLines, parseHelperLine, spawnHelper } from '../host/helper.ts';
 import { processStartTime } from '../host/proc.ts';
 import { loadSeccompProfile } from '../host/seccomp.ts';
@@ -211,7 +212,11 @@ export async function checkpoint(
           killSignal: 'SIGTERM',
         });
       } catch (err) {
-        const why = await criuErrors(join(tmp, 'dump.log'));
+        // on a full disk CRIU's own log is cut short too: say so from the file system
+        const full = fileSystemFull(tmp);
+        const why = full
+          ? `no space left on device (ENOSPC) for the images in ${dirname(dir)}`
+          : await criuErrors(join(tmp, 'dump.log'));
         const alive = (await liveState(paths)).status === 'running';
         const log = join(paths.dir, 'dump-failed.log');
         await rename(join(tmp, 'dump.log'), log).catch(() => undefined);
@@ -224,9 +229,11 @@ export async function checkpoint(
             op: 'checkpoint',
             subject: name,
             path: log,
-            hint: /tty/.test(why)
-              ? `A terminal of the container could not be dumped (see docs/criu.md, "Console"); the whole log: ${log}`
-              : `See the whole log: ${log}`,
+            hint: full
+              ? `Free some space on the file system of ${dirname(dir)} (df -h ${dirname(dir)}), or checkpoint elsewhere with --dir; nothing was kept but the log ${log}`
+              : /tty/.test(why)
+                ? `A terminal of the container could not be dumped (see docs/criu.md, "Console"); the whole log: ${log}`
+                : `See the whole log: ${log}`,
           },
         );
       }

@@ -23,7 +23,7 @@ import {
   rm,
   writeFile,
 } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Parser, type ReadEntry } from 'tar';
 import { formatConfig } from '../core/config/file.ts';
 import { reduceImportedConfig, type RefusedKey } from '../core/config/import.ts';
@@ -41,6 +41,7 @@ import {
   type IdRange,
 } from '../core/idmap/index.ts';
 import { IMPORT_REPORT } from '../host/container-archive.ts';
+import { fileSystemFull } from '../host/disk.ts';
 import { sysError } from '../host/errno.ts';
 import { withFileLock } from '../host/files.ts';
 import { readDelegation } from '../host/subid.ts';
@@ -63,7 +64,7 @@ import { ensurePrivateDir } from './paths.ts';
 import { containerRanges, sliceIdmap } from './slices.ts';
 import { liveState, readConfig, writeState } from './store.ts';
 
-interface ExportManifest {
+export interface ExportManifest {
   readonly version: 1;
   readonly name: string;
   readonly idmap: IdMaps;
@@ -149,14 +150,21 @@ export async function exportContainer(
       await out.chmod(0o600);
       await out.sync();
     } catch (err) {
+      // tar says only "Wrote only 4096 of 10240 bytes" on a full disk
+      const full = fileSystemFull(tmp);
       throw new IglooError(
         'ESYS',
-        `Cannot export "${name}" to ${file}: tar failed: ${(err as Error).message.split('\n')[0]}`,
+        full
+          ? `Cannot export "${name}" to ${file}: no space left on device (ENOSPC) on its file system`
+          : `Cannot export "${name}" to ${file}: tar failed: ${(err as Error).message.split('\n')[0]}`,
         {
           op: 'export',
           path: file,
           subject: name,
-          hint: 'Check that the directory of FILE is writable and has space',
+          ...(full && { errno: 'ENOSPC' }),
+          hint: full
+            ? `Free some space on the file system of ${dirname(file)} (df -h ${dirname(file)}), or export elsewhere; nothing was kept`
+            : 'Check that the directory of FILE is writable and has space',
         },
       );
     } finally {
@@ -285,6 +293,11 @@ async function readExportManifest(file: string, shown: string): Promise<ExportMa
     input.on('error', (err) => done(err));
     input.pipe(parser);
   });
+  return parseExportManifest(text, shown);
+}
+
+/** The text of igloo-export.json, checked (SHOWN names the archive in errors). */
+export function parseExportManifest(text: string, shown: string): ExportManifest {
   let m: ExportManifest;
   try {
     m = JSON.parse(text) as ExportManifest;

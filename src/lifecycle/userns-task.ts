@@ -27,6 +27,7 @@ import { IglooError } from '../core/errors.ts';
 import { insideRanges, normalizeRanges, toOutside, type IdMaps } from '../core/idmap/index.ts';
 import { planUserns, type LaunchPlan } from '../core/plan/plan.ts';
 import { busyboxRootfsScript, findHostBusybox } from '../host/busybox-rootfs.ts';
+import { fileSystemFull } from '../host/disk.ts';
 import { cliPath } from '../host/install.ts';
 import { runHelper } from '../native/spawn.ts';
 import { setupNesting } from './nesting-setup.ts';
@@ -102,6 +103,19 @@ export async function runUsernsTask(
   }
   if (result.exitCode !== 0) {
     await after?.(false).catch(() => undefined);
+    // (a task that writes a rootfs; `remove` needs no space)
+    const target = 'rootfs' in task ? task.rootfs : undefined;
+    if (target !== undefined && fileSystemFull(target))
+      throw new IglooError(
+        'ESYS',
+        `Cannot ${what} ${target}: no space left on device (ENOSPC): its file system is full`,
+        {
+          op: task.kind,
+          path: target,
+          errno: 'ENOSPC',
+          hint: `Free some space on the file system of ${dirname(target)} (df -h ${dirname(target)}), then try again; nothing was kept`,
+        },
+      );
     throw new IglooError(
       'ESYS',
       `Cannot ${what}: the task in the container's user namespace ${result.status ?? 'failed'}`,

@@ -32,7 +32,7 @@ const TYPEFLAG = {
 } as const;
 
 /** One pax record "LEN KEY=VALUE\n", LEN counting itself. */
-function paxRecord(key: string, value: Buffer): Buffer {
+export function paxRecord(key: string, value: Buffer): Buffer {
   const body = Buffer.concat([Buffer.from(` ${key}=`), value, Buffer.from('\n')]);
   let len = body.length + 1;
   while (String(len).length + body.length !== len) len = String(len).length + body.length;

@@ -316,7 +316,8 @@ export function parseConfigText(text: string, opts: { path?: string } = {}): Par
     if (eq < 0) fail('expected "key = value"');
     const key = line.slice(0, eq).trim();
     const value = line.slice(eq + 1).trim();
-    const handler = CONFIG_KEYS[key];
+    // own keys only: "constructor" or "toString" are not config keys (fuzzing found it)
+    const handler = Object.hasOwn(CONFIG_KEYS, key) ? CONFIG_KEYS[key] : undefined;
     if (!handler) {
       if (key.startsWith('lxc.')) {
         warnings.push(`${where} line ${i + 1}: ${key} is not supported by igloo and was ignored`);
@@ -363,7 +364,20 @@ export function finishConfig(draft: ConfigDraft, opts: { path?: string } = {}): 
     ...(draft.autostart && { autostart: true }),
     ...(hasLimits(draft.limits) && { limits: draft.limits as Limits }),
   };
-  if (config.limits) checkLimits(config.limits, 'parse config');
+  if (config.limits) {
+    try {
+      checkLimits(config.limits, 'parse config');
+    } catch (err) {
+      // name the file, as every other config error does
+      if (!(err instanceof IglooError) || opts.path === undefined) throw err;
+      throw new IglooError(err.code, `Invalid container config (${opts.path}): ${err.message}`, {
+        op: err.op ?? 'parse config',
+        path: opts.path,
+        ...(err.subject !== undefined && { subject: err.subject }),
+        ...(err.hint !== undefined && { hint: err.hint }),
+      });
+    }
+  }
   return validateConfig(config, opts);
 }
 

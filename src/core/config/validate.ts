@@ -241,7 +241,20 @@ export function validateConfig(
   opts: { path?: string } = {},
 ): ContainerConfig {
   for (const check of CHECKS) {
-    const failure = check.run(config);
+    let failure: ReturnType<Check['run']>;
+    try {
+      failure = check.run(config);
+    } catch (err) {
+      // an id map's own error: name the file too, as every other check does (fuzzing found it)
+      if (!(err instanceof IglooError) || opts.path === undefined || err.path !== undefined)
+        throw err;
+      throw new IglooError(err.code, `Invalid container config (${opts.path}): ${err.message}`, {
+        op: err.op ?? `validate ${check.name}`,
+        path: opts.path,
+        ...(err.subject !== undefined && { subject: err.subject }),
+        ...(err.hint !== undefined && { hint: err.hint }),
+      });
+    }
     if (failure) {
       const where = opts.path ? ` (${opts.path})` : '';
       throw new IglooError('EINVAL', `Invalid container config${where}: ${failure.problem}`, {
