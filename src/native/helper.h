@@ -22,6 +22,7 @@
  *   plan.c      reading and checking the plan
  *   child.c     the container's process: its context, failing a step
  *   report.c    the sync socket (fd 4): ERROR lines, the error sink
+ *   netlink.c   `netlink`: bridge mode's veth, address, route, nft elements
  *   util.c      errno/signal names, I/O loops, SCM_RIGHTS, numbers
  *   compat.h    what libc or the kernel headers may lack
  *
