@@ -152,7 +152,7 @@ static int nl_talk(int fd, const void *buf, size_t len, int want)
 				continue;
 			return -errno;
 		}
-		int left = (int)n;
+		unsigned int left = (unsigned int)n;
 		for (struct nlmsghdr *h = (struct nlmsghdr *)reply; NLMSG_OK(h, left);
 		     h = NLMSG_NEXT(h, left)) {
 			if (h->nlmsg_type != NLMSG_ERROR)
