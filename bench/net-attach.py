@@ -14,17 +14,10 @@ import sys
 import tempfile
 import time
 
+from netns_holder import namespace
+
 rounds = int(sys.argv[1])
 out = {"slirp4netns": [], "pasta": [], "errors": []}
-
-
-def namespace():
-    p = subprocess.Popen(
-        ["unshare", "--user", "--map-root-user", "--net", "sh", "-c", "echo up; exec sleep 600"],
-        stdout=subprocess.PIPE,
-    )
-    p.stdout.readline()  # the namespaces exist once sh runs
-    return p
 
 
 def slirp(pid):

@@ -1,35 +1,40 @@
 /**
  * Bridge mode's cost, side by side in one run (issue 14), as root:
  *
- *   node --import tsx bench/net-bridge.ts [--rounds 30] [--seconds 3]
+ *   node --import tsx bench/net-bridge.ts [--rounds 30] [--seconds 3] [--iperf-rounds 5]
  *
  * Attach latency (median of interleaved rounds) into a fresh network
  * namespace held by a sleeping process:
- *   raw-veth      the floor with the same tool: one `ip -batch` making the
- *                 pair in the namespace and enslaving the host end, one
- *                 `nsenter --net ip -batch` configuring eth0 (2 execs)
- *   igloo-root    igloo's root attach (host/net/bridge-attach.ts): the same
- *                 two execs plus the lease under lock and the nft transaction
+ *   raw-veth      the floor with iproute2: one `ip -batch` making the pair in
+ *                 the namespace and enslaving the host end, one `nsenter
+ *                 --net ip -batch` configuring eth0 (2 execs)
+ *   igloo-root    igloo's root attach (host/net/bridge-attach.ts): the lease
+ *                 under lock, then one `igloo-helper netlink attach` (nft set
+ *                 elements, veth, address, route over netlink)
  *   lxc-user-nic  LXC's setuid helper as an unprivileged user, plus the
- *                 user's `nsenter --user --net ip -batch` (what igloo's user
- *                 attach runs)
- * Throughput (iperf3, both directions, if installed): a namespace on the
- * bridge against the host's end, and a namespace on a raw veth pair (no
- * bridge) against its host end. Every address is in 10.251.71.0/24 and
- * 10.251.72.0/30, made here and removed at the end. Writes
- * bench/results/net-bridge.json. Timings are never assertions.
+ *                 user's `igloo-helper netlink configure` (what igloo's user
+ *                 attach runs after it)
+ * Throughput (iperf3, both directions, if installed): see throughput()
+ * below; every address there is in a namespace made for it. The attach
+ * addresses are in 10.251.71.0/24, on a bridge made here and removed at the
+ * end. Writes bench/results/net-bridge.json. Timings are never assertions.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { attachRoot, detachRoot } from '../src/host/net/bridge-attach.ts';
 import { createBridge, deleteBridge, type NetPaths } from '../src/host/net/bridge.ts';
-import { Cleanup, createUser } from '../test/support/host.ts';
+import { bridgeRuleset } from '../src/host/net/nft.ts';
+import { Cleanup, createUser, stagedCli } from '../test/support/host.ts';
 
 const { values: opts } = parseArgs({
-  options: { rounds: { type: 'string', default: '30' }, seconds: { type: 'string', default: '3' } },
+  options: {
+    rounds: { type: 'string', default: '30' },
+    seconds: { type: 'string', default: '3' },
+    'iperf-rounds': { type: 'string', default: '5' },
+  },
 });
 const rounds = Number(opts.rounds);
 const BR = 'igloo-bnb0';
@@ -107,6 +112,8 @@ async function main(): Promise<void> {
     await createBridge(paths, { name: BR, subnet: '10.251.71.0/24', nat: false });
     cleanup.add('remove the bridge', () => deleteBridge(paths, BR));
     const user = createUser(cleanup, 'igloo-bnet');
+    // the helper as users run it (a copy they may read and run)
+    const helper = join(dirname(stagedCli(cleanup)), 'libexec/igloo-helper');
     // lxc-user-nic reads the real file only: one line for the bench user, removed after
     const usernetBefore = existsSync(USERNET) ? readFileSync(USERNET, 'utf8') : undefined;
     mkdirSync('/etc/lxc', { recursive: true });
@@ -160,18 +167,8 @@ async function main(): Promise<void> {
         user.uid,
       );
       sh(
-        [
-          'nsenter',
-          `--target=${nsPid(h)}`,
-          '--user',
-          '--preserve-credentials',
-          '--net',
-          '--',
-          'ip',
-          '-batch',
-          '-',
-        ],
-        `${inside('10.251.71.201').join('\n')}\n`,
+        [helper, 'netlink', 'configure', String(nsPid(h)), '10.251.71.201/24', '10.251.71.1'],
+        '',
         user.uid,
       );
       times['lxc-user-nic']!.push(Number(process.hrtime.bigint() - t) / 1e6);
@@ -190,7 +187,7 @@ async function main(): Promise<void> {
       );
 
     if (spawnSync('sh', ['-c', 'command -v iperf3']).status === 0)
-      results.throughput = throughput(paths, Number(opts.seconds));
+      results.throughput = await throughput(Number(opts.seconds), Number(opts['iperf-rounds']));
     else {
       results.throughput = 'unavailable: iperf3 is not installed';
       console.log('throughput: unavailable (iperf3 is not installed)');
@@ -205,74 +202,133 @@ async function main(): Promise<void> {
   );
 }
 
-/** iperf3 from a namespace to the host end, over the bridge and over a raw veth pair; Gbit/s. */
-function throughput(
-  _paths: NetPaths,
+type Variant = 'raw-veth' | 'bridge' | 'bridge-no-br-nf' | 'bridge-igloo-rules';
+const VARIANTS: readonly Variant[] = [
+  'raw-veth',
+  'bridge',
+  'bridge-no-br-nf',
+  'bridge-igloo-rules',
+];
+
+/**
+ * iperf3 from a container's namespace to the host end, both directions, in
+ * a private "host" network namespace W made here (so the host's own rules
+ * and settings stay out of it, and the br_netfilter switch can be turned
+ * off in W alone: those sysctls are per namespace). Variants, interleaved
+ * round by round, medians in Gbit/s:
+ *   raw-veth            a veth pair, the address on its host end
+ *   bridge              the host end on a bridge holding the address,
+ *                       br_netfilter on (W inherits this host's default, 1)
+ *   bridge-no-br-nf     the same with net.bridge.bridge-nf-call-* = 0 in W
+ *   bridge-igloo-rules  bridge, br_netfilter on, and igloo's anti-spoofing
+ *                       table (bridgeRuleset) naming the port and its lease
+ */
+async function throughput(
   seconds: number,
-): Record<string, { upGbps: number; downGbps: number }> {
-  const out: Record<string, { upGbps: number; downGbps: number }> = {};
-  const setups: Record<string, { up: string[]; server: string; down: string[] }> = {
-    bridge: {
-      server: '10.251.71.1',
-      up: [
-        `ip link add igb-v1 type veth peer name eth0 netns igb-ns`,
-        `ip link set igb-v1 master ${BR} up`,
-      ],
-      down: ['ip link del igb-v1'],
-    },
-    'raw-veth': {
-      server: '10.251.72.1',
-      up: [
-        'ip link add igb-v2 type veth peer name eth0 netns igb-ns',
-        'ip addr add 10.251.72.1/30 dev igb-v2',
-        'ip link set igb-v2 up',
-      ],
-      down: ['ip link del igb-v2'],
-    },
-  };
-  for (const [name, s] of Object.entries(setups)) {
-    sh(['ip', 'netns', 'add', 'igb-ns']);
-    try {
-      for (const c of s.up) sh(c.split(' '));
-      const addr = name === 'bridge' ? '10.251.71.150/24' : '10.251.72.2/30';
-      sh(['ip', '-n', 'igb-ns', 'addr', 'add', addr, 'dev', 'eth0']);
-      sh(['ip', '-n', 'igb-ns', 'link', 'set', 'eth0', 'up']);
-      sh(['ip', '-n', 'igb-ns', 'link', 'set', 'lo', 'up']);
-      const server = spawn('iperf3', ['-s', '-B', s.server, '-p', '5299'], { stdio: 'ignore' });
-      spawnSync('sleep', ['0.3']);
-      const run = (reverse: boolean) => {
-        const r = sh([
-          'ip',
-          'netns',
-          'exec',
-          'igb-ns',
-          'iperf3',
-          '-c',
-          s.server,
-          '-p',
-          '5299',
-          '-t',
-          String(seconds),
-          '-J',
-          ...(reverse ? ['-R'] : []),
-        ]);
-        const j = JSON.parse(r.out) as { end: { sum_received: { bits_per_second: number } } };
-        return j.end.sum_received.bits_per_second / 1e9;
-      };
-      out[name] = { upGbps: run(false), downGbps: run(true) };
-      server.kill('SIGKILL');
-    } finally {
-      for (const c of s.down) spawnSync(c.split(' ')[0]!, c.split(' ').slice(1));
-      spawnSync('ip', ['netns', 'del', 'igb-ns']);
+  rounds: number,
+): Promise<Record<Variant, { upGbps: number; downGbps: number }>> {
+  const samples = Object.fromEntries(
+    VARIANTS.map((v) => [v, { up: [] as number[], down: [] as number[] }]),
+  ) as Record<Variant, { up: number[]; down: number[] }>;
+  for (let r = 0; r < rounds; r++) {
+    for (const v of VARIANTS) {
+      const world = await holder();
+      const box = await holder();
+      const W = (argv: string[], input = '') =>
+        sh(['nsenter', `--target=${nsPid(world)}`, '--net', '--', ...argv], input);
+      const C = (argv: string[]) =>
+        sh(['nsenter', `--target=${nsPid(box)}`, '--net', '--', ...argv]);
+      let server: ChildProcess | undefined;
+      try {
+        const host = v === 'raw-veth' ? 'h0' : 'br0';
+        const lines = [
+          'link set lo up',
+          `link add h0 type veth peer name eth0 netns ${nsPid(box)}`,
+          ...(v === 'raw-veth'
+            ? []
+            : ['link add br0 type bridge', 'link set br0 up', 'link set h0 master br0']),
+          `addr add 10.9.0.1/24 dev ${host}`,
+          'link set h0 up',
+        ];
+        W(['ip', '-batch', '-'], `${lines.join('\n')}\n`);
+        if (v === 'bridge-no-br-nf')
+          for (const f of ['iptables', 'ip6tables', 'arptables'])
+            W(['sh', '-c', `echo 0 > /proc/sys/net/bridge/bridge-nf-call-${f}`]);
+        if (v === 'bridge-igloo-rules') {
+          const def = { name: 'br0', subnet: '10.9.0.0/24', gateway: '10.9.0.1', nat: false };
+          const lease = {
+            bridge: 'br0',
+            owner: 'root',
+            container: 'b',
+            address: '10.9.0.2',
+            hostVeth: 'h0',
+          };
+          W(['nft', '-f', '-'], bridgeRuleset(def, [lease], []));
+        }
+        C(['ip', 'link', 'set', 'lo', 'up']);
+        C(['ip', 'addr', 'add', '10.9.0.2/24', 'dev', 'eth0']);
+        C(['ip', 'link', 'set', 'eth0', 'up']);
+        server = spawn(
+          'nsenter',
+          [
+            `--target=${nsPid(world)}`,
+            '--net',
+            '--',
+            'iperf3',
+            '-s',
+            '-B',
+            '10.9.0.1',
+            '-p',
+            '5299',
+          ],
+          { stdio: 'ignore' },
+        );
+        const run = (reverse: boolean): number => {
+          for (let attempt = 0; ; attempt++) {
+            try {
+              const out = C([
+                'iperf3',
+                '-c',
+                '10.9.0.1',
+                '-p',
+                '5299',
+                '-t',
+                String(seconds),
+                '-J',
+                ...(reverse ? ['-R'] : []),
+              ]).out;
+              const j = JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } };
+              return j.end.sum_received.bits_per_second / 1e9;
+            } catch (err) {
+              // the server may not listen yet: a few tries, 100 ms apart
+              if (attempt >= 20) throw err;
+              spawnSync('sleep', ['0.1']);
+            }
+          }
+        };
+        samples[v].up.push(run(false));
+        samples[v].down.push(run(true));
+      } finally {
+        server?.kill('SIGKILL');
+        box.kill('SIGKILL');
+        world.kill('SIGKILL'); // W and everything in it (bridge, veth, table) goes with it
+      }
     }
   }
-  console.log('throughput, Gbit/s up / down (ratio bridge/raw-veth)');
-  for (const [k, v] of Object.entries(out))
-    console.log(`  ${k.padEnd(10)} ${v.upGbps.toFixed(1)} / ${v.downGbps.toFixed(1)}`);
-  if (out.bridge && out['raw-veth'])
+  const out = Object.fromEntries(
+    VARIANTS.map((v) => [
+      v,
+      { upGbps: median(samples[v].up), downGbps: median(samples[v].down), samples: samples[v] },
+    ]),
+  ) as unknown as Record<Variant, { upGbps: number; downGbps: number }>;
+  const raw = out['raw-veth'];
+  console.log(`throughput, Gbit/s up / down, medians of ${rounds} (ratio to raw-veth; to bridge)`);
+  for (const v of VARIANTS) {
+    const o = out[v];
     console.log(
-      `  ratio      x${(out.bridge.upGbps / out['raw-veth'].upGbps).toFixed(2)} / x${(out.bridge.downGbps / out['raw-veth'].downGbps).toFixed(2)}`,
+      `  ${v.padEnd(19)} ${o.upGbps.toFixed(1)} / ${o.downGbps.toFixed(1)}  x${(o.upGbps / raw.upGbps).toFixed(2)} / x${(o.downGbps / raw.downGbps).toFixed(2)};  x${(o.upGbps / out.bridge.upGbps).toFixed(2)} / x${(o.downGbps / out.bridge.downGbps).toFixed(2)}`,
     );
+  }
   return out;
 }
 

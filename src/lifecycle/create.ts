@@ -28,6 +28,7 @@ import {
 } from './idmapped.ts';
 import { newConfig, type CreateOptions, type ImageSource } from './new-config.ts';
 import { defaultNet } from './network.ts';
+import { checkNetwork } from './network.ts';
 import { ensurePrivateDir, type ContainerPaths } from './paths.ts';
 import { checkContainerLimits } from './limits.ts';
 import { Reverter } from './reverter.ts';
@@ -58,6 +59,7 @@ export async function createContainer(
     if (!opts.memory && owner.uid !== 0 && chosen.net.mode !== 'user')
       opts.onNotice?.(`network ${chosen.net.mode}: ${chosen.why}`);
   }
+  if (opts.net) await checkNetwork(opts.net);
   // The user-wide lock makes choosing a slice and claiming the name atomic.
   return withFileLock(user.containersDir, async () => {
     if (

@@ -83,6 +83,23 @@ async function writeInside(
   }
 }
 
+/**
+ * Refuses a bridge that does not exist (create, before anything is made;
+ * start refuses it again, since root may remove it in between): root reads
+ * its state, a user the bridge root published, with the same error either
+ * way.
+ */
+export async function requireBridge(bridge: string, op: string): Promise<void> {
+  const [{ findBridge }, { netPaths, readNetState }, { readPublished, usernetPaths }] =
+    await Promise.all([
+      import('../core/net/bridge.ts'),
+      import('../host/net/bridge.ts'),
+      import('../host/net/lxc-user-nic.ts'),
+    ]);
+  if (isRoot()) findBridge(await readNetState(netPaths().state), bridge, op);
+  else await readPublished(usernetPaths(), bridge, op);
+}
+
 export async function attachBridge(opts: {
   owner: string;
   container: string;

@@ -13,9 +13,9 @@
  */
 import type { ContainerConfig } from '../core/config/model.ts';
 import { IglooError } from '../core/errors.ts';
-import type { NetPaths, NetSpec } from '../core/net/spec.ts';
+import { parseNetSpec, type NetPaths, type NetSpec } from '../core/net/spec.ts';
 import type { NetLaunch } from '../core/plan/plan.ts';
-import { attachBridge, detachBridge } from './net-bridge.ts';
+import { attachBridge, detachBridge, requireBridge } from './net-bridge.ts';
 import { prepareUserNet, detachUserNet, userNetDefault } from './net-user.ts';
 
 export type { NetPaths } from '../core/net/spec.ts';
@@ -28,6 +28,12 @@ export async function prepareNetwork(config: ContainerConfig, paths: NetPaths): 
   const net = netOf(config);
   if (net.mode === 'user') return prepareUserNet(net, config.ports ?? [], paths);
   return {};
+}
+
+/** At create: refuses a network that cannot be had (a bridge that does not exist). */
+export async function checkNetwork(net: NetSpec | string, op = 'create'): Promise<void> {
+  const spec = typeof net === 'string' ? parseNetSpec(net) : net;
+  if (spec.mode === 'bridge') await requireBridge(spec.bridge, op);
 }
 
 /** After READY: connects the container whose init is PID (bridge mode). */

@@ -23,6 +23,7 @@
  *   oci.c       the OCI runtime's exec fifo, joins by path, console socket
  *   child.c     the container's process: its context, failing a step
  *   report.c    the sync socket (fd 4): ERROR lines, the error sink
+ *   netlink.c   `netlink`: bridge mode's veth, address, route, nft elements
  *   util.c      errno/signal names, I/O loops, SCM_RIGHTS, numbers
  *   failpoint.c IGLOO_FAILPOINT: SIGKILL at a named step (crash tests)
  *   compat.h    what libc or the kernel headers may lack

@@ -15,6 +15,7 @@
 #include "front.h"
 #include "helper.h"
 #include "idmapped.h"
+#include "netlink.h"
 #include "report.h"
 #include "restore.h"
 #include "xattrs.h"
@@ -31,6 +32,7 @@ static const char usage[] =
 	"  xattrs set|copy-tree SRC DST\n"
 	"  shift DIR RANGE...\n"
 	"  peercred          the credentials of the peer of the unix socket on fd 0\n"
+	"  netlink attach|configure|detach ...   bridge mode's veth (netlink.c)\n"
 	"  (see PROTOCOL.md)\n";
 
 /*
@@ -115,6 +117,8 @@ int main(int argc, char **argv)
 		return cmd_dirs();
 	if (argc == 2 && strcmp(mode, "peercred") == 0)
 		return cmd_peercred();
+	if (strcmp(mode, "netlink") == 0)
+		return cmd_netlink(argc, argv);
 	if (argc == 3 && strcmp(mode, "idmap-check") == 0)
 		return cmd_idmap_check(argv[2]);
 	if (strcmp(mode, "xattrs") == 0)

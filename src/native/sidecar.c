@@ -27,6 +27,11 @@
  * the supervisor. DIR/sidecar.pid holds "SUPERVISOR SIDECAR" for Node
  * (detaching checks that both are gone).
  *
+ * The supervisor joins the container's cgroups (the plan's `cgroup`
+ * records) before it starts the sidecar: both count in the container's
+ * memory and pids figures and limits, and freeze with it; `igloo ps`
+ * shows them as the container's (a host child of its monitor).
+ *
  * Why a process of its own rather than the monitor's poll loop: the
  * sidecar's restarts and timeouts stay out of the monitor (console.c), and
  * a supervisor of 100 kB resident costs less than the start of a sidecar.
@@ -41,6 +46,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -69,7 +75,17 @@ struct supervisor {
 	pid_t pid;   /* the running sidecar, 0: none */
 	int pidfd;   /* its pidfd, -1: none */
 	time_t started;
+	/* the first start's timeline (µs, monotonic), logged once ready:
+	 * sidecar_launch called, namespaces open, exec'd, ready byte, calls done */
+	long long t_launch, t_ns, t_spawned, t_ready, t_calls;
 };
+
+static long long now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static long long now_ms(void)
 {
@@ -241,6 +257,33 @@ static void exec_sidecar(struct supervisor *s, int ready_w, pid_t supervisor)
 	_exit(127);
 }
 
+/* The supervisor joins the container's cgroups (the plan's `cgroup`
+ * records), so that it and the sidecar it starts are counted, and limited,
+ * with the container: its memory figure includes slirp4netns's. */
+static int join_cgroups(const struct plan *p, char *err, size_t n)
+{
+	for (int i = 0; i < p->ncgroups; i++) {
+		const char *path = p->cgroups[i]->argv[0];
+		int fd = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		struct stat st;
+		const char *why = NULL;
+		if (fd < 0 || fstat(fd, &st) < 0)
+			why = strerror(errno);
+		else if (!S_ISREG(st.st_mode))
+			why = "not a cgroup file";
+		else if (write(fd, "0", 1) != 1)
+			why = strerror(errno);
+		if (why) {
+			snprintf(err, n, "join %s: %s", path, why);
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		close(fd);
+	}
+	return 0;
+}
+
 /* Starts the sidecar and waits until it is ready and its calls are
  * answered; on failure it is gone again and ERR says why. */
 static int start_sidecar(struct supervisor *s, char *err, size_t n)
@@ -264,11 +307,13 @@ static int start_sidecar(struct supervisor *s, char *err, size_t n)
 	if (pid == 0)
 		exec_sidecar(s, rp[1], me);
 	close(rp[1]);
+	s->t_spawned = now_us();
 	s->pid = pid;
 	s->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	s->started = time(NULL);
 	char byte;
 	int ready = wait_in(rp[0], READY_TIMEOUT_MS) && read(rp[0], &byte, 1) == 1;
+	s->t_ready = now_us();
 	close(rp[0]);
 	if (!ready) {
 		int gone = s->pidfd >= 0 && wait_in(s->pidfd, 0);
@@ -287,8 +332,25 @@ static int start_sidecar(struct supervisor *s, char *err, size_t n)
 			return -1;
 		}
 	}
+	s->t_calls = now_us();
 	write_pidfile(s);
 	return 0;
+}
+
+/* "ready after 6.1 ms: ...": where the container's wait for its network
+ * went (bench/net.ts reads this line as igloo's user-mode attach). */
+static void log_timeline(struct supervisor *s)
+{
+	int calls = 0;
+	for (size_t i = 1; i < s->p->first_step; i++)
+		calls += s->p->recs[i].code == OP_sidecarcall;
+	log_line(s,
+		 "%s ready after %.1f ms: namespaces %.1f, fork %.1f, "
+		 "until its ready byte %.1f, %d calls %.1f",
+		 s->rec->argv[2], (double)(s->t_calls - s->t_launch) / 1000,
+		 (double)(s->t_ns - s->t_launch) / 1000, (double)(s->t_spawned - s->t_ns) / 1000,
+		 (double)(s->t_ready - s->t_spawned) / 1000, calls,
+		 (double)(s->t_calls - s->t_ready) / 1000);
 }
 
 /* The supervisor's life after the first start: restarts until init exits. */
@@ -336,7 +398,8 @@ pid_t sidecar_launch(const struct plan *p, pid_t init)
 	const struct record *rec = p->sidecar;
 	if (!rec)
 		return 0;
-	struct supervisor s = {.p = p, .rec = rec, .pidfd = -1, .netns = -1, .userns = -1};
+	struct supervisor s = {
+		.p = p, .rec = rec, .pidfd = -1, .netns = -1, .userns = -1, .t_launch = now_us()};
 	char err[MSG_MAX] = "";
 	char path[64];
 	s.dirfd = open(rec->argv[0], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -371,6 +434,7 @@ pid_t sidecar_launch(const struct plan *p, pid_t init)
 			 s.initfd < 0 ? "init's pidfd" : path, strerror(errno));
 		goto failed;
 	}
+	s.t_ns = now_us();
 	int status[2];
 	if (pipe2(status, O_CLOEXEC) < 0) {
 		snprintf(err, sizeof(err), "pipe: %s", strerror(errno));
@@ -405,12 +469,13 @@ pid_t sidecar_launch(const struct plan *p, pid_t init)
 		}
 		close(status[0]);
 		char e[MSG_MAX];
-		if (start_sidecar(&s, e, sizeof(e)) < 0) {
+		if (join_cgroups(p, e, sizeof(e)) < 0 || start_sidecar(&s, e, sizeof(e)) < 0) {
 			(void)write_all(status[1], e, strlen(e));
 			_exit(1);
 		}
 		(void)write_all(status[1], "", 1); /* one NUL byte: ready */
 		close(status[1]);
+		log_timeline(&s);
 		supervise(&s);
 	}
 	close(status[1]);

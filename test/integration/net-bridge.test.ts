@@ -177,15 +177,29 @@ describe('igloo net', () => {
       assert.match(r.stderr, message, args.join(' '));
       assert.match(r.stderr, /hint:|usage/i, `${args.join(' ')} says what to do`);
     }
-    // a container on a bridge that does not exist does not start, and leaves nothing
-    ok(await asRoot(['create', 'rbad', '--net', 'bridge=igloo-nosuch']), 'create rbad');
+    // a container on a bridge that does not exist is refused at create (root and user), nothing made
+    for (const [who, run] of [
+      ['root', asRoot],
+      ['user', asUser],
+    ] as const) {
+      const c = await run(['create', 'rbad', '--net', 'bridge=igloo-nosuch']);
+      assert.notEqual(c.status, 0, `${who}: create on a missing bridge`);
+      assert.match(c.stderr, /Bridge "igloo-nosuch" does not exist/, who);
+      assert.match(c.stderr, /hint: /, who);
+      assert.notEqual((await run(['info', 'rbad'])).status, 0, `${who}: no container made`);
+    }
+    // and at start, when root removed the bridge after the create; nothing left either
+    ok(await asRoot(['net', 'create', 'igloo-tbr2', '--subnet', '10.251.63.0/24']), 'net create');
+    ok(await asRoot(['create', 'rbad', '--net', 'bridge=igloo-tbr2']), 'create rbad');
+    ok(await asRoot(['net', 'rm', 'igloo-tbr2']), 'net rm');
     const r = await asRoot(['start', 'rbad']);
     assert.notEqual(r.status, 0);
-    assert.match(r.stderr, /Bridge "igloo-nosuch" does not exist/);
+    assert.match(r.stderr, /Bridge "igloo-tbr2" does not exist/);
     assert.match(
       (await asRoot(['info', 'rbad', '--json'])).stdout,
       /"status": "(created|stopped)"/,
     );
+    ok(await asRoot(['destroy', 'rbad']), 'destroy rbad');
     assert.equal(readFileSync(stateFile(), 'utf8'), state);
     assert.deepEqual(links().sort(), before.links);
     assert.equal(nftTable(), before.table);

@@ -227,6 +227,44 @@ describe('user mode', () => {
     assert.deepEqual(sidecars(), [], 'gone when destroy returns');
   });
 
+  test('igloo ps names the container for its supervisor and slirp4netns, and they are in its cgroups (its memory figure)', async () => {
+    // root delegates cgroups to the user (as `igloo limit` does); removed afterwards
+    const limit = await igloo(cleanup, 'root', ['limit', 'set', user.name, '--memory', '1G']);
+    assert.equal(limit.status, 0, limit.stderr);
+    cleanup.add('remove the net user cgroups', async () => {
+      await igloo(cleanup, user, ['destroy', '-f', 'mem']);
+      await igloo(cleanup, 'root', ['limit', 'rm', user.name]);
+    });
+    await ok(['create', 'mem', '--net', 'user', '--memory', '256M']);
+    const init = JSON.parse(await ok(['start', 'mem', '--json'])).pid as number;
+    const cars = sidecars();
+    assert.deepEqual(cars.map((c) => c.name).sort(), ['igloo-sidecar', 'slirp4netns']);
+    const rows = (
+      JSON.parse(await ok(['ps', '--json'])) as {
+        processes: { pid: number; container: { kind: string; name: string | null } }[];
+      }
+    ).processes;
+    for (const c of cars) {
+      const row = rows.find((r) => r.pid === c.pid);
+      assert.deepEqual(
+        row?.container,
+        { kind: 'igloo', name: 'mem', owner: user.name, ownerUid: user.uid },
+        c.name,
+      );
+    }
+    const memoryCg = (pid: number) =>
+      /^\d+:memory:(.*)$/m.exec(readFileSync(`/proc/${pid}/cgroup`, 'utf8'))?.[1];
+    assert.match(memoryCg(init) ?? '', new RegExp(`/igloo/user-${user.name}/mem$`));
+    for (const c of cars)
+      assert.equal(memoryCg(c.pid), memoryCg(init), `${c.name} is charged to mem`);
+    const stats = JSON.parse(await ok(['stats', 'mem', '--json'])) as {
+      usage?: { memory?: { current: number } };
+    }[];
+    assert.ok((stats[0]?.usage?.memory?.current ?? 0) > 0, JSON.stringify(stats));
+    await ok(['destroy', '-f', 'mem']);
+    assert.deepEqual(sidecars(), [], 'gone with the container');
+  });
+
   test('a symlinked /etc/resolv.conf cannot make igloo write outside the rootfs', async () => {
     const outside = tempDir(cleanup, 'igloo-netvictim-', 0o777);
     const victim = join(outside, 'victim');

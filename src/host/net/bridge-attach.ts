@@ -2,25 +2,26 @@
  * Attaching a running container's network namespace to a bridge, and
  * detaching it.
  *
- * Root's containers (root does it all, three execs):
- *   1. lease an address in DATA/net/bridges.json (under its lock) and apply
- *      the bridge's nft rules, which already name the new port, so the port
- *      is filtered from the moment it exists;
- *   2. `ip -batch`: a veth pair, one end made directly in the container's
- *      netns as eth0, the other enslaved to the bridge, up;
- *   3. `nsenter --net ip -batch` (root entering only the netns: no process
- *      of the container can see or trace it): lo up, the lease on eth0,
- *      eth0 up, the default route via the bridge.
- *   Any failure undoes what was done (veth, lease, rules).
+ * Root's containers (root does it all, one exec of the helper, which speaks
+ * netlink itself: src/native/netlink.c):
+ *   1. lease an address in DATA/net/bridges.json (under its lock);
+ *   2. `igloo-helper netlink attach`: the port's elements in the bridge's
+ *      nft sets (so the port is filtered from the moment it exists), a veth
+ *      pair with one end made directly in the container's netns as eth0 and
+ *      the other enslaved to the bridge and up, then, having entered only
+ *      the container's netns (no process of the container can see or trace
+ *      it): lo up, the lease on eth0, eth0 up, the default route.
+ *   Any failure undoes what was done (veth, elements, lease).
  *
  * Users' containers (the user's own igloo, no root):
  *   1. read the bridge as root published it, and the user's block;
  *   2. pick the lowest address of the block that none of the user's live
  *      containers holds (DATA/net/leases.json of the user, under its lock);
  *   3. lxc-user-nic makes the pair within the quota (or refuses);
- *   4. `nsenter --user --net ip -batch` configures eth0 as for root. The ip
- *      process joins the container's user and network namespaces only, not
- *      its pid namespace, so no process of the container can address it.
+ *   4. `igloo-helper netlink configure` configures eth0 as for root. It
+ *      joins the container's user and network namespaces only, not its pid
+ *      namespace, so no process of the container can address it (and it is
+ *      not dumpable: the container's root cannot trace it either).
  *   root's rules allow that user's ports (veth<UID>_*) only the addresses of
  *   the user's block.
  *
@@ -38,12 +39,11 @@ import {
   leaseAddress,
   parseCidr,
   releaseLease,
-  type BridgeDef,
 } from '../../core/net/bridge.ts';
 import { readTextOrEmpty, replaceFileAtomically, withFileLock } from '../files.ts';
 import { applyBridgeRules, withNetState, type NetPaths } from './bridge.ts';
-import { hostLinks, ipBatch, runTool } from './bridge-tools.ts';
-import { changePort } from './nft.ts';
+import { hostLinks, ipBatch, netlinkHelper, runTool } from './bridge-tools.ts';
+import { tableName } from './nft.ts';
 import { readPublished, userNicCreate, type UsernetPaths } from './lxc-user-nic.ts';
 
 export interface Attached {
@@ -51,17 +51,6 @@ export interface Attached {
   readonly gateway: string;
   readonly prefix: number;
   readonly hostVeth: string;
-}
-
-/** The lines that configure eth0 inside the container's netns. */
-function insideLines(address: string, def: BridgeDef): string[] {
-  const prefix = parseCidr(def.subnet).prefix;
-  return [
-    'link set lo up',
-    `addr add ${address}/${prefix} dev eth0`,
-    'link set eth0 up',
-    `route add default via ${def.gateway} dev eth0`,
-  ];
 }
 
 async function deleteLink(name: string): Promise<void> {
@@ -75,9 +64,10 @@ async function deleteLink(name: string): Promise<void> {
 }
 
 /**
- * Root: lease, rules, veth, inside config; undone on failure. The port's nft
- * elements and the host-side ip batch run at the same time: eth0 is up (and
- * the port carries frames) only after both, in the last batch.
+ * Root: the lease under the state's lock, then one `igloo-helper netlink
+ * attach` (the port's nft elements first, the veth pair, eth0's address,
+ * link and route: eth0 carries frames only after the rules name its port);
+ * undone on failure.
  */
 export async function attachRoot(
   paths: NetPaths,
@@ -117,25 +107,22 @@ export async function attachRoot(
     },
     false,
   );
+  const prefix = parseCidr(def.subnet).prefix;
   try {
-    const [rules, host] = await Promise.allSettled([
-      changePort('add', lease),
-      ipBatch(
-        [
-          `link add ${lease.hostVeth} type veth peer name eth0 netns ${req.pid}`,
-          `link set ${lease.hostVeth} master ${def.name} up`,
-        ],
-        { op: 'attach', subject: req.container },
-      ),
-    ]);
-    if (rules.status === 'rejected') throw rules.reason;
-    if (host.status === 'rejected') throw host.reason;
-    await ipBatch(
-      insideLines(lease.address, def),
+    await netlinkHelper(
+      [
+        'attach',
+        String(req.pid),
+        lease.hostVeth,
+        def.name,
+        `${lease.address}/${prefix}`,
+        def.gateway,
+        tableName(def.name),
+      ],
       { op: 'attach', subject: req.container },
-      { pid: req.pid, userns: false },
     );
   } catch (err) {
+    // The helper undid its own part; the lease goes too.
     await detachRoot(paths, key).catch(() => undefined);
     throw err;
   }
@@ -157,10 +144,15 @@ export async function detachRoot(
     async (state) => {
       const { state: next, released } = releaseLease(state, req);
       if (!released) return { state, result: undefined };
-      await deleteLink(released.hostVeth);
       const def = state.bridges.find((b) => b.name === req.bridge);
-      // Elements that are not there (an attach that failed early): rebuild instead.
-      if (def) await changePort('delete', released).catch(() => applyBridgeRules(next, def));
+      if (!def) await deleteLink(released.hostVeth);
+      else {
+        // The host end if it is still there, and the port's elements.
+        await netlinkHelper(['detach', released.hostVeth, released.address, tableName(def.name)], {
+          op: 'detach',
+          subject: req.container,
+        }).catch(() => applyBridgeRules(next, def));
+      }
       return { state: next, result: undefined };
     },
     false,
@@ -273,27 +265,12 @@ export async function attachUser(
       bridge: req.bridge,
       lxcpath: join(req.data, 'containers'),
     });
-    try {
-      await ipBatch(
-        insideLines(address, def),
-        { op: 'attach', subject: req.container },
-        {
-          pid: req.pid,
-          userns: true,
-        },
-      );
-    } catch (err) {
-      // Deleting eth0 inside deletes the pair: nothing left, the quota given back.
-      await ipBatch(
-        ['link del eth0'],
-        { op: 'undo attach', subject: req.container },
-        {
-          pid: req.pid,
-          userns: true,
-        },
-      ).catch(() => undefined);
-      throw err;
-    }
+    // eth0's address and route; on failure the helper deletes eth0, which
+    // deletes the pair: nothing left, the quota given back.
+    await netlinkHelper(
+      ['configure', String(req.pid), `${address}/${parseCidr(def.subnet).prefix}`, def.gateway],
+      { op: 'attach', subject: req.container },
+    );
     const lease = { container: req.container, bridge: req.bridge, address, hostVeth };
     return {
       leases: [...others, lease],

@@ -87,21 +87,25 @@ export async function unpublishBridge(paths: UsernetPaths, name: string): Promis
 }
 
 /** A bridge as root published it, for a user's attach. */
-export async function readPublished(paths: UsernetPaths, name: string): Promise<PublishedBridge> {
-  const path = join(paths.publicDir, `${validateBridgeName(name, 'attach')}.json`);
+export async function readPublished(
+  paths: UsernetPaths,
+  name: string,
+  op = 'attach',
+): Promise<PublishedBridge> {
+  const path = join(paths.publicDir, `${validateBridgeName(name, op)}.json`);
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
     if (errnoOf(err) === 'ENOENT') {
       throw new IglooError('ENOENT', `Bridge "${name}" does not exist`, {
-        op: 'attach',
+        op,
         subject: name,
         path,
         hint: 'An administrator creates one with: igloo net create NAME --subnet 10.x.y.0/24, and grants it with igloo net grant',
       });
     }
-    throw sysError(err, 'attach', path);
+    throw sysError(err, op, path);
   }
   return JSON.parse(text) as PublishedBridge;
 }

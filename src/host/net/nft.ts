@@ -1,8 +1,10 @@
 /**
  * The nftables rules of one bridge, rebuilt as a whole from the net state in
- * one `nft -f -` transaction whenever the state changes (create, attach,
- * detach, grant, revoke), so the kernel's rules never drift from the state
- * and a reconcile is just applying them again.
+ * one `nft -f -` transaction whenever the state changes (create, grant,
+ * revoke, reconcile), so the kernel's rules never drift from the state and a
+ * reconcile is just applying them again. Between rebuilds, attach and detach
+ * add and delete one root port's elements of `ports` and `pairs` over
+ * netlink (`igloo-helper netlink`, src/native/netlink.c), with no exec.
  *
  *   table bridge igloo_NAME     anti-spoofing, before the bridge forwards
  *     set ports { root's veth host ends }, set pairs { port . its lease }
@@ -94,25 +96,4 @@ export async function listRuleset(bridge: string): Promise<string> {
     if (r.status === 0) out += r.stdout;
   }
   return out;
-}
-
-/** The set elements of one root port: `port` and `port . address`. */
-function portElements(verb: 'add' | 'delete', lease: Lease): string {
-  const t = tableName(lease.bridge);
-  return [
-    `${verb} element bridge ${t} ports { "${lease.hostVeth}" }`,
-    `${verb} element bridge ${t} pairs { "${lease.hostVeth}" . ${lease.address} }`,
-  ].join('\n');
-}
-
-/**
- * Adds or deletes one port's elements (one short nft transaction, about a
- * third of rebuilding the tables): attach and detach, between rebuilds.
- */
-export async function changePort(verb: 'add' | 'delete', lease: Lease): Promise<void> {
-  await mustRun(['nft', '-f', '-'], `${portElements(verb, lease)}\n`, {
-    op: `${verb} the anti-spoofing elements of`,
-    subject: lease.hostVeth,
-    hint: 'igloo net ls (as root) rebuilds the rules from the state',
-  });
 }
