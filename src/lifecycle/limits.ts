@@ -16,6 +16,7 @@ import type { ContainerConfig } from '../core/config/model.ts';
 import { validateConfig } from '../core/config/validate.ts';
 import type { RunnableConfig } from '../core/config/runnable.ts';
 import { IglooError } from '../core/errors.ts';
+import { toOutside } from '../core/idmap/index.ts';
 import {
   checkCeiling,
   checkLimits,
@@ -134,6 +135,10 @@ export async function prepareCgroup(
     if (owner.uid === 0) cg.driver.create('', parts, dirs);
     else cg.driver.create(parts.slice(0, -1).join('/'), [parts[parts.length - 1]!], dirs);
     cg.driver.writeLimits(cg.rel, limits, undefined, dirs);
+    // root's: the directory and what lets processes in become the container
+    // root's, so that it can make child cgroups (a nested init's); its limit
+    // files stay root's (docs/limits.md, "The container's own cgroup")
+    if (owner.uid === 0) cg.driver.chown(cg.rel, containerRootIds(config), dirs);
   } finally {
     dirs.close();
   }
@@ -143,7 +148,16 @@ export async function prepareCgroup(
     mounts: cgroupViewMounts(
       cg.driver.version,
       cg.driver.hierarchies.map((h) => h.controllers),
+      owner.uid === 0,
     ),
+  };
+}
+
+/** The host ids of the container's root (its cgroup's owner, for root's containers). */
+function containerRootIds(config: ContainerConfig): { uid: number; gid: number } {
+  return {
+    uid: toOutside(config.idmap.uid, 0, 'uid'),
+    gid: toOutside(config.idmap.gid, 0, 'gid'),
   };
 }
 

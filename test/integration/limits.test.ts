@@ -8,7 +8,7 @@
  * removes the cgroups, bad values change nothing.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { findCriu } from '../../src/host/criu.ts';
@@ -405,5 +405,58 @@ describe('limits for root', () => {
     const stats = JSON.parse((await asRoot(['stats', name, '--json'])).stdout) as Stats[];
     assert.equal(stats[0]!.usage!.pids!.limit, 20);
     assert.equal(stats[0]!.usage!.memory!.limit, 64 * 2 ** 20);
+    // the sleeps go (init stays): the next test needs room
+    for (const pid of procsOf('pids'))
+      if (Number(pid) !== st.pid) process.kill(Number(pid), 'SIGKILL');
+    await waitFor('the sleeps gone', () => Number(read('pids', rel, 'pids.current')) < 10);
+  });
+
+  test("the container's root makes child cgroups in its own, and cannot raise its limits", async () => {
+    // its cgroup and the files that let processes in are its root's; the limit files root's
+    for (const h of HIERARCHIES) {
+      const st = statSync(cg(h, rel));
+      assert.equal(st.uid, ROOT_BASE, h);
+      assert.equal(statSync(cg(h, rel, 'cgroup.procs')).uid, ROOT_BASE, h);
+    }
+    assert.equal(statSync(cg('pids', rel, 'pids.max')).uid, 0);
+    const r = await asRoot(
+      [
+        'exec',
+        name,
+        '--',
+        'sh',
+        '-c',
+        [
+          'mkdir /sys/fs/cgroup/pids/nested /sys/fs/cgroup/memory/nested',
+          'echo 1000 > /sys/fs/cgroup/pids/nested/pids.max',
+          'echo $$ > /sys/fs/cgroup/pids/nested/cgroup.procs',
+          'grep :pids: /proc/self/cgroup',
+          'echo 1000 > /sys/fs/cgroup/pids/pids.max || echo refused',
+        ].join('; '),
+      ],
+      false,
+    );
+    assert.match(r.stdout, /^\d+:pids:\/nested$/m, r.stderr);
+    assert.match(r.stdout, /refused/);
+    assert.match(r.stderr, /Permission denied/);
+    assert.equal(read('pids', rel, 'pids.max'), '20');
+    assert.equal(read('pids', `${rel}/nested`, 'pids.max'), '1000');
+    // the child's own limit of 1000 does not lift the container's 20
+    const bomb = await asRoot(
+      [
+        'exec',
+        name,
+        '--',
+        'sh',
+        '-c',
+        'echo $$ > /sys/fs/cgroup/pids/nested/cgroup.procs; i=0; while [ $i -lt 40 ]; do sleep 1000 </dev/null >/dev/null 2>&1 & i=$((i+1)); done; echo tried',
+      ],
+      false,
+    );
+    assert.match(bomb.stderr + bomb.stdout, /can't fork|Resource temporarily unavailable/);
+    assert.ok(Number(read('pids', rel, 'pids.current')) <= 20);
+    // destroy removes what the container made too
+    await asRoot(['destroy', '--force', name]);
+    for (const h of HIERARCHIES) assert.ok(!existsSync(cg(h, rel)), h);
   });
 });

@@ -323,11 +323,20 @@ export class CgroupDriver {
   }
 
   /** chown REL and its delegation files (and, for v1, in every hierarchy). */
-  chown(rel: string, owner: { uid: number; gid: number }): void {
-    for (const h of this.hierarchies)
-      withCgroupDir(h.mount, rel, 'chown cgroup', (fd) =>
-        chownCgroup(fd, delegationFiles(this.version), owner, join(h.mount, rel)),
-      );
+  chown(rel: string, owner: { uid: number; gid: number }, dirs?: CgroupDirs): void {
+    withCgroupDirs(
+      'chown cgroup',
+      (d) => {
+        for (const h of this.hierarchies)
+          chownCgroup(
+            d.dir(h.mount, rel),
+            delegationFiles(this.version),
+            owner,
+            join(h.mount, rel),
+          );
+      },
+      dirs,
+    );
   }
 
   /** Reads one number-or-max file of REL's CONTROLLER (ceilings, limits). */
