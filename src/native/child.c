@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "child.h"
@@ -73,37 +72,6 @@ void reset_signals(void)
 	sigset_t none;
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
-/*
- * A cgroup v1 (and v2) migration takes the global cgroup_threadgroup_rwsem
- * for writing, which first waits for an RCU grace period unless a writer
- * passed one moments ago (rcu_sync): ~10 ms here, on the start's critical
- * path. This throwaway process makes the first migration (into the
- * container's first cgroup, which the caller may write) while the helper
- * clones and writes the maps, so that the child's own joins find the grace
- * period passed or under way. It runs nothing else and exits; the caller
- * reaps it (cgroup_warm_reap). -1: no cgroup, or no process (only slower).
- */
-pid_t cgroup_warm(const struct plan *p)
-{
-	if (p->ncgroups == 0)
-		return -1;
-	pid_t pid = fork();
-	if (pid != 0)
-		return pid;
-	int fd = open(p->cgroups[0]->argv[0], O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	struct stat st;
-	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
-		(void)!write(fd, "0", 1);
-	_exit(0);
-}
-
-void cgroup_warm_reap(pid_t pid)
-{
-	if (pid > 0)
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
 }
 
 void cgroup_join_self(const struct plan *p, int errfd, unsigned long ns_flags)

@@ -67,9 +67,6 @@ void child_fail_at(int errfd, int index, const char *op, int err, const char *fm
  * namespace, rooted in the cgroups it has just joined. Failures go to
  * ERRFD against the failing record. */
 void cgroup_join_self(const struct plan *p, int errfd, unsigned long ns_flags);
-/* The first cgroup migration, off the critical path (see child.c). */
-pid_t cgroup_warm(const struct plan *p);
-void cgroup_warm_reap(pid_t pid);
 
 /* The helper blocks and ignores signals; a process it starts (the
  * container's, a tool's, criu) begins with default dispositions and an

@@ -228,8 +228,6 @@ int cmd_start(struct plan p)
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		fail(0, "igloo-plan", errno, "PR_SET_CHILD_SUBREAPER: %s",
 		     strerror(errno));
-	/* as early as can be: see cgroup_warm */
-	pid_t warm = cgroup_warm(&p);
 
 	int nullfd = -1, rundirfd = -1;
 	if (p.console == CONSOLE_NULL || p.mode == MODE_DETACHED) {
@@ -307,8 +305,6 @@ int cmd_start(struct plan p)
 		sync_send("PID %d", (int)pid);
 		wait_mapped(pid, mapped[1], errp[0]);
 	}
-	/* at most what the child's own join waits for, in parallel */
-	cgroup_warm_reap(warm);
 	close(mapped[1]);
 	wait_exec(errp[0], pid);
 
