@@ -49,10 +49,16 @@ export class CgroupDirs {
 
   /** The directory REL of the hierarchy mounted at MOUNT (IglooError ENOENT when it is not there). */
   dir(mount: string, rel: string): number {
+    const asGiven = `${mount}\0${rel}`;
+    const known = this.fds.get(asGiven);
+    if (known !== undefined) return known;
     const parts = rel.split('/').filter((p) => p !== '' && p !== '.');
     const key = `${mount}\0${parts.join('/')}`;
     let fd = this.fds.get(key);
-    if (fd !== undefined) return fd;
+    if (fd !== undefined) {
+      this.fds.set(asGiven, fd);
+      return fd;
+    }
     fd =
       parts.length === 0
         ? openRoot(mount, this.op, false)
@@ -63,11 +69,12 @@ export class CgroupDirs {
             this.op,
           );
     this.fds.set(key, fd);
+    this.fds.set(asGiven, fd);
     return fd;
   }
 
   close(): void {
-    for (const fd of this.fds.values()) closeSync(fd);
+    for (const fd of new Set(this.fds.values())) closeSync(fd);
     this.fds.clear();
   }
 }
