@@ -343,6 +343,14 @@ describe('limits for root', () => {
     return r;
   };
   const procsOf = (h: string) => read(h, rel, 'cgroup.procs').split('\n').filter(Boolean);
+  /** 40 sleeps forked in the container (after FIRST): the fork fails at its pids.max of 20. */
+  const forkLoopStops = async (first = '') => {
+    const loop =
+      'i=0; while [ $i -lt 40 ]; do sleep 1000 </dev/null >/dev/null 2>&1 & i=$((i+1)); done';
+    const r = await asRoot(['exec', name, '--', 'sh', '-c', `${first}${loop}; echo tried`], false);
+    assert.match(r.stderr + r.stdout, /can't fork|Resource temporarily unavailable/);
+    assert.ok(Number(read('pids', rel, 'pids.current')) <= 20);
+  };
 
   before(async () => {
     if (!(await findCriu()))
@@ -388,19 +396,7 @@ describe('limits for root', () => {
     assert.equal(after, before);
     assert.match(after, /^\d+:pids:\/$/m);
     // pids.max holds: a fork loop stops at 20
-    const r = await asRoot(
-      [
-        'exec',
-        name,
-        '--',
-        'sh',
-        '-c',
-        'i=0; while [ $i -lt 40 ]; do sleep 1000 </dev/null >/dev/null 2>&1 & i=$((i+1)); done; echo tried',
-      ],
-      false,
-    );
-    assert.match(r.stderr + r.stdout, /can't fork|Resource temporarily unavailable/);
-    assert.ok(Number(read('pids', rel, 'pids.current')) <= 20);
+    await forkLoopStops();
     assert.match(read('pids', rel, 'pids.events'), /^max [1-9]/m);
     const stats = JSON.parse((await asRoot(['stats', name, '--json'])).stdout) as Stats[];
     assert.equal(stats[0]!.usage!.pids!.limit, 20);
@@ -442,19 +438,7 @@ describe('limits for root', () => {
     assert.equal(read('pids', rel, 'pids.max'), '20');
     assert.equal(read('pids', `${rel}/nested`, 'pids.max'), '1000');
     // the child's own limit of 1000 does not lift the container's 20
-    const bomb = await asRoot(
-      [
-        'exec',
-        name,
-        '--',
-        'sh',
-        '-c',
-        'echo $$ > /sys/fs/cgroup/pids/nested/cgroup.procs; i=0; while [ $i -lt 40 ]; do sleep 1000 </dev/null >/dev/null 2>&1 & i=$((i+1)); done; echo tried',
-      ],
-      false,
-    );
-    assert.match(bomb.stderr + bomb.stdout, /can't fork|Resource temporarily unavailable/);
-    assert.ok(Number(read('pids', rel, 'pids.current')) <= 20);
+    await forkLoopStops('echo $$ > /sys/fs/cgroup/pids/nested/cgroup.procs; ');
     // destroy removes what the container made too
     await asRoot(['destroy', '--force', name]);
     for (const h of HIERARCHIES) assert.ok(!existsSync(cg(h, rel)), h);
