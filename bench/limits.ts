@@ -110,7 +110,7 @@ for (const [k, v] of Object.entries(results)) console.log(`${k.padEnd(30)} ${v.t
 const stats = results[`stats ${count} containers`]!;
 const pod = results[`podman stats ${podmanCount} containers`];
 console.log(
-  `limits add ${(results['start limited']! - results['start plain']!).toFixed(2)} ms to start, ${(results['run limited']! - results['run plain']!).toFixed(2)} ms to a run; stats/by hand ${(stats / results[`by hand ${count} containers`]!).toFixed(2)}x${pod === undefined ? '' : `; stats/podman stats ${(stats / pod).toFixed(3)}x (${podmanCount} podman containers)`}`,
+  `limits add ${(results['start limited']! - results['start plain']!).toFixed(2)} ms to start, ${(results['run limited']! - results['run plain']!).toFixed(2)} ms to a run; stats/by hand ${(stats / results[`by hand ${count} containers`]!).toFixed(2)}x${pod === undefined ? '' : `; per container igloo stats/podman stats ${(stats / count / (pod / podmanCount)).toFixed(2)}x`}`,
 );
 
 /** The podman containers of this run (podman --runtime runc, a busybox-only rootfs, --pids-limit 64). */
