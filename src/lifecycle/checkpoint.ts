@@ -47,7 +47,7 @@ import {
 } from './checkpoint-manifest.ts';
 import { refuseOverlay } from './idmapped.ts';
 import type { Igloo } from './igloo.ts';
-import { refuseCgroup } from './limits.ts';
+import { checkpointCgroupArgs, restoreCgroupArgs, withFallbackLimits } from './limits.ts';
 import { ensurePrivateDir } from './paths.ts';
 import { writePreparedExec } from './prepared-plans.ts';
 import { liveState, readConfig, removeRunDir, withContainerLock, writeState } from './store.ts';
@@ -63,9 +63,9 @@ const COMMON = [
   'auto',
   '--enable-external-sharing',
   '--enable-external-masters',
-  // igloo puts no container in a cgroup of its own: leave cgroups alone
-  // (otherwise a child is refused with "cg: No set 1 found").
-  '--manage-cgroups=ignore',
+  // and --manage-cgroups: soft for a container with a cgroup, else ignore
+  // (limits.ts checkpointCgroupArgs / restoreCgroupArgs; without a cgroup
+  // of its own, soft refuses a child with "cg: No set 1 found").
 ];
 
 /**
@@ -164,7 +164,6 @@ export async function checkpoint(
   const config = await readConfig(paths, name);
   refuseUncheckpointableNet(config, 'checkpoint');
   await refuseOverlay(paths, name, 'checkpoint');
-  await refuseCgroup(igloo, name, config, 'checkpoint');
   const criu = await requireCriu(`checkpoint "${name}"`);
   const dir = opts.dir ?? defaultCheckpointDir(igloo, name);
   return withContainerLock(paths, async () => {
@@ -180,6 +179,7 @@ export async function checkpoint(
         },
       );
     }
+    const cgroupArgs = await checkpointCgroupArgs(igloo, name, config);
     const tty = await consoleOf(state.pid);
     if (tty) await refuseDevTty(name, state.pid, tty.rdev);
     await mkdir(dirname(dir), { recursive: true, mode: 0o700 });
@@ -198,6 +198,7 @@ export async function checkpoint(
         '-D',
         tmp,
         ...COMMON,
+        ...cgroupArgs,
         ...(tty ? ['--external', tty.key, '--external', 'mnt[/dev/console]:console'] : []),
         ...(opts.leaveRunning ? ['--leave-running'] : []),
         '-v4',
@@ -315,7 +316,6 @@ export async function restore(
   requireRoot('restore', name);
   const paths = igloo.paths(name);
   const config = await readConfig(paths, name);
-  await refuseCgroup(igloo, name, config, 'restore');
   refuseUncheckpointableNet(config, 'restore');
   const criu = await requireCriu(`restore "${name}"`);
   const dir = opts.dir ?? defaultCheckpointDir(igloo, name);
@@ -358,6 +358,7 @@ export async function restore(
         },
       );
     }
+    const cgroup = await restoreCgroupArgs(igloo, name, config, manifest.name);
     await mkdir(paths.rundir, { mode: 0o700 });
     failpoint('restore-rundir-made');
     // criu writes its log there: never through a link left in its place
@@ -384,6 +385,7 @@ export async function restore(
         '--pidfile',
         join(paths.rundir, 'restore.pid'),
         ...COMMON,
+        ...cgroup.args,
         '-v4',
         '-o',
         'restore.log',
@@ -412,10 +414,13 @@ export async function restore(
       pidStart,
       startedAt: new Date().toISOString(),
     });
-    // igloo exec without Node, as after a start (a speed-up only)
-    await writePreparedExec(paths, await loadSeccompProfile(config), {
+    // igloo exec without Node, as after a start (a speed-up only): into
+    // the container's cgroups, or with RLIMIT_NPROC where it has none
+    const runnable = await loadSeccompProfile(config);
+    await writePreparedExec(paths, cgroup.procs ? runnable : withFallbackLimits(runnable), {
       pid,
       start: pidStart,
+      ...(cgroup.procs && { cgroups: cgroup.procs }),
     }).catch(() => undefined);
     return { pid, seconds };
   });

@@ -16,6 +16,7 @@ import type { ContainerConfig } from '../core/config/model.ts';
 import { validateConfig } from '../core/config/validate.ts';
 import type { RunnableConfig } from '../core/config/runnable.ts';
 import { IglooError } from '../core/errors.ts';
+import { toOutside } from '../core/idmap/index.ts';
 import {
   checkCeiling,
   checkLimits,
@@ -34,6 +35,7 @@ import {
 import type { CgroupJoin } from '../core/plan/plan.ts';
 import { findDelegation } from '../host/cgroups/delegation.ts';
 import { cgroupDriver, type CgroupDriver } from '../host/cgroups/driver.ts';
+import { CgroupDirs } from '../host/cgroups/fs.ts';
 import { replaceFileAtomically } from '../host/files.ts';
 import { liveState, readConfig, withContainerLock } from './store.ts';
 import type { UserContainers } from './user-containers.ts';
@@ -127,16 +129,35 @@ export async function prepareCgroup(
   const owner = await user.owner();
   if (owner.uid === 0 && !hasLimits(limits)) return undefined;
   const parts = cg.rel.split('/');
-  if (owner.uid === 0) cg.driver.create('', parts);
-  else cg.driver.create(parts.slice(0, -1).join('/'), [parts[parts.length - 1]!]);
-  cg.driver.writeLimits(cg.rel, limits);
+  // one walk down each hierarchy serves the directories made and the limits written
+  const dirs = new CgroupDirs('make cgroup');
+  try {
+    if (owner.uid === 0) cg.driver.create('', parts, dirs);
+    else cg.driver.create(parts.slice(0, -1).join('/'), [parts[parts.length - 1]!], dirs);
+    cg.driver.writeLimits(cg.rel, limits, undefined, dirs);
+    // root's: the directory and what lets processes in become the container
+    // root's, so that it can make child cgroups (a nested init's); its limit
+    // files stay root's (docs/limits.md, "The container's own cgroup")
+    if (owner.uid === 0) cg.driver.chown(cg.rel, containerRootIds(config), dirs);
+  } finally {
+    dirs.close();
+  }
   return {
     rel: cg.rel,
     procs: cg.driver.procsFiles(cg.rel),
     mounts: cgroupViewMounts(
       cg.driver.version,
       cg.driver.hierarchies.map((h) => h.controllers),
+      owner.uid === 0,
     ),
+  };
+}
+
+/** The host ids of the container's root (its cgroup's owner, for root's containers). */
+function containerRootIds(config: ContainerConfig): { uid: number; gid: number } {
+  return {
+    uid: toOutside(config.idmap.uid, 0, 'uid'),
+    gid: toOutside(config.idmap.gid, 0, 'gid'),
   };
 }
 
@@ -235,26 +256,39 @@ export async function containerStats(
   names: readonly string[],
   intervalMs = 200,
 ): Promise<ContainerStats[]> {
-  const cgs = await Promise.all(names.map((n) => existingCgroup(user, n)));
-  const first = cgs.map((cg) => (cg ? cg.driver.usage(cg.rel) : undefined));
-  const t0 = process.hrtime.bigint();
-  if (intervalMs > 0 && cgs.some(Boolean)) await new Promise((r) => setTimeout(r, intervalMs));
-  const t1 = process.hrtime.bigint();
-  return names.map((name, i) => {
-    const cg = cgs[i];
-    if (!cg) return { name };
-    const usage = intervalMs > 0 ? cg.driver.usage(cg.rel) : first[i]!;
-    const before = first[i]!.cpu?.usageNs;
-    const after = usage.cpu?.usageNs;
-    return {
-      name,
-      cgroup: cg.rel,
-      usage,
-      ...(intervalMs > 0 &&
-        before !== undefined &&
-        after !== undefined && { cpuPercent: cpuPercent(before, after, Number(t1 - t0)) }),
-    };
-  });
+  const place = await cgroupPlace(user);
+  if (!place) return names.map((name) => ({ name }));
+  const owner = await user.owner();
+  const { driver } = place;
+  // One walk per hierarchy down to the owner's cgroups, then one open per container.
+  const dirs = new CgroupDirs('read cgroup');
+  try {
+    const rels = names.map((n) => {
+      const rel = containerCgroup(owner, n);
+      return driver.exists(rel, dirs) ? rel : undefined;
+    });
+    const first = rels.map((rel) => (rel ? driver.usage(rel, dirs) : undefined));
+    const t0 = process.hrtime.bigint();
+    if (intervalMs > 0 && rels.some(Boolean)) await new Promise((r) => setTimeout(r, intervalMs));
+    const t1 = process.hrtime.bigint();
+    return names.map((name, i) => {
+      const rel = rels[i];
+      if (!rel) return { name };
+      const usage = intervalMs > 0 ? driver.usage(rel, dirs) : first[i]!;
+      const before = first[i]!.cpu?.usageNs;
+      const after = usage.cpu?.usageNs;
+      return {
+        name,
+        cgroup: rel,
+        usage,
+        ...(intervalMs > 0 &&
+          before !== undefined &&
+          after !== undefined && { cpuPercent: cpuPercent(before, after, Number(t1 - t0)) }),
+      };
+    });
+  } finally {
+    dirs.close();
+  }
 }
 
 /** Removes NAME's cgroup (destroy, and after a one-shot run); nothing if it has none. */
@@ -314,21 +348,70 @@ export async function setContainerLimits(
   });
 }
 
+/** Whether NAME runs in a cgroup of its own (as prepareCgroup decides at start). */
+async function wantsCgroup(user: UserContainers, config: ContainerConfig): Promise<boolean> {
+  const place = await cgroupPlace(user);
+  return place !== undefined && (place.delegated || hasLimits(config.limits));
+}
+
 /**
- * Checkpoint and restore refuse a container with limits (a cgroup): CRIU
- * runs with --manage-cgroups=ignore, so the restored tree would land in
- * CRIU's own cgroups, unlimited (docs/limits.md, "What is not done yet").
+ * CRIU's cgroup options for checkpointing NAME. A container with a cgroup
+ * is dumped with `--manage-cgroups=soft`: CRIU records each task's cgroup
+ * paths and its cgroup namespace (rooted at the container's cgroups), so
+ * that restore can put the tree back there (checkpointRestoreCgroup). One
+ * without is dumped with `ignore`. Refused when what runs does not match
+ * its config (limits set or removed while it ran, without a restart): the
+ * restore decides from the config, and the signature binds the config.
  */
-export async function refuseCgroup(
+export async function checkpointCgroupArgs(
   user: UserContainers,
   name: string,
   config: ContainerConfig,
-  op: 'checkpoint' | 'restore',
-): Promise<void> {
-  if (!hasLimits(config.limits) && !(await existingCgroup(user, name))) return;
-  throw new IglooError('ESTATE', `Cannot ${op} "${name}": it has resource limits (a cgroup)`, {
-    op,
-    subject: name,
-    hint: `igloo does not yet restore a container into its cgroup; remove its limits first (igloo set ${name} --memory max --pids max ...)`,
-  });
+): Promise<string[]> {
+  const wants = await wantsCgroup(user, config);
+  const has = (await existingCgroup(user, name)) !== undefined;
+  if (wants !== has)
+    throw new IglooError(
+      'ESTATE',
+      `Cannot checkpoint "${name}": ${has ? 'it runs in a cgroup but its config has no limits' : 'its config has limits but it runs without a cgroup'} (changed since it started)`,
+      {
+        op: 'checkpoint',
+        subject: name,
+        hint: `Restart it so that its cgroup matches its config (igloo stop ${name}; igloo start ${name}), then checkpoint it`,
+      },
+    );
+  return [has ? '--manage-cgroups=soft' : '--manage-cgroups=ignore'];
+}
+
+/**
+ * Before restoring NAME (checkpointed as DUMPEDNAME): a container with a
+ * cgroup gets it made and limited from its config, as at start, and CRIU
+ * runs with `--manage-cgroups=soft`. CRIU then finds the cgroups it dumped
+ * already there (soft: it leaves their limits as igloo wrote them), moves
+ * each restored task into its own, and restores the cgroup namespace
+ * rooted there, so the tree is never outside its limits. CRIU restores the
+ * dumped paths as they were: a checkpoint made under another name (an
+ * import with --name) would land in that name's cgroups, so it is refused.
+ * Returns CRIU's options, and the cgroup.procs files `igloo exec` joins.
+ */
+export async function restoreCgroupArgs(
+  user: UserContainers,
+  name: string,
+  config: ContainerConfig,
+  dumpedName: string,
+): Promise<{ args: string[]; procs?: readonly string[] }> {
+  if (!(await wantsCgroup(user, config))) return { args: ['--manage-cgroups=ignore'] };
+  const owner = await user.owner();
+  if (containerCgroup(owner, dumpedName) !== containerCgroup(owner, name))
+    throw new IglooError(
+      'ESTATE',
+      `Cannot restore "${name}": its checkpoint was made as "${dumpedName}", whose cgroup is ${containerCgroup(owner, dumpedName)}, and CRIU would restore it there`,
+      {
+        op: 'restore',
+        subject: name,
+        hint: `Start it afresh (igloo start ${name}), or restore it under its old name`,
+      },
+    );
+  const cgroup = await prepareCgroup(user, name, config);
+  return { args: ['--manage-cgroups=soft'], ...(cgroup && { procs: cgroup.procs }) };
 }

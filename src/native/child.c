@@ -80,21 +80,47 @@ void reset_signals(void)
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/*
+ * Opens the file through which we join the cgroup whose cgroup.procs is
+ * PROCS: its sibling `tasks` where there is one (cgroup v1), else
+ * cgroup.procs. We are single-threaded, so moving our one thread moves
+ * us; and writing 0 into `tasks` moves the current thread without taking
+ * the global cgroup_threadgroup_rwsem for writing, whose first taker waits
+ * for an RCU grace period (8 to 13 ms measured here, against 0.03 ms).
+ */
+static int cgroup_join_fd(const char *procs, const char **used)
+{
+	static char tasks[4096];
+	size_t n = strlen(procs), tail = strlen("cgroup.procs");
+	if (n > tail && n - tail + sizeof("tasks") <= sizeof(tasks)) {
+		memcpy(tasks, procs, n - tail);
+		memcpy(tasks + n - tail, "tasks", sizeof("tasks"));
+		int fd = open(tasks, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (fd >= 0 || errno != ENOENT) {
+			*used = tasks;
+			return fd;
+		}
+	}
+	*used = procs;
+	return open(procs, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+}
+
 void cgroup_join_self(const struct plan *p, int errfd, unsigned long ns_flags)
 {
 	for (int i = 0; i < p->ncgroups; i++) {
 		const struct record *r = p->cgroups[i];
-		int fd = open(r->argv[0], O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		const char *path;
+		int fd = cgroup_join_fd(r->argv[0], &path);
 		if (fd < 0)
 			child_fail_at(errfd, r->index, "cgroup", errno, "open %s: %s",
-				      r->argv[0], strerror(errno));
+				      path, strerror(errno));
 		struct stat st;
 		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 			child_fail_at(errfd, r->index, "cgroup", EINVAL,
-				      "%s is not a cgroup file", r->argv[0]);
+				      "%s is not a cgroup file", path);
 		if (write(fd, "0", 1) != 1)
 			child_fail_at(errfd, r->index, "cgroup", errno,
-				      "join %s: %s", r->argv[0], strerror(errno));
+				      "join %s: %s", path, strerror(errno));
 		close(fd);
 	}
 	if (p->ncgroups > 0 && (ns_flags & CLONE_NEWCGROUP) &&

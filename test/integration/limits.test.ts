@@ -8,8 +8,10 @@
  * removes the cgroups, bad values change nothing.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { findCriu } from '../../src/host/criu.ts';
 import {
   Cleanup,
   assertRangeFree,
@@ -18,11 +20,14 @@ import {
   igloo,
   requireRoot,
   runAs,
+  tempDir,
   type TestUser,
 } from '../support/host.ts';
 
 const cleanup = new Cleanup();
 const BASE = 66_000_000;
+/** Root's containers here: a private subid file (ROOT_BASE, 1M), never /etc's. */
+const ROOT_BASE = 67_000_000;
 const HIERARCHIES = ['memory', 'pids', 'cpu', 'cpuacct', 'cpuset', 'freezer', 'blkio'];
 let anna: TestUser;
 let userCg: string;
@@ -62,7 +67,7 @@ async function waitFor(what: string, cond: () => boolean | Promise<boolean>, tim
 
 before(async () => {
   requireRoot();
-  assertRangeFree(BASE, 1_000_000);
+  assertRangeFree(BASE, 2_000_000);
   anna = createUser(cleanup, 'igloo-lim-anna');
   await delegate(anna, BASE, 1_000_000);
   userCg = `igloo/user-${anna.name}`;
@@ -324,5 +329,118 @@ describe('limits for a user', () => {
     assert.equal(r.stdout.trim(), '10');
     const left = readdirSync(cg('pids', userCg)).filter((f) => f.startsWith('run-'));
     assert.deepEqual(left, []);
+  });
+});
+
+describe('limits for root', () => {
+  // root's cgroups are igloo/root/NAME whatever the data directory: a name of its own
+  const name = 'lim-cr-root';
+  const rel = `igloo/root/${name}`;
+  let env: Record<string, string>;
+  const asRoot = async (args: string[], ok = true) => {
+    const r = await igloo(cleanup, 'root', args, { env, timeoutMs: 60_000 });
+    if (ok) assert.equal(r.status, 0, `igloo ${args.join(' ')}: ${r.stderr}${r.stdout}`);
+    return r;
+  };
+  const procsOf = (h: string) => read(h, rel, 'cgroup.procs').split('\n').filter(Boolean);
+  /** 40 sleeps forked in the container (after FIRST): the fork fails at its pids.max of 20. */
+  const forkLoopStops = async (first = '') => {
+    const loop =
+      'i=0; while [ $i -lt 40 ]; do sleep 1000 </dev/null >/dev/null 2>&1 & i=$((i+1)); done';
+    const r = await asRoot(['exec', name, '--', 'sh', '-c', `${first}${loop}; echo tried`], false);
+    assert.match(r.stderr + r.stdout, /can't fork|Resource temporarily unavailable/);
+    assert.ok(Number(read('pids', rel, 'pids.current')) <= 20);
+  };
+
+  before(async () => {
+    if (!(await findCriu()))
+      throw new Error(
+        'a criu that suits this kernel is missing: run scripts/install-criu.sh as root (CI does)',
+      );
+    const dir = tempDir(cleanup, 'igloo-lim-root-');
+    writeFileSync(join(dir, 'subuid'), `root:${ROOT_BASE}:1000000\n`);
+    writeFileSync(join(dir, 'subgid'), `root:${ROOT_BASE}:1000000\n`);
+    env = {
+      IGLOO_SUBUID: join(dir, 'subuid'),
+      IGLOO_SUBGID: join(dir, 'subgid'),
+      IGLOO_DATA_DIR: join(dir, 'data'),
+      IGLOO_RUN_DIR: join(dir, 'run'),
+    };
+    cleanup.add(`destroy root's ${name}`, async () => {
+      await igloo(cleanup, 'root', ['destroy', '--force', name], { env });
+      for (const h of HIERARCHIES)
+        if (existsSync(cg(h, rel))) throw new Error(`${cg(h, rel)} is left`);
+    });
+  });
+
+  test('checkpoint and restore keep the tree in its cgroups, with its limits', async () => {
+    await asRoot(['create', name, '--pids', '20', '--memory', '64M']);
+    await asRoot(['start', name, '--console', 'null']);
+    const before = (await asRoot(['exec', name, '--', 'cat', '/proc/1/cgroup'])).stdout;
+    await asRoot(['checkpoint', name]);
+    assert.equal(procsOf('pids').length, 0, 'the dump ended the tree');
+    // the limit written at restore is the config's, not what a leftover cgroup says
+    writeFileSync(cg('pids', rel, 'pids.max'), '1000');
+    await asRoot(['restore', name]);
+    const ls = JSON.parse((await asRoot(['ls', '--json'])).stdout) as {
+      name: string;
+      pid: number;
+    }[];
+    const st = ls.find((c) => c.name === name)!;
+    // the restored init is in the container's cgroup in every hierarchy, limits as configured
+    for (const h of HIERARCHIES) assert.ok(procsOf(h).includes(String(st.pid)), h);
+    assert.equal(read('pids', rel, 'pids.max'), '20');
+    assert.equal(read('memory', rel, 'memory.limit_in_bytes'), String(64 * 2 ** 20));
+    // its cgroup namespace came back rooted there: init still sees itself at /
+    const after = (await asRoot(['exec', name, '--', 'cat', '/proc/1/cgroup'])).stdout;
+    assert.equal(after, before);
+    assert.match(after, /^\d+:pids:\/$/m);
+    // pids.max holds: a fork loop stops at 20
+    await forkLoopStops();
+    assert.match(read('pids', rel, 'pids.events'), /^max [1-9]/m);
+    const stats = JSON.parse((await asRoot(['stats', name, '--json'])).stdout) as Stats[];
+    assert.equal(stats[0]!.usage!.pids!.limit, 20);
+    assert.equal(stats[0]!.usage!.memory!.limit, 64 * 2 ** 20);
+    // the sleeps go (init stays): the next test needs room
+    for (const pid of procsOf('pids'))
+      if (Number(pid) !== st.pid) process.kill(Number(pid), 'SIGKILL');
+    await waitFor('the sleeps gone', () => Number(read('pids', rel, 'pids.current')) < 10);
+  });
+
+  test("the container's root makes child cgroups in its own, and cannot raise its limits", async () => {
+    // its cgroup and the files that let processes in are its root's; the limit files root's
+    for (const h of HIERARCHIES) {
+      const st = statSync(cg(h, rel));
+      assert.equal(st.uid, ROOT_BASE, h);
+      assert.equal(statSync(cg(h, rel, 'cgroup.procs')).uid, ROOT_BASE, h);
+    }
+    assert.equal(statSync(cg('pids', rel, 'pids.max')).uid, 0);
+    const r = await asRoot(
+      [
+        'exec',
+        name,
+        '--',
+        'sh',
+        '-c',
+        [
+          'mkdir /sys/fs/cgroup/pids/nested /sys/fs/cgroup/memory/nested',
+          'echo 1000 > /sys/fs/cgroup/pids/nested/pids.max',
+          'echo $$ > /sys/fs/cgroup/pids/nested/cgroup.procs',
+          'grep :pids: /proc/self/cgroup',
+          'echo 1000 > /sys/fs/cgroup/pids/pids.max || echo refused',
+        ].join('; '),
+      ],
+      false,
+    );
+    assert.match(r.stdout, /^\d+:pids:\/nested$/m, r.stderr);
+    assert.match(r.stdout, /refused/);
+    assert.match(r.stderr, /Permission denied/);
+    assert.equal(read('pids', rel, 'pids.max'), '20');
+    assert.equal(read('pids', `${rel}/nested`, 'pids.max'), '1000');
+    // the child's own limit of 1000 does not lift the container's 20
+    await forkLoopStops('echo $$ > /sys/fs/cgroup/pids/nested/cgroup.procs; ');
+    // destroy removes what the container made too
+    await asRoot(['destroy', '--force', name]);
+    for (const h of HIERARCHIES) assert.ok(!existsSync(cg(h, rel)), h);
   });
 });

@@ -176,7 +176,9 @@ export function controllerOf(version: CgroupVersion, key: LimitKey): string {
 
 /**
  * The mounts that show a container its own cgroups at /sys/fs/cgroup,
- * read-only, through its cgroup namespace (rooted at its cgroups): for v1
+ * through its cgroup namespace (rooted at its cgroups): read-only, or
+ * read-write (WRITABLE) where the container's root owns its cgroup and may
+ * make children in it (its limit files stay its owner's either way): for v1
  * a tmpfs with one mount per hierarchy (named by its controllers, as the
  * host names them), for v2 the one tree. The tmpfs also hides whatever a
  * bound host /sys carries there.
@@ -184,8 +186,11 @@ export function controllerOf(version: CgroupVersion, key: LimitKey): string {
 export function cgroupViewMounts(
   version: CgroupVersion,
   hierarchies: readonly (readonly string[])[],
+  writable = false,
 ): Step[] {
-  const flags = mountFlags('RDONLY', 'NOSUID', 'NODEV', 'NOEXEC');
+  const flags = writable
+    ? mountFlags('NOSUID', 'NODEV', 'NOEXEC')
+    : mountFlags('RDONLY', 'NOSUID', 'NODEV', 'NOEXEC');
   if (version === 2)
     return [
       {

@@ -25,6 +25,7 @@ import {
   type Limits,
   type Usage,
 } from '../../core/limits/index.ts';
+import type { CgroupDirs } from './fs.ts';
 import {
   cgroupPids,
   chownCgroup,
@@ -33,6 +34,7 @@ import {
   readCgroupFile,
   rmdirCgroupTree,
   withCgroupDir,
+  withCgroupDirs,
   writeCgroupFile,
 } from './fs.ts';
 
@@ -145,7 +147,7 @@ export class CgroupDriver {
    * swap accounting, an I/O weight without a proportional scheduler),
    * naming it. Writes nothing.
    */
-  checkControllers(limits: Limits, op: string, parent = ''): void {
+  checkControllers(limits: Limits, op: string, parent = '', dirs?: CgroupDirs): void {
     for (const key of Object.keys(limits) as LimitKey[]) {
       if (limits[key] === undefined) continue;
       const flag = LIMIT_SPECS[key].flag;
@@ -165,7 +167,7 @@ export class CgroupDriver {
       const where = this.version === 1 ? '' : parent;
       if (this.version === 2 && where === '') continue; // the v2 root has no limit files
       const file = limitWrites(this.version, limits, [key])[0]!.file;
-      const present = withCgroupDir(h.mount, where, op, (fd) => hasCgroupFile(fd, file));
+      const present = withCgroupDirs(op, (d) => hasCgroupFile(d.dir(h.mount, where), file), dirs);
       if (!present)
         throw new IglooError(
           'EHOST',
@@ -193,10 +195,10 @@ export class CgroupDriver {
   }
 
   /** Whether REL exists (in the first hierarchy). */
-  exists(rel: string): boolean {
+  exists(rel: string, dirs?: CgroupDirs): boolean {
     const h = this.hierarchies[0]!;
     try {
-      return withCgroupDir(h.mount, rel, 'open cgroup', () => true);
+      return withCgroupDirs('open cgroup', (d) => d.dir(h.mount, rel) >= 0, dirs);
     } catch {
       return false;
     }
@@ -208,19 +210,25 @@ export class CgroupDriver {
    * parent, or nothing could join. v2: the parent's subtree_control gets
    * the controllers. Returns the relative paths of the levels made.
    */
-  create(parent: string, names: readonly string[]): void {
-    for (const h of this.hierarchies) {
-      let rel = parent;
-      for (const name of names) {
-        const shown = join(h.mount, rel);
-        withCgroupDir(h.mount, rel, 'make cgroup', (fd) => {
-          if (this.version === 2) this.enableControllers(fd, h, shown);
-          mkdirCgroup(fd, name, shown);
-        });
-        rel = join(rel, name);
-        if (this.version === 1 && h.controllers.includes('cpuset')) this.fillCpuset(h, rel);
-      }
-    }
+  create(parent: string, names: readonly string[], dirs?: CgroupDirs): void {
+    withCgroupDirs(
+      'make cgroup',
+      (d) => {
+        for (const h of this.hierarchies) {
+          let rel = parent;
+          for (const name of names) {
+            const shown = join(h.mount, rel);
+            const fd = d.dir(h.mount, rel);
+            if (this.version === 2) this.enableControllers(fd, h, shown);
+            mkdirCgroup(fd, name, shown);
+            rel = join(rel, name);
+            // also when it was there: a start that died before filling it
+            if (this.version === 1 && h.controllers.includes('cpuset')) this.fillCpuset(h, rel, d);
+          }
+        }
+      },
+      dirs,
+    );
   }
 
   private enableControllers(fd: number, h: Hierarchy, shown: string): void {
@@ -231,19 +239,15 @@ export class CgroupDriver {
       writeCgroupFile(fd, 'cgroup.subtree_control', missing.map((c) => `+${c}`).join(' '), shown);
   }
 
-  private fillCpuset(h: Hierarchy, rel: string): void {
-    const parentRel = rel.split('/').slice(0, -1).join('/');
-    const parent = withCgroupDir(h.mount, parentRel, 'read cgroup', (fd) => ({
-      cpus: readCgroupFile(fd, 'cpuset.cpus', h.mount) ?? '',
-      mems: readCgroupFile(fd, 'cpuset.mems', h.mount) ?? '',
-    }));
-    withCgroupDir(h.mount, rel, 'write cgroup', (fd) => {
-      const shown = join(h.mount, rel);
-      for (const f of ['cpus', 'mems'] as const) {
-        if ((readCgroupFile(fd, `cpuset.${f}`, shown) ?? '').trim() === '')
-          writeCgroupFile(fd, `cpuset.${f}`, parent[f].trim(), shown);
-      }
-    });
+  private fillCpuset(h: Hierarchy, rel: string, dirs: CgroupDirs): void {
+    const fd = dirs.dir(h.mount, rel);
+    const shown = join(h.mount, rel);
+    for (const f of ['cpus', 'mems'] as const) {
+      if ((readCgroupFile(fd, `cpuset.${f}`, shown) ?? '').trim() !== '') continue;
+      const parentRel = rel.split('/').slice(0, -1).join('/');
+      const from = readCgroupFile(dirs.dir(h.mount, parentRel), `cpuset.${f}`, h.mount) ?? '';
+      writeCgroupFile(fd, `cpuset.${f}`, from.trim(), shown);
+    }
   }
 
   /**
@@ -251,15 +255,24 @@ export class CgroupDriver {
    * refuses memory.limit_in_bytes above memory.memsw.limit_in_bytes and
    * the reverse: when one order fails, the other is tried.
    */
-  writeLimits(rel: string, limits: Limits, keys?: readonly LimitKey[]): void {
-    this.checkControllers(limits, 'set limits', rel.split('/').slice(0, -1).join('/'));
+  writeLimits(rel: string, limits: Limits, keys?: readonly LimitKey[], dirs?: CgroupDirs): void {
+    withCgroupDirs('set limits', (d) => this.writeLimitsIn(d, rel, limits, keys), dirs);
+  }
+
+  private writeLimitsIn(
+    dirs: CgroupDirs,
+    rel: string,
+    limits: Limits,
+    keys?: readonly LimitKey[],
+  ): void {
+    this.checkControllers(limits, 'set limits', rel.split('/').slice(0, -1).join('/'), dirs);
     const writes = limitWrites(this.version, limits, keys);
     const run = (list: typeof writes) => {
       for (const w of list) {
         const h = this.hierarchyOf(w.controller);
         if (!h) continue; // a reset of a controller the host lacks (checked above for set ones)
         const shown = join(h.mount, rel);
-        withCgroupDir(h.mount, rel, 'set limits', (fd) => {
+        ((fd: number) => {
           if (!hasCgroupFile(fd, w.file)) {
             if (w.optional) return;
             throw new IglooError(
@@ -279,12 +292,10 @@ export class CgroupDriver {
           if (value === undefined) {
             // v1 cpuset.cpus reset: the parent's CPUs
             const parentRel = rel.split('/').slice(0, -1).join('/');
-            value = withCgroupDir(h.mount, parentRel, 'read cgroup', (p) =>
-              (readCgroupFile(p, w.file, h.mount) ?? '').trim(),
-            );
+            value = (readCgroupFile(dirs.dir(h.mount, parentRel), w.file, h.mount) ?? '').trim();
           }
           writeCgroupFile(fd, w.file, value, shown);
-        });
+        })(dirs.dir(h.mount, rel));
       }
     };
     const memory = writes.filter((w) => w.key === 'memory' || w.key === 'memorySwap');
@@ -312,20 +323,31 @@ export class CgroupDriver {
   }
 
   /** chown REL and its delegation files (and, for v1, in every hierarchy). */
-  chown(rel: string, owner: { uid: number; gid: number }): void {
-    for (const h of this.hierarchies)
-      withCgroupDir(h.mount, rel, 'chown cgroup', (fd) =>
-        chownCgroup(fd, delegationFiles(this.version), owner, join(h.mount, rel)),
-      );
+  chown(rel: string, owner: { uid: number; gid: number }, dirs?: CgroupDirs): void {
+    withCgroupDirs(
+      'chown cgroup',
+      (d) => {
+        for (const h of this.hierarchies)
+          chownCgroup(
+            d.dir(h.mount, rel),
+            delegationFiles(this.version),
+            owner,
+            join(h.mount, rel),
+          );
+      },
+      dirs,
+    );
   }
 
   /** Reads one number-or-max file of REL's CONTROLLER (ceilings, limits). */
-  readValue(rel: string, controller: string, file: string): string | undefined {
+  readValue(rel: string, controller: string, file: string, dirs?: CgroupDirs): string | undefined {
     const h = this.hierarchyOf(controller);
     if (!h) return undefined;
     try {
-      return withCgroupDir(h.mount, rel, 'read cgroup', (fd) =>
-        readCgroupFile(fd, file, join(h.mount, rel)),
+      return withCgroupDirs(
+        'read cgroup',
+        (d) => readCgroupFile(d.dir(h.mount, rel), file, join(h.mount, rel)),
+        dirs,
       )?.trim();
     } catch {
       return undefined;
@@ -333,9 +355,13 @@ export class CgroupDriver {
   }
 
   /** Live usage of REL; fields of controllers the host lacks are left out. */
-  usage(rel: string): Usage {
+  usage(rel: string, dirs?: CgroupDirs): Usage {
+    return withCgroupDirs('read cgroup', (d) => this.usageIn(rel, d), dirs);
+  }
+
+  private usageIn(rel: string, dirs: CgroupDirs): Usage {
     const f = USAGE_FILES[this.version];
-    const read = (file: readonly [string, string]) => this.readValue(rel, file[0], file[1]);
+    const read = (file: readonly [string, string]) => this.readValue(rel, file[0], file[1], dirs);
     const count = (file: readonly [string, string]) => parseCount(read(file) ?? '');
     const u: Usage = {};
     const current = count(f.memory);

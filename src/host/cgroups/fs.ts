@@ -20,7 +20,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { IglooError } from '../../core/errors.ts';
-import { fdPath, openDirsDown, openRoot, readdirFd } from '../beneath.ts';
+import { fdPath, openDirAt, openDirsDown, openRoot, readdirFd } from '../beneath.ts';
 import { errnoOf, sysError } from '../errno.ts';
 
 const FILE_FLAGS = constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY;
@@ -35,11 +35,74 @@ export function withCgroupDir<T>(mount: string, rel: string, op: string, fn: (fd
   }
 }
 
-function openFile(dirFd: number, name: string, flags: number, shown: string, op: string): number {
+/**
+ * The directories of one batch of reads and writes (stats of many
+ * containers, the limits of a start), each opened once and kept until
+ * close(): a level is opened O_DIRECTORY|O_NOFOLLOW by descriptor from the
+ * one above it (the same walk as withCgroupDir, shared by everything
+ * below), the top from the hierarchy's mount point.
+ */
+export class CgroupDirs {
+  private readonly fds = new Map<string, number>();
+
+  constructor(private readonly op: string) {}
+
+  /** The directory REL of the hierarchy mounted at MOUNT (IglooError ENOENT when it is not there). */
+  dir(mount: string, rel: string): number {
+    const asGiven = `${mount}\0${rel}`;
+    const known = this.fds.get(asGiven);
+    if (known !== undefined) return known;
+    const parts = rel.split('/').filter((p) => p !== '' && p !== '.');
+    const key = `${mount}\0${parts.join('/')}`;
+    let fd = this.fds.get(key);
+    if (fd !== undefined) {
+      this.fds.set(asGiven, fd);
+      return fd;
+    }
+    fd =
+      parts.length === 0
+        ? openRoot(mount, this.op, false)
+        : openDirAt(
+            this.dir(mount, parts.slice(0, -1).join('/')),
+            parts[parts.length - 1]!,
+            join(mount, ...parts),
+            this.op,
+          );
+    this.fds.set(key, fd);
+    this.fds.set(asGiven, fd);
+    return fd;
+  }
+
+  close(): void {
+    for (const fd of new Set(this.fds.values())) closeSync(fd);
+    this.fds.clear();
+  }
+}
+
+/** Runs fn with a CgroupDirs (DIRS if given, else one of its own, closed after). */
+export function withCgroupDirs<T>(op: string, fn: (dirs: CgroupDirs) => T, dirs?: CgroupDirs): T {
+  if (dirs) return fn(dirs);
+  const own = new CgroupDirs(op);
+  try {
+    return fn(own);
+  } finally {
+    own.close();
+  }
+}
+
+/** NAME in the directory DIRSHOWN, opened as a cgroup file (the path is built only for errors). */
+function openFile(
+  dirFd: number,
+  name: string,
+  flags: number,
+  dirShown: string,
+  op: string,
+): number {
   let fd: number;
   try {
     fd = openSync(fdPath(dirFd, name), flags | FILE_FLAGS);
   } catch (err) {
+    const shown = join(dirShown, name);
     if (errnoOf(err) === 'ELOOP')
       throw new IglooError('EUNSAFE', `Cannot ${op} ${shown}: it is a symbolic link`, {
         op,
@@ -50,6 +113,7 @@ function openFile(dirFd: number, name: string, flags: number, shown: string, op:
   }
   if (!fstatSync(fd).isFile()) {
     closeSync(fd);
+    const shown = join(dirShown, name);
     throw new IglooError('EUNSAFE', `Cannot ${op} ${shown}: it is not a cgroup file`, {
       op,
       path: shown,
@@ -61,7 +125,7 @@ function openFile(dirFd: number, name: string, flags: number, shown: string, op:
 /** Writes VALUE to the file NAME of the cgroup open as dirFd, in one write (as the kernel wants). */
 export function writeCgroupFile(dirFd: number, name: string, value: string, shown: string): void {
   const op = 'write';
-  const fd = openFile(dirFd, name, constants.O_WRONLY, join(shown, name), op);
+  const fd = openFile(dirFd, name, constants.O_WRONLY, shown, op);
   try {
     writeSync(fd, value);
   } catch (err) {
@@ -71,20 +135,22 @@ export function writeCgroupFile(dirFd: number, name: string, value: string, show
   }
 }
 
+const READ_BUFFER = Buffer.alloc(65536);
+
 /** Reads the file NAME of the cgroup open as dirFd (capped at 64 KiB); undefined if missing. */
 export function readCgroupFile(dirFd: number, name: string, shown: string): string | undefined {
   let fd: number;
   try {
-    fd = openFile(dirFd, name, constants.O_RDONLY, join(shown, name), 'read');
+    fd = openFile(dirFd, name, constants.O_RDONLY, shown, 'read');
   } catch (err) {
     if (err instanceof IglooError && err.errno === 'ENOENT') return undefined;
     throw err;
   }
   try {
-    const buf = Buffer.alloc(65536);
+    const buf = READ_BUFFER; // reads are synchronous: one buffer serves them all
     let n = 0;
     for (let r; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, null)) > 0;) n += r;
-    return buf.subarray(0, n).toString('utf8');
+    return buf.toString('utf8', 0, n);
   } finally {
     closeSync(fd);
   }
@@ -101,6 +167,8 @@ export function hasCgroupFile(dirFd: number, name: string): boolean {
 
 /** Makes the child cgroup NAME (fine if it exists). Returns whether it was made now. */
 export function mkdirCgroup(dirFd: number, name: string, shown: string): boolean {
+  // most starts find it made (root's stay until destroy): no exception for that
+  if (lstatSync(fdPath(dirFd, name), { throwIfNoEntry: false })?.isDirectory()) return false;
   try {
     mkdirSync(fdPath(dirFd, name), 0o755);
     return true;
@@ -125,7 +193,7 @@ export function chownCgroup(
   for (const name of names) {
     let fd: number;
     try {
-      fd = openFile(dirFd, name, constants.O_RDONLY, join(shown, name), 'chown');
+      fd = openFile(dirFd, name, constants.O_RDONLY, shown, 'chown');
     } catch (err) {
       if (err instanceof IglooError && err.errno === 'ENOENT') continue;
       throw err;
