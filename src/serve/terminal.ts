@@ -151,6 +151,8 @@ export function registerTerminals(app: FastifyInstance, igloo: Igloo): void {
     '/containers/:name/exec',
     {
       websocket: true,
+      // Refused before the upgrade, with an HTTP status: no such container 404, not running 409.
+      preValidation: async (req) => requireRunning(igloo, req.params.name, 'exec in'),
       schema: {
         summary:
           'Websocket: an interactive command with a pty inside (default /bin/sh); input and output as frames',
@@ -214,6 +216,7 @@ export function registerTerminals(app: FastifyInstance, igloo: Igloo): void {
     '/containers/:name/console',
     {
       websocket: true,
+      preValidation: async (req) => requireRunning(igloo, req.params.name, 'attach to'),
       schema: {
         summary: "Websocket: init's console (one client at a time, as igloo console)",
         params: {
