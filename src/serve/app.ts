@@ -37,7 +37,7 @@ import { currentUser } from '../host/users.ts';
 import { inspect } from '../inspect/index.ts';
 import type { Igloo } from '../lifecycle/igloo.ts';
 import { ensurePrivateDir } from '../lifecycle/paths.ts';
-import type { ContainerCache } from './cache.ts';
+import type { ContainerCache, ListedWithUsage } from './cache.ts';
 import type { ContainerEvents, ContainerEvent } from './events.ts';
 import { judge, type GuardConfig } from './guard.ts';
 import { errorSchema, statusOf } from './http-errors.ts';
@@ -145,18 +145,35 @@ const WEBSOCKET_PATHS = {
   '/containers/{name}/console': websocketPath("Websocket: init's console", []),
 };
 
-/** GET /containers: each container with its whole state (as GET /containers/NAME has it) and usage. */
-async function listContainers(igloo: Igloo, cache: ContainerCache) {
+/**
+ * GET /containers: each container with its whole state (as GET
+ * /containers/NAME has it) and usage, as JSON text. The cache gives the
+ * same object for a container that did not change: its JSON is kept with
+ * it (by identity), so a list of 1000 unchanged containers joins 1000
+ * kept strings.
+ */
+const listedJson = new WeakMap<ListedWithUsage, string>();
+async function listContainers(igloo: Igloo, cache: ContainerCache): Promise<string> {
   const { name: owner } = await igloo.owner();
-  return (await cache.list()).map(({ name, state, config, error, usage, cpuPercent }) => ({
-    name,
-    owner,
-    state,
-    idmap: config?.idmap ?? null,
-    ...(usage !== undefined && { usage }),
-    ...(cpuPercent !== undefined && { cpuPercent }),
-    ...(error !== undefined && { error }),
-  }));
+  const parts = (await cache.list()).map((c) => {
+    let json = listedJson.get(c);
+    if (json === undefined) {
+      const { name, state, config, error, usage, cpuPercent } = c;
+      const { version: _, ...shown } = state;
+      json = JSON.stringify({
+        name,
+        owner,
+        state: shown,
+        idmap: config?.idmap ?? null,
+        ...(usage !== undefined && { usage }),
+        ...(cpuPercent !== undefined && { cpuPercent }),
+        ...(error !== undefined && { error }),
+      });
+      listedJson.set(c, json);
+    }
+    return json;
+  });
+  return `[${parts.join(',')}]`;
 }
 
 function errorBody(err: unknown): { status: number; body: Record<string, unknown> } {
@@ -295,7 +312,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         },
       },
     },
-    async () => listContainers(igloo, cache),
+    async (_req, reply) =>
+      // Already JSON (kept per container): fastify sends a string as it is.
+      reply.type('application/json; charset=utf-8').send(await listContainers(igloo, cache)),
   );
 
   app.post<{

@@ -64,8 +64,14 @@ describe('the list cache', () => {
       ['b', 'hb'],
     ]);
     assert.equal(cache.stats.reads, 2);
+    // the same objects while nothing changed (the server keeps their JSON by identity)
+    const [a1, b1] = await cache.list();
+    const [a2, b2] = await cache.list();
+    assert.ok(a1 === a2 && b1 === b2);
     writeConfig(igloo, 'b', 'hb2');
     cache.changed('b');
+    const [a3, b3] = await cache.list();
+    assert.ok(a3 === a1 && b3 !== b1);
     assert.deepEqual(await hostnames(cache), [
       ['a', 'ha'],
       ['b', 'hb2'],

@@ -36,14 +36,22 @@ import type { ContainerConfig } from '../core/config/model.ts';
 import type { Usage } from '../core/limits/usage.ts';
 import { cpuPercent } from '../core/limits/usage.ts';
 import type { Igloo } from '../lifecycle/igloo.ts';
+import type { ContainerPaths } from '../lifecycle/paths.ts';
 import { liveState, readConfig, readState, type StateFile } from '../lifecycle/store.ts';
 
 interface Entry {
+  readonly paths: ContainerPaths;
   readonly config: ContainerConfig;
   /** state.json as recorded (a running one is checked again at each list). */
   readonly state: StateFile;
   /** stat signatures of the config and state.json when they were read. */
   readonly sig: string;
+  /**
+   * What list() gives for a container that does not run: the same object
+   * until the entry is dropped, so a caller may keep what it made of it
+   * (the server keeps its JSON, by identity).
+   */
+  item?: ListedWithUsage;
 }
 
 export interface ListedWithUsage {
@@ -60,10 +68,10 @@ const CPU_SAMPLE_MAX_AGE = 60_000;
 
 function signature(path: string): string {
   try {
-    const st = statSync(path);
-    return `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+    const st = statSync(path, { throwIfNoEntry: false }); // a created container has no state.json
+    return st ? `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}` : '-';
   } catch {
-    return '-';
+    return '?';
   }
 }
 
@@ -118,14 +126,23 @@ export class ContainerCache {
     const out: ListedWithUsage[] = [];
     const running: number[] = [];
     for (const name of names) {
-      const paths = this.igloo.paths(name);
       let entry = this.entries.get(name);
+      if (entry?.item) {
+        out.push(entry.item);
+        continue;
+      }
       if (!entry) {
+        const paths = this.igloo.paths(name);
         const gen = this.generation.get(name) ?? 0;
         const sig = `${signature(paths.config)}|${signature(paths.state)}`;
         try {
           this.stats.reads++;
-          entry = { config: await readConfig(paths, name), state: await readState(paths), sig };
+          entry = {
+            paths,
+            config: await readConfig(paths, name),
+            state: await readState(paths),
+            sig,
+          };
           if ((this.generation.get(name) ?? 0) === gen) this.entries.set(name, entry);
         } catch (err) {
           out.push({
@@ -139,7 +156,12 @@ export class ContainerCache {
           continue;
         }
       }
-      const state = entry.state.status === 'running' ? await liveState(paths) : entry.state;
+      if (entry.state.status !== 'running') {
+        entry.item = { name, config: entry.config, state: entry.state };
+        out.push(entry.item);
+        continue;
+      }
+      const state = await liveState(entry.paths);
       if (state.status === 'running') running.push(out.length);
       out.push({ name, config: entry.config, state });
     }
@@ -165,10 +187,8 @@ export class ContainerCache {
   private sweep(): void {
     this.stats.sweeps++;
     this.changedNames();
-    for (const [name, entry] of this.entries) {
-      const paths = this.igloo.paths(name);
-      if (`${signature(paths.config)}|${signature(paths.state)}` !== entry.sig) this.changed(name);
-    }
+    for (const [name, { paths, sig }] of this.entries)
+      if (`${signature(paths.config)}|${signature(paths.state)}` !== sig) this.changed(name);
   }
 
   private async addUsage(out: ListedWithUsage[], at: number[]): Promise<void> {
