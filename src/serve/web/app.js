@@ -196,6 +196,8 @@
 
   let term = null;
   let socket = null;
+  let fitTerminal = null;
+  window.addEventListener('resize', () => fitTerminal && fitTerminal());
   function openTerminal(name) {
     closeTerminal();
     $('#terminal-section').hidden = false;
@@ -211,6 +213,14 @@
     );
     socket.binaryType = 'arraybuffer';
     const enc = new TextEncoder();
+    // The pty inside follows the terminal's size: now, and when the window changes.
+    const sendSize = () => {
+      if (socket && socket.readyState === WebSocket.OPEN && term)
+        socket.send(JSON.stringify({ type: 'resize', rows: term.rows, cols: term.cols }));
+    };
+    socket.onopen = sendSize;
+    term.onResize(sendSize);
+    fitTerminal = () => fit.fit();
     socket.onmessage = (ev) => {
       if (typeof ev.data === 'string') {
         const msg = JSON.parse(ev.data);
@@ -224,6 +234,7 @@
     term.focus();
   }
   function closeTerminal() {
+    fitTerminal = null;
     if (socket) socket.close();
     socket = null;
     if (term) term.dispose();
