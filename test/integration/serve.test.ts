@@ -627,8 +627,10 @@ describe('igloo serve over TCP', () => {
       const r = await call(to, 'POST', '/containers', { name: 'anna-csrf' }, headers);
       assert.equal(r.status, status, `${JSON.stringify(headers)}: ${r.text}`);
       assert.ok((r.body as { hint?: string }).hint, r.text);
-      const g = await call(to, 'GET', '/containers', undefined, headers);
-      assert.equal(g.status, status);
+      for (const path of ['/containers', '/containers/anna-csrf/logs?follow=true']) {
+        const g = await call(to, 'GET', path, undefined, headers);
+        assert.equal(g.status, status, `${path}: ${g.text}`);
+      }
     }
     assert.deepEqual(await names(), before);
     assert.ok(!existsSync(join(anna.home, '.local/share/igloo/containers/anna-csrf')));
@@ -716,6 +718,8 @@ req.on('error', (e) => console.log('ERR ' + e.code)); req.end(body || undefined)
     for (const [method, path] of [
       ['POST', '/containers/elsa-c1/start'],
       ['GET', '/containers/elsa-c1'],
+      ['GET', '/containers/elsa-c1/logs'],
+      ['GET', '/containers/elsa-c1/logs?follow=true'],
       ['DELETE', '/containers/elsa-c1'],
     ] as const) {
       const r = await as(anna, method, path, method === 'POST' ? {} : undefined);
