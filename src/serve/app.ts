@@ -116,6 +116,10 @@ const ERRORS = {
   500: { $ref: 'IglooError#' },
 } as const;
 
+/** The answers of a route: 200 with an object of PROPERTIES, and the errors. */
+const answers = (properties: Record<string, { type: string }>) =>
+  ({ 200: { type: 'object', properties }, ...ERRORS }) as const;
+
 const websocketPath = (summary: string, query: Array<{ name: string; description: string }>) => ({
   get: {
     summary,
@@ -470,18 +474,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
             stdin: { type: 'string' },
           },
         },
-        response: {
-          200: {
-            type: 'object',
-            properties: {
-              exitCode: { type: 'integer' },
-              stdout: { type: 'string' },
-              stderr: { type: 'string' },
-              truncated: { type: 'boolean' },
-            },
-          },
-          ...ERRORS,
-        },
+        response: answers({
+          exitCode: { type: 'integer' },
+          stdout: { type: 'string' },
+          stderr: { type: 'string' },
+          truncated: { type: 'boolean' },
+        }),
       },
     },
     async (req) => {
@@ -639,18 +637,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
           additionalProperties: false,
           properties: { leaveRunning: { type: 'boolean' } },
         },
-        response: {
-          200: {
-            type: 'object',
-            properties: {
-              name: { type: 'string' },
-              dir: { type: 'string' },
-              seconds: { type: 'number' },
-              bytes: { type: 'integer' },
-            },
-          },
-          ...ERRORS,
-        },
+        response: answers({
+          name: { type: 'string' },
+          dir: { type: 'string' },
+          seconds: { type: 'number' },
+          bytes: { type: 'integer' },
+        }),
       },
     },
     async (req) => {
@@ -669,17 +661,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       schema: {
         summary: 'Root: restore the container from its checkpoint (CRIU); init runs again',
         params: NAME_PARAM,
-        response: {
-          200: {
-            type: 'object',
-            properties: {
-              name: { type: 'string' },
-              pid: { type: 'integer' },
-              seconds: { type: 'number' },
-            },
-          },
-          ...ERRORS,
-        },
+        response: answers({
+          name: { type: 'string' },
+          pid: { type: 'integer' },
+          seconds: { type: 'number' },
+        }),
       },
     },
     async (req: Named) => {

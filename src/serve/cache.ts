@@ -36,6 +36,7 @@ import type { ContainerConfig } from '../core/config/model.ts';
 import type { Usage } from '../core/limits/usage.ts';
 import { cpuPercent } from '../core/limits/usage.ts';
 import type { Igloo } from '../lifecycle/igloo.ts';
+import { unreadableListed } from '../lifecycle/control.ts';
 import type { ContainerPaths } from '../lifecycle/paths.ts';
 import { liveState, readConfig, readState, type StateFile } from '../lifecycle/store.ts';
 
@@ -145,14 +146,7 @@ export class ContainerCache {
           };
           if ((this.generation.get(name) ?? 0) === gen) this.entries.set(name, entry);
         } catch (err) {
-          out.push({
-            name,
-            state: await readState(paths).catch(() => ({
-              version: 1 as const,
-              status: 'stopped' as const,
-            })),
-            error: err instanceof Error ? err.message : String(err),
-          });
+          out.push(await unreadableListed(paths, name, err));
           continue;
         }
       }

@@ -89,6 +89,10 @@ before(async () => {
 });
 after(() => cleanup.run());
 
+/** Runs SCRIPT with /bin/sh in anna's container NAME, without a terminal; it must succeed. */
+const shIn = (name: string, script: string) =>
+  must(anna, ['exec', '-T', name, '--', '/bin/sh', '-c', script]);
+
 const info = async (name: string) =>
   JSON.parse(await must(anna, ['info', name, '--json'])) as {
     state: { pid: number };
@@ -187,16 +191,7 @@ test("the list shows usage from the cgroups, and a container's logs follow as te
   // logs: what init's console printed, followed, control sequences out, markup as text
   await page.click('#containers tr[data-container="anna-c2"] button[data-action="logs"]');
   await page.waitForSelector('#logs-section:not([hidden])');
-  const r = await igloo(cleanup, anna, [
-    'exec',
-    '-T',
-    'anna-c2',
-    '--',
-    '/bin/sh',
-    '-c',
-    "printf 'web-log \\033[31mred\\033[0m <b>bold</b>\\n' > /dev/console",
-  ]);
-  assert.equal(r.status, 0, r.stderr);
+  await shIn('anna-c2', "printf 'web-log \\033[31mred\\033[0m <b>bold</b>\\n' > /dev/console");
   await page.waitForFunction(
     () => (document.querySelector('#logs')?.textContent ?? '').includes('web-log red <b>bold</b>'),
     { timeout: 15_000 },
@@ -209,16 +204,7 @@ test("the list shows usage from the cgroups, and a container's logs follow as te
 
 test("a container's command line is shown as text, never run as markup", async () => {
   const payload = '<img src=x onerror="window.__pwned=1">';
-  const r = await igloo(cleanup, anna, [
-    'exec',
-    '-T',
-    'anna-c2',
-    '--',
-    '/bin/sh',
-    '-c',
-    `/bin/sh -c 'sleep 1000; true' '${payload}' </dev/null >/dev/null 2>&1 &`,
-  ]);
-  assert.equal(r.status, 0, r.stderr);
+  await shIn('anna-c2', `/bin/sh -c 'sleep 1000; true' '${payload}' </dev/null >/dev/null 2>&1 &`);
   // no event for it: reload the picture by asking for it
   await page.reload();
   await page.waitForFunction(
