@@ -530,16 +530,18 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         });
       await ensurePrivateDir(igloo.dirs.run);
       const dir = await mkdtemp(join(igloo.dirs.run, '.upload-'));
+      let image;
       try {
         const file = join(dir, 'image.tar');
         await pipeline(req.body, createWriteStream(file, { flags: 'wx', mode: 0o600 }));
-        const image = await igloo
+        image = await igloo
           .images()
           .import(file, req.query.name !== undefined ? { name: req.query.name } : {});
-        return reply.code(201).send(image);
       } finally {
+        // Removed before the answer: a client that sees it sees the upload gone.
         await rm(dir, { recursive: true, force: true });
       }
+      return reply.code(201).send(image);
     },
   );
 

@@ -66,7 +66,7 @@ export function registerLogs(
       if ((await igloo.state(name)).status !== 'running') await igloo.logs(name, { tail: 0 });
       const out = new PassThrough();
       const stop = new AbortController();
-      req.raw.on('close', () => stop.abort());
+      reply.raw.on('close', () => stop.abort()); // the client went (or the answer ended)
       igloo
         .followLogs(name, (bytes) => out.write(bytes), { ...opts, signal: stop.signal })
         .catch(() => undefined) // the status is sent: a late failure ends the stream
