@@ -365,7 +365,15 @@ describe('logs, the console, usage, image upload and checkpoint over the unix so
     assert.equal(none.status, 404, none.text);
     assert.equal((none.body as { code: string }).code, 'ENOENT');
     assert.match((none.body as { hint: string }).hint, /console/);
+    cleanup.add(
+      'destroy anna-lg',
+      async () => void (await call(A(), 'DELETE', '/containers/anna-lg?force=true')),
+    );
     assert.equal((await call(A(), 'POST', '/containers/anna-lg/start', {})).status, 200);
+    // init's shell writes its prompt on the console when it is ready: the lines below come after it
+    await waitFor(async () =>
+      /anna-lg:\/[$#] /.test((await call(A(), 'GET', '/containers/anna-lg/logs')).text),
+    );
     assert.equal((await toConsole('anna-lg', 'one\\ntwo\\nthree\\n')).status, 200);
     await waitFor(async () =>
       (await call(A(), 'GET', '/containers/anna-lg/logs')).text.includes('three'),
