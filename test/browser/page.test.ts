@@ -193,7 +193,7 @@ test("the list shows usage from the cgroups, and a container's logs follow as te
   );
   assert.equal(await page.$$eval('#logs b', (b) => b.length), 0);
   assert.ok(!(await page.$eval('#logs', (pre) => pre.textContent ?? '')).includes('\x1b'));
-  await page.screenshot({ path: join(shots, 'serve-logs.png') });
+  await (await page.$('#logs-section'))!.screenshot({ path: join(shots, 'serve-logs.png') });
   await page.click('#logs-close');
 });
 
