@@ -22,6 +22,7 @@ import {
 import { removeCgroup } from './limits.ts';
 import type { UserContainers } from './user-containers.ts';
 import { detachNetwork } from './network.ts';
+import type { ContainerPaths } from './paths.ts';
 
 export interface ListedContainer {
   name: string;
@@ -169,6 +170,22 @@ export async function destroyContainer(
   await rm(paths.dir, { recursive: true, force: true });
 }
 
+/** How a container whose config cannot be read is listed: its recorded state and the error. */
+export async function unreadableListed(
+  paths: ContainerPaths,
+  name: string,
+  err: unknown,
+): Promise<ListedContainer> {
+  return {
+    name,
+    state: await readState(paths).catch(() => ({
+      version: 1 as const,
+      status: 'stopped' as const,
+    })),
+    error: err instanceof Error ? err.message : String(err),
+  };
+}
+
 export async function listContainers(user: UserContainers): Promise<ListedContainer[]> {
   const out: ListedContainer[] = [];
   for (const name of await user.names()) {
@@ -188,14 +205,7 @@ export async function listContainers(user: UserContainers): Promise<ListedContai
     try {
       out.push({ name, config: await readConfig(paths, name), state: await liveState(paths) });
     } catch (err) {
-      out.push({
-        name,
-        state: await readState(paths).catch(() => ({
-          version: 1 as const,
-          status: 'stopped' as const,
-        })),
-        error: err instanceof Error ? err.message : String(err),
-      });
+      out.push(await unreadableListed(paths, name, err));
     }
   }
   return out;

@@ -112,6 +112,55 @@ static void write_pending(int master, const char *in, size_t *len, size_t *off)
 	}
 }
 
+/* IGLOO_WINSIZE_FD=N (N > 2): the caller has no terminal to copy a size
+ * from (igloo serve's web terminal) and sends "ROWS COLS\n" lines on fd N
+ * instead; each sets the pty's window size (the kernel then signals the
+ * process inside: SIGWINCH). -1 when there is no such fd. */
+#define WINSIZE_LINE 64
+static int winsize_fd(void)
+{
+	const char *v = getenv("IGLOO_WINSIZE_FD");
+	char *end;
+	if (!v || !*v)
+		return -1;
+	long fd = strtol(v, &end, 10);
+	if (*end || fd < 3 || fd > 1023 || fcntl((int)fd, F_GETFD) < 0)
+		return -1;
+	set_nonblock((int)fd);
+	return (int)fd;
+}
+
+/* Reads what fd has, applies each complete line to master; 0, or -1 at
+ * its end (or a failure: the size stays as it is). */
+static int read_winsize(int fd, int master, char *buf, size_t *len)
+{
+	ssize_t r = read(fd, buf + *len, WINSIZE_LINE - 1 - *len);
+	if (r < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+	if (r == 0)
+		return -1;
+	*len += (size_t)r;
+	buf[*len] = 0;
+	char *line = buf, *nl;
+	while ((nl = strchr(line, '\n')) != NULL) {
+		unsigned rows, cols;
+		char extra;
+		*nl = 0;
+		if (sscanf(line, "%u %u%c", &rows, &cols, &extra) == 2 && rows > 0 &&
+		    rows < 10000 && cols > 0 && cols < 10000 && master >= 0) {
+			struct winsize ws = {.ws_row = (unsigned short)rows,
+					     .ws_col = (unsigned short)cols};
+			(void)ioctl(master, TIOCSWINSZ, &ws);
+		}
+		line = nl + 1;
+	}
+	*len = (size_t)(buf + *len - line);
+	memmove(buf, line, *len);
+	if (*len == WINSIZE_LINE - 1)
+		*len = 0; /* no line is that long: dropped */
+	return 0;
+}
+
 /* Read whatever the pty still holds (after the process exited). */
 static void drain_master(int master, int out)
 {
@@ -135,6 +184,9 @@ int run_foreground(struct fg_state *st)
 	size_t inlen = 0, inoff = 0;
 	int stdin_open = st->master >= 0;
 	int status = 0, done = 0;
+	int wsfd = st->master >= 0 ? winsize_fd() : -1;
+	char wsbuf[WINSIZE_LINE];
+	size_t wslen = 0;
 
 	if (st->master >= 0) {
 		set_nonblock(st->master);
@@ -148,8 +200,8 @@ int run_foreground(struct fg_state *st)
 	}
 
 	while (!done) {
-		struct pollfd pf[3];
-		int n = 0, im = -1, ii = -1;
+		struct pollfd pf[4];
+		int n = 0, im = -1, ii = -1, iw = -1;
 		pf[n++] = (struct pollfd){.fd = st->sigfd, .events = POLLIN};
 		if (st->master >= 0) {
 			im = n;
@@ -160,6 +212,10 @@ int run_foreground(struct fg_state *st)
 		if (stdin_open && inlen == 0) {
 			ii = n;
 			pf[n++] = (struct pollfd){.fd = 0, .events = POLLIN};
+		}
+		if (wsfd >= 0) {
+			iw = n;
+			pf[n++] = (struct pollfd){.fd = wsfd, .events = POLLIN};
 		}
 		if (poll(pf, (nfds_t)n, -1) < 0) {
 			if (errno == EINTR)
@@ -183,6 +239,9 @@ int run_foreground(struct fg_state *st)
 		}
 		if (im >= 0 && st->master >= 0 && (pf[im].revents & POLLOUT) && inlen)
 			write_pending(st->master, in, &inlen, &inoff);
+		if (iw >= 0 && (pf[iw].revents & (POLLIN | POLLHUP | POLLERR)) &&
+		    read_winsize(wsfd, st->master, wsbuf, &wslen) < 0)
+			wsfd = -1; /* its end: the size stays */
 		if (ii >= 0 && (pf[ii].revents & (POLLIN | POLLHUP | POLLERR))) {
 			ssize_t r = read(0, in, sizeof(in));
 			if (r > 0) {

@@ -5,7 +5,7 @@
  * the OpenAPI document (GET /openapi.json). Errors are IglooError fields
  * (http-errors.ts) with the status of their code.
  *
- *   GET    /containers                    list (state, pid, map)
+ *   GET    /containers                    list (state, pid, map, usage), from cache.ts
  *   POST   /containers                    create {name, image?, idmap?, nesting?}
  *   GET    /containers/:name              info (config, state, rootfs)
  *   DELETE /containers/:name[?force=1]    destroy
@@ -13,6 +13,8 @@
  *   POST   /containers/:name/exec         {argv, user?, env?, cwd?, stdin?} -> exit code and output
  *   GET    /containers/:name/exec?cmd=..  websocket: interactive exec (terminal.ts)
  *   GET    /containers/:name/console      websocket: init's console
+ *   GET    /containers/:name/logs         ?tail=N&follow=true: the kept console output (logs.ts)
+ *   POST   /containers/:name/checkpoint|restore   root: CRIU, the container's own checkpoint
  *   GET    /images, POST /images?name=N (a tar body), DELETE /images/:name
  *   GET    /ps, /tree                     the inspector's snapshot (root: every user's)
  *   GET    /audit                         findings with why and fix
@@ -35,9 +37,11 @@ import { currentUser } from '../host/users.ts';
 import { inspect } from '../inspect/index.ts';
 import type { Igloo } from '../lifecycle/igloo.ts';
 import { ensurePrivateDir } from '../lifecycle/paths.ts';
+import type { ContainerCache, ListedWithUsage } from './cache.ts';
 import type { ContainerEvents, ContainerEvent } from './events.ts';
 import { judge, type GuardConfig } from './guard.ts';
 import { errorSchema, statusOf } from './http-errors.ts';
+import { registerLogs } from './logs.ts';
 import { registerPage } from './page.ts';
 import { execCaptured, registerTerminals } from './terminal.ts';
 
@@ -47,6 +51,8 @@ export interface AppOptions {
   readonly guard?: GuardConfig;
   /** Shared between the transports of one server (one watcher). */
   readonly events: ContainerEvents;
+  /** The list's cache, kept by the events' watchers (cache.ts); shared like events. */
+  readonly cache: ContainerCache;
 }
 
 type Named = FastifyRequest<{ Params: { name: string } }>;
@@ -72,6 +78,35 @@ const STATE = {
 } as const;
 
 const ANY_OBJECT = { type: 'object', additionalProperties: true } as const;
+
+/** A running container's usage from its cgroup (as igloo stats --json has it). */
+const USAGE = {
+  type: 'object',
+  description: "From the container's cgroup; only a running container with a cgroup has it",
+  additionalProperties: true,
+  properties: {
+    memory: {
+      type: 'object',
+      additionalProperties: true,
+      properties: {
+        current: { type: 'integer' },
+        limit: { type: 'integer' },
+        peak: { type: 'integer' },
+        oomKills: { type: 'integer' },
+      },
+    },
+    cpu: {
+      type: 'object',
+      additionalProperties: true,
+      properties: { usageNs: { type: 'integer' } },
+    },
+    pids: {
+      type: 'object',
+      additionalProperties: true,
+      properties: { current: { type: 'integer' }, limit: { type: 'integer' } },
+    },
+  },
+} as const;
 const ERRORS = {
   400: { $ref: 'IglooError#' },
   401: { $ref: 'IglooError#' },
@@ -80,6 +115,10 @@ const ERRORS = {
   409: { $ref: 'IglooError#' },
   500: { $ref: 'IglooError#' },
 } as const;
+
+/** The answers of a route: 200 with an object of PROPERTIES, and the errors. */
+const answers = (properties: Record<string, { type: string }>) =>
+  ({ 200: { type: 'object', properties }, ...ERRORS }) as const;
 
 const websocketPath = (summary: string, query: Array<{ name: string; description: string }>) => ({
   get: {
@@ -92,7 +131,9 @@ const websocketPath = (summary: string, query: Array<{ name: string; description
     ],
     responses: {
       101: { description: 'Switching to the websocket protocol' },
-      404: { description: 'Not a websocket request' },
+      400: { description: 'A bad container name (an IglooError, before the upgrade)' },
+      404: { description: 'No such container, or not a websocket request' },
+      409: { description: 'The container is not running' },
     },
   },
 });
@@ -108,16 +149,35 @@ const WEBSOCKET_PATHS = {
   '/containers/{name}/console': websocketPath("Websocket: init's console", []),
 };
 
-/** GET /containers: each container with its whole state (as GET /containers/NAME has it). */
-async function listContainers(igloo: Igloo) {
+/**
+ * GET /containers: each container with its whole state (as GET
+ * /containers/NAME has it) and usage, as JSON text. The cache gives the
+ * same object for a container that did not change: its JSON is kept with
+ * it (by identity), so a list of 1000 unchanged containers joins 1000
+ * kept strings.
+ */
+const listedJson = new WeakMap<ListedWithUsage, string>();
+async function listContainers(igloo: Igloo, cache: ContainerCache): Promise<string> {
   const { name: owner } = await igloo.owner();
-  return (await igloo.list()).map(({ name, state, config, error }) => ({
-    name,
-    owner,
-    state,
-    idmap: config?.idmap ?? null,
-    ...(error !== undefined && { error }),
-  }));
+  const parts = (await cache.list()).map((c) => {
+    let json = listedJson.get(c);
+    if (json === undefined) {
+      const { name, state, config, error, usage, cpuPercent } = c;
+      const { version: _, ...shown } = state;
+      json = JSON.stringify({
+        name,
+        owner,
+        state: shown,
+        idmap: config?.idmap ?? null,
+        ...(usage !== undefined && { usage }),
+        ...(cpuPercent !== undefined && { cpuPercent }),
+        ...(error !== undefined && { error }),
+      });
+      listedJson.set(c, json);
+    }
+    return json;
+  });
+  return `[${parts.join(',')}]`;
 }
 
 function errorBody(err: unknown): { status: number; body: Record<string, unknown> } {
@@ -145,7 +205,7 @@ function errorBody(err: unknown): { status: number; body: Record<string, unknown
 }
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
-  const { igloo, events } = opts;
+  const { igloo, events, cache } = opts;
   const root = (process.geteuid?.() ?? 0) === 0;
   const app = Fastify({
     logger: false,
@@ -242,6 +302,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
                 owner: { type: 'string' },
                 state: STATE,
                 idmap: { ...ANY_OBJECT, nullable: true },
+                usage: USAGE,
+                cpuPercent: {
+                  type: 'number',
+                  description:
+                    'CPU use since the previous list that sampled this container, % of one CPU',
+                },
                 error: { type: 'string' },
               },
             },
@@ -250,7 +316,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         },
       },
     },
-    async () => listContainers(igloo),
+    async (_req, reply) =>
+      // Already JSON (kept per container): fastify sends a string as it is.
+      reply.type('application/json; charset=utf-8').send(await listContainers(igloo, cache)),
   );
 
   app.post<{
@@ -406,18 +474,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
             stdin: { type: 'string' },
           },
         },
-        response: {
-          200: {
-            type: 'object',
-            properties: {
-              exitCode: { type: 'integer' },
-              stdout: { type: 'string' },
-              stderr: { type: 'string' },
-              truncated: { type: 'boolean' },
-            },
-          },
-          ...ERRORS,
-        },
+        response: answers({
+          exitCode: { type: 'integer' },
+          stdout: { type: 'string' },
+          stderr: { type: 'string' },
+          truncated: { type: 'boolean' },
+        }),
       },
     },
     async (req) => {
@@ -468,16 +530,18 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         });
       await ensurePrivateDir(igloo.dirs.run);
       const dir = await mkdtemp(join(igloo.dirs.run, '.upload-'));
+      let image;
       try {
         const file = join(dir, 'image.tar');
         await pipeline(req.body, createWriteStream(file, { flags: 'wx', mode: 0o600 }));
-        const image = await igloo
+        image = await igloo
           .images()
           .import(file, req.query.name !== undefined ? { name: req.query.name } : {});
-        return reply.code(201).send(image);
       } finally {
+        // Removed before the answer: a client that sees it sees the upload gone.
         await rm(dir, { recursive: true, force: true });
       }
+      return reply.code(201).send(image);
     },
   );
 
@@ -563,6 +627,59 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     },
   );
 
+  app.post<{ Params: { name: string }; Body: { leaveRunning?: boolean } | undefined }>(
+    '/containers/:name/checkpoint',
+    {
+      schema: {
+        summary:
+          'Root: dump the running container with CRIU into its checkpoint directory (it stops, unless leaveRunning)',
+        params: NAME_PARAM,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { leaveRunning: { type: 'boolean' } },
+        },
+        response: answers({
+          name: { type: 'string' },
+          dir: { type: 'string' },
+          seconds: { type: 'number' },
+          bytes: { type: 'integer' },
+        }),
+      },
+    },
+    async (req) => {
+      const { name } = req.params;
+      const { checkpoint } = await import('../lifecycle/checkpoint.ts');
+      // Always the container's own checkpoint directory: no path comes from a request.
+      const r = await checkpoint(igloo, name, { leaveRunning: req.body?.leaveRunning === true });
+      events.poke(name);
+      return { name, ...r };
+    },
+  );
+
+  app.post(
+    '/containers/:name/restore',
+    {
+      schema: {
+        summary: 'Root: restore the container from its checkpoint (CRIU); init runs again',
+        params: NAME_PARAM,
+        response: answers({
+          name: { type: 'string' },
+          pid: { type: 'integer' },
+          seconds: { type: 'number' },
+        }),
+      },
+    },
+    async (req: Named) => {
+      const { name } = req.params;
+      const { restore } = await import('../lifecycle/checkpoint.ts');
+      const r = await restore(igloo, name);
+      events.poke(name);
+      return { name, ...r };
+    },
+  );
+
+  registerLogs(app, igloo, ERRORS);
   registerTerminals(app, igloo);
   registerPage(app);
   return app;

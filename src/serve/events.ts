@@ -17,6 +17,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { isIglooError } from '../core/errors.ts';
 import type { Igloo } from '../lifecycle/igloo.ts';
 import { ensurePrivateDir } from '../lifecycle/paths.ts';
+import type { ContainerCache } from './cache.ts';
 
 export type EventType = 'created' | 'started' | 'exited' | 'stopped' | 'destroyed';
 
@@ -41,10 +42,13 @@ export class ContainerEvents extends EventEmitter {
   /** Exits seen before the monitor wrote init's status: said when it does, or after a moment. */
   private readonly awaitingStatus = new Map<string, NodeJS.Timeout>();
   private closed = false;
+  /** The list's cache (cache.ts): told of every change the watchers see. */
+  private readonly cache: ContainerCache | undefined;
 
-  constructor(igloo: Igloo) {
+  constructor(igloo: Igloo, cache?: ContainerCache) {
     super();
     this.igloo = igloo;
+    this.cache = cache;
     this.setMaxListeners(0);
   }
 
@@ -54,7 +58,10 @@ export class ContainerEvents extends EventEmitter {
     await ensurePrivateDir(this.igloo.dirs.data);
     await ensurePrivateDir(containersDir);
     await ensurePrivateDir(this.igloo.dirs.run);
-    this.watchDir('containers', containersDir, () => void this.rescan());
+    this.watchDir('containers', containersDir, () => {
+      this.cache?.changedNames();
+      void this.rescan();
+    });
     this.watchDir('run', this.igloo.dirs.run, (file) => {
       if (file) this.attach(file);
     });
@@ -74,12 +81,15 @@ export class ContainerEvents extends EventEmitter {
 
   /** Looks at NAME again now (the server calls it after a verb; `stopped` is said at once). */
   poke(name: string, said?: 'stopped'): void {
+    this.cache?.changed(name);
+    this.cache?.changedNames();
     if (said) this.emitEvent({ type: said, name, at: new Date().toISOString() });
     this.refresh(name);
   }
 
-  private watchDir(key: string, dir: string, onChange: (file: string | null) => void): void {
-    if (this.closed || this.watchers.has(key)) return;
+  /** Watches DIR under KEY; says whether a new watch was added. */
+  private watchDir(key: string, dir: string, onChange: (file: string | null) => void): boolean {
+    if (this.closed || this.watchers.has(key)) return false;
     try {
       const w = watch(dir, { persistent: false }, (_kind, file) =>
         onChange(file === null ? null : String(file)),
@@ -87,10 +97,14 @@ export class ContainerEvents extends EventEmitter {
       w.on('error', () => {
         w.close();
         this.watchers.delete(key);
+        // Changes may go unseen until it is watched again: nothing kept is trusted.
+        this.cache?.drop();
       });
       this.watchers.set(key, w);
+      return true;
     } catch {
       // Not there (yet, or any more): the parent's watcher attaches it when it appears.
+      return false;
     }
   }
 
@@ -103,8 +117,15 @@ export class ContainerEvents extends EventEmitter {
     } catch {
       return; // not a container name (a temporary file)
     }
-    this.watchDir(`c:${name}`, paths.dir, () => this.refresh(name));
-    this.watchDir(`r:${name}`, paths.rundir, () => this.refresh(name));
+    const c = this.watchDir(`c:${name}`, paths.dir, () => this.changed(name));
+    const r = this.watchDir(`r:${name}`, paths.rundir, () => this.changed(name));
+    // What changed before a new watch was there is read again; a container
+    // already watched has said its changes (a rescan does not re-read all).
+    if (c || r || !this.known.has(name)) this.changed(name);
+  }
+
+  private changed(name: string): void {
+    this.cache?.changed(name);
     this.refresh(name);
   }
 
@@ -195,7 +216,7 @@ export class ContainerEvents extends EventEmitter {
       // A new run directory (the previous one is removed at start): watch it.
       this.watchers.get(`r:${name}`)?.close();
       this.watchers.delete(`r:${name}`);
-      this.watchDir(`r:${name}`, this.igloo.paths(name).rundir, () => this.refresh(name));
+      this.watchDir(`r:${name}`, this.igloo.paths(name).rundir, () => this.changed(name));
       this.emitEvent({ type: 'started', name, state: brief, at });
     } else if (before === 'running' && now === 'stopped') {
       this.emitEvent({

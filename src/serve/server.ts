@@ -20,6 +20,7 @@ import { IglooError } from '../core/errors.ts';
 import { Igloo } from '../lifecycle/igloo.ts';
 import { ensurePrivateDir } from '../lifecycle/paths.ts';
 import { buildApp } from './app.ts';
+import { ContainerCache } from './cache.ts';
 import { ContainerEvents } from './events.ts';
 import { UsersSocket } from './peer.ts';
 
@@ -117,14 +118,16 @@ export async function serve(opts: ServeOptions = {}): Promise<Serving> {
       hint: 'Run igloo serve without --users-socket to serve your own containers',
     });
   const igloo = new Igloo();
-  const events = new ContainerEvents(igloo);
+  // IGLOO_SERVE_CACHE=off: every list reads every file (the bench's before/after).
+  const cache = new ContainerCache(igloo, { keep: process.env.IGLOO_SERVE_CACHE !== 'off' });
+  const events = new ContainerEvents(igloo, cache);
   await events.start();
   const closers: Array<() => Promise<void> | void> = [() => events.close()];
   const close = async () => {
     for (const c of closers.reverse()) await c();
   };
   try {
-    const unixApp = await buildApp({ igloo, events });
+    const unixApp = await buildApp({ igloo, events, cache });
     closers.push(() => unixApp.close());
 
     // A worker of root's users' socket: connections come from root, over IPC.
@@ -171,6 +174,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Serving> {
       const tcpApp = await buildApp({
         igloo,
         events,
+        cache,
         guard: { token, listen: `${hostPart}:${port}` },
       });
       closers.push(() => tcpApp.close());

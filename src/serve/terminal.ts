@@ -11,11 +11,16 @@
  * terminal's input; a text frame that parses as {"type":"signal","signal":
  * "SIGINT"} sends the exec'd igloo a signal instead. The server sends the
  * output as binary frames and, when the process ends, a text frame
- * {"type":"exit","exitCode":N} before closing. The pty inside keeps its
- * size (80x24): the helper has no resize channel yet (PROTOCOL.md).
+ * {"type":"exit","exitCode":N} before closing. A text frame
+ * {"type":"resize","rows":R,"cols":C} sets the window of exec's pty: the
+ * server writes "R C" on a pipe the helper reads (IGLOO_WINSIZE_FD,
+ * PROTOCOL.md), and the kernel tells the process inside (SIGWINCH). On the
+ * console a control frame is taken and not typed in; the monitor's console
+ * has no window channel, so a resize there changes nothing.
  */
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
+import type { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from '@fastify/websocket';
 import { IglooError } from '../core/errors.ts';
@@ -114,18 +119,42 @@ const SIGNALS = new Set([
   'SIGUSR2',
 ]);
 
-function control(data: Buffer | string): { type: string; signal?: string } | undefined {
+interface Control {
+  type: string;
+  signal?: string;
+  /** resize: the window in characters, 1..9999 each (checked here). */
+  rows?: number;
+  cols?: number;
+}
+
+const windowSide = (n: unknown) =>
+  typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= 9999 ? n : undefined;
+
+function control(data: Buffer | string): Control | undefined {
   const text = data.toString();
   if (!text.startsWith('{"type"')) return undefined;
   try {
-    const msg = JSON.parse(text) as { type?: unknown; signal?: unknown };
-    return typeof msg.type === 'string'
-      ? { type: msg.type, ...(typeof msg.signal === 'string' && { signal: msg.signal }) }
-      : undefined;
+    const msg = JSON.parse(text) as {
+      type?: unknown;
+      signal?: unknown;
+      rows?: unknown;
+      cols?: unknown;
+    };
+    if (typeof msg.type !== 'string') return undefined;
+    const rows = windowSide(msg.rows);
+    const cols = windowSide(msg.cols);
+    return {
+      type: msg.type,
+      ...(typeof msg.signal === 'string' && { signal: msg.signal }),
+      ...(rows !== undefined && cols !== undefined && { rows, cols }),
+    };
   } catch {
     return undefined;
   }
 }
+
+/** The fd on which igloo exec's helper reads "ROWS COLS" lines (IGLOO_WINSIZE_FD, PROTOCOL.md). */
+const WINSIZE_FD = 5;
 
 function refuse(socket: WebSocket, err: unknown): void {
   const body =
@@ -151,6 +180,8 @@ export function registerTerminals(app: FastifyInstance, igloo: Igloo): void {
     '/containers/:name/exec',
     {
       websocket: true,
+      // Refused before the upgrade, with an HTTP status: no such container 404, not running 409.
+      preValidation: async (req) => requireRunning(igloo, req.params.name, 'exec in'),
       schema: {
         summary:
           'Websocket: an interactive command with a pty inside (default /bin/sh); input and output as frames',
@@ -183,12 +214,19 @@ export function registerTerminals(app: FastifyInstance, igloo: Igloo): void {
               argv,
               ...(req.query.user !== undefined && { user: req.query.user }),
             }),
-            { stdio: ['pipe', 'pipe', 'pipe'] },
+            {
+              stdio: ['pipe', 'pipe', 'pipe', 'ignore', 'ignore', 'pipe'],
+              env: { ...process.env, IGLOO_WINSIZE_FD: String(WINSIZE_FD) },
+            },
           );
+          const winsize = (child.stdio as unknown as Writable[])[WINSIZE_FD]!;
+          winsize.on('error', () => undefined);
           const input = (data: Buffer | string) => {
             const msg = control(data);
             if (msg?.type === 'signal' && msg.signal && SIGNALS.has(msg.signal))
               child.kill(msg.signal as NodeJS.Signals);
+            else if (msg?.type === 'resize' && msg.rows !== undefined)
+              winsize.write(`${msg.rows} ${msg.cols}\n`);
             else if (msg === undefined) child.stdin!.write(data);
           };
           socket.off('message', buffer);
@@ -214,6 +252,7 @@ export function registerTerminals(app: FastifyInstance, igloo: Igloo): void {
     '/containers/:name/console',
     {
       websocket: true,
+      preValidation: async (req) => requireRunning(igloo, req.params.name, 'attach to'),
       schema: {
         summary: "Websocket: init's console (one client at a time, as igloo console)",
         params: {
@@ -241,9 +280,14 @@ export function registerTerminals(app: FastifyInstance, igloo: Igloo): void {
               }),
             ),
           );
+          // The monitor's console has no window channel: a resize is taken
+          // (never typed into the console) and has no effect.
+          const input = (d: Buffer | string) => {
+            if (control(d) === undefined) conn.write(d);
+          };
           socket.off('message', buffer);
-          for (const d of early) conn.write(d);
-          socket.on('message', (d: Buffer | string) => conn.write(d));
+          for (const d of early) input(d);
+          socket.on('message', input);
           conn.on('data', (d) => socket.send(d));
           conn.on('close', () => socket.close(1000, 'console closed'));
           socket.on('close', () => conn.destroy());

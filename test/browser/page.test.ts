@@ -56,6 +56,13 @@ before(async () => {
   await ensureRootDelegation(cleanup);
   anna = createUser(cleanup, 'igloo-web-anna');
   await delegate(anna, 13_000_000, 1_000_000);
+  // cgroups for anna's containers, so the list has usage figures (removed after her containers)
+  const limit = await igloo(cleanup, 'root', ['limit', 'set', anna.name, '--pids', '500']);
+  assert.equal(limit.status, 0, limit.stderr);
+  cleanup.add(`remove ${anna.name}'s cgroup delegation`, async () => {
+    const r = await igloo(cleanup, 'root', ['limit', 'rm', anna.name]);
+    if (r.status !== 0) throw new Error(r.stderr);
+  });
   cleanup.add("destroy anna's containers", async () => {
     const ls = await igloo(cleanup, anna, ['ls', '--json']);
     for (const c of JSON.parse(ls.stdout || '[]') as Array<{ name: string }>)
@@ -81,6 +88,10 @@ before(async () => {
   await page.waitForFunction(() => document.querySelector('#live')?.classList.contains('on'));
 });
 after(() => cleanup.run());
+
+/** Runs SCRIPT with /bin/sh in anna's container NAME, without a terminal; it must succeed. */
+const shIn = (name: string, script: string) =>
+  must(anna, ['exec', '-T', name, '--', '/bin/sh', '-c', script]);
 
 const info = async (name: string) =>
   JSON.parse(await must(anna, ['info', name, '--json'])) as {
@@ -162,18 +173,33 @@ test('typing id -u in the web terminal prints 0', async () => {
   await page.screenshot({ path: join(shots, 'serve-terminal.png') });
 });
 
+test("the list shows usage from the cgroups, and a container's logs follow as text", async () => {
+  // usage: memory and pids of a running container (its cgroup's)
+  await page.waitForFunction(
+    () =>
+      /MiB.*\d+ pids/.test(
+        document.querySelector('#containers tr[data-container="anna-c1"] td.usage')?.textContent ??
+          '',
+      ),
+    { timeout: 15_000 },
+  );
+  // logs: what init's console printed, followed, control sequences out, markup as text
+  await page.click('#containers tr[data-container="anna-c2"] button[data-action="logs"]');
+  await page.waitForSelector('#logs-section:not([hidden])');
+  await shIn('anna-c2', "printf 'web-log \\033[31mred\\033[0m <b>bold</b>\\n' > /dev/console");
+  await page.waitForFunction(
+    () => (document.querySelector('#logs')?.textContent ?? '').includes('web-log red <b>bold</b>'),
+    { timeout: 15_000 },
+  );
+  assert.equal(await page.$$eval('#logs b', (b) => b.length), 0);
+  assert.ok(!(await page.$eval('#logs', (pre) => pre.textContent ?? '')).includes('\x1b'));
+  await (await page.$('#logs-section'))!.screenshot({ path: join(shots, 'serve-logs.png') });
+  await page.click('#logs-close');
+});
+
 test("a container's command line is shown as text, never run as markup", async () => {
   const payload = '<img src=x onerror="window.__pwned=1">';
-  const r = await igloo(cleanup, anna, [
-    'exec',
-    '-T',
-    'anna-c2',
-    '--',
-    '/bin/sh',
-    '-c',
-    `/bin/sh -c 'sleep 1000; true' '${payload}' </dev/null >/dev/null 2>&1 &`,
-  ]);
-  assert.equal(r.status, 0, r.stderr);
+  await shIn('anna-c2', `/bin/sh -c 'sleep 1000; true' '${payload}' </dev/null >/dev/null 2>&1 &`);
   // no event for it: reload the picture by asking for it
   await page.reload();
   await page.waitForFunction(

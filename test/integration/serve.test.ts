@@ -7,12 +7,13 @@
  * websocket, and the OpenAPI document (validated, and every route in it).
  */
 import assert from 'node:assert/strict';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { request, type IncomingMessage } from 'node:http';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import WebSocket from 'ws';
+import { makeTar, ociArchive } from '../support/oci.ts';
 import { onServerEvents, startServe as serveAs } from '../support/serve.ts';
 import {
   Cleanup,
@@ -285,7 +286,7 @@ describe('igloo serve over the unix socket', () => {
     }
   });
 
-  test('exec over a websocket: a pty inside, input typed, output and the exit code back', async () => {
+  test('exec over a websocket: a pty inside, input typed, its window resized, output and the exit code back', async () => {
     assert.equal((await call(A(), 'POST', '/containers', { name: 'anna-ws' })).status, 201);
     assert.equal((await call(A(), 'POST', '/containers/anna-ws/start', {})).status, 200);
     const ws = new WebSocket(`ws+unix://${annaSocket}:/containers/anna-ws/exec`);
@@ -306,10 +307,20 @@ describe('igloo serve over the unix socket', () => {
       ws.on('error', reject);
     });
     await new Promise((r) => ws.once('open', r));
-    ws.send(Buffer.from('tty; id -u; exit 5\n'));
+    // resize: a control frame sets the window of the pty inside (stty reads it there)
+    ws.send(JSON.stringify({ type: 'resize', rows: 33, cols: 101 }));
+    ws.send(Buffer.from('tty; id -u; stty size\n'));
+    await waitFor(() => /^33 101\r?$/m.test(out));
+    ws.send(JSON.stringify({ type: 'resize', rows: 40, cols: 120 }));
+    // out of range or malformed: taken, never typed in, and the size stays
+    ws.send(JSON.stringify({ type: 'resize', rows: 0, cols: 100000 }));
+    ws.send(JSON.stringify({ type: 'resize', rows: '1; rm -rf /', cols: 2 }));
+    ws.send(Buffer.from('stty size; exit 5\n'));
     assert.equal(await exit, 5);
     assert.match(out, /\/dev\/pts\/\d+/);
     assert.match(out, /^0\r?$/m);
+    assert.match(out, /^40 120\r?$/m);
+    assert.doesNotMatch(out, /rm -rf|not found/);
     await call(A(), 'DELETE', '/containers/anna-ws?force=true');
   });
 
@@ -326,6 +337,9 @@ describe('igloo serve over the unix socket', () => {
       '/containers/{name}/kill',
       '/containers/{name}/exec',
       '/containers/{name}/console',
+      '/containers/{name}/logs',
+      '/containers/{name}/checkpoint',
+      '/containers/{name}/restore',
       '/images',
       '/images/{name}',
       '/ps',
@@ -334,6 +348,268 @@ describe('igloo serve over the unix socket', () => {
       '/events',
     ])
       assert.ok(path in doc.paths, `${path} is not in the OpenAPI document`);
+  });
+});
+
+describe('logs, the console, usage, image upload and checkpoint over the unix socket', () => {
+  /** Writes TEXT to the container's console (what its monitor keeps as the log). */
+  const toConsole = (name: string, text: string) =>
+    call(A(), 'POST', `/containers/${name}/exec`, {
+      argv: ['/bin/sh', '-c', `printf '${text}' > /dev/console`],
+    });
+
+  test('logs: the last lines with tail, follow as a chunked stream until the container stops', async () => {
+    assert.equal((await call(A(), 'POST', '/containers', { name: 'anna-lg' })).status, 201);
+    // never started: nothing kept (404 with a hint), and nothing is made
+    const none = await call(A(), 'GET', '/containers/anna-lg/logs');
+    assert.equal(none.status, 404, none.text);
+    assert.equal((none.body as { code: string }).code, 'ENOENT');
+    assert.match((none.body as { hint: string }).hint, /console/);
+    cleanup.add(
+      'destroy anna-lg',
+      async () => void (await call(A(), 'DELETE', '/containers/anna-lg?force=true')),
+    );
+    assert.equal((await call(A(), 'POST', '/containers/anna-lg/start', {})).status, 200);
+    // init's shell writes its prompt on the console when it is ready: the lines below come after it
+    await waitFor(async () =>
+      /anna-lg:\/[$#] /.test((await call(A(), 'GET', '/containers/anna-lg/logs')).text),
+    );
+    assert.equal((await toConsole('anna-lg', 'one\\ntwo\\nthree\\n')).status, 200);
+    await waitFor(async () =>
+      (await call(A(), 'GET', '/containers/anna-lg/logs')).text.includes('three'),
+    );
+    const tail = await call(A(), 'GET', '/containers/anna-lg/logs?tail=2');
+    assert.equal(tail.status, 200);
+    assert.match(tail.text, /^two\r?\nthree\r?\n$/);
+    const res = await call(A(), 'GET', '/containers/anna-lg/logs?tail=1');
+    assert.match(res.text, /^three\r?\n$/);
+
+    // follow: the last line now, then what comes, and the end when it stops
+    let followed = '';
+    const ended = new Promise<number>((resolve, reject) => {
+      const req = request(
+        { socketPath: annaSocket, path: '/containers/anna-lg/logs?tail=1&follow=true' },
+        (r) => {
+          assert.match(String(r.headers['content-type']), /^text\/plain/);
+          r.setEncoding('utf8').on('data', (d: string) => (followed += d));
+          r.on('end', () => resolve(r.statusCode ?? 0));
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    await waitFor(() => followed.includes('three'));
+    assert.equal((await toConsole('anna-lg', 'followed-line\\n')).status, 200);
+    await waitFor(() => followed.includes('followed-line'));
+    assert.equal((await call(A(), 'POST', '/containers/anna-lg/stop', { timeout: 2 })).status, 200);
+    assert.equal(await ended, 200);
+    assert.match(followed, /^three\r?\nfollowed-line\r?\n/);
+
+    // bad requests: their status, and the log is as it was
+    for (const [path, status, code] of [
+      ['/containers/anna-lg/logs?tail=-1', 400, 'EINVAL'],
+      ['/containers/anna-lg/logs?tail=x', 400, 'EINVAL'],
+      ['/containers/anna-lg/logs?follow=maybe', 400, 'EINVAL'],
+      ['/containers/nope/logs', 404, 'ENOENT'],
+      ['/containers/nope/logs?follow=true', 404, 'ENOENT'],
+      ['/containers/bad%20name/logs', 400, 'EINVAL'],
+      ['/containers/..%2Fx/logs', 400, 'EINVAL'],
+    ] as const) {
+      const r = await call(A(), 'GET', path);
+      assert.equal(r.status, status, `${path}: ${r.text}`);
+      assert.equal((r.body as { code: string }).code, code, r.text);
+    }
+    assert.match((await call(A(), 'GET', '/containers/anna-lg/logs')).text, /followed-line/);
+    assert.equal((await call(A(), 'DELETE', '/containers/anna-lg')).status, 200);
+  });
+
+  test("the console websocket: init's shell answers; a stopped or unknown container is refused before the upgrade", async () => {
+    assert.equal((await call(A(), 'POST', '/containers', { name: 'anna-con' })).status, 201);
+    const refusedWith = (name: string) =>
+      new Promise<number>((resolve) => {
+        const ws = new WebSocket(`ws+unix://${annaSocket}:/containers/${name}/console`);
+        ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        ws.on('open', () => {
+          ws.close();
+          resolve(101);
+        });
+        ws.on('error', () => undefined);
+      });
+    assert.equal(await refusedWith('anna-con'), 409); // created, not running
+    assert.equal(await refusedWith('nope'), 404);
+    assert.equal(await refusedWith('bad%20name'), 400);
+
+    const started = await call(A(), 'POST', '/containers/anna-con/start', {});
+    assert.equal(started.status, 200, started.text);
+    const ws = new WebSocket(`ws+unix://${annaSocket}:/containers/anna-con/console`);
+    let out = '';
+    ws.on('message', (data, binary) => {
+      if (binary) out += data.toString();
+    });
+    await new Promise((r, j) => ws.once('open', r).once('error', j));
+    ws.send(Buffer.from('echo hi-$((40+2))\n'));
+    await waitFor(() => out.includes('hi-42'));
+    const closed = new Promise((r) => ws.once('close', r));
+    ws.close();
+    await closed;
+    // detaching leaves init running, with the same pid
+    const after = (await call(A(), 'GET', '/containers/anna-con')).body as {
+      state: { status: string; pid: number };
+    };
+    assert.equal(after.state.status, 'running');
+    assert.equal(after.state.pid, (started.body as { pid: number }).pid);
+    assert.equal((await call(A(), 'DELETE', '/containers/anna-con?force=true')).status, 200);
+  });
+
+  test('usage figures in the list: memory, CPU and pids of a running container with a cgroup', async () => {
+    // root delegates cgroups to anna: her containers get one each
+    const set = await igloo(cleanup, 'root', ['limit', 'set', anna.name, '--pids', '500']);
+    assert.equal(set.status, 0, set.stderr);
+    cleanup.add(`remove ${anna.name}'s delegation`, async () => {
+      for (const name of await names().catch(() => [] as string[]))
+        await call(A(), 'DELETE', `/containers/${name}?force=true`);
+      const r = await igloo(cleanup, 'root', ['limit', 'rm', anna.name]);
+      if (r.status !== 0) throw new Error(r.stderr);
+    });
+    assert.equal((await call(A(), 'POST', '/containers', { name: 'anna-use' })).status, 201);
+    assert.equal((await call(A(), 'POST', '/containers', { name: 'anna-idle' })).status, 201);
+    assert.equal((await call(A(), 'POST', '/containers/anna-use/start', {})).status, 200);
+    type Listed = {
+      name: string;
+      usage?: {
+        memory?: { current: number };
+        pids?: { current: number };
+        cpu?: { usageNs: number };
+      };
+      cpuPercent?: number;
+    };
+    const list = async () => (await call(A(), 'GET', '/containers')).body as Listed[];
+    const first = (await list()).find((c) => c.name === 'anna-use')!;
+    assert.ok(first.usage, JSON.stringify(first));
+    assert.ok(first.usage.memory!.current > 0, JSON.stringify(first.usage));
+    assert.ok(first.usage.pids!.current >= 1, JSON.stringify(first.usage));
+    assert.equal(typeof first.usage.cpu!.usageNs, 'number');
+    // the figures are the cgroup's: a busy loop run by exec (in the container's cgroup) adds CPU time
+    const busy = await call(A(), 'POST', '/containers/anna-use/exec', {
+      argv: ['/bin/sh', '-c', 'i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; echo $i'],
+    });
+    assert.equal((busy.body as { stdout: string }).stdout, '100000\n', busy.text);
+    const later = (await list()).find((c) => c.name === 'anna-use')!;
+    assert.ok(
+      later.usage!.cpu!.usageNs > first.usage.cpu!.usageNs,
+      `${JSON.stringify(first.usage)} -> ${JSON.stringify(later.usage)}`,
+    );
+    // a second list has a CPU % over the time since the first
+    const again = (await list()).find((c) => c.name === 'anna-use')!;
+    assert.equal(typeof again.cpuPercent, 'number', JSON.stringify(again));
+    assert.ok(again.cpuPercent! >= 0);
+    // a container that does not run has no usage
+    assert.equal((await list()).find((c) => c.name === 'anna-idle')!.usage, undefined);
+    for (const name of ['anna-use', 'anna-idle'])
+      assert.equal((await call(A(), 'DELETE', `/containers/${name}?force=true`)).status, 200);
+  });
+
+  test('image upload: a tar body becomes an image; a broken one is refused and leaves nothing', async () => {
+    const before = ((await call(A(), 'GET', '/images')).body as Array<{ name: string }>).map(
+      (i) => i.name,
+    );
+    const layer = makeTar([
+      { path: 'bin/', type: 'dir' },
+      { path: 'bin/busybox', data: readFileSync('/bin/busybox'), mode: 0o755 },
+      { path: 'bin/sh', type: 'symlink', linkpath: 'busybox' },
+      { path: 'uploaded', data: 'from the upload\n' },
+    ]);
+    const tarball = ociArchive({ layers: [layer], config: { Cmd: ['/bin/sh'] } });
+    const upload = (body: Buffer, query: string) =>
+      new Promise<Answer>((resolve, reject) => {
+        const req = request(
+          {
+            socketPath: annaSocket,
+            method: 'POST',
+            path: `/images${query}`,
+            headers: { 'content-type': 'application/x-tar' },
+          },
+          (res) => {
+            let text = '';
+            res.setEncoding('utf8').on('data', (d: string) => (text += d));
+            res.on('end', () =>
+              resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as unknown, text }),
+            );
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+    const runDir = dirname(annaSocket);
+    const uploads = () => readdirSync(runDir).filter((f) => f.startsWith('.upload-'));
+
+    // broken: not a tar archive, a truncated one, a bad name: refused, nothing kept
+    for (const [body, query] of [
+      [Buffer.from('not a tar archive at all'), '?name=broken'],
+      [tarball.subarray(0, 1024), '?name=broken'],
+      [tarball, '?name=..%2Fevil'],
+    ] as const) {
+      const r = await upload(body, query);
+      assert.ok(r.status >= 400 && r.status < 500, `${query}: ${r.status} ${r.text}`);
+      assert.equal(typeof (r.body as { message: string }).message, 'string');
+      const left = uploads();
+      assert.deepEqual(
+        left,
+        [],
+        `${query} (${body.length} bytes) left ${left.map((d) => `${d}: ${readdirSync(join(runDir, d)).join(' ')}`).join('; ')}; answer ${r.text}`,
+      );
+    }
+    assert.deepEqual(
+      ((await call(A(), 'GET', '/images')).body as Array<{ name: string }>).map((i) => i.name),
+      before,
+    );
+    assert.deepEqual(uploads(), []);
+    // a JSON body is not an image
+    const json = await call(A(), 'POST', '/images?name=x', { not: 'a tar' });
+    assert.equal(json.status, 400, json.text);
+
+    const made = await upload(tarball, '?name=uploaded');
+    assert.equal(made.status, 201, made.text);
+    assert.deepEqual(uploads(), []);
+    assert.ok(
+      ((await call(A(), 'GET', '/images')).body as Array<{ name: string }>).some(
+        (i) => i.name === 'uploaded',
+      ),
+    );
+    const c = await call(A(), 'POST', '/containers', { name: 'anna-up', image: 'uploaded' });
+    assert.equal(c.status, 201, c.text);
+    const rootfs = (
+      (await call(A(), 'GET', '/containers/anna-up')).body as {
+        config: { rootfs: string };
+      }
+    ).config.rootfs;
+    assert.equal(readFileSync(join(rootfs, 'uploaded'), 'utf8'), 'from the upload\n');
+    assert.equal((await call(A(), 'DELETE', '/containers/anna-up')).status, 200);
+    assert.equal((await call(A(), 'DELETE', '/images/uploaded')).status, 200);
+    assert.equal((await call(A(), 'DELETE', '/images/uploaded')).status, 404);
+  });
+
+  test("checkpoint and restore are root's: a user gets 403 and the container runs on", async () => {
+    assert.equal((await call(A(), 'POST', '/containers', { name: 'anna-cp' })).status, 201);
+    const started = await call(A(), 'POST', '/containers/anna-cp/start', {});
+    const pid = (started.body as { pid: number }).pid;
+    for (const [path, body, status] of [
+      ['/containers/anna-cp/checkpoint', {}, 403],
+      ['/containers/anna-cp/checkpoint', { leaveRunning: true }, 403],
+      ['/containers/anna-cp/restore', {}, 403],
+      ['/containers/anna-cp/checkpoint', { dir: '/tmp/x' }, 400],
+      ['/containers/bad%20name/checkpoint', {}, 400],
+    ] as const) {
+      const r = await call(A(), 'POST', path, body);
+      assert.equal(r.status, status, `${path} ${JSON.stringify(body)}: ${r.text}`);
+      assert.ok((r.body as { hint?: string; message: string }).message, r.text);
+    }
+    const now = (await call(A(), 'GET', '/containers/anna-cp')).body as {
+      state: { status: string; pid: number };
+    };
+    assert.deepEqual([now.state.status, now.state.pid], ['running', pid]);
+    assert.ok(!existsSync(join(anna.home, '.local/share/igloo/containers/anna-cp/checkpoint')));
+    assert.equal((await call(A(), 'DELETE', '/containers/anna-cp?force=true')).status, 200);
   });
 });
 
@@ -359,8 +635,10 @@ describe('igloo serve over TCP', () => {
       const r = await call(to, 'POST', '/containers', { name: 'anna-csrf' }, headers);
       assert.equal(r.status, status, `${JSON.stringify(headers)}: ${r.text}`);
       assert.ok((r.body as { hint?: string }).hint, r.text);
-      const g = await call(to, 'GET', '/containers', undefined, headers);
-      assert.equal(g.status, status);
+      for (const path of ['/containers', '/containers/anna-csrf/logs?follow=true']) {
+        const g = await call(to, 'GET', path, undefined, headers);
+        assert.equal(g.status, status, `${path}: ${g.text}`);
+      }
     }
     assert.deepEqual(await names(), before);
     assert.ok(!existsSync(join(anna.home, '.local/share/igloo/containers/anna-csrf')));
@@ -448,6 +726,8 @@ req.on('error', (e) => console.log('ERR ' + e.code)); req.end(body || undefined)
     for (const [method, path] of [
       ['POST', '/containers/elsa-c1/start'],
       ['GET', '/containers/elsa-c1'],
+      ['GET', '/containers/elsa-c1/logs'],
+      ['GET', '/containers/elsa-c1/logs?follow=true'],
       ['DELETE', '/containers/elsa-c1'],
     ] as const) {
       const r = await as(anna, method, path, method === 'POST' ? {} : undefined);

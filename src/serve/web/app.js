@@ -1,7 +1,9 @@
-/* global window, document, location, history, sessionStorage, fetch, setTimeout, performance, confirm, WebSocket, TextEncoder, EventSource, URLSearchParams */
-// The page's behaviour: the container list with its buttons, the create
-// form, the picture (picture.js), the terminal (xterm.js over the exec
-// websocket) and the audit, kept live by the server-sent event stream.
+/* global window, document, location, history, sessionStorage, fetch, setTimeout, setInterval, performance, confirm, WebSocket, TextEncoder, TextDecoder, EventSource, URLSearchParams, AbortController */
+// The page's behaviour: the container list with its buttons and usage, the
+// create form, the picture (picture.js), the terminal (xterm.js over the
+// exec websocket), a container's logs (followed), and the audit, kept live
+// by the server-sent event stream (usage, which no event announces, is
+// asked for again every 5 s while the page is visible).
 // Everything from the server is put in the page as text, never as HTML.
 'use strict';
 (function () {
@@ -59,6 +61,24 @@
         ].join('\n')
       : '';
 
+  const MiB = 1024 * 1024;
+  /** "12.3 MiB / 512 MiB · 0.4% CPU · 3 pids", or "" for a container without a cgroup. */
+  function usageText(c) {
+    const u = c.usage;
+    if (!u) return '';
+    const parts = [];
+    if (u.memory)
+      parts.push(
+        `${(u.memory.current / MiB).toFixed(1)} MiB` +
+          (u.memory.limit !== undefined ? ` / ${Math.round(u.memory.limit / MiB)} MiB` : ''),
+      );
+    if (c.cpuPercent !== undefined) parts.push(`${c.cpuPercent}% CPU`);
+    else if (u.cpu) parts.push(`${(u.cpu.usageNs / 1e9).toFixed(2)} s CPU`);
+    if (u.pids) parts.push(`${u.pids.current} pids`);
+    if (u.memory && u.memory.oomKills) parts.push(`${u.memory.oomKills} OOM kills`);
+    return parts.join(' \u00b7 ');
+  }
+
   function button(label, action, name) {
     const b = document.createElement('button');
     b.type = 'button';
@@ -73,6 +93,7 @@
     showError(null);
     try {
       if (action === 'terminal') return openTerminal(name);
+      if (action === 'logs') return openLogs(name);
       if (action === 'destroy') {
         if (!confirm(`Destroy ${name}?`)) return;
         await api('DELETE', `/containers/${encodeURIComponent(name)}?force=true`);
@@ -93,12 +114,13 @@
         if (c.state.status === 'running')
           actions.append(button('Stop', 'stop', c.name), button('Terminal', 'terminal', c.name));
         else actions.append(button('Start', 'start', c.name));
-        actions.append(button('Destroy', 'destroy', c.name));
+        actions.append(button('Logs', 'logs', c.name), button('Destroy', 'destroy', c.name));
         tr.append(
           cell(c.name, 'name'),
           cell(c.state.status, `state state-${c.state.status}`),
           cell(c.state.pid === undefined ? '-' : String(c.state.pid), 'pid'),
           cell(mapText(c.idmap), 'map'),
+          cell(usageText(c), 'usage'),
           cell(c.state.lastExit || c.error || '', 'exit'),
           actions,
         );
@@ -174,6 +196,8 @@
 
   let term = null;
   let socket = null;
+  let fitTerminal = null;
+  window.addEventListener('resize', () => fitTerminal && fitTerminal());
   function openTerminal(name) {
     closeTerminal();
     $('#terminal-section').hidden = false;
@@ -189,6 +213,14 @@
     );
     socket.binaryType = 'arraybuffer';
     const enc = new TextEncoder();
+    // The pty inside follows the terminal's size: now, and when the window changes.
+    const sendSize = () => {
+      if (socket && socket.readyState === WebSocket.OPEN && term)
+        socket.send(JSON.stringify({ type: 'resize', rows: term.rows, cols: term.cols }));
+    };
+    socket.onopen = sendSize;
+    term.onResize(sendSize);
+    fitTerminal = () => fit.fit();
     socket.onmessage = (ev) => {
       if (typeof ev.data === 'string') {
         const msg = JSON.parse(ev.data);
@@ -202,6 +234,7 @@
     term.focus();
   }
   function closeTerminal() {
+    fitTerminal = null;
     if (socket) socket.close();
     socket = null;
     if (term) term.dispose();
@@ -209,6 +242,59 @@
     $('#terminal-section').hidden = true;
   }
   $('#terminal-close').addEventListener('click', closeTerminal);
+
+  // A container's console output, as the monitor kept it, then followed (a
+  // chunked answer read as it comes) until the container stops. The bytes
+  // are the container's: control sequences are taken out, and the text is
+  // put in as text.
+  let logs = null;
+  const CONTROL =
+    // eslint-disable-next-line no-control-regex
+    /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f]/g;
+  const LOG_KEEP = 200000; // characters the page keeps
+  async function openLogs(name) {
+    closeLogs();
+    const mine = new AbortController();
+    logs = mine;
+    $('#logs-section').hidden = false;
+    $('#logs-name').textContent = name;
+    const pre = $('#logs');
+    pre.textContent = '';
+    const headers = token ? { authorization: `Bearer ${token}` } : {};
+    try {
+      const res = await fetch(`/containers/${encodeURIComponent(name)}/logs?tail=500&follow=true`, {
+        headers,
+        signal: mine.signal,
+      });
+      if (!res.ok) {
+        const data = await res.json();
+        pre.textContent = data.hint ? `${data.message}\nhint: ${data.hint}` : data.message;
+        return;
+      }
+      const reader = res.body.getReader();
+      const dec = new TextDecoder();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        const text = (
+          pre.textContent + dec.decode(value, { stream: true }).replace(CONTROL, '')
+        ).slice(-LOG_KEEP);
+        pre.textContent = text;
+        pre.scrollTop = pre.scrollHeight;
+      }
+      pre.dataset.ended = 'true';
+    } catch (err) {
+      if (logs === mine) showError(err);
+    }
+  }
+  function closeLogs() {
+    if (logs) logs.abort();
+    logs = null;
+    $('#logs').textContent = '';
+    delete $('#logs').dataset.ended;
+    $('#logs-section').hidden = true;
+  }
+  $('#logs-close').addEventListener('click', closeLogs);
 
   $('#create-form').addEventListener('submit', async (ev) => {
     ev.preventDefault();
@@ -238,6 +324,11 @@
       window.iglooEvents.push({ at: performance.now(), event: JSON.parse(ev.data) });
       schedule();
     });
+
+  // Usage changes without an event: the list is asked for again while the page is seen.
+  setInterval(() => {
+    if (document.visibilityState === 'visible') schedule();
+  }, 5000);
 
   void refresh();
   void loadAudit();
