@@ -21,6 +21,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import { IglooError } from '../core/errors.ts';
 import { spawnHelper } from '../host/helper.ts';
 import { cliPath } from '../host/install.ts';
@@ -67,6 +68,21 @@ function workerEnv(user: { name: string; uid: number; home: string }): NodeJS.Pr
   for (const key of ['IGLOO_DIST', 'IGLOO_HELPER', 'IGLOO_CLI'])
     if (process.env[key] !== undefined) env[key] = process.env[key];
   return env;
+}
+
+/** Writes STREAM's lines to root's stderr after PREFIX, control characters shown as `?`. */
+function relayLines(stream: Readable, prefix: string): void {
+  const visible = (c: string) => {
+    const n = c.codePointAt(0)!;
+    return n < 0x20 || (n >= 0x7f && n <= 0x9f) ? '?' : c;
+  };
+  let held = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (d: string) => {
+    const lines = (held + d).split('\n');
+    held = lines.pop()!.slice(-4096);
+    for (const line of lines) process.stderr.write(`${prefix}${[...line].map(visible).join('')}\n`);
+  });
 }
 
 export class UsersSocket {
@@ -123,13 +139,19 @@ export class UsersSocket {
 
   private async spawnWorker(uid: number): Promise<ChildProcess> {
     const user = await lookupHostUser(String(uid));
+    // The worker runs as the user, who may ptrace it: it gets a session of its
+    // own (no controlling terminal: root's would take TIOCSTI from it, typed
+    // into root's shell) and no descriptor of root's (its stderr comes back
+    // through a pipe, as text).
     const child = spawn(process.execPath, [cliPath(), 'serve'], {
       uid: user.uid,
       gid: user.gid,
       cwd: '/',
       env: workerEnv(user),
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      detached: true,
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
+    relayLines(child.stderr!, `igloo serve: the worker of uid ${uid}: `);
     child.on('exit', () => {
       if (this.workers.get(uid) !== undefined) this.workers.delete(uid);
     });
