@@ -21,7 +21,7 @@ import { Igloo } from '../lifecycle/igloo.ts';
 import { ensurePrivateDir } from '../lifecycle/paths.ts';
 import { buildApp } from './app.ts';
 import { ContainerEvents } from './events.ts';
-import { UsersSocket } from './peer.ts';
+import { UsersSocket, becomeWorkerUser } from './peer.ts';
 
 export interface ServeOptions {
   readonly socket?: string;
@@ -116,6 +116,8 @@ export async function serve(opts: ServeOptions = {}): Promise<Serving> {
       op: 'serve',
       hint: 'Run igloo serve without --users-socket to serve your own containers',
     });
+  // A worker of root's users socket is the user's before it touches anything of theirs.
+  if (process.env.IGLOO_SERVE_WORKER === '1') becomeWorkerUser();
   const igloo = new Igloo();
   const events = new ContainerEvents(igloo);
   await events.start();

