@@ -15,14 +15,17 @@
  * - descriptors: what init, `igloo exec` (native front and Node) hold
  *   inside a user's container that has a console log and a slirp4netns
  *   sidecar with a port forward (the seams that open host files and
- *   sockets around the container's start): nothing but fds 0-2.
+ *   sockets around the container's start): nothing but fds 0-2;
+ * - process listings: a container's process whose command line carries a
+ *   title change, a status query and a C1 CSI, listed by root's
+ *   `igloo ps --all` and the owner's `igloo ps`: shown as text.
  *
  * Root's containers live in directories of the test's own
  * (IGLOO_DATA_DIR), never /var/lib/igloo.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -31,6 +34,7 @@ import {
   assertRangeFree,
   createUser,
   delegate,
+  igloo,
   requireRoot,
   root,
   rootTestEnv,
@@ -258,6 +262,53 @@ describe("a user's container holds no descriptor of the host's", () => {
         extra.length <= 1 && extra.every(([, target]) => /^\/proc\/\d+\/fd$/.test(target)),
         `an exec'd process holds (${JSON.stringify(env)}):\n${self.shown}`,
       );
+    }
+  });
+});
+
+describe('process listings', () => {
+  test("a container's escape sequences reach root's and the owner's igloo ps only as text", async () => {
+    const name = 'seams-esc';
+    as.destroyLater(name);
+    await as.ok(['create', name, '--net', 'private']);
+    await as.ok(['start', name]);
+    // a title change, a status query (the terminal types its answer into its input), a C1 CSI
+    const payload = `"$(printf '\\033]2;owned\\007\\033[6n\\302\\2336n')"`;
+    await as.ok([
+      'exec',
+      '-T',
+      name,
+      '--',
+      '/bin/sh',
+      '-c',
+      `/bin/sh -c 'sleep 1000; true' esc-probe ${payload} >/dev/null 2>&1 &`,
+    ]);
+    // and an entry of the owner's directory whose name is a title change: reported as broken
+    const planted = join(mallory.home, '.local/share/igloo/containers', 'x\u001b]2;owned\u0007');
+    const ln = await runAs(mallory, ['ln', '-s', '/nonexistent', planted]);
+    assert.equal(ln.status, 0, ln.stderr);
+    cleanup.add('remove the planted entry', () => rmSync(planted, { force: true }));
+    const rootEnv = rootTestEnv(tempDir(cleanup, 'igloo-seams-root-', 0o700), 37_000_000);
+    const shown = 'esc-probe ?]2;owned??[6n?6n';
+    for (const [who, args] of [
+      ['root', ['ps', '--all']],
+      [mallory, ['ps']],
+    ] as const) {
+      let out = '';
+      let err = '';
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        const r = await igloo(cleanup, who, args, who === 'root' ? { env: rootEnv } : {});
+        assert.equal(r.status, 0, r.stderr);
+        out = r.stdout;
+        err = r.stderr;
+        if (out.includes('esc-probe') || Date.now() > deadline) break;
+      }
+      const seen = `igloo ${args.join(' ')} as ${who === 'root' ? 'root' : who.name}:\n${JSON.stringify(out)}\n${JSON.stringify(err)}`;
+      assert.ok(out.includes(shown), seen);
+      if (who === 'root') assert.ok(err.includes('container x?]2;owned? (broken)'), seen);
+      for (const raw of ['\u001b', '\u0007', '\u009b'])
+        assert.ok(!out.includes(raw) && !err.includes(raw), seen);
     }
   });
 });
