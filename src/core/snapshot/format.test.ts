@@ -148,7 +148,12 @@ test("psCells() and treeLines() show a container's escape sequences as text", ()
     processes: [100],
     children: [],
   };
-  const lines = treeLines(node, () => `sleep${title}`);
+  const named: TreeNode = {
+    ...node,
+    containers: [{ kind: 'igloo', name: `c${title}`, owner: 'anna' }],
+  };
+  const lines = treeLines(named, () => `sleep${title}`);
+  assert.ok(lines.some((l) => l.text.includes('anna/c?]2;owned?')));
   assert.ok(lines.some((l) => l.text === 'pid:[20] level 0, 1 process: 100 sleep?]2;owned?'));
   assert.ok(lines.every((l) => visible(l.prefix + l.text) === l.prefix + l.text));
 });

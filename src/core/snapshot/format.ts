@@ -148,7 +148,7 @@ export function treeLines(
     }
     for (const g of node.pidNamespaces) {
       const pids = g.processes.map((p) => {
-        const cmd = visible(commandOf(p));
+        const cmd = commandOf(p);
         return cmd ? `${p} ${cmd}` : String(p);
       });
       const shown = pids.length > 8 ? [...pids.slice(0, 8), `… ${pids.length - 8} more`] : pids;
@@ -162,5 +162,6 @@ export function treeLines(
     });
   };
   walk(root, '', '', true);
-  return out;
+  // container and user names come from users' directories and files
+  return out.map((line) => ({ ...line, text: visible(line.text) }));
 }
