@@ -21,6 +21,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import { IglooError } from '../core/errors.ts';
 import { spawnHelper } from '../host/helper.ts';
 import { cliPath } from '../host/install.ts';
@@ -55,18 +56,67 @@ export function peerCredentials(socket: Socket): Promise<PeerCred> {
 }
 
 /** The environment a user's worker gets: theirs, not root's. */
-function workerEnv(user: { name: string; uid: number; home: string }): NodeJS.ProcessEnv {
+function workerEnv(user: {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     HOME: user.home.startsWith('/') ? user.home : '/',
     USER: user.name,
     LOGNAME: user.name,
     PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
     IGLOO_SERVE_WORKER: '1',
+    IGLOO_SERVE_WORKER_IDS: `${user.uid}:${user.gid}`,
   };
   // Where igloo itself is; never root's directories or root's copies of the subid files.
   for (const key of ['IGLOO_DIST', 'IGLOO_HELPER', 'IGLOO_CLI'])
     if (process.env[key] !== undefined) env[key] = process.env[key];
   return env;
+}
+
+/**
+ * In a worker of root's users socket, first thing: take the user's ids
+ * (IGLOO_SERVE_WORKER_IDS) and no supplementary group. Root starts the
+ * worker as root so that this change of ids, made without an execve after
+ * it, leaves the process non-dumpable: the user cannot ptrace it, read its
+ * memory or take its descriptors (pidfd_getfd), its IPC channel with root's
+ * server among them, on which Node's parser in root's server would throw,
+ * uncaught, at a line that is not JSON. A worker not run by root changes
+ * nothing (it is its caller's already).
+ */
+export function becomeWorkerUser(env: NodeJS.ProcessEnv = process.env): void {
+  if (process.geteuid?.() !== 0) return;
+  const m = /^(\d+):(\d+)$/.exec(env.IGLOO_SERVE_WORKER_IDS ?? '');
+  const [uid, gid] = m ? [Number(m[1]), Number(m[2])] : [0, 0];
+  if (uid === 0 || gid === 0)
+    throw new IglooError('EPERM', 'A worker of the users socket never serves as root', {
+      op: 'serve',
+      hint: 'Only igloo serve --users-socket starts workers (IGLOO_SERVE_WORKER_IDS=UID:GID)',
+    });
+  process.setgroups!([]);
+  process.setgid!(gid);
+  process.setuid!(uid);
+  if (process.getuid!() !== uid || process.geteuid!() !== uid || process.getegid!() !== gid)
+    throw new IglooError('EPERM', `The worker could not take uid ${uid} and gid ${gid}`, {
+      op: 'serve',
+    });
+}
+
+/** Writes STREAM's lines to root's stderr after PREFIX, control characters shown as `?`. */
+function relayLines(stream: Readable, prefix: string): void {
+  const visible = (c: string) => {
+    const n = c.codePointAt(0)!;
+    return n < 0x20 || (n >= 0x7f && n <= 0x9f) ? '?' : c;
+  };
+  let held = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (d: string) => {
+    const lines = (held + d).split('\n');
+    held = lines.pop()!.slice(-4096);
+    for (const line of lines) process.stderr.write(`${prefix}${[...line].map(visible).join('')}\n`);
+  });
 }
 
 export class UsersSocket {
@@ -123,13 +173,18 @@ export class UsersSocket {
 
   private async spawnWorker(uid: number): Promise<ChildProcess> {
     const user = await lookupHostUser(String(uid));
+    // The worker serves as the user. It takes the user's ids itself
+    // (becomeWorkerUser), so the user may not ptrace it; it gets a session of
+    // its own (no controlling terminal: root's would take TIOCSTI from it,
+    // typed into root's shell) and no descriptor of root's (its stderr comes
+    // back through a pipe, as text).
     const child = spawn(process.execPath, [cliPath(), 'serve'], {
-      uid: user.uid,
-      gid: user.gid,
       cwd: '/',
       env: workerEnv(user),
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      detached: true,
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
+    relayLines(child.stderr!, `igloo serve: the worker of uid ${uid}: `);
     child.on('exit', () => {
       if (this.workers.get(uid) !== undefined) this.workers.delete(uid);
     });

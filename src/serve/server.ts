@@ -22,7 +22,7 @@ import { ensurePrivateDir } from '../lifecycle/paths.ts';
 import { buildApp } from './app.ts';
 import { ContainerCache } from './cache.ts';
 import { ContainerEvents } from './events.ts';
-import { UsersSocket } from './peer.ts';
+import { UsersSocket, becomeWorkerUser } from './peer.ts';
 
 export interface ServeOptions {
   readonly socket?: string;
@@ -117,6 +117,8 @@ export async function serve(opts: ServeOptions = {}): Promise<Serving> {
       op: 'serve',
       hint: 'Run igloo serve without --users-socket to serve your own containers',
     });
+  // A worker of root's users socket is the user's before it touches anything of theirs.
+  if (process.env.IGLOO_SERVE_WORKER === '1') becomeWorkerUser();
   const igloo = new Igloo();
   // IGLOO_SERVE_CACHE=off: every list reads every file (the bench's before/after).
   const cache = new ContainerCache(igloo, { keep: process.env.IGLOO_SERVE_CACHE !== 'off' });

@@ -2,6 +2,7 @@
 import { iglooDirs } from '../../lifecycle/paths.ts';
 import { defaultDirsOf } from '../../core/layout.ts';
 import { IglooError } from '../../core/errors.ts';
+import { visible } from '../../core/snapshot/format.ts';
 import { runAudit } from '../../host/audit.ts';
 import { subidPaths } from '../../host/subid.ts';
 import { currentUser, lookupHostUser } from '../../host/users.ts';
@@ -40,8 +41,9 @@ export async function audit({ options: values }: Invocation<typeof auditSpec>): 
   } else {
     for (const f of findings) {
       const mark = f.severity === 'error' ? paint('red', 'ERROR') : paint('yellow', 'warn ');
-      process.stdout.write(`${mark}  ${f.check}  ${f.message}\n`);
-      process.stdout.write(`       why: ${f.why}\n       fix: ${f.fix}\n`);
+      // findings name users' files: control characters shown as "?"
+      process.stdout.write(`${mark}  ${f.check}  ${visible(f.message)}\n`);
+      process.stdout.write(`       why: ${visible(f.why)}\n       fix: ${visible(f.fix)}\n`);
     }
     process.stdout.write(
       `\n${findings.length} finding${findings.length === 1 ? '' : 's'} (${errors} error${errors === 1 ? '' : 's'})\n`,

@@ -1,5 +1,6 @@
 /** What igloo ps and igloo tree share: one pass over /proc, broken containers said on stderr. */
 import { setFlagsFromString } from 'node:v8';
+import { visible } from '../../core/snapshot/format.ts';
 import type { Snapshot } from '../../core/snapshot/model.ts';
 
 /**
@@ -23,6 +24,9 @@ export function tuneForOnePass(): void {
 export function warnBroken(broken: Snapshot['broken']): void {
   for (const b of broken ?? []) {
     const what = b.name === null ? `${b.owner}'s containers` : `${b.owner}'s container ${b.name}`;
-    process.stderr.write(`igloo: warning: skipped ${what} (broken): ${b.path}: ${b.reason}\n`);
+    // names and paths the owner chose: control characters shown as "?"
+    process.stderr.write(
+      `${visible(`igloo: warning: skipped ${what} (broken): ${b.path}: ${b.reason}`)}\n`,
+    );
   }
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { IglooError } from '../errors.ts';
-import { filterRows, mapLineText, psCells, treeLines } from './format.ts';
+import { filterRows, mapLineText, psCells, treeLines, visible } from './format.ts';
 import type { PsRow, TreeNode } from './model.ts';
 
 const id = { host: 2000000, hostName: null, inside: 0, insideName: 'root', chain: [] };
@@ -111,4 +111,49 @@ test('treeLines() draws children below their parent', () => {
   ]);
   assert.ok(lines.some((l) => l.text === 'gid map unreadable'));
   assert.ok(lines.some((l) => l.text === 'pid:[20] level 1, 1 process: 100 init'));
+});
+
+test('visible() shows every control character as "?" (C0, DEL, C1), keeps the rest', () => {
+  for (let code = 0; code < 0xa0; code++) {
+    const ch = String.fromCodePoint(code);
+    const control = code < 0x20 || code >= 0x7f;
+    assert.equal(visible(ch), control ? '?' : ch, `U+${code.toString(16)}`);
+  }
+  assert.equal(visible('grüße ✓ \u{1F600}'), 'grüße ✓ \u{1F600}');
+});
+
+test("psCells() and treeLines() show a container's escape sequences as text", () => {
+  const title = '\x1b]2;owned\x07';
+  const query = '\x1b[6n';
+  const csi = '\u009b6n';
+  const r: PsRow = {
+    ...row(7, 'c1', 'anna'),
+    uid: { ...id, insideName: `r${query}` },
+    command: `sh -c sleep ${title} ${csi}`,
+  };
+  const cells = psCells(r);
+  assert.equal(cells[3], 'r?[6n');
+  assert.equal(cells[9], 'sh -c sleep ?]2;owned? ?6n');
+  const node: TreeNode = {
+    userns: 1,
+    parent: null,
+    parentBasis: null,
+    depth: 0,
+    view: true,
+    creator: { uid: 0, name: 'root', basis: 'initial' },
+    uidMap: null,
+    gidMap: null,
+    containers: [],
+    pidNamespaces: [{ pidns: 20, pidDepth: 0, processes: [100] }],
+    processes: [100],
+    children: [],
+  };
+  const named: TreeNode = {
+    ...node,
+    containers: [{ kind: 'igloo', name: `c${title}`, owner: 'anna' }],
+  };
+  const lines = treeLines(named, () => `sleep${title}`);
+  assert.ok(lines.some((l) => l.text.includes('anna/c?]2;owned?')));
+  assert.ok(lines.some((l) => l.text === 'pid:[20] level 0, 1 process: 100 sleep?]2;owned?'));
+  assert.ok(lines.every((l) => visible(l.prefix + l.text) === l.prefix + l.text));
 });

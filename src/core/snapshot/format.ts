@@ -28,8 +28,29 @@ export function containerText(row: PsRow): string {
   return `(${row.container.kind})`;
 }
 
-/** One table row per process; "?" marks what could not be read. */
+/**
+ * TEXT with every control character (C0, DEL, C1) shown as "?", as procps's
+ * ps shows them. Command lines, process names and user names inside come
+ * from containers and other users: printed as they are, their escape
+ * sequences would drive the terminal of whoever runs igloo ps or tree
+ * (root, with --all), and a terminal answers some queries by typing into
+ * its input.
+ */
+export function visible(text: string): string {
+  let out = '';
+  for (const ch of text) {
+    const code = ch.codePointAt(0)!;
+    out += code < 0x20 || (code >= 0x7f && code <= 0x9f) ? '?' : ch;
+  }
+  return out;
+}
+
+/** One table row per process; "?" marks what could not be read (and each control character). */
 export function psCells(row: PsRow): string[] {
+  return psCellsAsRead(row).map(visible);
+}
+
+function psCellsAsRead(row: PsRow): string[] {
   return [
     String(row.pid),
     row.nspid.join('/'),
@@ -141,5 +162,6 @@ export function treeLines(
     });
   };
   walk(root, '', '', true);
-  return out;
+  // container and user names come from users' directories and files
+  return out.map((line) => ({ ...line, text: visible(line.text) }));
 }
