@@ -6,14 +6,15 @@
 import {
   closeSync,
   constants,
-  createReadStream,
   createWriteStream,
   fstatSync,
   lstatSync,
   openSync,
+  read,
   readSync,
   type Stats,
 } from 'node:fs';
+import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { IglooError } from '../core/errors.ts';
 import { errnoOf, sysError } from './errno.ts';
@@ -254,12 +255,7 @@ export async function unpackOuter(
     });
     unpack.on('error', fail);
     unpack.on('close', () => resolve());
-    const input = createReadStream('', {
-      fd,
-      autoClose: false,
-      start: 0,
-      end: Math.max(size - 1, 0),
-    });
+    const input = fdRange(fd, size);
     input.on('error', fail);
     input.pipe(unpack);
   });
@@ -300,7 +296,7 @@ export async function copyHashing(
   index: number,
   onBytes: (n: number) => void,
 ): Promise<{ digest: string; size: number; gz: boolean }> {
-  const [{ createHash }, { Transform, Readable }, { pipeline }] = await Promise.all([
+  const [{ createHash }, { Transform }, { pipeline }] = await Promise.all([
     crypto(),
     import('node:stream'),
     import('node:stream/promises'),
@@ -318,11 +314,11 @@ export async function copyHashing(
       done(null, chunk);
     },
   });
-  const input =
-    from.size === 0
-      ? Readable.from([])
-      : createReadStream('', { fd: from.fd, autoClose: false, start: 0, end: from.size - 1 });
-  await pipeline(input, tap, createWriteStream(to, { mode: 0o600, flags: 'wx' }));
+  await pipeline(
+    fdRange(from.fd, from.size),
+    tap,
+    createWriteStream(to, { mode: 0o600, flags: 'wx' }),
+  );
   if (size !== from.size)
     throw new IglooError(
       'EPARSE',
@@ -330,4 +326,42 @@ export async function copyHashing(
       { op: 'import image', path: where, hint: 'Import it again when nothing writes it' },
     );
   return { digest: `sha256:${hash.digest('hex')}`, size, gz };
+}
+
+/**
+ * The first SIZE bytes of the caller's descriptor FD as a stream that never
+ * closes it. A ReadStream given an fd closes it when it is destroyed
+ * (`autoClose: false` only spares it at the end), and a pipeline destroys
+ * every stream when one fails: a full disk on the write side closed the
+ * layer's descriptor behind the caller's back, whose own close then failed
+ * with EBADF (hiding the ENOSPC) or closed whatever file had taken the
+ * number meanwhile. Reads are positional; destroy waits for a read in flight.
+ */
+function fdRange(fd: number, size: number): Readable {
+  let at = 0;
+  let inFlight = false;
+  let afterRead: (() => void) | undefined;
+  return new Readable({
+    highWaterMark: 1 << 16,
+    read(wanted) {
+      if (at >= size) {
+        this.push(null);
+        return;
+      }
+      const buf = Buffer.allocUnsafe(Math.min(Math.max(wanted, 1 << 16), size - at));
+      inFlight = true;
+      read(fd, buf, 0, buf.length, at, (err, got) => {
+        inFlight = false;
+        if (afterRead) return afterRead();
+        if (err) return this.destroy(err);
+        if (got === 0) return this.push(null);
+        at += got;
+        this.push(got === buf.length ? buf : buf.subarray(0, got));
+      });
+    },
+    destroy(err, done) {
+      if (inFlight) afterRead = () => done(err);
+      else done(err);
+    },
+  });
 }
