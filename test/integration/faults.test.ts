@@ -26,6 +26,7 @@ import {
   type TestUser,
 } from '../support/host.ts';
 import { ociArchive, makeTar } from '../support/oci.ts';
+import { until } from '../support/wait.ts';
 
 const cleanup = new Cleanup();
 const BLOCK = 21_000_000;
@@ -106,15 +107,6 @@ async function mine(
     if (r.status !== 0 && !/No container named/.test(r.stderr)) throw new Error(r.stderr);
   });
   return (await listed(name))!;
-}
-
-/** Waits until COND holds (checked every 50 ms), failing with WHAT after 10 s. */
-async function until(what: string, cond: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** Nothing of the user's is left: no process, no mount below their home, no lock or temp file. */

@@ -23,6 +23,7 @@ import {
   tempDir,
   type TestUser,
 } from '../support/host.ts';
+import { until } from '../support/wait.ts';
 
 const cleanup = new Cleanup();
 const BASE = 66_000_000;
@@ -55,14 +56,6 @@ interface Stats {
 async function stats(name: string): Promise<Stats> {
   const r = await as(['stats', name, '--json']);
   return (JSON.parse(r.stdout) as Stats[])[0]!;
-}
-
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 before(async () => {
@@ -222,7 +215,7 @@ describe('limits for a user', () => {
     await as(['set', 'c1', '--pids', '30']);
     assert.equal(read('pids', rel, 'pids.max'), '30');
     await as(['exec', 'c1', '--', 'killall', 'sleep']);
-    await waitFor('the sleeps gone', () => Number(read('pids', rel, 'pids.current')) < 5);
+    await until('the sleeps gone', () => Number(read('pids', rel, 'pids.current')) < 5);
     await as(['set', 'c1', '--pids', '20']);
     assert.equal(read('pids', rel, 'pids.max'), '20');
   });
@@ -300,7 +293,7 @@ describe('limits for a user', () => {
     const spawn =
       'i=0; while [ $i -lt 70 ]; do sleep 1000 </dev/null >/dev/null 2>&1 & i=$((i+1)); done; echo tried';
     await as(['exec', 'c3', '--', 'sh', '-c', spawn], false);
-    await waitFor('c3 settled', () => Number(read('pids', `${userCg}/c3`, 'pids.current')) >= 70);
+    await until('c3 settled', () => Number(read('pids', `${userCg}/c3`, 'pids.current')) >= 70);
     const r = await as(['exec', 'c4', '--', 'sh', '-c', spawn], false);
     assert.match(r.stderr + r.stdout, /can't fork|Resource temporarily unavailable/);
     const c4 = Number(read('pids', `${userCg}/c4`, 'pids.current'));
@@ -404,7 +397,7 @@ describe('limits for root', () => {
     // the sleeps go (init stays): the next test needs room
     for (const pid of procsOf('pids'))
       if (Number(pid) !== st.pid) process.kill(Number(pid), 'SIGKILL');
-    await waitFor('the sleeps gone', () => Number(read('pids', rel, 'pids.current')) < 10);
+    await until('the sleeps gone', () => Number(read('pids', rel, 'pids.current')) < 10);
   });
 
   test("the container's root makes child cgroups in its own, and cannot raise its limits", async () => {

@@ -23,6 +23,7 @@ import {
   type RunResult,
   type TestUser,
 } from '../support/host.ts';
+import { until } from '../support/wait.ts';
 
 const BR = 'igloo-tbr0';
 const SUBNET = '10.251.61.0/24';
@@ -65,18 +66,6 @@ const userLeases = () => {
       )
     : [];
 };
-
-async function until(
-  what: string,
-  cond: () => boolean | Promise<boolean>,
-  ms = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Starts a listener on PORT in the container that writes what it receives to /tmp/got-PORT. */
 async function listen(run: typeof asRoot, name: string, port: number): Promise<void> {

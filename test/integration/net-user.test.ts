@@ -32,6 +32,7 @@ import {
   tempDir,
   type TestUser,
 } from '../support/host.ts';
+import { until } from '../support/wait.ts';
 
 const RANGE = 41_000_000;
 const cleanup = new Cleanup();
@@ -70,15 +71,6 @@ function sidecars(): { pid: number; name: string }[] {
       out.push({ pid: Number(entry), name });
   }
   return out;
-}
-
-/** Waits for a condition (never a fixed sleep), failing with WHAT after timeoutMs. */
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /** A TCP server on the host's 127.0.0.1 that records what it is sent. */

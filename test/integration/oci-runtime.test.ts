@@ -78,6 +78,7 @@ for line in sys.stdin:
 reap()
 shutil.rmtree(tmp)
 `;
+import { until } from '../support/wait.ts';
 
 /** A tiny console-socket receiver: gets the pty master by SCM_RIGHTS, types CMD, prints what comes back. */
 const CONSOLE_PY = String.raw`
@@ -162,19 +163,6 @@ class Engine {
       this.child.on('close', () => resolve());
       this.child.stdin.end();
     });
-  }
-}
-
-/** Waits for COND (no sleep-and-hope: polled until true, or fails after MS). */
-async function until(
-  what: string,
-  cond: () => boolean | Promise<boolean>,
-  ms = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
