@@ -10,7 +10,8 @@
  * against runc (the harness's own check); what CI runs is igloo-runc.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
   Cleanup,
@@ -250,6 +251,18 @@ describe(`podman --runtime igloo-runc rootless`, { timeout: 300_000 }, () => {
       ],
     );
     assert.equal(procStatus(pid).Uid!.split('\t')[0], String(user.uid));
+    // igloo-runc, uid 0 of podman's namespace and given no --root, keeps its
+    // state under the user's XDG_RUNTIME_DIR, not the host's /run/igloo-runc
+    const root = join(p.dir, 'xdg', 'igloo-runc');
+    const ids = readdirSync(root).filter((id) => {
+      const state = join(root, id, 'state.json');
+      return (
+        existsSync(state) &&
+        (JSON.parse(readFileSync(state, 'utf8')) as { pid?: number }).pid === pid
+      );
+    });
+    assert.equal(ids.length, 1, `one state dir for pid ${pid} in ${root}`);
+    assert.ok(!existsSync(join('/run/igloo-runc', ids[0]!)), 'nothing under /run/igloo-runc');
   });
 
   test('exec, exec -t, top', async () => {
